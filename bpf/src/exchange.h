@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Per-connection exchange assembly: bytes that move on a TCP connection are folded into the
+ * exchange under way, and one record is emitted when it ends (response complete, next request,
+ * or connection closed). The kernel keeps facts; user space decides the verdict.
+ */
+#ifndef OBI_EXCHANGE_H
+#define OBI_EXCHANGE_H
+
+#define RINGBUF_WAKEUP_BYTES (256 * 1024)
+
+/* Bytes one syscall moved on a socket. */
+struct io_chunk {
+	__u64 sk;
+	const __u8 *data;     /* first user buffer holding moved bytes; 0 for sendfile */
+	__u32 data_len;       /* bytes valid at data */
+	__u64 total;          /* bytes the syscall moved */
+	const __u8 *tail_end; /* one past the last byte moved, when known */
+	__u8 in;              /* 1: the process read them, 0: it wrote them */
+};
+
+static __always_inline __u64 response_bytes(const struct conn_state *st)
+{
+	return st->rec.direction == OBI_DIR_SERVER ? st->rec.bytes_out : st->rec.bytes_in;
+}
+
+static __always_inline void reset_exchange(struct conn_state *st)
+{
+	/* start_ns .. content_length: timestamps, byte counts and framing of the previous exchange */
+	__builtin_memset(&st->rec.start_ns, 0,
+			 __builtin_offsetof(struct obi_exchange, pid) - __builtin_offsetof(struct obi_exchange, start_ns));
+	st->rec.flags = 0;
+	st->rec.status = 0;
+	st->rec.req_head_len = 0;
+	st->rec.resp_head_len = 0;
+	st->resp_base = 0;
+	st->resp_expected = 0;
+	st->head_request = 0;
+	st->phase = PHASE_IDLE;
+}
+
+static __always_inline void emit(struct conn_state *st, __u32 why)
+{
+	__u32 head = st->rec.req_head_len;
+
+	if (head > OBI_REQ_HEAD_MAX)
+		head = OBI_REQ_HEAD_MAX;
+	st->rec.flags |= why;
+	/* Waking the reader per record costs more than the record; it polls, and is woken when data piles up. */
+	__u64 wakeup = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > RINGBUF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+											 : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, &st->rec, OBI_RECORD_FIXED_LEN + head, wakeup))
+		count(OBI_C_RINGBUF_FULL);
+	else
+		count(OBI_C_RECORDS);
+	reset_exchange(st);
+}
+
+static __always_inline struct conn_state *track_connection(__u64 sk)
+{
+	__u32 zero = 0;
+	struct conn_state *tmpl = bpf_map_lookup_elem(&conn_template, &zero);
+
+	if (!tmpl)
+		return 0;
+	if (bpf_map_update_elem(&conns, &sk, tmpl, BPF_NOEXIST) && !bpf_map_lookup_elem(&conns, &sk)) {
+		count(OBI_C_CONN_TABLE_FULL);
+		return 0;
+	}
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
+	if (!st)
+		return 0;
+	st->rec.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
+	fill_addresses(&st->rec, sk);
+	return st;
+}
+
+static __always_inline void append_request_head(struct conn_state *st, const __u8 *data, __u32 len)
+{
+	__u32 want = obi_config.req_head_len;
+	__u32 have = st->rec.req_head_len;
+
+	if (!data || want > OBI_REQ_HEAD_MAX)
+		want = data ? OBI_REQ_HEAD_MAX : 0;
+	if (have >= want)
+		return;
+	__u32 n = want - have;
+	if (n > len)
+		n = len;
+	have &= OBI_REQ_HEAD_MAX - 1;
+	n &= OBI_REQ_HEAD_MAX * 2 - 1;
+	if (n > OBI_REQ_HEAD_MAX)
+		n = OBI_REQ_HEAD_MAX;
+	if (bpf_probe_read_user(&st->rec.req_head[have], n, data)) {
+		count(OBI_C_READ_FAULT);
+		return;
+	}
+	st->rec.req_head_len = have + n;
+}
+
+static __always_inline void start_exchange(struct conn_state *st, __u8 direction, __u64 start_ns)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	st->phase = PHASE_REQUEST;
+	st->rec.direction = direction;
+	st->rec.start_ns = start_ns;
+	st->rec.request_end_ns = start_ns;
+	st->rec.request_index += 1;
+	st->rec.content_length = ~0ULL;
+	st->rec.pid = id >> 32;
+	st->rec.tid = (__u32)id;
+	bpf_get_current_comm(st->rec.comm, sizeof(st->rec.comm));
+}
+
+static __always_inline void add_bytes(struct conn_state *st, const struct io_chunk *c)
+{
+	if (c->in)
+		st->rec.bytes_in += c->total;
+	else
+		st->rec.bytes_out += c->total;
+}
+
+/* Status line seen: read the head once, keep its first bytes and work out where the body ends. */
+static __always_inline void begin_response(struct conn_state *st, const struct io_chunk *c, __u16 code, __u64 now)
+{
+	__u32 zero = 0;
+	struct scan_buf *buf = bpf_map_lookup_elem(&scan_scratch, &zero);
+	__u32 n = c->data_len < OBI_SCAN_MAX ? c->data_len : OBI_SCAN_MAX;
+	struct head_scan s = {};
+
+	if (!buf)
+		return;
+	n &= OBI_SCAN_MAX * 2 - 1;
+	if (n > OBI_SCAN_MAX)
+		n = OBI_SCAN_MAX;
+	if (bpf_probe_read_user(buf->data, n, c->data)) {
+		count(OBI_C_READ_FAULT);
+		return;
+	}
+	__u32 keep = n;
+	if (keep > OBI_RESP_HEAD_MAX)
+		keep = OBI_RESP_HEAD_MAX;
+	bpf_probe_read_kernel(st->rec.resp_head, keep, buf->data);
+	st->rec.resp_head_len = keep;
+
+	s.buf = buf;
+	s.len = n;
+	scan_response_head(&s);
+
+	st->phase = PHASE_RESPONSE;
+	st->rec.status = code;
+	st->rec.response_start_ns = now;
+	st->rec.end_ns = now;
+	st->rec.flags &= ~(OBI_F_HEAD_NO_BODY | OBI_F_CHUNKED | OBI_F_UNTIL_CLOSE);
+	st->resp_base = response_bytes(st);
+	st->resp_expected = 0;
+	if (!s.header_len)
+		return; /* head longer than the scan: the record ends with the next request or the close */
+	if (code < 200 || code == 204 || code == 304 || st->head_request) {
+		st->rec.flags |= code < 200 ? 0 : OBI_F_HEAD_NO_BODY;
+		st->resp_expected = st->resp_base + s.header_len;
+	} else if (s.has_length) {
+		st->rec.content_length = s.content_length;
+		st->resp_expected = st->resp_base + s.header_len + s.content_length;
+	} else if (s.chunked) {
+		st->rec.flags |= OBI_F_CHUNKED;
+	} else {
+		st->rec.flags |= OBI_F_UNTIL_CLOSE;
+	}
+}
+
+static __always_inline void response_complete(struct conn_state *st)
+{
+	if (st->rec.status < 200) {
+		/* 100 Continue and friends: the final response is still to come */
+		st->phase = PHASE_REQUEST;
+		st->resp_expected = 0;
+		return;
+	}
+	st->rec.flags |= OBI_F_RESPONSE_COMPLETE;
+	if (st->rec.flags & OBI_F_PEER_FIN)
+		st->phase = PHASE_AWAIT_CLOSE; /* half-close or abandon: the close will tell */
+	else
+		emit(st, 0);
+}
+
+static __always_inline void peek_bytes(__u8 peek[PEEK_LEN], const struct io_chunk *c)
+{
+	__u32 n = c->data_len;
+
+	if (n > PEEK_LEN)
+		n = PEEK_LEN;
+	if (c->data && n)
+		bpf_probe_read_user(peek, n, c->data);
+}
+
+static __always_inline void on_data(const struct io_chunk *c, __u64 now)
+{
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &c->sk);
+	__u8 peek[PEEK_LEN] = {};
+
+	peek_bytes(peek, c);
+	int request = looks_like_request(peek);
+	if (!st) {
+		if (!request)
+			return; /* not HTTP, or a connection that started before the agent: no state */
+		st = track_connection(c->sk);
+		if (!st)
+			return;
+	}
+	__u16 code = status_line_code(peek);
+
+	if (st->phase == PHASE_IDLE || st->phase == PHASE_AWAIT_CLOSE) {
+		if (request) {
+			if (st->phase == PHASE_AWAIT_CLOSE)
+				emit(st, OBI_F_NEXT_REQUEST);
+			start_exchange(st, c->in ? OBI_DIR_SERVER : OBI_DIR_CLIENT, now);
+			st->head_request = is_head_method(peek);
+			st->last_request_ns = now;
+			append_request_head(st, c->data, c->data_len);
+			add_bytes(st, c);
+			return;
+		}
+		/* A status line with no request in between: pipelined requests read in one go earlier. */
+		if (st->phase != PHASE_IDLE || !code || st->rec.request_index == 0 ||
+		    c->in != (st->rec.direction == OBI_DIR_CLIENT))
+			return;
+		__u8 direction = st->rec.direction;
+		start_exchange(st, direction, st->last_request_ns);
+	}
+
+	int request_direction = c->in == (st->rec.direction == OBI_DIR_SERVER);
+	if (request_direction) {
+		if (request && st->phase != PHASE_REQUEST) {
+			emit(st, OBI_F_NEXT_REQUEST);
+			start_exchange(st, c->in ? OBI_DIR_SERVER : OBI_DIR_CLIENT, now);
+			st->head_request = is_head_method(peek);
+			append_request_head(st, c->data, c->data_len);
+		} else if (st->phase == PHASE_REQUEST) {
+			append_request_head(st, c->data, c->data_len);
+		}
+		st->last_request_ns = now;
+		st->rec.request_end_ns = now;
+		add_bytes(st, c);
+		return;
+	}
+
+	if (code && st->phase == PHASE_RESPONSE && st->rec.status >= 200) {
+		/* a new response while the previous one's end was not seen: pipelining or unknown framing */
+		__u8 direction = st->rec.direction;
+		emit(st, OBI_F_NEXT_REQUEST);
+		start_exchange(st, direction, st->last_request_ns);
+	}
+	if (code && st->phase == PHASE_REQUEST)
+		begin_response(st, c, code, now);
+	else if (st->phase == PHASE_REQUEST)
+		st->phase = PHASE_RESPONSE; /* bytes back without a status line: not ours to frame */
+	add_bytes(st, c);
+	st->rec.end_ns = now;
+
+	if (st->resp_expected && response_bytes(st) >= st->resp_expected)
+		response_complete(st);
+	else if ((st->rec.flags & OBI_F_CHUNKED) && c->tail_end && ends_chunked_body(c->tail_end))
+		response_complete(st);
+}
+
+/* The first of FIN, RST and write error fixes how much of the response had gone out. */
+static __always_inline void note_abandon_point(struct conn_state *st)
+{
+	if (!st->rec.fin_ns && !st->rec.rst_ns && !st->rec.write_error_ns)
+		st->rec.response_bytes_at_abandon = response_bytes(st);
+}
+
+static __always_inline int exchange_open(const struct conn_state *st)
+{
+	return st->phase == PHASE_REQUEST || st->phase == PHASE_RESPONSE;
+}
+
+static __always_inline void on_write_error(__u64 sk, __u64 now)
+{
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
+
+	if (!st || !exchange_open(st) || st->rec.write_error_ns)
+		return;
+	note_abandon_point(st);
+	st->rec.write_error_ns = now;
+	st->rec.flags |= OBI_F_WRITE_ERROR;
+}
+
+static __always_inline void on_peer_fin(struct conn_state *st, __u64 now)
+{
+	if (!exchange_open(st) || st->rec.fin_ns)
+		return;
+	note_abandon_point(st);
+	st->rec.fin_ns = now;
+	st->rec.flags |= OBI_F_PEER_FIN;
+}
+
+static __always_inline void on_reset_received(struct conn_state *st, __u64 now)
+{
+	if (st->phase == PHASE_IDLE || st->rec.rst_ns)
+		return;
+	note_abandon_point(st);
+	st->rec.rst_ns = now;
+	st->rec.flags |= OBI_F_RST_RECEIVED;
+}
+
+/* This side ended the connection (or it ended under us): whatever is open is finished now. */
+static __always_inline void on_connection_end(struct conn_state *st, __u64 now, int local)
+{
+	if (st->phase == PHASE_IDLE)
+		return;
+	if (st->phase != PHASE_AWAIT_CLOSE && !(st->rec.flags & OBI_F_UNTIL_CLOSE))
+		st->rec.end_ns = now;
+	emit(st, OBI_F_CONN_CLOSED | (local ? OBI_F_LOCAL_CLOSE : 0));
+}
+
+#endif

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* From a file descriptor of the current task to its TCP socket, and the socket's addresses. */
+#ifndef OBI_SOCK_H
+#define OBI_SOCK_H
+
+#define OBI_AF_INET 2
+#define OBI_AF_INET6 10
+#define OBI_S_IFMT 00170000
+#define OBI_S_IFSOCK 0140000
+#define OBI_IPPROTO_TCP 6
+
+/* Returns the struct sock of a TCP socket behind fd, or 0 for anything else (files, pipes, UDP...). */
+static __always_inline __u64 tcp_sock_of_fd(__u64 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	unsigned int max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+	struct file *file = 0;
+
+	if (fd >= max_fds)
+		return 0;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & OBI_S_IFMT) != OBI_S_IFSOCK)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	if (!sock)
+		return 0;
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != OBI_AF_INET && family != OBI_AF_INET6)
+		return 0;
+	if (BPF_CORE_READ(sk, sk_protocol) != OBI_IPPROTO_TCP)
+		return 0;
+	return (__u64)sk;
+}
+
+static __always_inline void v4_mapped(__u8 out[16], __be32 addr)
+{
+	__builtin_memset(out, 0, 10);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	__builtin_memcpy(&out[12], &addr, 4);
+}
+
+static __always_inline void fill_addresses(struct obi_exchange *rec, __u64 skp)
+{
+	struct sock *sk = (struct sock *)skp;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	rec->family = family;
+	rec->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	rec->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == OBI_AF_INET) {
+		v4_mapped(rec->local_addr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		v4_mapped(rec->peer_addr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	} else {
+		BPF_CORE_READ_INTO(&rec->local_addr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&rec->peer_addr, sk, __sk_common.skc_v6_daddr);
+	}
+}
+
+#endif

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Maps and per-connection state shared by every hook. */
+#ifndef OBI_STATE_H
+#define OBI_STATE_H
+
+#include "obi_record.h"
+
+#define OBI_MAX_CONNS 65536
+#define OBI_MAX_INFLIGHT 16384
+#define OBI_SCAN_MAX 512 /* response head bytes scanned for status and framing */
+
+const volatile struct obi_config obi_config SEC(".rodata.config") = {
+	.agent_tgid = 0,
+	.req_head_len = 512,
+};
+
+/* Connection ids are unique for the life of the loaded object, unlike socket addresses. */
+__u64 next_conn_id = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, OBI_C_COUNTERS_LEN);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+enum phase {
+	PHASE_IDLE = 0,     /* between exchanges: next bytes must look like a request */
+	PHASE_REQUEST,      /* request seen, waiting for the response */
+	PHASE_RESPONSE,     /* response under way */
+	PHASE_AWAIT_CLOSE,  /* response complete after a peer FIN: the close tells half-close from abandon */
+};
+
+struct conn_state {
+	struct obi_exchange rec;
+	/* Room after rec.req_head so the verifier can prove bounded appends stay in the value. */
+	__u8 slack[OBI_REQ_HEAD_MAX];
+	__u64 resp_base;     /* response-direction bytes before the current status line */
+	__u64 resp_expected; /* response-direction bytes at which the response is complete; 0: unknown */
+	__u64 last_request_ns;
+	__u8 phase;
+	__u8 head_request;   /* the request was HEAD: the response has no body */
+	__u8 local_shutdown; /* shutdown(SHUT_WR) seen: our FIN is a half-close, not the end */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, OBI_MAX_CONNS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64); /* struct sock * */
+	__type(value, struct conn_state);
+} conns SEC(".maps");
+
+/* All-zero template: map values are too large to build on the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct conn_state);
+} conn_template SEC(".maps");
+
+struct scan_buf {
+	__u8 data[OBI_SCAN_MAX * 2]; /* second half: slack for bounded look-ahead */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scan_buf);
+} scan_scratch SEC(".maps");
+
+static __always_inline void count(enum obi_counter c)
+{
+	__u32 key = c;
+	__u64 *v = bpf_map_lookup_elem(&counters, &key);
+	if (v)
+		*v += 1;
+}
+
+/* An AND the compiler cannot drop: it proves a bound to the verifier that the C already guarantees. */
+static __always_inline __u64 verifier_bound(__u64 v, const __u64 mask)
+{
+	asm volatile("%[v] &= %[m]" : [v] "+r"(v) : [m] "i"(mask));
+	return v;
+}
+
+#endif

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * TCP facts that end or spoil exchanges, from tracepoints keyed by the socket itself: they fire
+ * whoever closes (close(2), exit, a reset in softirq), so connection ends need no syscall hooks.
+ */
+#ifndef OBI_TCP_EVENTS_H
+#define OBI_TCP_EVENTS_H
+
+#define OBI_SHUT_WR 1
+
+enum {
+	OBI_TCP_ESTABLISHED = 1,
+	OBI_TCP_FIN_WAIT1 = 4,
+	OBI_TCP_CLOSE = 7,
+	OBI_TCP_CLOSE_WAIT = 8,
+	OBI_TCP_LAST_ACK = 9,
+};
+
+/* tcp_send_reset's layout changed across kernels; skaddr stayed second, after skbaddr. */
+struct tcp_reset_ctx {
+	__u64 common;
+	const void *skbaddr;
+	const void *skaddr;
+};
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int on_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->protocol != OBI_IPPROTO_TCP)
+		return 0;
+	__u64 sk = (__u64)ctx->skaddr;
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
+	if (!st)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+
+	switch (ctx->newstate) {
+	case OBI_TCP_CLOSE_WAIT:
+		on_peer_fin(st, now);
+		break;
+	case OBI_TCP_FIN_WAIT1:
+		if (!st->local_shutdown)
+			on_connection_end(st, now, 1);
+		break;
+	case OBI_TCP_LAST_ACK:
+		on_connection_end(st, now, 1);
+		break;
+	case OBI_TCP_CLOSE:
+		on_connection_end(st, now, !(st->rec.flags & OBI_F_RST_RECEIVED));
+		bpf_map_delete_elem(&conns, &sk);
+		break;
+	}
+	return 0;
+}
+
+SEC("tracepoint/tcp/tcp_receive_reset")
+int on_tcp_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
+{
+	__u64 sk = (__u64)ctx->skaddr;
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
+
+	if (st)
+		on_reset_received(st, bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("tracepoint/tcp/tcp_send_reset")
+int on_tcp_send_reset(struct tcp_reset_ctx *ctx)
+{
+	__u64 sk = (__u64)ctx->skaddr;
+	struct conn_state *st = sk ? bpf_map_lookup_elem(&conns, &sk) : 0;
+
+	if (st && st->phase != PHASE_IDLE)
+		st->rec.flags |= OBI_F_RST_SENT;
+	return 0;
+}
+
+/* shutdown(SHUT_WR) sends our FIN but keeps reading: the exchange goes on. */
+SEC("tracepoint/syscalls/sys_enter_shutdown")
+int enter_shutdown(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[1] != OBI_SHUT_WR || !observed_task())
+		return 0;
+	__u64 sk = tcp_sock_of_fd(ctx->args[0]);
+	struct conn_state *st = sk ? bpf_map_lookup_elem(&conns, &sk) : 0;
+
+	if (st) {
+		st->local_shutdown = 1;
+		st->rec.flags |= OBI_F_LOCAL_SHUTDOWN;
+	}
+	return 0;
+}
+
+#endif

@@ -1,0 +1,58 @@
+package lab.obi.agent.capture;
+
+import java.net.InetAddress;
+
+/**
+ * One request/response exchange as the kernel saw it (struct obi_exchange in bpf/include/obi_record.h).
+ * Timestamps are CLOCK_MONOTONIC nanoseconds; 0 means "did not happen".
+ * Facts only: the verdict (aborted, 499, truncated) is derived in {@code lab.obi.agent.exchange}.
+ */
+public record ExchangeRecord(
+        long connId,
+        long startNs,
+        long requestEndNs,
+        long responseStartNs,
+        long endNs,
+        long finNs,
+        long rstNs,
+        long writeErrorNs,
+        long bytesIn,
+        long bytesOut,
+        long responseBytesAtAbandon,
+        long contentLength,
+        int pid,
+        int tid,
+        int requestIndex,
+        int flags,
+        int status,
+        int family,
+        int localPort,
+        int peerPort,
+        InetAddress localAddress,
+        InetAddress peerAddress,
+        String comm,
+        Direction direction,
+        byte[] responseHead,
+        byte[] requestHead) {
+
+    public enum Direction { SERVER, CLIENT }
+
+    public static final long UNKNOWN_LENGTH = -1L;
+
+    public static final int F_RESPONSE_COMPLETE = 1;
+    public static final int F_PEER_FIN = 1 << 1;
+    public static final int F_RST_RECEIVED = 1 << 2;
+    public static final int F_RST_SENT = 1 << 3;
+    public static final int F_WRITE_ERROR = 1 << 4;
+    public static final int F_LOCAL_CLOSE = 1 << 5;
+    public static final int F_UNTIL_CLOSE = 1 << 6;
+    public static final int F_CONN_CLOSED = 1 << 7;
+    public static final int F_NEXT_REQUEST = 1 << 8;
+    public static final int F_HEAD_NO_BODY = 1 << 9;
+    public static final int F_CHUNKED = 1 << 10;
+    public static final int F_LOCAL_SHUTDOWN = 1 << 11;
+
+    public boolean has(int flag) {
+        return (flags & flag) != 0;
+    }
+}
