@@ -1,0 +1,199 @@
+package lab.obi.agent;
+
+import io.quarkus.runtime.Quarkus;
+import io.quarkus.runtime.QuarkusApplication;
+import io.quarkus.runtime.annotations.QuarkusMain;
+import jakarta.inject.Inject;
+import lab.obi.agent.bpf.BpfCapture;
+import lab.obi.agent.bpf.BpfException;
+import lab.obi.agent.bpf.KernelCounter;
+import lab.obi.agent.bpf.RingBufferReader;
+import lab.obi.agent.config.AgentConfig;
+import lab.obi.agent.exchange.ExchangeAssembler;
+import lab.obi.agent.export.JsonLinesWriter;
+import lab.obi.agent.http.RouteNormaliser;
+import lab.obi.agent.process.ProcessResolver;
+import org.jboss.logging.Logger;
+
+import java.io.BufferedOutputStream;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/** Starts capture, writes the request log until SIGTERM/SIGINT, then detaches and flushes. */
+@QuarkusMain
+public class AgentMain implements QuarkusApplication {
+
+    private static final Logger LOG = Logger.getLogger("obi-agent");
+    private static final String EMBEDDED_OBJECT = "bpf/obi.bpf.o";
+    private static final int EXIT_CANNOT_RUN = 2;
+
+    @Inject
+    AgentConfig config;
+
+    @Override
+    public int run(String... args) throws Exception {
+        List<String> problems = new ArrayList<>(configProblems());
+        if (problems.isEmpty()) {
+            problems.addAll(Preflight.problems());
+        }
+        if (!problems.isEmpty()) {
+            problems.forEach(p -> LOG.error("cannot start: " + p));
+            return EXIT_CANNOT_RUN;
+        }
+        try {
+            return capture();
+        } catch (BpfException | IOException e) {
+            LOG.error("cannot start: " + e.getMessage());
+            return EXIT_CANNOT_RUN;
+        }
+    }
+
+    private int capture() throws BpfException, IOException, InterruptedException {
+        byte[] object = bpfObject();
+        OutputStream output = openOutput();
+        RouteNormaliser routes = new RouteNormaliser(config.routes().maxPerService());
+        ExchangeAssembler assembler = new ExchangeAssembler(new ProcessResolver(Path.of("/proc")), routes,
+                config.routes().keepQuery());
+        JsonLinesWriter writer = new JsonLinesWriter(output);
+        ExchangePipeline pipeline = new ExchangePipeline(config.capture().queueCapacity(), assembler, writer);
+        pipeline.start();
+        BpfCapture.Settings settings = new BpfCapture.Settings((int) ProcessHandle.current().pid(),
+                config.capture().requestHeadBytes(), config.bpf().ringbufSizeMb() << 20, config.bpf().maxConnections());
+        try (BpfCapture capture = BpfCapture.load(object, settings)) {
+            RingBufferReader reader = new RingBufferReader(capture, pipeline::accept);
+            reader.start();
+            LOG.infof("obi-agent capturing: %d programs attached (tracepoints only), request log -> %s",
+                    capture.programNames().size(), describeOutput());
+            StatsLog stats = new StatsLog(capture, pipeline);
+            ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "obi-stats");
+                t.setDaemon(true);
+                return t;
+            });
+            long intervalMs = config.statsInterval().toMillis();
+            if (intervalMs > 0) {
+                scheduler.scheduleAtFixedRate(stats::logIfChanged, intervalMs, intervalMs, TimeUnit.MILLISECONDS);
+            }
+            Quarkus.waitForExit();
+            scheduler.shutdownNow();
+            reader.close();
+            pipeline.close();
+            writer.close();
+            stats.logFinal();
+        }
+        return 0;
+    }
+
+    private byte[] bpfObject() throws IOException {
+        if (config.bpf().objectPath().isPresent()) {
+            Path path = Path.of(config.bpf().objectPath().get());
+            if (!Files.isReadable(path)) {
+                throw new IOException("obi.bpf.object-path " + path + " is not a readable file");
+            }
+            return Files.readAllBytes(path);
+        }
+        try (InputStream in = AgentMain.class.getClassLoader().getResourceAsStream(EMBEDDED_OBJECT)) {
+            if (in == null) {
+                throw new IOException("this agent build has no BPF object inside: build it with `make build`"
+                        + " (bpf/ first, then the agent) or set obi.bpf.object-path");
+            }
+            return in.readAllBytes();
+        }
+    }
+
+    private OutputStream openOutput() throws IOException {
+        String path = config.output().path();
+        if (path.equals("-")) {
+            return new BufferedOutputStream(new FileOutputStream(java.io.FileDescriptor.out), 1 << 16);
+        }
+        try {
+            return new BufferedOutputStream(Files.newOutputStream(Path.of(path), StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND), 1 << 16);
+        } catch (IOException e) {
+            throw new IOException("cannot open the request log obi.output.path=" + path + ": " + e);
+        }
+    }
+
+    private String describeOutput() {
+        return config.output().path().equals("-") ? "stdout" : config.output().path();
+    }
+
+    private List<String> configProblems() {
+        List<String> problems = new ArrayList<>();
+        int head = config.capture().requestHeadBytes();
+        if (head < 64 || head > 1024) {
+            problems.add("obi.capture.request-head-bytes must be within 64..1024, got " + head);
+        }
+        int ringMb = config.bpf().ringbufSizeMb();
+        if (ringMb < 1 || ringMb > 1024 || Integer.bitCount(ringMb) != 1) {
+            problems.add("obi.bpf.ringbuf-size-mb must be a power of two within 1..1024, got " + ringMb);
+        }
+        if (config.bpf().maxConnections() < 1024) {
+            problems.add("obi.bpf.max-connections must be at least 1024, got " + config.bpf().maxConnections());
+        }
+        if (config.capture().queueCapacity() < 1) {
+            problems.add("obi.capture.queue-capacity must be positive, got " + config.capture().queueCapacity());
+        }
+        if (config.routes().maxPerService() < 1) {
+            problems.add("obi.routes.max-per-service must be positive, got " + config.routes().maxPerService());
+        }
+        return problems;
+    }
+
+    /** The periodic one-line health summary: throughput and every kind of drop. */
+    private static final class StatsLog {
+        private final BpfCapture capture;
+        private final ExchangePipeline pipeline;
+        private String last = "";
+
+        StatsLog(BpfCapture capture, ExchangePipeline pipeline) {
+            this.capture = capture;
+            this.pipeline = pipeline;
+        }
+
+        void logIfChanged() {
+            String line = line();
+            if (!line.equals(last)) {
+                LOG.info(line);
+                last = line;
+            }
+        }
+
+        void logFinal() {
+            LOG.info("stopped; " + line());
+        }
+
+        private String line() {
+            ExchangePipeline.Stats s = pipeline.stats();
+            StringBuilder b = new StringBuilder();
+            b.append("requests logged=").append(s.written())
+                    .append(" records received=").append(s.received())
+                    .append(" not-http=").append(s.notHttp())
+                    .append(" | drops: queue-full=").append(s.queueFull())
+                    .append(" undecodable=").append(s.undecodable())
+                    .append(" write-failures=").append(s.writeFailures());
+            try {
+                long[] kernel = capture.readCounters(KernelCounter.values().length);
+                for (KernelCounter c : KernelCounter.values()) {
+                    if (c != KernelCounter.RECORDS) {
+                        b.append(' ').append(c.name().toLowerCase().replace('_', '-')).append('=')
+                                .append(kernel[c.ordinal()]);
+                    }
+                }
+            } catch (BpfException e) {
+                b.append(" kernel counters unavailable: ").append(e.getMessage());
+            }
+            return b.toString();
+        }
+    }
+}

@@ -1,0 +1,116 @@
+package lab.obi.agent;
+
+import lab.obi.agent.capture.ExchangeRecord;
+import lab.obi.agent.capture.RecordDecoder;
+import lab.obi.agent.exchange.ExchangeAssembler;
+import lab.obi.agent.export.JsonLinesWriter;
+import org.jboss.logging.Logger;
+
+import java.io.IOException;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * From ring-buffer bytes to request-log lines. The ring-buffer thread only decodes and enqueues, so
+ * slow process lookups or a slow output never stall the kernel side; a full queue drops and counts.
+ */
+final class ExchangePipeline implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(ExchangePipeline.class);
+    private static final ExchangeRecord STOP = new ExchangeRecord(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0, 0, null, null, "", ExchangeRecord.Direction.SERVER, new byte[0], new byte[0]);
+
+    private final BlockingQueue<ExchangeRecord> queue;
+    private final ExchangeAssembler assembler;
+    private final JsonLinesWriter writer;
+    private final Thread worker;
+    private final LongAdder received = new LongAdder();
+    private final LongAdder undecodable = new LongAdder();
+    private final LongAdder queueFull = new LongAdder();
+    private final LongAdder written = new LongAdder();
+    private final LongAdder writeFailures = new LongAdder();
+
+    ExchangePipeline(int capacity, ExchangeAssembler assembler, JsonLinesWriter writer) {
+        this.queue = new ArrayBlockingQueue<>(capacity);
+        this.assembler = assembler;
+        this.writer = writer;
+        this.worker = new Thread(this::run, "obi-assembler");
+    }
+
+    void start() {
+        worker.start();
+    }
+
+    /** Called on the ring-buffer thread for every record. */
+    void accept(byte[] recordBytes) {
+        received.increment();
+        Optional<ExchangeRecord> record = RecordDecoder.decode(recordBytes);
+        if (record.isEmpty()) {
+            undecodable.increment();
+        } else if (!queue.offer(record.get())) {
+            queueFull.increment();
+        }
+    }
+
+    private void run() {
+        MonotonicClock clock = new MonotonicClock();
+        try {
+            while (true) {
+                ExchangeRecord record = queue.poll(1, TimeUnit.SECONDS);
+                if (record == STOP) {
+                    break;
+                }
+                if (record != null) {
+                    process(record, clock.epochOffsetNs());
+                }
+                if (queue.isEmpty()) {
+                    flush();
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        flush();
+    }
+
+    private void process(ExchangeRecord record, long epochOffsetNs) {
+        assembler.assemble(record, epochOffsetNs).ifPresent(exchange -> {
+            try {
+                writer.write(exchange);
+                written.increment();
+            } catch (IOException e) {
+                if (writeFailures.sum() == 0) {
+                    LOG.errorf("writing the request log failed: %s (further failures are only counted)", e.getMessage());
+                }
+                writeFailures.increment();
+            }
+        });
+    }
+
+    private void flush() {
+        try {
+            writer.flush();
+        } catch (IOException e) {
+            writeFailures.increment();
+        }
+    }
+
+    Stats stats() {
+        return new Stats(received.sum(), undecodable.sum(), queueFull.sum(), assembler.rejectedCount(),
+                written.sum(), writeFailures.sum(), queue.size());
+    }
+
+    record Stats(long received, long undecodable, long queueFull, long notHttp, long written, long writeFailures,
+                 int queued) {
+    }
+
+    /** Processes everything already queued, then stops. */
+    @Override
+    public void close() throws InterruptedException {
+        queue.put(STOP);
+        worker.join(30_000);
+    }
+}

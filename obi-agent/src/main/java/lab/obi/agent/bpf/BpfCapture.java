@@ -1,0 +1,203 @@
+package lab.obi.agent.bpf;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import org.jboss.logging.Logger;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The loaded and attached kernel side: opens the BPF object with libbpf, sets the agent's knobs,
+ * loads it, attaches every program and detaches them on {@link #close()}.
+ */
+public final class BpfCapture implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(BpfCapture.class);
+    private static final String CONFIG_SECTION = ".rodata.config";
+    private static final int EPERM = 1;
+    private static final int ENOENT = 2;
+    private static final int EACCES = 13;
+
+    /** Referenced for as long as libbpf may call it. */
+    private static final LibBpf.PrintFn LIBBPF_LOG = BpfCapture::logLibbpf;
+
+    private final LibBpf libbpf;
+    private final Memory objectBytes;
+    private final Pointer object;
+    private final List<Pointer> links = new ArrayList<>();
+    private final List<String> programNames = new ArrayList<>();
+    private boolean closed;
+
+    private BpfCapture(LibBpf libbpf, Memory objectBytes, Pointer object) {
+        this.libbpf = libbpf;
+        this.objectBytes = objectBytes;
+        this.object = object;
+    }
+
+    /** Settings the kernel side reads before load. */
+    public record Settings(int agentPid, int requestHeadBytes, int ringBufferBytes, int maxConnections) {
+    }
+
+    public static BpfCapture load(byte[] elf, Settings settings) throws BpfException {
+        LibBpf libbpf = loadLibrary();
+        libbpf.libbpf_set_print(LIBBPF_LOG);
+        Memory bytes = new Memory(elf.length);
+        bytes.write(0, elf, 0, elf.length);
+        Pointer object = libbpf.bpf_object__open_mem(bytes, elf.length, null);
+        if (object == null) {
+            throw new BpfException("libbpf could not open the BPF object: " + errno(Native.getLastError())
+                    + " (is it a BPF object built by `make -C bpf`?)");
+        }
+        BpfCapture capture = new BpfCapture(libbpf, bytes, object);
+        try {
+            capture.configure(settings);
+            capture.loadIntoKernel();
+            capture.attachAll();
+            return capture;
+        } catch (BpfException e) {
+            capture.close();
+            throw e;
+        }
+    }
+
+    private static LibBpf loadLibrary() throws BpfException {
+        try {
+            return LibBpf.load();
+        } catch (UnsatisfiedLinkError e) {
+            throw new BpfException(LibBpf.SONAME + " not found: install libbpf 1.x"
+                    + " (Debian/Ubuntu: apt-get install libbpf1; Fedora: dnf install libbpf)");
+        }
+    }
+
+    private void configure(Settings settings) throws BpfException {
+        Pointer config = map(CONFIG_SECTION);
+        Memory value = new Memory(8);
+        value.setInt(0, settings.agentPid());
+        value.setInt(4, settings.requestHeadBytes());
+        check(libbpf.bpf_map__set_initial_value(config, value, value.size()), "set " + CONFIG_SECTION);
+        check(libbpf.bpf_map__set_max_entries(map("events"), settings.ringBufferBytes()), "size the ring buffer");
+        check(libbpf.bpf_map__set_max_entries(map("conns"), settings.maxConnections()), "size the connection table");
+    }
+
+    private void loadIntoKernel() throws BpfException {
+        int rc = libbpf.bpf_object__load(object);
+        if (rc == 0) {
+            return;
+        }
+        int err = -rc;
+        if (err == EPERM || err == EACCES) {
+            throw new BpfException("the kernel refused to load the BPF programs (" + errno(err) + "). Run as root,"
+                    + " or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE (CAP_SYS_ADMIN on kernels before 5.8);"
+                    + " in a container also allow the bpf() syscall (seccomp) and mount /sys/kernel/btf."
+                    + " The libbpf lines above tell which program the verifier rejected, if any.");
+        }
+        throw new BpfException("loading the BPF programs failed: " + errno(err)
+                + ". The libbpf lines above have the details (a kernel older than 5.17 lacks bpf_loop).");
+    }
+
+    private void attachAll() throws BpfException {
+        Pointer program = null;
+        while ((program = libbpf.bpf_object__next_program(object, program)) != null) {
+            String name = libbpf.bpf_program__name(program);
+            Pointer link = libbpf.bpf_program__attach(program);
+            if (link == null) {
+                int err = Native.getLastError();
+                String hint = err == ENOENT
+                        ? " (tracepoint missing: is tracefs mounted at /sys/kernel/tracing?)"
+                        : "";
+                throw new BpfException("attaching " + name + " failed: " + errno(err) + hint);
+            }
+            links.add(link);
+            programNames.add(name);
+        }
+    }
+
+    public List<String> programNames() {
+        return List.copyOf(programNames);
+    }
+
+    public int ringBufferFd() throws BpfException {
+        return mapFd("events");
+    }
+
+    /** The kernel's drop and record counters (enum obi_counter), summed over CPUs. */
+    public long[] readCounters(int count) throws BpfException {
+        int fd = mapFd("counters");
+        int cpus = libbpf.libbpf_num_possible_cpus();
+        Memory key = new Memory(4);
+        Memory values = new Memory(8L * Math.max(cpus, 1));
+        long[] totals = new long[count];
+        for (int i = 0; i < count; i++) {
+            key.setInt(0, i);
+            check(libbpf.bpf_map_lookup_elem(fd, key, values), "read counter " + i);
+            ByteBuffer b = values.getByteBuffer(0, values.size()).order(ByteOrder.nativeOrder());
+            for (int cpu = 0; cpu < cpus; cpu++) {
+                totals[i] += b.getLong(cpu * 8);
+            }
+        }
+        return totals;
+    }
+
+    LibBpf libbpf() {
+        return libbpf;
+    }
+
+    private Pointer map(String name) throws BpfException {
+        Pointer map = libbpf.bpf_object__find_map_by_name(object, name);
+        if (map == null) {
+            throw new BpfException("the BPF object has no map '" + name + "': agent and BPF object do not match");
+        }
+        return map;
+    }
+
+    private int mapFd(String name) throws BpfException {
+        int fd = libbpf.bpf_map__fd(map(name));
+        if (fd < 0) {
+            throw new BpfException("map '" + name + "' is not loaded: " + errno(-fd));
+        }
+        return fd;
+    }
+
+    private static void check(int rc, String what) throws BpfException {
+        if (rc < 0) {
+            throw new BpfException("could not " + what + ": " + errno(-rc));
+        }
+    }
+
+    static String errno(int err) {
+        return LibBpf.LibC.INSTANCE.strerror(err) + " (errno " + err + ")";
+    }
+
+    private static int logLibbpf(int level, String format, Pointer args) {
+        if (level > LibBpf.LIBBPF_INFO && !LOG.isTraceEnabled()) {
+            return 0;
+        }
+        byte[] line = new byte[4096];
+        int n = LibBpf.LibC.INSTANCE.vsnprintf(line, line.length, format, args);
+        String text = new String(line, 0, Math.max(0, Math.min(n, line.length - 1))).stripTrailing();
+        switch (level) {
+            case LibBpf.LIBBPF_WARN -> LOG.warn("libbpf: " + text);
+            case LibBpf.LIBBPF_INFO -> LOG.debug("libbpf: " + text);
+            default -> LOG.trace("libbpf: " + text);
+        }
+        return 0;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (Pointer link : links) {
+            libbpf.bpf_link__destroy(link);
+        }
+        links.clear();
+        libbpf.bpf_object__close(object);
+        objectBytes.close();
+    }
+}

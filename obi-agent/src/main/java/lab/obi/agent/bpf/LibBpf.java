@@ -1,0 +1,76 @@
+package lab.obi.agent.bpf;
+
+import com.sun.jna.Callback;
+import com.sun.jna.Library;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+
+/**
+ * The part of the system libbpf (libbpf.so.1, libbpf 1.x semantics: NULL or a negative errno on error)
+ * that obi-agent needs. Pointers to libbpf objects stay opaque.
+ */
+interface LibBpf extends Library {
+
+    String SONAME = "libbpf.so.1";
+
+    static LibBpf load() {
+        return Native.load(SONAME, LibBpf.class);
+    }
+
+    /** libbpf_print_fn_t; {@code args} is a va_list, expanded with {@link LibC#vsnprintf}. */
+    interface PrintFn extends Callback {
+        int invoke(int level, String format, Pointer args);
+    }
+
+    /** ring_buffer_sample_fn. */
+    interface SampleFn extends Callback {
+        int invoke(Pointer ctx, Pointer data, long size);
+    }
+
+    int LIBBPF_WARN = 0;
+    int LIBBPF_INFO = 1;
+
+    Pointer libbpf_set_print(PrintFn fn);
+
+    Pointer bpf_object__open_mem(Pointer buffer, long size, Pointer opts);
+
+    int bpf_object__load(Pointer object);
+
+    void bpf_object__close(Pointer object);
+
+    Pointer bpf_object__find_map_by_name(Pointer object, String name);
+
+    Pointer bpf_object__next_program(Pointer object, Pointer previous);
+
+    String bpf_program__name(Pointer program);
+
+    Pointer bpf_program__attach(Pointer program);
+
+    int bpf_link__destroy(Pointer link);
+
+    int bpf_map__set_initial_value(Pointer map, Pointer data, long size);
+
+    int bpf_map__set_max_entries(Pointer map, int maxEntries);
+
+    int bpf_map__fd(Pointer map);
+
+    int bpf_map_lookup_elem(int fd, Pointer key, Pointer value);
+
+    int libbpf_num_possible_cpus();
+
+    Pointer ring_buffer__new(int mapFd, SampleFn sample, Pointer ctx, Pointer opts);
+
+    int ring_buffer__poll(Pointer ringBuffer, int timeoutMs);
+
+    int ring_buffer__consume(Pointer ringBuffer);
+
+    void ring_buffer__free(Pointer ringBuffer);
+
+    interface LibC extends Library {
+        LibC INSTANCE = Native.load("c", LibC.class);
+
+        int vsnprintf(byte[] buffer, long size, String format, Pointer args);
+
+        String strerror(int errnum);
+    }
+}

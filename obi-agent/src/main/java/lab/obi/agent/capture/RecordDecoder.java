@@ -1,0 +1,76 @@
+package lab.obi.agent.capture;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Optional;
+
+import static lab.obi.agent.capture.RecordLayout.*;
+
+/** Turns the bytes of one ring-buffer record into an {@link ExchangeRecord}. */
+public final class RecordDecoder {
+
+    private RecordDecoder() {
+    }
+
+    /** Empty when the bytes cannot be a record of this layout (a kernel/agent version mismatch). */
+    public static Optional<ExchangeRecord> decode(byte[] bytes) {
+        if (bytes.length < REQ_HEAD) {
+            return Optional.empty();
+        }
+        ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder());
+        int direction = b.get(DIRECTION) & 0xff;
+        if (direction != DIRECTION_SERVER && direction != DIRECTION_CLIENT) {
+            return Optional.empty();
+        }
+        int requestHeadLength = Math.min(b.getShort(REQ_HEAD_LEN) & 0xffff, bytes.length - REQ_HEAD);
+        int responseHeadLength = Math.min(b.getShort(RESP_HEAD_LEN) & 0xffff, RESP_HEAD_MAX);
+        return Optional.of(new ExchangeRecord(
+                b.getLong(CONN_ID),
+                b.getLong(START_NS),
+                b.getLong(REQUEST_END_NS),
+                b.getLong(RESPONSE_START_NS),
+                b.getLong(END_NS),
+                b.getLong(FIN_NS),
+                b.getLong(RST_NS),
+                b.getLong(WRITE_ERROR_NS),
+                b.getLong(BYTES_IN),
+                b.getLong(BYTES_OUT),
+                b.getLong(RESPONSE_BYTES_AT_ABANDON),
+                b.getLong(CONTENT_LENGTH), // ~0 in the kernel is UNKNOWN_LENGTH here
+                b.getInt(PID),
+                b.getInt(TID),
+                b.getInt(REQUEST_INDEX),
+                b.getInt(FLAGS),
+                b.getShort(STATUS) & 0xffff,
+                b.getShort(FAMILY) & 0xffff,
+                b.getShort(LOCAL_PORT) & 0xffff,
+                b.getShort(PEER_PORT) & 0xffff,
+                address(bytes, LOCAL_ADDR),
+                address(bytes, PEER_ADDR),
+                comm(bytes),
+                direction == DIRECTION_SERVER ? ExchangeRecord.Direction.SERVER : ExchangeRecord.Direction.CLIENT,
+                Arrays.copyOfRange(bytes, RESP_HEAD, RESP_HEAD + responseHeadLength),
+                Arrays.copyOfRange(bytes, REQ_HEAD, REQ_HEAD + requestHeadLength)));
+    }
+
+    private static InetAddress address(byte[] bytes, int offset) {
+        try {
+            // A v4-mapped IPv6 address comes back as an Inet4Address.
+            return InetAddress.getByAddress(Arrays.copyOfRange(bytes, offset, offset + 16));
+        } catch (UnknownHostException impossibleFor16Bytes) {
+            throw new IllegalStateException(impossibleFor16Bytes);
+        }
+    }
+
+    private static String comm(byte[] bytes) {
+        int end = COMM;
+        while (end < COMM + COMM_LEN && bytes[end] != 0) {
+            end++;
+        }
+        return new String(bytes, COMM, end - COMM, StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,72 @@
+package lab.obi.agent.config;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import io.smallrye.config.WithName;
+
+import java.time.Duration;
+import java.util.Optional;
+
+/** Every knob of obi-agent (prefix {@code obi.}); the defaults observe every process on the host. */
+@ConfigMapping(prefix = "obi")
+public interface AgentConfig {
+
+    Output output();
+
+    Capture capture();
+
+    Bpf bpf();
+
+    Routes routes();
+
+    /** How often drop and throughput counters are logged; 0 turns the summary off. */
+    @WithName("stats-interval")
+    @WithDefault("10s")
+    Duration statsInterval();
+
+    interface Output {
+        /** Where the JSON Lines request log goes: "-" for stdout, else a file that is appended to. */
+        @WithDefault("-")
+        String path();
+    }
+
+    interface Capture {
+        /** Bytes of each request head copied by the kernel (method, target, headers); 64..1024. */
+        @WithName("request-head-bytes")
+        @WithDefault("512")
+        int requestHeadBytes();
+
+        /** Records waiting between the ring buffer and the request log; beyond, records are dropped and counted. */
+        @WithName("queue-capacity")
+        @WithDefault("65536")
+        int queueCapacity();
+    }
+
+    interface Bpf {
+        /** A BPF object to load instead of the one inside the agent (bpf/build/obi.bpf.o). */
+        @WithName("object-path")
+        Optional<String> objectPath();
+
+        /** Kernel-to-agent ring buffer size in MiB, a power of two. */
+        @WithName("ringbuf-size-mb")
+        @WithDefault("16")
+        int ringbufSizeMb();
+
+        /** Connections tracked at once; beyond, new connections are not observed and are counted. */
+        @WithName("max-connections")
+        @WithDefault("65536")
+        int maxConnections();
+    }
+
+    interface Routes {
+        /** Keep query strings in http.route; off by default because they carry ids and secrets. */
+        @WithName("keep-query")
+        @WithDefault("false")
+        boolean keepQuery();
+
+        /** Distinct routes per service before new ones collapse into /{overflow}. */
+        @WithName("max-per-service")
+        @WithDefault("500")
+        int maxPerService();
+    }
+}

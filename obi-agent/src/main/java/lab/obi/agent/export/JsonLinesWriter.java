@@ -1,0 +1,79 @@
+package lab.obi.agent.export;
+
+import com.fasterxml.jackson.core.JsonEncoding;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.Locale;
+import lab.obi.agent.exchange.HttpExchange;
+
+/**
+ * Writes the request log: one JSON object per exchange and per line, UTF-8, absent (null) fields omitted.
+ * Output is buffered until {@link #flush()}; {@link #close()} closes the stream.
+ * Not thread-safe: one writer thread owns an instance.
+ */
+public final class JsonLinesWriter implements AutoCloseable {
+
+    private static final JsonFactory JSON = new JsonFactory();
+
+    private final JsonGenerator json;
+
+    public JsonLinesWriter(OutputStream out) throws IOException {
+        this.json = JSON.createGenerator(out, JsonEncoding.UTF8);
+        // Lines are separated by the newline written after each object, not by Jackson's default space.
+        json.setRootValueSeparator(null);
+    }
+
+    public void write(HttpExchange e) throws IOException {
+        json.writeStartObject();
+        json.writeNumberField("start_unix_ns", e.startUnixNs());
+        json.writeNumberField("duration_ns", e.durationNs());
+        string("direction", e.direction() == null ? null : e.direction().name().toLowerCase(Locale.ROOT));
+        json.writeNumberField("pid", e.pid());
+        string("comm", e.comm());
+        string("exe", e.exe());
+        string("service", e.service());
+        string("container_id", e.containerId());
+        string("local_address", e.localAddress());
+        json.writeNumberField("local_port", e.localPort());
+        string("peer_address", e.peerAddress());
+        json.writeNumberField("peer_port", e.peerPort());
+        json.writeNumberField("conn_id", e.connId());
+        json.writeNumberField("request_index", e.requestIndex());
+        string("method", e.method());
+        string("route", e.route());
+        string("host", e.host());
+        string("user_agent", e.userAgent());
+        if (e.status() != null) {
+            json.writeNumberField("status", e.status());
+        }
+        json.writeBooleanField("aborted", e.aborted());
+        string("abort_kind", e.abortKind() == null ? null : e.abortKind().wireName());
+        if (e.timeToAbandonNs() != null) {
+            json.writeNumberField("time_to_abandon_ns", e.timeToAbandonNs());
+        }
+        json.writeBooleanField("truncated", e.truncated());
+        json.writeNumberField("bytes_in", e.bytesIn());
+        json.writeNumberField("bytes_out", e.bytesOut());
+        string("traceparent", e.traceparent());
+        string("uber_trace_id", e.uberTraceId());
+        json.writeEndObject();
+        json.writeRaw('\n');
+    }
+
+    public void flush() throws IOException {
+        json.flush();
+    }
+
+    @Override
+    public void close() throws IOException {
+        json.close();
+    }
+
+    private void string(String name, String value) throws IOException {
+        if (value != null) {
+            json.writeStringField(name, value);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+package lab.obi.agent.capture;
+
+import org.junit.jupiter.api.Test;
+
+import java.net.InetAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class RecordDecoderTest {
+
+    private static byte[] record(int direction, byte[] requestHead) {
+        ByteBuffer b = ByteBuffer.allocate(RecordLayout.REQ_HEAD + requestHead.length).order(ByteOrder.nativeOrder());
+        b.putLong(RecordLayout.CONN_ID, 7);
+        b.putLong(RecordLayout.START_NS, 1_000);
+        b.putLong(RecordLayout.END_NS, 5_000);
+        b.putLong(RecordLayout.FIN_NS, 4_000);
+        b.putLong(RecordLayout.BYTES_IN, 78);
+        b.putLong(RecordLayout.BYTES_OUT, 190);
+        b.putLong(RecordLayout.CONTENT_LENGTH, -1L);
+        b.putInt(RecordLayout.PID, 4242);
+        b.putInt(RecordLayout.REQUEST_INDEX, 3);
+        b.putInt(RecordLayout.FLAGS, ExchangeRecord.F_PEER_FIN | ExchangeRecord.F_CONN_CLOSED);
+        b.putShort(RecordLayout.STATUS, (short) 503);
+        b.putShort(RecordLayout.FAMILY, (short) 2);
+        b.putShort(RecordLayout.LOCAL_PORT, (short) 65000);
+        b.putShort(RecordLayout.PEER_PORT, (short) 8080);
+        byte[] mapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, 127, 0, 0, 1};
+        b.put(RecordLayout.LOCAL_ADDR, mapped);
+        b.put(RecordLayout.PEER_ADDR, mapped);
+        b.put(RecordLayout.COMM, "nginx\0garbage!!".getBytes(StandardCharsets.US_ASCII));
+        b.putShort(RecordLayout.REQ_HEAD_LEN, (short) requestHead.length);
+        b.putShort(RecordLayout.RESP_HEAD_LEN, (short) 12);
+        b.put(RecordLayout.DIRECTION, (byte) direction);
+        b.put(RecordLayout.RESP_HEAD, "HTTP/1.1 503".getBytes(StandardCharsets.US_ASCII));
+        b.put(RecordLayout.REQ_HEAD, requestHead);
+        return b.array();
+    }
+
+    @Test
+    void decodesEveryField() throws Exception {
+        byte[] head = "GET / HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII);
+        ExchangeRecord r = RecordDecoder.decode(record(1, head)).orElseThrow();
+        assertEquals(7, r.connId());
+        assertEquals(1_000, r.startNs());
+        assertEquals(5_000, r.endNs());
+        assertEquals(4_000, r.finNs());
+        assertEquals(78, r.bytesIn());
+        assertEquals(190, r.bytesOut());
+        assertEquals(ExchangeRecord.UNKNOWN_LENGTH, r.contentLength());
+        assertEquals(4242, r.pid());
+        assertEquals(3, r.requestIndex());
+        assertTrue(r.has(ExchangeRecord.F_PEER_FIN));
+        assertFalse(r.has(ExchangeRecord.F_RESPONSE_COMPLETE));
+        assertEquals(503, r.status());
+        assertEquals(65000, r.localPort(), "ports are unsigned");
+        assertEquals(8080, r.peerPort());
+        assertEquals(InetAddress.getByName("127.0.0.1"), r.localAddress());
+        assertEquals("nginx", r.comm());
+        assertEquals(ExchangeRecord.Direction.SERVER, r.direction());
+        assertArrayEquals(head, r.requestHead());
+        assertEquals("HTTP/1.1 503", new String(r.responseHead(), StandardCharsets.US_ASCII));
+    }
+
+    @Test
+    void rejectsShortOrForeignRecords() {
+        assertTrue(RecordDecoder.decode(new byte[10]).isEmpty(), "shorter than the fixed part");
+        assertTrue(RecordDecoder.decode(record(9, new byte[0])).isEmpty(), "unknown direction");
+    }
+
+    @Test
+    void clampsAClaimedHeadLengthToTheBytesPresent() {
+        byte[] bytes = record(2, "GET".getBytes(StandardCharsets.US_ASCII));
+        ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder()).putShort(RecordLayout.REQ_HEAD_LEN, (short) 1000);
+        ExchangeRecord r = RecordDecoder.decode(bytes).orElseThrow();
+        assertEquals(3, r.requestHead().length);
+        assertEquals(ExchangeRecord.Direction.CLIENT, r.direction());
+    }
+}

@@ -1,0 +1,87 @@
+package lab.obi.agent.exchange;
+
+import static java.nio.charset.StandardCharsets.ISO_8859_1;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import lab.obi.agent.capture.ExchangeRecord.Direction;
+import lab.obi.agent.http.RouteNormaliser;
+import lab.obi.agent.process.ProcessResolver;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class ExchangeAssemblerTest {
+
+    private static final String TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    @TempDir
+    Path proc;
+
+    private ExchangeAssembler assembler(boolean keepQuery) {
+        return new ExchangeAssembler(new ProcessResolver(proc), new RouteNormaliser(100), keepQuery);
+    }
+
+    @Test
+    void joinsRecordRequestVerdictAndProcess() throws IOException {
+        Path pid = Files.createDirectories(proc.resolve("4242"));
+        Files.writeString(proc.resolve("4242/stat"), "4242 (java) S 1 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 30 0 777 0 0");
+        Files.writeString(pid.resolve("comm"), "java\n");
+        Files.write(pid.resolve("environ"), "OTEL_SERVICE_NAME=orders\0".getBytes(ISO_8859_1));
+        Files.writeString(pid.resolve("cgroup"),
+                "0::/system.slice/docker-" + "ab".repeat(32) + ".scope\n");
+        Files.createDirectories(proc.resolve("sys/kernel"));
+        Files.writeString(proc.resolve("sys/kernel/hostname"), "node-1\n");
+
+        RecordBuilder r = new RecordBuilder();
+        r.direction = Direction.CLIENT;
+        r.localAddress = RecordBuilder.address("::ffff:10.0.0.5");
+        r.peerAddress = RecordBuilder.address("2001:db8::7");
+        r.requestHead = ("POST http://api.example/orders/42?debug=1 HTTP/1.1\r\n"
+                + "Host: api.example\r\nUser-Agent: okhttp/4.12\r\ntraceparent: " + TRACEPARENT
+                + "\r\nuber-trace-id: abc%3Adef%3A0%3A1\r\n\r\n").getBytes(ISO_8859_1);
+        r.flags = 0;
+        r.rstNs = 1_250;
+
+        HttpExchange e = assembler(true).assemble(r.build(), 1_700_000_000_000_000_000L).orElseThrow();
+
+        assertEquals(new HttpExchange(1_700_000_000_000_001_000L, 2_000, Direction.CLIENT, 4242, "java", null, "orders",
+                "ab".repeat(32), "10.0.0.5", 8080, "2001:db8::7", 51234, 7, 1, "POST", "/orders/{id}?debug=1",
+                "api.example", "okhttp/4.12", 200, true, AbortKind.RST, 250L, true, 78, 512, TRACEPARENT,
+                "abc:def:0:1"), e);
+    }
+
+    @Test
+    void exitedProcessIsNamedByTheKernelsComm() {
+        HttpExchange e = assembler(false).assemble(new RecordBuilder().build(), 0).orElseThrow();
+        assertEquals("nginx", e.comm());
+        assertEquals("nginx", e.service());
+        assertEquals("/users/{id}", e.route());
+        assertEquals("shop.example", e.host());
+        assertEquals("127.0.0.1", e.localAddress());
+        assertEquals(Direction.SERVER, e.direction());
+    }
+
+    @Test
+    void negativeDurationIsClampedToZero() {
+        RecordBuilder r = new RecordBuilder();
+        r.endNs = r.startNs - 1;
+        assertEquals(0, assembler(false).assemble(r.build(), 0).orElseThrow().durationNs());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"", "\u0016\u0003\u0001\u0002\u0000", "PRI * HTTP/2.0\r\n", "SSH-2.0-OpenSSH_9.6\r\n", "GET /"})
+    void notAnHttpRequestIsRejectedAndCounted(String head) {
+        ExchangeAssembler assembler = assembler(false);
+        RecordBuilder r = new RecordBuilder();
+        r.requestHead = head.getBytes(ISO_8859_1);
+        assertTrue(assembler.assemble(r.build(), 0).isEmpty());
+        r.requestHead = null;
+        assertTrue(assembler.assemble(r.build(), 0).isEmpty());
+        assertEquals(2, assembler.rejectedCount());
+    }
+}

@@ -1,0 +1,156 @@
+package lab.obi.agent.export;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import lab.obi.agent.capture.ExchangeRecord.Direction;
+import lab.obi.agent.exchange.AbortKind;
+import lab.obi.agent.exchange.HttpExchange;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class JsonLinesWriterTest {
+
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final String TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    private static HttpExchange full(String text) {
+        return new HttpExchange(1_700_000_000_123_456_789L, 2_500_000, Direction.SERVER, 4242, text, "/usr/sbin/nginx",
+                "shop", "ab".repeat(32), "127.0.0.1", 8080, "::1", 51234, 7, 3, "GET", "/users/{id}", text, text,
+                499, true, AbortKind.WRITE_ERROR, 1_000L, true, 78, 0, TRACEPARENT, "abc:def:0:1");
+    }
+
+    private static HttpExchange minimal() {
+        return new HttpExchange(1, 2, Direction.CLIENT, 3, null, null, "svc", null, null, 0, null, 0, 4, 5,
+                "HEAD", "/", null, null, null, false, null, null, false, 0, 0, null, null);
+    }
+
+    private static String written(HttpExchange... exchanges) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (JsonLinesWriter writer = new JsonLinesWriter(out)) {
+            for (HttpExchange e : exchanges) {
+                writer.write(e);
+            }
+        }
+        return out.toString(UTF_8);
+    }
+
+    private static List<String> fieldNames(JsonNode node) {
+        List<String> names = new ArrayList<>();
+        node.fieldNames().forEachRemaining(names::add);
+        return names;
+    }
+
+    @Test
+    void writesEveryFieldInOrder() throws IOException {
+        JsonNode json = MAPPER.readTree(written(full("nginx")));
+        assertEquals(List.of("start_unix_ns", "duration_ns", "direction", "pid", "comm", "exe", "service", "container_id",
+                "local_address", "local_port", "peer_address", "peer_port", "conn_id", "request_index", "method", "route",
+                "host", "user_agent", "status", "aborted", "abort_kind", "time_to_abandon_ns", "truncated", "bytes_in",
+                "bytes_out", "traceparent", "uber_trace_id"), fieldNames(json));
+        assertEquals(1_700_000_000_123_456_789L, json.get("start_unix_ns").asLong());
+        assertEquals("server", json.get("direction").asText());
+        assertEquals(499, json.get("status").asInt());
+        assertTrue(json.get("aborted").asBoolean());
+        assertEquals("write_error", json.get("abort_kind").asText());
+        assertEquals(1_000L, json.get("time_to_abandon_ns").asLong());
+        assertEquals("::1", json.get("peer_address").asText());
+        assertEquals(TRACEPARENT, json.get("traceparent").asText());
+    }
+
+    @Test
+    void omitsNulls() throws IOException {
+        String line = written(minimal());
+        assertEquals("{\"start_unix_ns\":1,\"duration_ns\":2,\"direction\":\"client\",\"pid\":3,\"service\":\"svc\","
+                + "\"local_port\":0,\"peer_port\":0,\"conn_id\":4,\"request_index\":5,\"method\":\"HEAD\",\"route\":\"/\","
+                + "\"aborted\":false,\"truncated\":false,\"bytes_in\":0,\"bytes_out\":0}\n", line);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "quote \" and backslash \\ and slash /",
+        "newline \n carriage return \r tab \t",
+        "nul \u0000 bell \u0007 escape \u001b delete \u007f",
+        "{\"injected\":true}\n{\"forged\":1}",
+        "non-ASCII: caf\u00e9 \u65e5\u672c \ud83d\ude80 \u2028 \u2029",
+        "replacement \ufffd and a lone surrogate \ud800 end",
+        "",
+    })
+    void hostileStringsStayOnOneLineAndRoundTrip(String text) throws IOException {
+        String output = written(full(text), full(text));
+        String[] lines = output.split("\n", -1);
+        assertEquals(3, lines.length, "two lines and nothing after the last newline");
+        assertEquals("", lines[2]);
+        for (int i = 0; i < 2; i++) {
+            assertFalse(lines[i].chars().anyMatch(c -> c < 0x20), "no raw control characters");
+            JsonNode json = MAPPER.readTree(lines[i]);
+            assertEquals(27, json.size());
+            assertEquals(text, json.get("user_agent").asText());
+            assertEquals(text, json.get("host").asText());
+            assertEquals(text, json.get("comm").asText());
+        }
+    }
+
+    @Test
+    void oneObjectPerLine() throws IOException {
+        String output = written(minimal(), full("a"), minimal());
+        Iterator<JsonNode> lines = output.lines().map(line -> {
+            try {
+                return MAPPER.readTree(line);
+            } catch (IOException e) {
+                throw new AssertionError(line, e);
+            }
+        }).iterator();
+        assertEquals("client", lines.next().get("direction").asText());
+        assertEquals("server", lines.next().get("direction").asText());
+        assertEquals("client", lines.next().get("direction").asText());
+        assertFalse(lines.hasNext());
+    }
+
+    @Test
+    void flushPushesBufferedLinesAndCloseClosesTheStream() throws IOException {
+        ClosableBuffer out = new ClosableBuffer();
+        JsonLinesWriter writer = new JsonLinesWriter(out);
+        writer.write(minimal());
+        writer.flush();
+        assertTrue(out.toString(UTF_8).endsWith("}\n"));
+        writer.close();
+        assertTrue(out.closed);
+    }
+
+    private static final class ClosableBuffer extends ByteArrayOutputStream {
+        boolean closed;
+
+        @Override
+        public void close() {
+            closed = true;
+        }
+    }
+
+    @Test
+    void streamFailuresSurface() {
+        OutputStream broken = new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                throw new IOException("disk full");
+            }
+        };
+        assertThrows(IOException.class, () -> {
+            JsonLinesWriter writer = new JsonLinesWriter(broken);
+            writer.write(minimal());
+            writer.flush();
+        });
+    }
+}
