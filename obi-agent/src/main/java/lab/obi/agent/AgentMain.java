@@ -2,7 +2,9 @@ package lab.obi.agent;
 
 import io.quarkus.runtime.Quarkus;
 import io.quarkus.runtime.QuarkusApplication;
+import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.annotations.QuarkusMain;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import lab.obi.agent.bpf.BpfCapture;
 import lab.obi.agent.bpf.BpfException;
@@ -40,6 +42,17 @@ public class AgentMain implements QuarkusApplication {
     @Inject
     AgentConfig config;
 
+    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "obi-stats");
+        t.setDaemon(true);
+        return t;
+    });
+    private JsonLinesWriter writer;
+    private ExchangePipeline pipeline;
+    private BpfCapture capture;
+    private RingBufferReader reader;
+    private StatsLog stats;
+
     @Override
     public int run(String... args) throws Exception {
         List<String> problems = new ArrayList<>(configProblems());
@@ -64,34 +77,44 @@ public class AgentMain implements QuarkusApplication {
         RouteNormaliser routes = new RouteNormaliser(config.routes().maxPerService());
         ExchangeAssembler assembler = new ExchangeAssembler(new ProcessResolver(Path.of("/proc")), routes,
                 config.routes().keepQuery());
-        JsonLinesWriter writer = new JsonLinesWriter(output);
-        ExchangePipeline pipeline = new ExchangePipeline(config.capture().queueCapacity(), assembler, writer);
-        pipeline.start();
+        writer = new JsonLinesWriter(output);
+        pipeline = new ExchangePipeline(config.capture().queueCapacity(), assembler, writer);
         BpfCapture.Settings settings = new BpfCapture.Settings((int) ProcessHandle.current().pid(),
                 config.capture().requestHeadBytes(), config.bpf().ringbufSizeMb() << 20, config.bpf().maxConnections());
-        try (BpfCapture capture = BpfCapture.load(object, settings)) {
-            RingBufferReader reader = new RingBufferReader(capture, pipeline::accept);
-            reader.start();
-            LOG.infof("obi-agent capturing: %d programs attached (tracepoints only), request log -> %s",
-                    capture.programNames().size(), describeOutput());
-            StatsLog stats = new StatsLog(capture, pipeline);
-            ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread t = new Thread(r, "obi-stats");
-                t.setDaemon(true);
-                return t;
-            });
-            long intervalMs = config.statsInterval().toMillis();
-            if (intervalMs > 0) {
-                scheduler.scheduleAtFixedRate(stats::logIfChanged, intervalMs, intervalMs, TimeUnit.MILLISECONDS);
-            }
-            Quarkus.waitForExit();
-            scheduler.shutdownNow();
+        capture = BpfCapture.load(object, settings);
+        reader = new RingBufferReader(capture, pipeline::accept);
+        pipeline.start();
+        reader.start();
+        LOG.infof("obi-agent capturing: %d programs attached (tracepoints only), request log -> %s",
+                capture.programNames().size(), describeOutput());
+        stats = new StatsLog(capture, pipeline);
+        long intervalMs = config.statsInterval().toMillis();
+        if (intervalMs > 0) {
+            scheduler.scheduleAtFixedRate(stats::logIfChanged, intervalMs, intervalMs, TimeUnit.MILLISECONDS);
+        }
+        Quarkus.waitForExit();
+        return 0;
+    }
+
+    /**
+     * Runs inside the JVM shutdown hook (SIGTERM, SIGINT), which does not wait for the main thread:
+     * drain the ring buffer, write what is queued, then detach.
+     */
+    void stop(@Observes ShutdownEvent event) throws InterruptedException, IOException {
+        scheduler.shutdownNow();
+        if (reader != null) {
             reader.close();
+        }
+        if (pipeline != null) {
             pipeline.close();
             writer.close();
+        }
+        if (stats != null) {
             stats.logFinal();
         }
-        return 0;
+        if (capture != null) {
+            capture.close();
+        }
     }
 
     private byte[] bpfObject() throws IOException {

@@ -36,8 +36,11 @@ final class Preflight {
             problems.add("no kernel BTF at " + BTF + ": the kernel needs CONFIG_DEBUG_INFO_BTF=y"
                     + " (most distribution kernels since 2021 have it); in a container, mount /sys/kernel/btf read-only");
         }
-        privilegeProblem().ifPresent(problems::add);
-        tracefsProblem().ifPresent(problems::add);
+        Optional<String> privileges = privilegeProblem();
+        privileges.ifPresent(problems::add);
+        if (privileges.isEmpty()) { // without privileges tracefs is unreadable anyway
+            tracefsProblem().ifPresent(problems::add);
+        }
         return problems;
     }
 
