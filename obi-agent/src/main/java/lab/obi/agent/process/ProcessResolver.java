@@ -16,7 +16,8 @@ import java.util.regex.Pattern;
 
 /**
  * Reads the identity of a process from procfs. Results are cached per pid and start time, so a
- * recycled pid is read afresh. Never throws: a process that is gone or unreadable is described by
+ * recycled pid is read afresh; the start time itself is re-read at most once per
+ * revalidation period, because reading procfs for every request would cap the agent's throughput. Never throws: a process that is gone or unreadable is described by
  * the name the kernel reported with its exchange. Thread-safe.
  */
 public final class ProcessResolver {
@@ -24,6 +25,7 @@ public final class ProcessResolver {
     static final String UNKNOWN_SERVICE = "unknown_service";
 
     private static final int DEFAULT_CACHE_CAPACITY = 4096;
+    private static final long DEFAULT_REVALIDATE_NS = 1_000_000_000L;
     private static final int SMALL_FILE_LIMIT = 64 * 1024;
     /** Room for real JVM command lines and environments, and a bound for hostile ones. */
     private static final int ARGUMENTS_FILE_LIMIT = 256 * 1024;
@@ -42,15 +44,18 @@ public final class ProcessResolver {
     private final String hostname;
     private final Map<Integer, Cached> cache;
 
-    private record Cached(long startTime, ProcessInfo info) {
+    private final long revalidateAfterNs;
+
+    private record Cached(long startTime, ProcessInfo info, long checkedAtNs) {
     }
 
     public ProcessResolver(Path procRoot) {
-        this(procRoot, DEFAULT_CACHE_CAPACITY);
+        this(procRoot, DEFAULT_CACHE_CAPACITY, DEFAULT_REVALIDATE_NS);
     }
 
-    ProcessResolver(Path procRoot, int cacheCapacity) {
+    ProcessResolver(Path procRoot, int cacheCapacity, long revalidateAfterNs) {
         this.procRoot = procRoot;
+        this.revalidateAfterNs = revalidateAfterNs;
         this.hostname = firstNonBlank(readTrimmed(procRoot.resolve("sys/kernel/hostname")), "localhost");
         this.cache = new LinkedHashMap<>(16, 0.75f, true) {
             @Override
@@ -61,6 +66,13 @@ public final class ProcessResolver {
     }
 
     public ProcessInfo resolve(int pid, String commFallback) {
+        long now = System.nanoTime();
+        synchronized (cache) {
+            Cached cached = cache.get(pid);
+            if (cached != null && now - cached.checkedAtNs() < revalidateAfterNs) {
+                return cached.info();
+            }
+        }
         OptionalLong startTime = pid > 0 ? startTime(pid) : OptionalLong.empty();
         if (startTime.isEmpty()) {
             return gone(pid, commFallback);
@@ -68,13 +80,14 @@ public final class ProcessResolver {
         synchronized (cache) {
             Cached cached = cache.get(pid);
             if (cached != null && cached.startTime() == startTime.getAsLong()) {
+                cache.put(pid, new Cached(cached.startTime(), cached.info(), now));
                 return cached.info();
             }
         }
         // Read outside the lock: procfs reads are slow, and two threads reading the same pid is harmless.
         ProcessInfo info = read(pid, commFallback);
         synchronized (cache) {
-            cache.put(pid, new Cached(startTime.getAsLong(), info));
+            cache.put(pid, new Cached(startTime.getAsLong(), info, now));
         }
         return info;
     }

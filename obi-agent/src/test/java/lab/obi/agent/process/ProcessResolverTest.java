@@ -137,7 +137,7 @@ class ProcessResolverTest {
     void startTimeIsReadAfterTheLastParenthesis(String comm) throws IOException {
         Path dir = process(100, 5, "first");
         Files.writeString(dir.resolve("stat"), stat(100, comm, 5));
-        ProcessResolver resolver = new ProcessResolver(proc);
+        ProcessResolver resolver = new ProcessResolver(proc, 16, 0);
         ProcessInfo first = resolver.resolve(100, "kcomm");
         Files.writeString(dir.resolve("comm"), "second\n");
         assertSame(first, resolver.resolve(100, "kcomm"), "same start time: cached");
@@ -146,8 +146,17 @@ class ProcessResolverTest {
     }
 
     @Test
+    void withinTheRevalidationPeriodProcfsIsNotReadAgain() throws IOException {
+        Path dir = process(100, 5, "first");
+        ProcessResolver resolver = new ProcessResolver(proc, 16, 60_000_000_000L);
+        ProcessInfo first = resolver.resolve(100, "kcomm");
+        Files.writeString(dir.resolve("stat"), stat(100, "first", 6));
+        assertSame(first, resolver.resolve(100, "kcomm"), "start time not re-read within the period");
+    }
+
+    @Test
     void cacheIsBounded() throws IOException {
-        ProcessResolver resolver = new ProcessResolver(proc, 2);
+        ProcessResolver resolver = new ProcessResolver(proc, 2, 0);
         for (int pid = 1; pid <= 3; pid++) {
             process(pid, 5, "p" + pid);
         }
