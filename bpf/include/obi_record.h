@@ -31,6 +31,7 @@ enum obi_flag {
 	OBI_F_HEAD_NO_BODY      = 1 << 9, /* 1xx/204/304 or HEAD: no body expected */
 	OBI_F_CHUNKED           = 1 << 10,
 	OBI_F_LOCAL_SHUTDOWN    = 1 << 11, /* this process half-closed (shutdown SHUT_WR) */
+	OBI_F_PIPELINED         = 1 << 12, /* started by a response: its request came in an earlier read */
 };
 
 struct obi_exchange {

@@ -228,6 +228,7 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 			return;
 		__u8 direction = st->rec.direction;
 		start_exchange(st, direction, st->last_request_ns);
+		st->rec.flags |= OBI_F_PIPELINED;
 	}
 
 	int request_direction = c->in == (st->rec.direction == OBI_DIR_SERVER);
@@ -251,6 +252,7 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 		__u8 direction = st->rec.direction;
 		emit(st, OBI_F_NEXT_REQUEST);
 		start_exchange(st, direction, st->last_request_ns);
+		st->rec.flags |= OBI_F_PIPELINED;
 	}
 	if (code && st->phase == PHASE_REQUEST)
 		begin_response(st, c, code, now);

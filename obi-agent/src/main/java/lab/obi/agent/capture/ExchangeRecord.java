@@ -51,6 +51,8 @@ public record ExchangeRecord(
     public static final int F_HEAD_NO_BODY = 1 << 9;
     public static final int F_CHUNKED = 1 << 10;
     public static final int F_LOCAL_SHUTDOWN = 1 << 11;
+    /** The exchange was started by a response; its request bytes came in an earlier read (pipelining). */
+    public static final int F_PIPELINED = 1 << 12;
 
     public boolean has(int flag) {
         return (flags & flag) != 0;

@@ -9,13 +9,20 @@ import lab.obi.agent.http.RouteNormaliser;
 import lab.obi.agent.process.ProcessInfo;
 import lab.obi.agent.process.ProcessResolver;
 
-/** Joins a kernel record with its parsed request, its verdict and its process into the exchange obi-agent reports. */
+/**
+ * Joins a kernel record with its parsed request, its verdict and its process into the exchange
+ * obi-agent reports. Not thread-safe: records of one connection must come in order from one thread.
+ */
 public final class ExchangeAssembler {
+
+    private static final HttpRequestHead UNKNOWN_REQUEST =
+            new HttpRequestHead(null, null, null, null, null, null, null, null);
 
     private final ProcessResolver processResolver;
     private final RouteNormaliser routeNormaliser;
     private final boolean keepQuery;
     private final LongAdder rejected = new LongAdder();
+    private final PipelinedRequests pipelined = new PipelinedRequests();
 
     public ExchangeAssembler(ProcessResolver processResolver, RouteNormaliser routeNormaliser, boolean keepQuery) {
         this.processResolver = processResolver;
@@ -30,12 +37,19 @@ public final class ExchangeAssembler {
      * @param epochOffsetNs what to add to CLOCK_MONOTONIC to get nanoseconds since the Unix epoch
      */
     public Optional<HttpExchange> assemble(ExchangeRecord r, long epochOffsetNs) {
-        Optional<HttpRequestHead> parsed = HttpParser.parseRequest(r.requestHead());
-        if (parsed.isEmpty()) {
+        boolean pipelinedWithoutHead = r.has(ExchangeRecord.F_PIPELINED) && r.requestHead().length == 0;
+        byte[] head = pipelinedWithoutHead ? pipelined.take(r.connId()) : r.requestHead();
+        Optional<HttpRequestHead> parsed = HttpParser.parseRequest(head);
+        parsed.ifPresent(p -> pipelined.rememberAfterFirstRequest(r.connId(), head, p.contentLength()));
+        if (r.has(ExchangeRecord.F_CONN_CLOSED)) {
+            pipelined.forget(r.connId());
+        }
+        if (parsed.isEmpty() && !pipelinedWithoutHead) {
             rejected.increment();
             return Optional.empty();
         }
-        HttpRequestHead request = parsed.get();
+        // A pipelined request beyond the captured bytes still counts, without method and route.
+        HttpRequestHead request = parsed.orElse(UNKNOWN_REQUEST);
         ProcessInfo process = processResolver.resolve(r.pid(), r.comm());
         Verdict verdict = Verdicts.judge(r);
         return Optional.of(new HttpExchange(
@@ -54,7 +68,8 @@ public final class ExchangeAssembler {
                 r.connId(),
                 r.requestIndex(),
                 request.method(),
-                routeNormaliser.normalise(process.serviceName(), request.target(), keepQuery),
+                request.target() == null ? null
+                        : routeNormaliser.normalise(process.serviceName(), request.target(), keepQuery),
                 request.host(),
                 request.userAgent(),
                 verdict.status(),

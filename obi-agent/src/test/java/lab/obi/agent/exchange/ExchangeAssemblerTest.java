@@ -2,11 +2,13 @@ package lab.obi.agent.exchange;
 
 import static java.nio.charset.StandardCharsets.ISO_8859_1;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.http.RouteNormaliser;
 import lab.obi.agent.process.ProcessResolver;
@@ -83,5 +85,42 @@ class ExchangeAssemblerTest {
         r.requestHead = null;
         assertTrue(assembler.assemble(r.build(), 0).isEmpty());
         assertEquals(2, assembler.rejectedCount());
+    }
+
+    @Test
+    void pipelinedRequestsReadInOneGoEachGetTheirRequestLine() {
+        ExchangeAssembler assembler = assembler(false);
+        RecordBuilder first = new RecordBuilder();
+        first.requestHead = ("POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+                + "GET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(ISO_8859_1);
+        RecordBuilder second = new RecordBuilder();
+        second.requestHead = new byte[0];
+        second.flags = ExchangeRecord.F_RESPONSE_COMPLETE | ExchangeRecord.F_PIPELINED;
+        second.requestIndex = 2;
+        RecordBuilder third = new RecordBuilder();
+        third.requestHead = new byte[0];
+        third.flags = ExchangeRecord.F_RESPONSE_COMPLETE | ExchangeRecord.F_PIPELINED;
+        third.requestIndex = 3;
+        RecordBuilder fourth = new RecordBuilder();
+        fourth.requestHead = new byte[0];
+        fourth.flags = ExchangeRecord.F_PIPELINED | ExchangeRecord.F_CONN_CLOSED;
+        fourth.requestIndex = 4;
+
+        assertEquals("/a", assembler.assemble(first.build(), 0).orElseThrow().route());
+        assertEquals("/b", assembler.assemble(second.build(), 0).orElseThrow().route());
+        assertEquals("/c", assembler.assemble(third.build(), 0).orElseThrow().route());
+        HttpExchange beyondCapture = assembler.assemble(fourth.build(), 0).orElseThrow();
+        assertEquals(4, beyondCapture.requestIndex(), "counted even without its request bytes");
+        assertNull(beyondCapture.method());
+        assertNull(beyondCapture.route());
+    }
+
+    @Test
+    void anEmptyHeadThatIsNotPipelinedIsNotARequest() {
+        RecordBuilder r = new RecordBuilder();
+        r.requestHead = new byte[0];
+        ExchangeAssembler assembler = assembler(false);
+        assertTrue(assembler.assemble(r.build(), 0).isEmpty());
+        assertEquals(1, assembler.rejectedCount());
     }
 }
