@@ -1,0 +1,397 @@
+package lab.obi.agent.integration;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.function.Predicate;
+import java.util.stream.Collectors;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * obi-agent against real programs: Debian's nginx in front of a JDK HttpServer and Python's
+ * http.server, driven by wrk (keep-alive), curl with --max-time, a Java HttpClient with timeouts,
+ * pipelining, 100-continue and non-HTTP bytes. nginx's access log is the reference.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class CaptureVsNginxIT {
+
+    private static final int CURL_ABANDONS = 20;
+    private static final int JAVA_CLIENT_REQUESTS = 40;
+
+    private Lab lab;
+    private List<NginxLog.Line> nginxLines;
+    private List<JsonNode> records;
+    private Map<NginxLog.Line, JsonNode> matches;
+    private int curlTimeouts;
+    private int javaTimeouts;
+    private int pipelinedClientPort;
+    private int garbageClientPort;
+    /** Ephemeral ports are reused during the run: records of a port are looked up from this time on. */
+    private long pipeliningStartUnixNs;
+    private long garbageStartUnixNs;
+    private int echoPort;
+
+    @BeforeAll
+    void runWorkloadUnderTheAgent() throws Exception {
+        lab = new Lab();
+        lab.startBackends();
+        lab.startNginx();
+        lab.startAgent();
+        String base = "http://127.0.0.1:" + lab.nginxPort;
+
+        lab.run("wrk", Duration.ofSeconds(60), "wrk", "-t1", "-c8", "-d8s",
+                "-s", lab.copyResource("mix.lua").toString(), base);
+        curlTimeouts = curlWithMaxTime(base + "/jdk/slow?ms=1500");
+        javaTimeouts = javaClientWithTimeouts(base);
+        pipeliningStartUnixNs = System.currentTimeMillis() * 1_000_000L;
+        pipelinedClientPort = pipelineThreeRequests();
+        lab.run("curl-100-continue", Duration.ofSeconds(20), "curl", "-sS", "-o", "/dev/null",
+                "-H", "Expect: 100-continue", "--data-binary", "@" + lab.path("static/file.bin"), base + "/jdk/upload");
+        lab.run("curl-head", Duration.ofSeconds(20), "curl", "-sS", "-o", "/dev/null", "-I", base + "/jdk/fast");
+        echoPort = nonHttpToAnEchoServer();
+        garbageStartUnixNs = System.currentTimeMillis() * 1_000_000L;
+        garbageClientPort = garbageToNginx();
+        Thread.sleep(2_000); // abandoned /slow requests finish on the backend
+        records = readRecords();
+        nginxLines = NginxLog.read(lab.path("logs/access.log"));
+        matches = matchToNginx();
+        printSummary();
+    }
+
+    @AfterAll
+    void stopEverything() throws Exception {
+        if (lab != null) {
+            lab.close();
+        }
+    }
+
+    private int curlWithMaxTime(String url) throws Exception {
+        List<Process> curls = new ArrayList<>();
+        for (int i = 0; i < CURL_ABANDONS; i++) {
+            curls.add(new ProcessBuilder("curl", "-s", "-o", "/dev/null", "--max-time", "0.2", url)
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start());
+            Thread.sleep(20);
+        }
+        int timeouts = 0;
+        for (Process curl : curls) {
+            if (curl.waitFor() == 28) { // CURLE_OPERATION_TIMEDOUT
+                timeouts++;
+            }
+        }
+        return timeouts;
+    }
+
+    /** Half the requests outlast the client's 300 ms timeout. */
+    private int javaClientWithTimeouts(String base) {
+        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        List<CompletableFuture<HttpResponse<String>>> calls = new ArrayList<>();
+        for (int i = 0; i < JAVA_CLIENT_REQUESTS; i++) {
+            int ms = i % 2 == 0 ? 50 : 1000;
+            HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/jdk/slow?ms=" + ms))
+                    .timeout(Duration.ofMillis(300)).build();
+            calls.add(client.sendAsync(request, HttpResponse.BodyHandlers.ofString()));
+        }
+        int timeouts = 0;
+        for (CompletableFuture<HttpResponse<String>> call : calls) {
+            try {
+                call.join();
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof HttpTimeoutException) {
+                    timeouts++;
+                }
+            }
+        }
+        return timeouts;
+    }
+
+    private int pipelineThreeRequests() throws Exception {
+        try (Socket s = new Socket("127.0.0.1", lab.nginxPort)) {
+            String requests = "GET /jdk/users/1 HTTP/1.1\r\nHost: lab\r\n\r\n"
+                    + "GET /py/fast HTTP/1.1\r\nHost: lab\r\n\r\n"
+                    + "GET /jdk/fast HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n";
+            s.getOutputStream().write(requests.getBytes(StandardCharsets.US_ASCII));
+            String responses = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            assertEquals(3, responses.split("HTTP/1.1 200", -1).length - 1, "nginx answered the pipelined requests");
+            return s.getLocalPort();
+        }
+    }
+
+    /** An SSH banner and random bytes both ways on a plain TCP echo service. */
+    private int nonHttpToAnEchoServer() throws Exception {
+        try (ServerSocket server = new ServerSocket(0)) {
+            Thread echo = new Thread(() -> {
+                try (Socket c = server.accept()) {
+                    c.getInputStream().transferTo(c.getOutputStream());
+                } catch (Exception ignored) {
+                    // the test asserts on what the agent saw, not on the echo
+                }
+            });
+            echo.start();
+            byte[] random = new byte[8192];
+            new Random(42).nextBytes(random);
+            try (Socket s = new Socket("127.0.0.1", server.getLocalPort())) {
+                OutputStream out = s.getOutputStream();
+                out.write("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n".getBytes(StandardCharsets.US_ASCII));
+                out.write(random);
+                s.shutdownOutput();
+                s.getInputStream().readAllBytes();
+            }
+            echo.join(5_000);
+            return server.getLocalPort();
+        }
+    }
+
+    /** A TLS ClientHello-like start on nginx's plain HTTP port: nginx answers 400, no request exists. */
+    private int garbageToNginx() throws Exception {
+        try (Socket s = new Socket("127.0.0.1", lab.nginxPort)) {
+            byte[] hello = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, (byte) 0xfc, 0x03, 0x03, '\r', '\n', '\r', '\n'};
+            s.getOutputStream().write(hello);
+            s.shutdownOutput();
+            InputStream in = s.getInputStream();
+            in.readAllBytes();
+            return s.getLocalPort();
+        }
+    }
+
+    private List<JsonNode> readRecords() throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        List<JsonNode> all = new ArrayList<>();
+        for (String line : Files.readAllLines(lab.stopAgent())) {
+            all.add(json.readTree(line));
+        }
+        assertFalse(all.isEmpty(), "the agent wrote no request at all:\n" + lab.agentLog());
+        return all;
+    }
+
+    private List<JsonNode> records(Predicate<JsonNode> filter) {
+        return records.stream().filter(filter).toList();
+    }
+
+    private Predicate<JsonNode> server(int port) {
+        return r -> r.path("direction").asText().equals("server") && r.path("local_port").asInt() == port;
+    }
+
+    private Predicate<JsonNode> clientTo(int port) {
+        return r -> r.path("direction").asText().equals("client") && r.path("peer_port").asInt() == port;
+    }
+
+    private static long endUnixNs(JsonNode r) {
+        return r.path("start_unix_ns").asLong() + r.path("duration_ns").asLong();
+    }
+
+    /** nginx line -> the agent's server record on nginx's port: same peer port and request index, closest end. */
+    private Map<NginxLog.Line, JsonNode> matchToNginx() {
+        Map<String, List<JsonNode>> byKey = records(server(lab.nginxPort)).stream().collect(Collectors.groupingBy(
+                r -> r.path("peer_port").asInt() + "/" + r.path("request_index").asInt()));
+        Set<JsonNode> used = new HashSet<>();
+        Map<NginxLog.Line, JsonNode> matched = new HashMap<>();
+        for (NginxLog.Line line : httpLines()) {
+            byKey.getOrDefault(line.remotePort() + "/" + line.connectionRequests(), List.of()).stream()
+                    .filter(r -> !used.contains(r))
+                    .filter(r -> Math.abs(endUnixNs(r) - line.endUnixNs()) < 2_000_000_000L)
+                    .min(Comparator.comparingLong(r -> Math.abs(endUnixNs(r) - line.endUnixNs())))
+                    .ifPresent(r -> {
+                        used.add(r);
+                        matched.put(line, r);
+                    });
+        }
+        return matched;
+    }
+
+    private List<NginxLog.Line> httpLines() {
+        return nginxLines.stream().filter(NginxLog.Line::isHttpRequest).toList();
+    }
+
+    private static double durationErrorMs(NginxLog.Line line, JsonNode r) {
+        return Math.abs(r.path("duration_ns").asLong() / 1e6 - line.requestTimeSeconds() * 1000);
+    }
+
+    private void printSummary() {
+        List<Double> errors = matches.entrySet().stream().map(e -> durationErrorMs(e.getKey(), e.getValue()))
+                .sorted().toList();
+        System.out.printf("%n== obi-agent vs nginx: %d access-log lines (%d HTTP), %d matched, %d records in total%n",
+                nginxLines.size(), httpLines().size(), matches.size(), records.size());
+        System.out.printf("   nginx 499s: %d, agent 499s on nginx: %d; curl timeouts: %d; Java client timeouts: %d%n",
+                httpLines().stream().filter(l -> l.status() == 499).count(),
+                records(server(lab.nginxPort)).stream().filter(r -> r.path("status").asInt() == 499).count(),
+                curlTimeouts, javaTimeouts);
+        if (!errors.isEmpty()) {
+            System.out.printf("   |duration - $request_time|: p50 %.3f ms, p99 %.3f ms, max %.3f ms%n",
+                    errors.get(errors.size() / 2), errors.get((int) (errors.size() * 0.99)), errors.get(errors.size() - 1));
+        }
+    }
+
+    @Test
+    void capturesAtLeast999PermilleOfNginxRequests() {
+        List<NginxLog.Line> lines = httpLines();
+        List<NginxLog.Line> missed = lines.stream().filter(l -> !matches.containsKey(l)).toList();
+        assertTrue(lines.size() > 1000, "workload too small to measure 99.9%: " + lines.size() + " lines");
+        assertTrue(missed.size() <= lines.size() / 1000,
+                missed.size() + " of " + lines.size() + " nginx requests not captured, e.g. "
+                        + missed.stream().limit(10).toList());
+    }
+
+    @Test
+    void theWorkloadIsMostlyAnsweredRequests() {
+        long answered = httpLines().stream().filter(l -> l.status() < 400 || l.status() == 404 || l.status() >= 500
+                || l.status() == 499).count();
+        assertTrue(answered >= 0.99 * httpLines().size(), "nginx rejected the workload's requests: "
+                + httpLines().stream().collect(Collectors.groupingBy(NginxLog.Line::status, Collectors.counting())));
+    }
+
+    @Test
+    void statusIsNginxsStatusForEveryMatchedRequest() {
+        List<String> different = matches.entrySet().stream()
+                .filter(e -> e.getValue().path("status").asInt() != e.getKey().status())
+                .map(e -> e.getKey() + " -> " + e.getValue()).toList();
+        assertEquals(List.of(), different.stream().limit(10).toList(), different.size() + " status mismatches");
+    }
+
+    @Test
+    void abandonedRequestsAre499WithPrecisionAndRecallOf99Percent() {
+        long truePositives = matches.entrySet().stream()
+                .filter(e -> e.getKey().status() == 499 && e.getValue().path("status").asInt() == 499).count();
+        long nginx499 = matches.keySet().stream().filter(l -> l.status() == 499).count();
+        long agent499 = matches.values().stream().filter(r -> r.path("status").asInt() == 499).count();
+        assertTrue(nginx499 >= CURL_ABANDONS, "the workload must produce 499s, nginx logged " + nginx499);
+        assertTrue(truePositives >= 0.99 * agent499, "499 precision: " + truePositives + "/" + agent499);
+        assertTrue(truePositives >= 0.99 * nginx499, "499 recall: " + truePositives + "/" + nginx499);
+        matches.values().stream().filter(r -> r.path("status").asInt() == 499).forEach(r -> {
+            assertTrue(r.path("aborted").asBoolean(), "a 499 is an aborted request: " + r);
+            assertTrue(Set.of("fin", "rst").contains(r.path("abort_kind").asText()), "client went away: " + r);
+        });
+    }
+
+    @Test
+    void durationIsWithinOneMillisecondOfRequestTimeFor99Percent() {
+        long close = matches.entrySet().stream().filter(e -> durationErrorMs(e.getKey(), e.getValue()) <= 1.0).count();
+        assertTrue(close >= 0.99 * matches.size(), close + " of " + matches.size() + " within 1 ms of $request_time");
+    }
+
+    @Test
+    void theJdkBackendSawNginxGiveUpOnSlowRequests() throws Exception {
+        long nginxAbandonedSlow = httpLines().stream()
+                .filter(l -> l.status() == 499 && l.path().startsWith("/jdk/slow")).count();
+        List<JsonNode> backendAborted = records(server(lab.jdkPort).and(r -> r.path("route").asText().equals("/slow"))
+                .and(r -> r.path("aborted").asBoolean()));
+        List<JsonNode> nginxGaveUp = records(clientTo(lab.jdkPort).and(r -> r.path("comm").asText().equals("nginx"))
+                .and(r -> r.path("route").asText().equals("/slow"))
+                .and(r -> r.path("abort_kind").asText().equals("client_close")));
+        long writeFailures = Files.readAllLines(lab.path("jdk-write-failures.log")).stream()
+                .filter(l -> l.startsWith("write-failed /slow")).count();
+        System.out.printf("   backend hop: nginx 499 on /jdk/slow %d, nginx upstream client_close %d,"
+                + " JDK server aborted %d (%s), JDK's own failed writes %d%n", nginxAbandonedSlow, nginxGaveUp.size(),
+                backendAborted.size(), backendAborted.stream().collect(Collectors.groupingBy(
+                        r -> r.path("abort_kind").asText() + "/" + r.path("status").asText(), Collectors.counting())),
+                writeFailures);
+        assertEquals(nginxAbandonedSlow, nginxGaveUp.size(), "nginx closed its upstream connection for each 499");
+        assertEquals(nginxAbandonedSlow, backendAborted.size(), "the JDK backend's requests nginx gave up on");
+        backendAborted.forEach(r -> assertEquals(499, r.path("status").asInt(), "nothing was written yet: " + r));
+        assertTrue(writeFailures <= backendAborted.size());
+    }
+
+    @Test
+    void curlTimeoutsAreClientClosesAfter200Milliseconds() {
+        List<JsonNode> curl = records(clientTo(lab.nginxPort).and(r -> r.path("comm").asText().equals("curl"))
+                .and(r -> r.path("route").asText().equals("/jdk/slow")));
+        assertEquals(CURL_ABANDONS, curlTimeouts, "every curl gave up");
+        assertEquals(curlTimeouts, curl.size(), "one client record per curl");
+        for (JsonNode r : curl) {
+            assertTrue(r.path("aborted").asBoolean(), r.toString());
+            assertEquals("client_close", r.path("abort_kind").asText(), r.toString());
+            long tta = r.path("time_to_abandon_ns").asLong();
+            assertTrue(tta >= 150_000_000L && tta <= 350_000_000L, "curl --max-time 0.2 gave up after " + tta + " ns");
+        }
+    }
+
+    @Test
+    void javaClientTimeoutsAreClientCloses() {
+        long pid = ProcessHandle.current().pid();
+        List<JsonNode> mine = records(clientTo(lab.nginxPort).and(r -> r.path("pid").asLong() == pid)
+                .and(r -> r.path("route").asText().equals("/jdk/slow")));
+        long abandoned = mine.stream().filter(r -> r.path("abort_kind").asText().equals("client_close")).count();
+        assertEquals(JAVA_CLIENT_REQUESTS / 2, javaTimeouts, "half the Java requests timed out");
+        assertEquals(javaTimeouts, abandoned, "client_close records of this JVM: " + mine);
+        assertEquals(JAVA_CLIENT_REQUESTS - javaTimeouts,
+                mine.stream().filter(r -> r.path("status").asInt() == 200 && !r.path("aborted").asBoolean()).count());
+    }
+
+    @Test
+    void pipelinedRequestsAreEachCaptured() {
+        List<JsonNode> pipelined = records(server(lab.nginxPort).and(r -> r.path("peer_port").asInt() == pipelinedClientPort)
+                .and(r -> r.path("start_unix_ns").asLong() >= pipeliningStartUnixNs));
+        assertEquals(List.of(1, 2, 3), pipelined.stream().map(r -> r.path("request_index").asInt()).sorted().toList());
+        assertEquals(Set.of("/jdk/users/{id}", "/py/fast", "/jdk/fast"),
+                pipelined.stream().map(r -> r.path("route").asText()).collect(Collectors.toSet()));
+    }
+
+    @Test
+    void hundredContinueEndsWithTheFinalStatus() {
+        List<JsonNode> upload = records(server(lab.nginxPort).and(r -> r.path("route").asText().equals("/jdk/upload")));
+        assertEquals(1, upload.size(), upload.toString());
+        assertEquals(200, upload.get(0).path("status").asInt());
+        assertEquals("POST", upload.get(0).path("method").asText());
+        assertTrue(upload.get(0).path("bytes_in").asLong() >= 256 * 1024, "the body was read: " + upload.get(0));
+    }
+
+    @Test
+    void responsesWithoutBodyAndSendfileAreComplete() {
+        Map<String, Integer> expected = Map.of("/jdk/status", 204, "/static/file.bin", 200, "/local", 200);
+        for (Map.Entry<String, Integer> e : expected.entrySet()) {
+            List<JsonNode> found = records(server(lab.nginxPort).and(r -> r.path("route").asText().equals(e.getKey()))
+                    .and(r -> r.path("status").asInt() == e.getValue()).and(r -> !r.path("aborted").asBoolean()));
+            assertFalse(found.isEmpty(), "no complete " + e);
+        }
+        assertFalse(records(server(lab.nginxPort).and(r -> r.path("status").asInt() == 304)).isEmpty(), "304");
+        assertFalse(records(server(lab.nginxPort).and(r -> r.path("method").asText().equals("HEAD"))
+                .and(r -> r.path("status").asInt() == 200)).isEmpty(), "HEAD");
+        JsonNode sendfile = records(server(lab.nginxPort).and(r -> r.path("route").asText().equals("/static/file.bin")))
+                .get(0);
+        assertTrue(sendfile.path("bytes_out").asLong() >= 256 * 1024, "sendfile bytes counted: " + sendfile);
+    }
+
+    @Test
+    void thePythonBackendIsSeenOnBothSides() {
+        List<JsonNode> python = records(server(lab.pythonPort));
+        assertTrue(python.stream().anyMatch(r -> r.path("route").asText().equals("/fast") && r.path("status").asInt() == 200),
+                "python /fast");
+        assertTrue(python.stream().anyMatch(r -> r.path("status").asInt() == 503), "python 503");
+        assertTrue(python.stream().allMatch(r -> r.path("comm").asText().startsWith("python")), "comm python");
+    }
+
+    @Test
+    void nonHttpTrafficProducesNoRequest() {
+        assertEquals(List.of(), records(r -> r.path("local_port").asInt() == echoPort
+                || r.path("peer_port").asInt() == echoPort), "echo service");
+        assertEquals(List.of(), records(r -> r.path("start_unix_ns").asLong() >= garbageStartUnixNs
+                && (r.path("local_port").asInt() == garbageClientPort || r.path("peer_port").asInt() == garbageClientPort)),
+                "TLS-like bytes to nginx");
+    }
+}

@@ -1,0 +1,184 @@
+package lab.obi.agent.integration;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The real programs of the integration tests, each in its own process under one work directory:
+ * obi-agent, Debian's nginx, the JDK and Python backends. Fails with the program's log when one
+ * does not come up.
+ */
+final class Lab implements AutoCloseable {
+
+    final Path dir;
+    final int nginxPort = freePort();
+    final int jdkPort = freePort();
+    final int pythonPort = freePort();
+    private final List<Process> processes = new ArrayList<>();
+    private Process agent;
+
+    Lab() throws IOException {
+        requireRoot();
+        dir = Files.createTempDirectory("obi-it-");
+        for (String tool : List.of("nginx", "curl", "wrk", "python3")) {
+            requireTool(tool);
+        }
+    }
+
+    Path path(String name) {
+        return dir.resolve(name);
+    }
+
+    void startBackends() throws Exception {
+        Path jdk = copyResource("JdkBackend.java");
+        Path python = copyResource("py_backend.py");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        // nodelay: without it the JDK writes headers and body apart and waits for nginx's delayed ACK (40 ms)
+        start("jdk-backend", java, "-Dsun.net.httpserver.nodelay=true", jdk.toString(), Integer.toString(jdkPort), path("jdk-write-failures.log").toString());
+        start("py-backend", "python3", python.toString(), Integer.toString(pythonPort));
+        awaitPort(jdkPort, "jdk-backend");
+        awaitPort(pythonPort, "py-backend");
+    }
+
+    void startNginx() throws Exception {
+        Files.createDirectories(path("logs"));
+        Files.createDirectories(path("tmp"));
+        Files.createDirectories(path("static"));
+        Files.write(path("static/file.bin"), new byte[256 * 1024]);
+        String conf = resource("nginx.conf")
+                .replace("@DIR@", dir.toString())
+                .replace("@NGINX_PORT@", Integer.toString(nginxPort))
+                .replace("@JDK_PORT@", Integer.toString(jdkPort))
+                .replace("@PY_PORT@", Integer.toString(pythonPort));
+        Files.writeString(path("nginx.conf"), conf);
+        start("nginx", "nginx", "-p", dir.toString(), "-c", path("nginx.conf").toString(), "-g", "daemon off;");
+        awaitPort(nginxPort, "nginx");
+    }
+
+    /** Starts obi-agent and waits until its programs are attached. */
+    void startAgent() throws Exception {
+        String jar = System.getProperty("obi.agent.jar", "target/quarkus-app/quarkus-run.jar");
+        if (!Files.isRegularFile(Path.of(jar))) {
+            throw new IllegalStateException("agent jar " + jar + " missing: build it with `make build`");
+        }
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        agent = start("agent", java, "-Dobi.output.path=" + path("requests.jsonl"), "-jar", jar);
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!Files.readString(log("agent")).contains("obi-agent capturing:")) {
+            if (!agent.isAlive() || System.nanoTime() > deadline) {
+                throw new IllegalStateException("obi-agent did not start:\n" + Files.readString(log("agent")));
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    /** SIGTERM: the agent drains the ring buffer and flushes the request log before it exits. */
+    Path stopAgent() throws Exception {
+        agent.destroy();
+        if (!agent.waitFor(30, TimeUnit.SECONDS)) {
+            agent.destroyForcibly();
+            throw new IllegalStateException("obi-agent did not stop within 30 s:\n" + Files.readString(log("agent")));
+        }
+        return path("requests.jsonl");
+    }
+
+    String agentLog() throws IOException {
+        return Files.readString(log("agent"));
+    }
+
+    Path log(String name) {
+        return path(name + ".log");
+    }
+
+    Process start(String name, String... command) throws IOException {
+        Process p = new ProcessBuilder(command).directory(dir.toFile())
+                .redirectErrorStream(true).redirectOutput(log(name).toFile()).start();
+        processes.add(p);
+        return p;
+    }
+
+    /** Runs a client program to completion and returns its exit code. */
+    int run(String name, Duration timeout, String... command) throws Exception {
+        Process p = new ProcessBuilder(command).directory(dir.toFile())
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log(name).toFile())).start();
+        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            p.destroyForcibly();
+            throw new IllegalStateException(name + " did not finish within " + timeout);
+        }
+        return p.exitValue();
+    }
+
+    private void awaitPort(int port, String name) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (System.nanoTime() < deadline) {
+            try (Socket ignored = new Socket("127.0.0.1", port)) {
+                return;
+            } catch (IOException notYet) {
+                Thread.sleep(100);
+            }
+        }
+        throw new IllegalStateException(name + " did not listen on " + port + ":\n" + Files.readString(log(name)));
+    }
+
+    Path copyResource(String name) throws IOException {
+        Path target = path(name);
+        Files.writeString(target, resource(name));
+        return target;
+    }
+
+    private static String resource(String name) throws IOException {
+        try (InputStream in = Lab.class.getResourceAsStream("/integration/" + name)) {
+            if (in == null) {
+                throw new IOException("test resource integration/" + name + " missing");
+            }
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
+    static int freePort() {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void requireRoot() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("Uid:") && !line.split("\\s+")[2].equals("0")) {
+                throw new IllegalStateException("the integration tests load BPF programs: run them as root (sudo make test)");
+            }
+        }
+    }
+
+    private static void requireTool(String tool) {
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/usr/sbin").split(":")) {
+            if (Files.isExecutable(Path.of(dir, tool))) {
+                return;
+            }
+        }
+        if (!Files.isExecutable(Path.of("/usr/sbin", tool))) {
+            throw new IllegalStateException(tool + " not found: run `make deps` (or .ci/install-deps) as root");
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        for (Process p : processes) {
+            p.destroy();
+        }
+        for (Process p : processes) {
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        }
+    }
+}
