@@ -42,7 +42,7 @@ run_wrk() { wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$PORT/in
 echo "== baseline: nginx alone (${DURATION}s, $CONNECTIONS connections)"
 baseline=$(run_wrk 2>"$work/baseline.count")
 
-java -Dobi.output.path="$work/requests.jsonl" -jar "$JAR" 2>"$work/agent.log" &
+java $BENCH_JAVA_OPTS -Dobi.output.path="$work/requests.jsonl" -jar "$JAR" 2>"$work/agent.log" &
 java_pid=$!
 agent_pid=$java_pid
 for _ in $(seq 1 120); do grep -q "obi-agent capturing" "$work/agent.log" && break; sleep 0.5; done

@@ -26,12 +26,17 @@ struct io_args {
 	__s32 syscall_nr;
 	__u8 kind;
 	__u8 in;
+	__u8 pending; /* set on entry, cleared on exit */
 };
 
+/*
+ * The socket call under way, per thread. Task storage instead of a hash keyed by thread id:
+ * cheaper per call, and freed with the thread, so a thread that dies inside a call leaks nothing.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, OBI_MAX_INFLIGHT);
-	__type(key, __u64); /* pid_tgid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct io_args);
 } inflight SEC(".maps");
 
@@ -106,22 +111,26 @@ static __always_inline void io_enter(const struct trace_event_raw_sys_enter *ctx
 		a.ptr = 0;
 		a.len = ctx->args[3];
 	}
-	__u64 id = bpf_get_current_pid_tgid();
-	if (bpf_map_update_elem(&inflight, &id, &a, BPF_ANY))
+	struct io_args *slot = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+						    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!slot) {
 		count(OBI_C_ARGS_TABLE_FULL);
+		return;
+	}
+	a.pending = 1;
+	*slot = a;
 }
 
 static __always_inline void io_exit(const struct trace_event_raw_sys_exit *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct io_args *found = bpf_map_lookup_elem(&inflight, &id);
+	struct io_args *slot = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
 
-	if (!found)
+	if (!slot || !slot->pending)
 		return;
-	struct io_args a = *found;
-	bpf_map_delete_elem(&inflight, &id);
+	struct io_args a = *slot;
+	slot->pending = 0;
 	if (a.syscall_nr != (__s32)ctx->id)
-		return; /* left behind by a thread that died inside a call */
+		return; /* not the call whose entry we saw: its buffers do not describe these bytes */
 
 	__u64 now = bpf_ktime_get_ns();
 	long ret = ctx->ret;

@@ -12,9 +12,17 @@
 /* Returns the struct sock of a TCP socket behind fd, or 0 for anything else (files, pipes, UDP...). */
 static __always_inline __u64 tcp_sock_of_fd(__u64 fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
-	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-	unsigned int max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+	/* Direct loads through the BTF task pointer: this runs on every read and write of every
+	 * process, and plain loads cost a fraction of probe-read helper calls. */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct files_struct *files = task->files;
+	if (!files)
+		return 0;
+	struct fdtable *fdt = files->fdt;
+	if (!fdt)
+		return 0;
+	struct file **fds = fdt->fd;
+	unsigned int max_fds = fdt->max_fds;
 	struct file *file = 0;
 
 	if (fd >= max_fds)
