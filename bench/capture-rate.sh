@@ -42,13 +42,16 @@ run_wrk() { wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$PORT/in
 echo "== baseline: nginx alone (${DURATION}s, $CONNECTIONS connections)"
 baseline=$(run_wrk 2>"$work/baseline.count")
 
-java $BENCH_JAVA_OPTS -Dobi.output.path="$work/requests.jsonl" -jar "$JAR" 2>"$work/agent.log" &
+java ${BENCH_JAVA_OPTS:-} -Dobi.output.path="$work/requests.jsonl" -jar "$JAR" 2>"$work/agent.log" &
 java_pid=$!
 agent_pid=$java_pid
 for _ in $(seq 1 120); do grep -q "obi-agent capturing" "$work/agent.log" && break; sleep 0.5; done
 grep -q "obi-agent capturing" "$work/agent.log" || { cat "$work/agent.log"; exit 1; }
 
-echo "== with obi-agent"
+echo "== with obi-agent (after a 5 s warm-up, so JIT compilation is not counted)"
+wrk -t2 -c"$CONNECTIONS" -d5s "http://127.0.0.1:$PORT/index.html" >/dev/null
+sleep 1
+captured_warmup=$(grep -c "\"local_port\":$PORT," "$work/requests.jsonl" || true)
 ticks_before=$(cpu_ticks "$agent_pid")
 with_agent=$(run_wrk 2>"$work/agent.count")
 ticks_after=$(cpu_ticks "$agent_pid")
@@ -56,7 +59,7 @@ sleep 1
 kill -TERM "$agent_pid"; wait "$agent_pid" || true; agent_pid=
 hz=$(getconf CLK_TCK)
 sent=$(cat "$work/agent.count")
-captured=$(grep -c "\"local_port\":$PORT," "$work/requests.jsonl" || true)
+captured=$(( $(grep -c "\"local_port\":$PORT," "$work/requests.jsonl" || true) - captured_warmup ))
 echo
 printf '%-34s %s\n' "nginx req/s without agent" "$baseline"
 printf '%-34s %s\n' "nginx req/s with agent" "$with_agent"

@@ -82,7 +82,7 @@ public class AgentMain implements QuarkusApplication {
         BpfCapture.Settings settings = new BpfCapture.Settings((int) ProcessHandle.current().pid(),
                 config.capture().requestHeadBytes(), config.bpf().ringbufSizeMb() << 20, config.bpf().maxConnections());
         capture = BpfCapture.load(object, settings);
-        reader = new RingBufferReader(capture, pipeline::accept);
+        reader = new RingBufferReader(capture, settings.ringBufferBytes(), pipeline::accept);
         pipeline.start();
         reader.start();
         LOG.infof("obi-agent capturing: %d programs attached (tracepoints only), request log -> %s",
@@ -158,8 +158,8 @@ public class AgentMain implements QuarkusApplication {
             problems.add("obi.capture.request-head-bytes must be within 64..1024, got " + head);
         }
         int ringMb = config.bpf().ringbufSizeMb();
-        if (ringMb < 1 || ringMb > 1024 || Integer.bitCount(ringMb) != 1) {
-            problems.add("obi.bpf.ringbuf-size-mb must be a power of two within 1..1024, got " + ringMb);
+        if (ringMb < 1 || ringMb > 256 || Integer.bitCount(ringMb) != 1) {
+            problems.add("obi.bpf.ringbuf-size-mb must be a power of two within 1..256, got " + ringMb);
         }
         if (config.bpf().maxConnections() < 1024) {
             problems.add("obi.bpf.max-connections must be at least 1024, got " + config.bpf().maxConnections());

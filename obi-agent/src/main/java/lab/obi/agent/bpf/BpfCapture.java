@@ -142,10 +142,6 @@ public final class BpfCapture implements AutoCloseable {
         return totals;
     }
 
-    LibBpf libbpf() {
-        return libbpf;
-    }
-
     private Pointer map(String name) throws BpfException {
         Pointer map = libbpf.bpf_object__find_map_by_name(object, name);
         if (map == null) {

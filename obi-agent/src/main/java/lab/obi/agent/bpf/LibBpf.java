@@ -22,11 +22,6 @@ interface LibBpf extends Library {
         int invoke(int level, String format, Pointer args);
     }
 
-    /** ring_buffer_sample_fn. */
-    interface SampleFn extends Callback {
-        int invoke(Pointer ctx, Pointer data, long size);
-    }
-
     int LIBBPF_WARN = 0;
     int LIBBPF_INFO = 1;
 
@@ -58,19 +53,25 @@ interface LibBpf extends Library {
 
     int libbpf_num_possible_cpus();
 
-    Pointer ring_buffer__new(int mapFd, SampleFn sample, Pointer ctx, Pointer opts);
-
-    int ring_buffer__poll(Pointer ringBuffer, int timeoutMs);
-
-    int ring_buffer__consume(Pointer ringBuffer);
-
-    void ring_buffer__free(Pointer ringBuffer);
-
     interface LibC extends Library {
         LibC INSTANCE = Native.load("c", LibC.class);
 
         int vsnprintf(byte[] buffer, long size, String format, Pointer args);
 
         String strerror(int errnum);
+
+        Pointer mmap(Pointer address, long length, int protection, int flags, int fd, long offset);
+
+        int munmap(Pointer address, long length);
+
+        int epoll_create1(int flags);
+
+        int epoll_ctl(int epollFd, int op, int fd, Pointer event);
+
+        int epoll_wait(int epollFd, Pointer events, int maxEvents, int timeoutMs);
+
+        int close(int fd);
+
+        int getpagesize();
     }
 }
