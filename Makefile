@@ -4,7 +4,7 @@ MVN ?= mvn -B -q
 AGENT_JAR := obi-agent/target/quarkus-app/quarkus-run.jar
 BPF_OBJECT := bpf/build/obi.bpf.o
 
-.PHONY: help deps build bpf agent run test unit clean
+.PHONY: help deps build bpf agent run test unit bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ unit: bpf ## unit tests only (no root needed)
 test: deps bpf ## all tests: unit and integration against a real kernel, nginx, JDK, Python, curl, wrk (root)
 	@[[ $$(id -u) -eq 0 ]] || { echo "make test: the integration tests load BPF programs: run as root" >&2; exit 1; }
 	$(MVN) verify -Dit
+
+bench: build ## capture rate: wrk against nginx without and with the agent (root)
+	bench/capture-rate.sh
 
 clean: ## remove build outputs
 	$(MAKE) -C bpf clean

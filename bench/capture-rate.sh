@@ -52,6 +52,7 @@ echo "== with obi-agent (after a 5 s warm-up, so JIT compilation is not counted)
 wrk -t2 -c"$CONNECTIONS" -d5s "http://127.0.0.1:$PORT/index.html" >/dev/null
 sleep 1
 captured_warmup=$(grep -c "\"local_port\":$PORT," "$work/requests.jsonl" || true)
+all_warmup=$(wc -l < "$work/requests.jsonl")
 ticks_before=$(cpu_ticks "$agent_pid")
 with_agent=$(run_wrk 2>"$work/agent.count")
 ticks_after=$(cpu_ticks "$agent_pid")
@@ -60,11 +61,12 @@ kill -TERM "$agent_pid"; wait "$agent_pid" || true; agent_pid=
 hz=$(getconf CLK_TCK)
 sent=$(cat "$work/agent.count")
 captured=$(( $(grep -c "\"local_port\":$PORT," "$work/requests.jsonl" || true) - captured_warmup ))
+all_records=$(( $(wc -l < "$work/requests.jsonl") - all_warmup ))
 echo
 printf '%-34s %s\n' "nginx req/s without agent" "$baseline"
 printf '%-34s %s\n' "nginx req/s with agent" "$with_agent"
 printf '%-34s %s\n' "requests sent (with agent)" "$sent"
 printf '%-34s %s\n' "server records captured" "$captured"
-printf '%-34s %s\n' "records/s" "$(awk -v c="$captured" -v d="$DURATION" 'BEGIN{printf "%.0f", c/d}')"
+printf '%-34s %s\n' "records/s (nginx + wrk sides)" "$(awk -v c="$all_records" -v d="$DURATION" 'BEGIN{printf "%.0f", c/d}')"
 printf '%-34s %s\n' "agent CPU (% of one core)" "$(awk -v t=$((ticks_after - ticks_before)) -v hz="$hz" -v d="$DURATION" 'BEGIN{printf "%.1f", 100*t/hz/d}')"
 echo "agent's final counters: $(grep 'stopped;' "$work/agent.log" | sed 's/.*stopped; //')"
