@@ -9,6 +9,8 @@ import org.junit.jupiter.api.TestInstance;
 
 import java.io.InputStream;
 import java.io.OutputStream;
+import com.sun.net.httpserver.HttpServer;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
@@ -57,6 +59,7 @@ class CaptureVsNginxIT {
     private long pipeliningStartUnixNs;
     private long garbageStartUnixNs;
     private int echoPort;
+    private int dualStackPort;
 
     @BeforeAll
     void runWorkloadUnderTheAgent() throws Exception {
@@ -75,6 +78,9 @@ class CaptureVsNginxIT {
         lab.run("curl-100-continue", Duration.ofSeconds(20), "curl", "-sS", "-o", "/dev/null",
                 "-H", "Expect: 100-continue", "--data-binary", "@" + lab.path("static/file.bin"), base + "/jdk/upload");
         lab.run("curl-head", Duration.ofSeconds(20), "curl", "-sS", "-o", "/dev/null", "-I", base + "/jdk/fast");
+        lab.run("curl-ipv6", Duration.ofSeconds(20), "curl", "-sS", "-o", "/dev/null",
+                "http://[::1]:" + lab.nginxPort + "/local?via=ipv6");
+        dualStackPort = requestToADualStackServer();
         echoPort = nonHttpToAnEchoServer();
         garbageStartUnixNs = System.currentTimeMillis() * 1_000_000L;
         garbageClientPort = garbageToNginx();
@@ -140,6 +146,25 @@ class CaptureVsNginxIT {
             String responses = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
             assertEquals(3, responses.split("HTTP/1.1 200", -1).length - 1, "nginx answered the pipelined requests");
             return s.getLocalPort();
+        }
+    }
+
+    /** A JDK HttpServer on the IPv6 wildcard address, reached over IPv4: the socket is v4-mapped IPv6. */
+    private int requestToADualStackServer() throws Exception {
+        HttpServer server = HttpServer.create(new InetSocketAddress(0), 16);
+        server.createContext("/", exchange -> {
+            exchange.sendResponseHeaders(200, 3);
+            exchange.getResponseBody().write("ok\n".getBytes(StandardCharsets.US_ASCII));
+            exchange.close();
+        });
+        server.start();
+        try {
+            int port = server.getAddress().getPort();
+            lab.run("curl-v4-mapped", Duration.ofSeconds(20), "curl", "-sS", "-o", "/dev/null",
+                    "http://127.0.0.1:" + port + "/dual-stack");
+            return port;
+        } finally {
+            server.stop(0);
         }
     }
 
@@ -384,6 +409,27 @@ class CaptureVsNginxIT {
                 "python /fast");
         assertTrue(python.stream().anyMatch(r -> r.path("status").asInt() == 503), "python 503");
         assertTrue(python.stream().allMatch(r -> r.path("comm").asText().startsWith("python")), "comm python");
+    }
+
+    @Test
+    void ipv6AndV4MappedSocketsAreCaptured() {
+        List<JsonNode> ipv6 = records(server(lab.nginxPort).and(r -> r.path("local_address").asText().equals("::1")));
+        assertEquals(1, ipv6.size(), "the request over ::1");
+        assertEquals("::1", ipv6.get(0).path("peer_address").asText());
+        List<JsonNode> mapped = records(server(dualStackPort).and(r -> r.path("route").asText().equals("/dual-stack")));
+        assertEquals(1, mapped.size(), "the request to the dual-stack server");
+        assertEquals("127.0.0.1", mapped.get(0).path("local_address").asText(), "v4-mapped shown as IPv4");
+        assertEquals(200, mapped.get(0).path("status").asInt());
+    }
+
+    @Test
+    void processIdentityComesFromProc() {
+        JsonNode python = records(server(lab.pythonPort)).get(0);
+        assertEquals("py-backend", python.path("service").asText(), "OTEL_SERVICE_NAME of the process");
+        JsonNode nginx = records(server(lab.nginxPort)).get(0);
+        assertEquals("nginx", nginx.path("service").asText(), "executable name");
+        assertEquals("/usr/sbin/nginx", nginx.path("exe").asText());
+        assertTrue(nginx.path("pid").asInt() > 0);
     }
 
     @Test

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -43,7 +44,8 @@ final class Lab implements AutoCloseable {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         // nodelay: without it the JDK writes headers and body apart and waits for nginx's delayed ACK (40 ms)
         start("jdk-backend", java, "-Dsun.net.httpserver.nodelay=true", jdk.toString(), Integer.toString(jdkPort), path("jdk-write-failures.log").toString());
-        start("py-backend", "python3", python.toString(), Integer.toString(pythonPort));
+        startWithEnvironment("py-backend", Map.of("OTEL_SERVICE_NAME", "py-backend"),
+                "python3", python.toString(), Integer.toString(pythonPort));
         awaitPort(jdkPort, "jdk-backend");
         awaitPort(pythonPort, "py-backend");
     }
@@ -99,8 +101,15 @@ final class Lab implements AutoCloseable {
     }
 
     Process start(String name, String... command) throws IOException {
-        Process p = new ProcessBuilder(command).directory(dir.toFile())
-                .redirectErrorStream(true).redirectOutput(log(name).toFile()).start();
+        return startWithEnvironment(name, Map.of(), command);
+    }
+
+    private Process startWithEnvironment(String name, Map<String, String> environment, String... command)
+            throws IOException {
+        ProcessBuilder builder = new ProcessBuilder(command).directory(dir.toFile())
+                .redirectErrorStream(true).redirectOutput(log(name).toFile());
+        builder.environment().putAll(environment);
+        Process p = builder.start();
         processes.add(p);
         return p;
     }
