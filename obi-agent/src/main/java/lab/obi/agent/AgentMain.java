@@ -15,6 +15,8 @@ import lab.obi.agent.exchange.ExchangeAssembler;
 import lab.obi.agent.export.JsonLinesWriter;
 import lab.obi.agent.http.RouteNormaliser;
 import lab.obi.agent.process.ProcessResolver;
+import lab.obi.agent.telemetry.SelfStats;
+import lab.obi.agent.telemetry.Telemetry;
 import org.jboss.logging.Logger;
 
 import java.io.BufferedOutputStream;
@@ -26,10 +28,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /** Starts capture, writes the request log until SIGTERM/SIGINT, then detaches and flushes. */
 @QuarkusMain
@@ -38,6 +43,7 @@ public class AgentMain implements QuarkusApplication {
     private static final Logger LOG = Logger.getLogger("obi-agent");
     private static final String EMBEDDED_OBJECT = "bpf/obi.bpf.o";
     private static final int EXIT_CANNOT_RUN = 2;
+    private static final String NO_OUTPUT = "none";
 
     @Inject
     AgentConfig config;
@@ -48,6 +54,7 @@ public class AgentMain implements QuarkusApplication {
         return t;
     });
     private JsonLinesWriter writer;
+    private Telemetry telemetry;
     private ExchangePipeline pipeline;
     private BpfCapture capture;
     private RingBufferReader reader;
@@ -73,21 +80,31 @@ public class AgentMain implements QuarkusApplication {
 
     private int capture() throws BpfException, IOException, InterruptedException {
         byte[] object = bpfObject();
-        OutputStream output = openOutput();
         RouteNormaliser routes = new RouteNormaliser(config.routes().maxPerService());
         ExchangeAssembler assembler = new ExchangeAssembler(new ProcessResolver(Path.of("/proc")), routes,
                 config.routes().keepQuery());
-        writer = new JsonLinesWriter(output);
-        pipeline = new ExchangePipeline(config.capture().queueCapacity(), assembler, writer);
+        if (!config.output().path().equals(NO_OUTPUT)) {
+            writer = new JsonLinesWriter(openOutput());
+        }
+        if (config.metrics().prometheusPort() != 0) {
+            try {
+                telemetry = new Telemetry(new Telemetry.Settings(config.metrics().prometheusHost(),
+                        config.metrics().prometheusPort(), config.metrics().exponentialHistograms()), this::selfStats);
+            } catch (IllegalArgumentException e) {
+                throw new IOException(e.getMessage());
+            }
+        }
+        pipeline = new ExchangePipeline(config.capture().queueCapacity(), assembler, writer,
+                telemetry == null ? null : telemetry.httpMetrics());
         BpfCapture.Settings settings = new BpfCapture.Settings((int) ProcessHandle.current().pid(),
                 config.capture().requestHeadBytes(), config.bpf().ringbufSizeMb() << 20, config.bpf().maxConnections());
         capture = BpfCapture.load(object, settings);
         reader = new RingBufferReader(capture, settings.ringBufferBytes(), pipeline::accept);
         pipeline.start();
         reader.start();
-        LOG.infof("obi-agent capturing: %d programs attached (tracepoints only), request log -> %s",
-                capture.programNames().size(), describeOutput());
-        stats = new StatsLog(capture, pipeline);
+        LOG.infof("obi-agent capturing: %d programs attached (tracepoints only), request log -> %s, metrics -> %s",
+                capture.programNames().size(), describeOutput(), describeMetrics());
+        stats = new StatsLog(this::selfStats);
         long intervalMs = config.statsInterval().toMillis();
         if (intervalMs > 0) {
             scheduler.scheduleAtFixedRate(stats::logIfChanged, intervalMs, intervalMs, TimeUnit.MILLISECONDS);
@@ -107,7 +124,12 @@ public class AgentMain implements QuarkusApplication {
         }
         if (pipeline != null) {
             pipeline.close();
+        }
+        if (writer != null) {
             writer.close();
+        }
+        if (telemetry != null) {
+            telemetry.close();
         }
         if (stats != null) {
             stats.logFinal();
@@ -151,6 +173,34 @@ public class AgentMain implements QuarkusApplication {
         return config.output().path().equals("-") ? "stdout" : config.output().path();
     }
 
+    private String describeMetrics() {
+        return telemetry == null ? "off" : "http://" + config.metrics().prometheusHost() + ":"
+                + config.metrics().prometheusPort() + "/metrics";
+    }
+
+    /** Called by the metrics reader at each collection. */
+    private SelfStats selfStats() {
+        ExchangePipeline.Stats s = pipeline.stats();
+        Map<String, Long> drops = new LinkedHashMap<>();
+        drops.put("queue_full", s.queueFull());
+        drops.put("undecodable", s.undecodable());
+        drops.put("write_failure", s.writeFailures());
+        BpfCapture loaded = capture;
+        if (loaded != null) {
+            try {
+                long[] kernel = loaded.readCounters(KernelCounter.values().length);
+                for (KernelCounter c : KernelCounter.values()) {
+                    if (c != KernelCounter.RECORDS) {
+                        drops.put(c.name().toLowerCase(), kernel[c.ordinal()]);
+                    }
+                }
+            } catch (BpfException e) {
+                LOG.debugf("kernel counters unavailable: %s", e.getMessage());
+            }
+        }
+        return new SelfStats(s.received(), s.reported(), s.notHttp(), drops, s.queued());
+    }
+
     private List<String> configProblems() {
         List<String> problems = new ArrayList<>();
         int head = config.capture().requestHeadBytes();
@@ -175,13 +225,11 @@ public class AgentMain implements QuarkusApplication {
 
     /** The periodic one-line health summary: throughput and every kind of drop. */
     private static final class StatsLog {
-        private final BpfCapture capture;
-        private final ExchangePipeline pipeline;
+        private final Supplier<SelfStats> source;
         private String last = "";
 
-        StatsLog(BpfCapture capture, ExchangePipeline pipeline) {
-            this.capture = capture;
-            this.pipeline = pipeline;
+        StatsLog(Supplier<SelfStats> source) {
+            this.source = source;
         }
 
         void logIfChanged() {
@@ -197,25 +245,13 @@ public class AgentMain implements QuarkusApplication {
         }
 
         private String line() {
-            ExchangePipeline.Stats s = pipeline.stats();
-            StringBuilder b = new StringBuilder();
-            b.append("requests logged=").append(s.written())
-                    .append(" records received=").append(s.received())
+            SelfStats s = source.get();
+            StringBuilder b = new StringBuilder()
+                    .append("requests reported=").append(s.requestsReported())
+                    .append(" records received=").append(s.recordsReceived())
                     .append(" not-http=").append(s.notHttp())
-                    .append(" | drops: queue-full=").append(s.queueFull())
-                    .append(" undecodable=").append(s.undecodable())
-                    .append(" write-failures=").append(s.writeFailures());
-            try {
-                long[] kernel = capture.readCounters(KernelCounter.values().length);
-                for (KernelCounter c : KernelCounter.values()) {
-                    if (c != KernelCounter.RECORDS) {
-                        b.append(' ').append(c.name().toLowerCase().replace('_', '-')).append('=')
-                                .append(kernel[c.ordinal()]);
-                    }
-                }
-            } catch (BpfException e) {
-                b.append(" kernel counters unavailable: ").append(e.getMessage());
-            }
+                    .append(" | drops:");
+            s.drops().forEach((reason, count) -> b.append(' ').append(reason).append('=').append(count));
             return b.toString();
         }
     }

@@ -4,6 +4,7 @@ import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.RecordDecoder;
 import lab.obi.agent.exchange.ExchangeAssembler;
 import lab.obi.agent.export.JsonLinesWriter;
+import lab.obi.agent.telemetry.HttpMetrics;
 import org.jboss.logging.Logger;
 
 import java.io.IOException;
@@ -25,18 +26,20 @@ final class ExchangePipeline implements AutoCloseable {
 
     private final BlockingQueue<ExchangeRecord> queue;
     private final ExchangeAssembler assembler;
-    private final JsonLinesWriter writer;
+    private final JsonLinesWriter writer; // null: no request log
+    private final HttpMetrics metrics; // null: no metrics
     private final Thread worker;
     private final LongAdder received = new LongAdder();
     private final LongAdder undecodable = new LongAdder();
     private final LongAdder queueFull = new LongAdder();
-    private final LongAdder written = new LongAdder();
+    private final LongAdder reported = new LongAdder();
     private final LongAdder writeFailures = new LongAdder();
 
-    ExchangePipeline(int capacity, ExchangeAssembler assembler, JsonLinesWriter writer) {
+    ExchangePipeline(int capacity, ExchangeAssembler assembler, JsonLinesWriter writer, HttpMetrics metrics) {
         this.queue = new ArrayBlockingQueue<>(capacity);
         this.assembler = assembler;
         this.writer = writer;
+        this.metrics = metrics;
         this.worker = new Thread(this::run, "obi-assembler");
     }
 
@@ -78,9 +81,15 @@ final class ExchangePipeline implements AutoCloseable {
 
     private void process(ExchangeRecord record, long epochOffsetNs) {
         assembler.assemble(record, epochOffsetNs).ifPresent(exchange -> {
+            reported.increment();
+            if (metrics != null) {
+                metrics.record(exchange);
+            }
+            if (writer == null) {
+                return;
+            }
             try {
                 writer.write(exchange);
-                written.increment();
             } catch (IOException e) {
                 if (writeFailures.sum() == 0) {
                     LOG.errorf("writing the request log failed: %s (further failures are only counted)", e.getMessage());
@@ -91,6 +100,9 @@ final class ExchangePipeline implements AutoCloseable {
     }
 
     private void flush() {
+        if (writer == null) {
+            return;
+        }
         try {
             writer.flush();
         } catch (IOException e) {
@@ -100,10 +112,10 @@ final class ExchangePipeline implements AutoCloseable {
 
     Stats stats() {
         return new Stats(received.sum(), undecodable.sum(), queueFull.sum(), assembler.rejectedCount(),
-                written.sum(), writeFailures.sum(), queue.size());
+                reported.sum(), writeFailures.sum(), queue.size());
     }
 
-    record Stats(long received, long undecodable, long queueFull, long notHttp, long written, long writeFailures,
+    record Stats(long received, long undecodable, long queueFull, long notHttp, long reported, long writeFailures,
                  int queued) {
     }
 

@@ -19,13 +19,15 @@ public interface AgentConfig {
 
     Routes routes();
 
+    Metrics metrics();
+
     /** How often drop and throughput counters are logged; 0 turns the summary off. */
     @WithName("stats-interval")
     @WithDefault("10s")
     Duration statsInterval();
 
     interface Output {
-        /** Where the JSON Lines request log goes: "-" for stdout, else a file that is appended to. */
+        /** Where the JSON Lines request log goes: "-" for stdout, "none" for no log, else a file appended to. */
         @WithDefault("-")
         String path();
     }
@@ -68,5 +70,22 @@ public interface AgentConfig {
         @WithName("max-per-service")
         @WithDefault("500")
         int maxPerService();
+    }
+
+    interface Metrics {
+        /** Address of the Prometheus scrape endpoint (/metrics). */
+        @WithName("prometheus.host")
+        @WithDefault("0.0.0.0")
+        String prometheusHost();
+
+        /** Port of the Prometheus scrape endpoint; 0 turns metrics off. */
+        @WithName("prometheus.port")
+        @WithDefault("9464")
+        int prometheusPort();
+
+        /** Base-2 exponential histograms (Prometheus native histograms) instead of fixed buckets. */
+        @WithName("exponential-histograms")
+        @WithDefault("false")
+        boolean exponentialHistograms();
     }
 }

@@ -23,6 +23,7 @@ final class Lab implements AutoCloseable {
     final int nginxPort = freePort();
     final int jdkPort = freePort();
     final int pythonPort = freePort();
+    final int agentMetricsPort = freePort();
     private final List<Process> processes = new ArrayList<>();
     private Process agent;
 
@@ -43,7 +44,8 @@ final class Lab implements AutoCloseable {
         Path python = copyResource("py_backend.py");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         // nodelay: without it the JDK writes headers and body apart and waits for nginx's delayed ACK (40 ms)
-        start("jdk-backend", java, "-Dsun.net.httpserver.nodelay=true", jdk.toString(), Integer.toString(jdkPort), path("jdk-write-failures.log").toString());
+        startWithEnvironment("jdk-backend", Map.of("OTEL_SERVICE_NAME", "jdk-backend"),
+                java, "-Dsun.net.httpserver.nodelay=true", jdk.toString(), Integer.toString(jdkPort), path("jdk-write-failures.log").toString());
         startWithEnvironment("py-backend", Map.of("OTEL_SERVICE_NAME", "py-backend"),
                 "python3", python.toString(), Integer.toString(pythonPort));
         awaitPort(jdkPort, "jdk-backend");
@@ -66,13 +68,17 @@ final class Lab implements AutoCloseable {
     }
 
     /** Starts obi-agent and waits until its programs are attached. */
-    void startAgent() throws Exception {
+    void startAgent(String... jvmOptions) throws Exception {
         String jar = System.getProperty("obi.agent.jar", "target/quarkus-app/quarkus-run.jar");
         if (!Files.isRegularFile(Path.of(jar))) {
             throw new IllegalStateException("agent jar " + jar + " missing: build it with `make build`");
         }
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        agent = start("agent", java, "-Dobi.output.path=" + path("requests.jsonl"), "-jar", jar);
+        List<String> command = new ArrayList<>(List.of(java, "-Dobi.output.path=" + path("requests.jsonl"),
+                "-Dobi.metrics.prometheus.port=" + agentMetricsPort));
+        command.addAll(List.of(jvmOptions));
+        command.addAll(List.of("-jar", jar));
+        agent = start("agent", command.toArray(String[]::new));
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (!Files.readString(log("agent")).contains("obi-agent capturing:")) {
             if (!agent.isAlive() || System.nanoTime() > deadline) {

@@ -1,0 +1,124 @@
+package lab.obi.agent.telemetry;
+
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.common.AttributesBuilder;
+import io.opentelemetry.api.metrics.DoubleHistogram;
+import io.opentelemetry.api.metrics.LongCounter;
+import io.opentelemetry.api.metrics.Meter;
+import lab.obi.agent.capture.ExchangeRecord.Direction;
+import lab.obi.agent.exchange.HttpExchange;
+
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The request metrics: OpenTelemetry HTTP semantic conventions where they exist
+ * (http.server.request.duration, http.client.request.duration), obi.* for what they do not cover
+ * (abandoned requests, time to abandon, bytes on the wire including heads).
+ */
+public final class HttpMetrics {
+
+    /** Sub-millisecond to 30 s: the tail, not the average, is what obi-lab is about. */
+    public static final List<Double> DURATION_BUCKETS = List.of(0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025,
+            0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0);
+
+    static final AttributeKey<String> METHOD = AttributeKey.stringKey("http.request.method");
+    static final AttributeKey<Long> STATUS = AttributeKey.longKey("http.response.status_code");
+    static final AttributeKey<String> ROUTE = AttributeKey.stringKey("http.route");
+    static final AttributeKey<String> SERVER_ADDRESS = AttributeKey.stringKey("server.address");
+    static final AttributeKey<Long> SERVER_PORT = AttributeKey.longKey("server.port");
+    static final AttributeKey<String> ERROR_TYPE = AttributeKey.stringKey("error.type");
+    static final AttributeKey<String> SERVICE = AttributeKey.stringKey("service.name");
+    static final AttributeKey<String> DIRECTION = AttributeKey.stringKey("obi.direction");
+    static final AttributeKey<String> ABORT_KIND = AttributeKey.stringKey("obi.abort.kind");
+
+    private static final Set<String> KNOWN_METHODS =
+            Set.of("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH");
+    private static final double NANOS_PER_SECOND = 1e9;
+
+    private final DoubleHistogram serverDuration;
+    private final DoubleHistogram clientDuration;
+    private final LongCounter abandoned;
+    private final DoubleHistogram timeToAbandon;
+    private final LongCounter received;
+    private final LongCounter sent;
+
+    public HttpMetrics(Meter meter) {
+        serverDuration = meter.histogramBuilder("http.server.request.duration").setUnit("s")
+                .setDescription("Duration of HTTP server requests, as the kernel saw them")
+                .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
+        clientDuration = meter.histogramBuilder("http.client.request.duration").setUnit("s")
+                .setDescription("Duration of HTTP client requests, as the kernel saw them")
+                .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
+        abandoned = meter.counterBuilder("obi.http.abandoned").setUnit("{request}")
+                .setDescription("Requests abandoned before their response was complete, by abort kind").build();
+        timeToAbandon = meter.histogramBuilder("obi.http.time_to_abandon").setUnit("s")
+                .setDescription("From the first request byte to the moment the request was abandoned")
+                .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
+        received = meter.counterBuilder("obi.http.received").setUnit("By")
+                .setDescription("Bytes read by the observed process during HTTP exchanges, heads included").build();
+        sent = meter.counterBuilder("obi.http.sent").setUnit("By")
+                .setDescription("Bytes written by the observed process during HTTP exchanges, heads included").build();
+    }
+
+    public void record(HttpExchange e) {
+        boolean server = e.direction() == Direction.SERVER;
+        Attributes request = requestAttributes(e, server);
+        double seconds = e.durationNs() / NANOS_PER_SECOND;
+        (server ? serverDuration : clientDuration).record(seconds, request);
+
+        Attributes service = Attributes.of(SERVICE, e.service(), DIRECTION, direction(server));
+        received.add(e.bytesIn(), service);
+        sent.add(e.bytesOut(), service);
+        if (e.aborted() && e.abortKind() != null) {
+            AttributesBuilder kind = service.toBuilder().put(ABORT_KIND, e.abortKind().wireName());
+            if (e.route() != null) {
+                kind.put(ROUTE, e.route());
+            }
+            abandoned.add(1, kind.build());
+            if (e.timeToAbandonNs() != null) {
+                timeToAbandon.record(e.timeToAbandonNs() / NANOS_PER_SECOND,
+                        Attributes.of(SERVICE, e.service(), DIRECTION, direction(server),
+                                ABORT_KIND, e.abortKind().wireName()));
+            }
+        }
+    }
+
+    private static Attributes requestAttributes(HttpExchange e, boolean server) {
+        AttributesBuilder a = Attributes.builder()
+                .put(SERVICE, e.service())
+                .put(METHOD, e.method() != null && KNOWN_METHODS.contains(e.method()) ? e.method() : "_OTHER");
+        if (e.status() != null) {
+            a.put(STATUS, e.status().longValue());
+        }
+        if (e.route() != null) {
+            a.put(ROUTE, e.route());
+        }
+        if (server) {
+            a.put(SERVER_PORT, e.localPort());
+        } else {
+            a.put(SERVER_ADDRESS, e.peerAddress()).put(SERVER_PORT, e.peerPort());
+        }
+        String error = errorType(e, server);
+        if (error != null) {
+            a.put(ERROR_TYPE, error);
+        }
+        return a.build();
+    }
+
+    /** The abort kind for abandoned requests; else, as the conventions say, the 5xx (server) or 4xx/5xx (client) code. */
+    static String errorType(HttpExchange e, boolean server) {
+        if (e.aborted() && e.abortKind() != null) {
+            return e.abortKind().wireName();
+        }
+        if (e.status() != null && (e.status() >= 500 || (!server && e.status() >= 400))) {
+            return Integer.toString(e.status());
+        }
+        return null;
+    }
+
+    private static String direction(boolean server) {
+        return server ? "server" : "client";
+    }
+}
