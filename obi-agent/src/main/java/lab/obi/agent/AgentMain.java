@@ -86,24 +86,21 @@ public class AgentMain implements QuarkusApplication {
         if (!config.output().path().equals(NO_OUTPUT)) {
             writer = new JsonLinesWriter(openOutput());
         }
-        if (config.metrics().prometheusPort() != 0) {
-            try {
-                telemetry = new Telemetry(new Telemetry.Settings(config.metrics().prometheusHost(),
-                        config.metrics().prometheusPort(), config.metrics().exponentialHistograms()), this::selfStats);
-            } catch (IllegalArgumentException e) {
-                throw new IOException(e.getMessage());
-            }
+        try {
+            telemetry = new Telemetry(telemetrySettings(), this::selfStats);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage());
         }
-        pipeline = new ExchangePipeline(config.capture().queueCapacity(), assembler, writer,
-                telemetry == null ? null : telemetry.httpMetrics());
+        pipeline = new ExchangePipeline(config.capture().queueCapacity(), assembler, writer, telemetry);
         BpfCapture.Settings settings = new BpfCapture.Settings((int) ProcessHandle.current().pid(),
                 config.capture().requestHeadBytes(), config.bpf().ringbufSizeMb() << 20, config.bpf().maxConnections());
         capture = BpfCapture.load(object, settings);
         reader = new RingBufferReader(capture, settings.ringBufferBytes(), pipeline::accept);
         pipeline.start();
         reader.start();
-        LOG.infof("obi-agent capturing: %d programs attached (tracepoints only), request log -> %s, metrics -> %s",
-                capture.programNames().size(), describeOutput(), describeMetrics());
+        LOG.infof("obi-agent capturing: %d programs attached (tracepoints only), request log -> %s,"
+                        + " Prometheus -> %s, OTLP -> %s", capture.programNames().size(), describeOutput(),
+                describeMetrics(), Telemetry.describeOtlp(telemetrySettings()));
         stats = new StatsLog(this::selfStats);
         long intervalMs = config.statsInterval().toMillis();
         if (intervalMs > 0) {
@@ -174,8 +171,14 @@ public class AgentMain implements QuarkusApplication {
     }
 
     private String describeMetrics() {
-        return telemetry == null ? "off" : "http://" + config.metrics().prometheusHost() + ":"
+        return config.metrics().prometheusPort() == 0 ? "off" : "http://" + config.metrics().prometheusHost() + ":"
                 + config.metrics().prometheusPort() + "/metrics";
+    }
+
+    private Telemetry.Settings telemetrySettings() {
+        return new Telemetry.Settings(config.metrics().prometheusHost(), config.metrics().prometheusPort(),
+                config.metrics().exponentialHistograms(), config.export().otlpMetrics(), config.export().otlpTraces(),
+                config.export().spanQueueCapacity());
     }
 
     /** Called by the metrics reader at each collection. */
@@ -216,6 +219,9 @@ public class AgentMain implements QuarkusApplication {
         }
         if (config.capture().queueCapacity() < 1) {
             problems.add("obi.capture.queue-capacity must be positive, got " + config.capture().queueCapacity());
+        }
+        if (config.export().spanQueueCapacity() < 1) {
+            problems.add("obi.export.span-queue-capacity must be positive, got " + config.export().spanQueueCapacity());
         }
         if (config.routes().maxPerService() < 1) {
             problems.add("obi.routes.max-per-service must be positive, got " + config.routes().maxPerService());

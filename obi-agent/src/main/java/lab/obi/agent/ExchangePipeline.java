@@ -4,7 +4,7 @@ import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.RecordDecoder;
 import lab.obi.agent.exchange.ExchangeAssembler;
 import lab.obi.agent.export.JsonLinesWriter;
-import lab.obi.agent.telemetry.HttpMetrics;
+import lab.obi.agent.telemetry.Telemetry;
 import org.jboss.logging.Logger;
 
 import java.io.IOException;
@@ -27,7 +27,7 @@ final class ExchangePipeline implements AutoCloseable {
     private final BlockingQueue<ExchangeRecord> queue;
     private final ExchangeAssembler assembler;
     private final JsonLinesWriter writer; // null: no request log
-    private final HttpMetrics metrics; // null: no metrics
+    private final Telemetry telemetry;
     private final Thread worker;
     private final LongAdder received = new LongAdder();
     private final LongAdder undecodable = new LongAdder();
@@ -35,11 +35,11 @@ final class ExchangePipeline implements AutoCloseable {
     private final LongAdder reported = new LongAdder();
     private final LongAdder writeFailures = new LongAdder();
 
-    ExchangePipeline(int capacity, ExchangeAssembler assembler, JsonLinesWriter writer, HttpMetrics metrics) {
+    ExchangePipeline(int capacity, ExchangeAssembler assembler, JsonLinesWriter writer, Telemetry telemetry) {
         this.queue = new ArrayBlockingQueue<>(capacity);
         this.assembler = assembler;
         this.writer = writer;
-        this.metrics = metrics;
+        this.telemetry = telemetry;
         this.worker = new Thread(this::run, "obi-assembler");
     }
 
@@ -82,9 +82,7 @@ final class ExchangePipeline implements AutoCloseable {
     private void process(ExchangeRecord record, long epochOffsetNs) {
         assembler.assemble(record, epochOffsetNs).ifPresent(exchange -> {
             reported.increment();
-            if (metrics != null) {
-                metrics.record(exchange);
-            }
+            telemetry.record(exchange);
             if (writer == null) {
                 return;
             }

@@ -88,4 +88,23 @@ public interface AgentConfig {
         @WithDefault("false")
         boolean exponentialHistograms();
     }
+
+    Export export();
+
+    interface Export {
+        /** Push metrics over OTLP when OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT is set. */
+        @WithName("otlp-metrics")
+        @WithDefault("true")
+        boolean otlpMetrics();
+
+        /** Push one span per request over OTLP when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. */
+        @WithName("otlp-traces")
+        @WithDefault("true")
+        boolean otlpTraces();
+
+        /** Spans waiting for export; beyond, spans are dropped and counted (a slow Collector never grows memory). */
+        @WithName("span-queue-capacity")
+        @WithDefault("8192")
+        int spanQueueCapacity();
+    }
 }

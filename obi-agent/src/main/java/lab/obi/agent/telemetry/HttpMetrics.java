@@ -6,6 +6,7 @@ import io.opentelemetry.api.common.AttributesBuilder;
 import io.opentelemetry.api.metrics.DoubleHistogram;
 import io.opentelemetry.api.metrics.LongCounter;
 import io.opentelemetry.api.metrics.Meter;
+import io.opentelemetry.context.Context;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.exchange.HttpExchange;
 
@@ -62,11 +63,12 @@ public final class HttpMetrics {
                 .setDescription("Bytes written by the observed process during HTTP exchanges, heads included").build();
     }
 
-    public void record(HttpExchange e) {
+    /** @param context the exchange's span: its trace id becomes the exemplar of the duration histograms */
+    void record(HttpExchange e, Context context) {
         boolean server = e.direction() == Direction.SERVER;
         Attributes request = requestAttributes(e, server);
         double seconds = e.durationNs() / NANOS_PER_SECOND;
-        (server ? serverDuration : clientDuration).record(seconds, request);
+        (server ? serverDuration : clientDuration).record(seconds, request, context);
 
         Attributes service = Attributes.of(SERVICE, e.service(), DIRECTION, direction(server));
         received.add(e.bytesIn(), service);
@@ -80,7 +82,7 @@ public final class HttpMetrics {
             if (e.timeToAbandonNs() != null) {
                 timeToAbandon.record(e.timeToAbandonNs() / NANOS_PER_SECOND,
                         Attributes.of(SERVICE, e.service(), DIRECTION, direction(server),
-                                ABORT_KIND, e.abortKind().wireName()));
+                                ABORT_KIND, e.abortKind().wireName()), context);
             }
         }
     }

@@ -13,41 +13,66 @@ import io.opentelemetry.sdk.metrics.SdkMeterProviderBuilder;
 import io.opentelemetry.sdk.metrics.View;
 import io.opentelemetry.sdk.resources.Resource;
 
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.exporter.otlp.internal.OtlpMetricExporterProvider;
+import io.opentelemetry.exporter.otlp.internal.OtlpSpanExporterProvider;
+import io.opentelemetry.sdk.autoconfigure.spi.ConfigProperties;
+import io.opentelemetry.sdk.autoconfigure.spi.internal.DefaultConfigProperties;
+import io.opentelemetry.sdk.metrics.export.PeriodicMetricReader;
+import lab.obi.agent.exchange.HttpExchange;
+
 import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.Map;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.function.Supplier;
 
 /**
- * The agent's OpenTelemetry metrics: request metrics for every observed process and the agent's own
- * health, served on a Prometheus scrape endpoint (OpenMetrics; native histograms when exponential
- * histograms are on).
+ * The agent's OpenTelemetry signals: request metrics for every observed process and the agent's own
+ * health, served on a Prometheus scrape endpoint (OpenMetrics with trace-id exemplars; native
+ * histograms when exponential histograms are on) and pushed over OTLP with the spans when an OTLP
+ * endpoint is configured (the standard OTEL_EXPORTER_OTLP_* variables).
  */
 public final class Telemetry implements AutoCloseable {
 
     private static final AttributeKey<String> DROP_REASON = AttributeKey.stringKey("obi.drop.reason");
+    private static final AttributeKey<String> QUEUE = AttributeKey.stringKey("obi.queue");
 
     private final SdkMeterProvider meterProvider;
-    private final PrometheusHttpServer prometheus;
     private final HttpMetrics httpMetrics;
+    private final ExchangeSpans spans;
+    private final SpanExport spanExport; // null: traces not exported
+    private final ReportingMetricExporter metricExport; // null: metrics not pushed
 
-    public record Settings(String prometheusHost, int prometheusPort, boolean exponentialHistograms) {
+    /**
+     * @param prometheusPort 0: no scrape endpoint
+     * @param otlpMetrics push metrics over OTLP when an endpoint is configured
+     * @param otlpTraces push spans over OTLP when an endpoint is configured
+     */
+    public record Settings(String prometheusHost, int prometheusPort, boolean exponentialHistograms,
+                           boolean otlpMetrics, boolean otlpTraces, int spanQueueCapacity) {
     }
 
     public Telemetry(Settings settings, Supplier<SelfStats> selfStats) {
-        try {
-            prometheus = PrometheusHttpServer.builder().setHost(settings.prometheusHost())
-                    .setPort(settings.prometheusPort()).build();
-        } catch (UncheckedIOException e) {
-            throw new IllegalArgumentException("cannot serve Prometheus metrics on " + settings.prometheusHost() + ":"
-                    + settings.prometheusPort() + " (" + e.getCause().getMessage()
-                    + "): set obi.metrics.prometheus.port, or 0 to turn the endpoint off");
-        }
+        String host = hostName();
         SdkMeterProviderBuilder builder = SdkMeterProvider.builder()
                 .setResource(Resource.getDefault().merge(Resource.create(Attributes.of(
                         AttributeKey.stringKey("service.name"), "obi-agent",
-                        AttributeKey.stringKey("host.name"), hostName()))))
-                .registerMetricReader(prometheus);
+                        AttributeKey.stringKey("host.name"), host))));
+        if (settings.prometheusPort() != 0) {
+            builder.registerMetricReader(prometheus(settings));
+        }
+        ConfigProperties otel = DefaultConfigProperties.create(Map.of());
+        boolean otlpConfigured = otlpEndpointConfigured(otel);
+        metricExport = settings.otlpMetrics() && otlpConfigured
+                ? new ReportingMetricExporter(new OtlpMetricExporterProvider().createExporter(otel))
+                : null;
+        if (metricExport != null) {
+            builder.registerMetricReader(PeriodicMetricReader.builder(metricExport)
+                    .setInterval(otel.getDuration("otel.metric.export.interval", Duration.ofSeconds(60))).build());
+        }
         if (settings.exponentialHistograms()) {
             builder.registerView(InstrumentSelector.builder().setType(InstrumentType.HISTOGRAM).build(),
                     View.builder().setAggregation(Aggregation.base2ExponentialBucketHistogram()).build());
@@ -55,14 +80,55 @@ public final class Telemetry implements AutoCloseable {
         meterProvider = builder.build();
         Meter meter = meterProvider.get("lab.obi.agent");
         httpMetrics = new HttpMetrics(meter);
+        spans = new ExchangeSpans(host);
+        spanExport = settings.otlpTraces() && otlpConfigured
+                ? new SpanExport(new OtlpSpanExporterProvider().createExporter(otel), settings.spanQueueCapacity())
+                : null;
         registerSelfMetrics(meter, selfStats);
     }
 
-    public HttpMetrics httpMetrics() {
-        return httpMetrics;
+    /** Where signals go, for the start-up log line. */
+    public static String describeOtlp(Settings settings) {
+        ConfigProperties otel = DefaultConfigProperties.create(Map.of());
+        if (!otlpEndpointConfigured(otel)) {
+            return "off (set OTEL_EXPORTER_OTLP_ENDPOINT)";
+        }
+        String endpoint = otel.getString("otel.exporter.otlp.endpoint", "per signal");
+        String protocol = otel.getString("otel.exporter.otlp.protocol", "grpc");
+        return endpoint + " (" + protocol + "; metrics " + (settings.otlpMetrics() ? "on" : "off") + ", traces "
+                + (settings.otlpTraces() ? "on" : "off") + ")";
     }
 
-    private static void registerSelfMetrics(Meter meter, Supplier<SelfStats> selfStats) {
+    private static boolean otlpEndpointConfigured(ConfigProperties otel) {
+        return otel.getString("otel.exporter.otlp.endpoint") != null
+                || otel.getString("otel.exporter.otlp.traces.endpoint") != null
+                || otel.getString("otel.exporter.otlp.metrics.endpoint") != null;
+    }
+
+    private static PrometheusHttpServer prometheus(Settings settings) {
+        try {
+            return PrometheusHttpServer.builder().setHost(settings.prometheusHost())
+                    .setPort(settings.prometheusPort()).build();
+        } catch (UncheckedIOException e) {
+            throw new IllegalArgumentException("cannot serve Prometheus metrics on " + settings.prometheusHost() + ":"
+                    + settings.prometheusPort() + " (" + e.getCause().getMessage()
+                    + "): set obi.metrics.prometheus.port, or 0 to turn the endpoint off");
+        }
+    }
+
+    /**
+     * Records the exchange's metrics and exports its span. The span is the context of the
+     * measurements, so the duration histograms carry its trace id as an exemplar.
+     */
+    public void record(HttpExchange exchange) {
+        ExchangeSpan span = spans.toSpan(exchange);
+        if (spanExport != null) {
+            spanExport.offer(span);
+        }
+        httpMetrics.record(exchange, Context.root().with(Span.wrap(span.spanContext())));
+    }
+
+    private void registerSelfMetrics(Meter meter, Supplier<SelfStats> selfStats) {
         ObservableLongMeasurement records = meter.counterBuilder("obi.agent.records").setUnit("{record}")
                 .setDescription("Exchange records received from the kernel").buildObserver();
         ObservableLongMeasurement logged = meter.counterBuilder("obi.agent.requests").setUnit("{request}")
@@ -71,16 +137,27 @@ public final class Telemetry implements AutoCloseable {
                 .setDescription("Records whose bytes were not an HTTP/1.x request (parse failures)").buildObserver();
         ObservableLongMeasurement dropped = meter.counterBuilder("obi.agent.dropped").setUnit("{record}")
                 .setDescription("What could not be captured or kept, by reason").buildObserver();
-        ObservableLongMeasurement queue = meter.gaugeBuilder("obi.agent.queue.depth").ofLongs().setUnit("{record}")
-                .setDescription("Records waiting between the ring buffer and assembly").buildObserver();
+        ObservableLongMeasurement queue = meter.gaugeBuilder("obi.agent.queue.depth").ofLongs().setUnit("{item}")
+                .setDescription("Records waiting for assembly, spans waiting for export").buildObserver();
+        ObservableLongMeasurement exportedSpans = meter.counterBuilder("obi.agent.spans.exported").setUnit("{span}")
+                .setDescription("Spans accepted by the OTLP endpoint").buildObserver();
         meter.batchCallback(() -> {
             SelfStats s = selfStats.get();
             records.record(s.recordsReceived());
             logged.record(s.requestsReported());
             notHttp.record(s.notHttp());
             s.drops().forEach((reason, count) -> dropped.record(count, Attributes.of(DROP_REASON, reason)));
-            queue.record(s.queueDepth());
-        }, records, logged, notHttp, dropped, queue);
+            queue.record(s.queueDepth(), Attributes.of(QUEUE, "records"));
+            if (spanExport != null) {
+                dropped.record(spanExport.dropped(), Attributes.of(DROP_REASON, "span_queue_full"));
+                dropped.record(spanExport.failed(), Attributes.of(DROP_REASON, "span_export_failed"));
+                exportedSpans.record(spanExport.exported());
+                queue.record(spanExport.queued(), Attributes.of(QUEUE, "spans"));
+            }
+            if (metricExport != null) {
+                dropped.record(metricExport.failures(), Attributes.of(DROP_REASON, "metric_export_failed"));
+            }
+        }, records, logged, notHttp, dropped, queue, exportedSpans);
     }
 
     private static String hostName() {
@@ -92,7 +169,10 @@ public final class Telemetry implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public void close() throws InterruptedException {
+        if (spanExport != null) {
+            spanExport.close();
+        }
         meterProvider.close();
     }
 }
