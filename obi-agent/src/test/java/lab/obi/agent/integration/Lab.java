@@ -69,6 +69,10 @@ final class Lab implements AutoCloseable {
 
     /** Starts obi-agent and waits until its programs are attached. */
     void startAgent(String... jvmOptions) throws Exception {
+        startAgent(Map.of(), jvmOptions);
+    }
+
+    void startAgent(Map<String, String> environment, String... jvmOptions) throws Exception {
         String jar = System.getProperty("obi.agent.jar", "target/quarkus-app/quarkus-run.jar");
         if (!Files.isRegularFile(Path.of(jar))) {
             throw new IllegalStateException("agent jar " + jar + " missing: build it with `make build`");
@@ -78,7 +82,7 @@ final class Lab implements AutoCloseable {
                 "-Dobi.metrics.prometheus.port=" + agentMetricsPort));
         command.addAll(List.of(jvmOptions));
         command.addAll(List.of("-jar", jar));
-        agent = start("agent", command.toArray(String[]::new));
+        agent = startWithEnvironment("agent", environment, command.toArray(String[]::new));
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (!Files.readString(log("agent")).contains("obi-agent capturing:")) {
             if (!agent.isAlive() || System.nanoTime() > deadline) {
@@ -98,6 +102,10 @@ final class Lab implements AutoCloseable {
         return path("requests.jsonl");
     }
 
+    long agentPid() {
+        return agent.pid();
+    }
+
     String agentLog() throws IOException {
         return Files.readString(log("agent"));
     }
@@ -110,7 +118,7 @@ final class Lab implements AutoCloseable {
         return startWithEnvironment(name, Map.of(), command);
     }
 
-    private Process startWithEnvironment(String name, Map<String, String> environment, String... command)
+    Process startWithEnvironment(String name, Map<String, String> environment, String... command)
             throws IOException {
         ProcessBuilder builder = new ProcessBuilder(command).directory(dir.toFile())
                 .redirectErrorStream(true).redirectOutput(log(name).toFile());

@@ -1,0 +1,78 @@
+package lab.obi.agent.telemetry;
+
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import lab.obi.agent.capture.ExchangeRecord.Direction;
+import lab.obi.agent.exchange.AbortKind;
+import lab.obi.agent.exchange.HttpExchange;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class ExchangeSpansTest {
+
+    private static final String TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    private final ExchangeSpans spans = new ExchangeSpans("node-1");
+
+    private static HttpExchange exchange(Direction direction, Integer status, boolean aborted, String traceparent) {
+        return new HttpExchange(1_000_000_000L, 250_000_000L, direction, 42, "java", "/usr/bin/java", "orders",
+                "c0ffee", "10.0.0.1", 8080, "10.0.0.2", 51000, 7, 2, "GET", "/orders/{id}", "shop", "curl/8",
+                status, aborted, aborted ? AbortKind.FIN : null, aborted ? 200_000_000L : null, false, 80, 0,
+                traceparent, null);
+    }
+
+    @Test
+    void serverSpanContinuesTheCallersTraceWithKernelTimes() {
+        ExchangeSpan span = spans.toSpan(exchange(Direction.SERVER, 200, false, TRACEPARENT));
+        assertEquals(SpanKind.SERVER, span.getKind());
+        assertEquals("GET /orders/{id}", span.getName());
+        assertEquals("4bf92f3577b34da6a3ce929d0e0e4736", span.getTraceId());
+        assertEquals("00f067aa0ba902b7", span.getParentSpanId());
+        assertNotEquals("00f067aa0ba902b7", span.getSpanId());
+        assertEquals(1_000_000_000L, span.getStartEpochNanos());
+        assertEquals(1_250_000_000L, span.getEndEpochNanos());
+        assertEquals(StatusCode.UNSET, span.getStatus().getStatusCode());
+        assertEquals("orders", span.getResource().getAttribute(AttributeKey.stringKey("service.name")));
+        assertEquals("node-1/42", span.getResource().getAttribute(AttributeKey.stringKey("service.instance.id")));
+        assertEquals("c0ffee", span.getResource().getAttribute(AttributeKey.stringKey("container.id")));
+        assertEquals(8080L, span.getAttributes().get(AttributeKey.longKey("server.port")));
+        assertEquals("10.0.0.2", span.getAttributes().get(AttributeKey.stringKey("client.address")));
+    }
+
+    @Test
+    void clientSpanWithATraceHeaderIsTheSpanTheHeaderNames() {
+        ExchangeSpan span = spans.toSpan(exchange(Direction.CLIENT, 200, false, TRACEPARENT));
+        assertEquals(SpanKind.CLIENT, span.getKind());
+        assertEquals("00f067aa0ba902b7", span.getSpanId());
+        assertFalse(span.getParentSpanContext().isValid());
+        assertEquals("10.0.0.2", span.getAttributes().get(AttributeKey.stringKey("server.address")));
+    }
+
+    @Test
+    void withoutHeaderARootSpanStartsANewTrace() {
+        ExchangeSpan a = spans.toSpan(exchange(Direction.SERVER, 200, false, null));
+        ExchangeSpan b = spans.toSpan(exchange(Direction.SERVER, 200, false, null));
+        assertFalse(a.getParentSpanContext().isValid());
+        assertNotEquals(a.getTraceId(), b.getTraceId());
+        assertTrue(a.getSpanContext().isSampled(), "sampled: the Collector's tail sampling decides");
+    }
+
+    @Test
+    void abandonedRequestIsAnErrorWithTheAbandonEventAtItsMoment() {
+        ExchangeSpan span = spans.toSpan(exchange(Direction.SERVER, 499, true, null));
+        assertEquals(StatusCode.ERROR, span.getStatus().getStatusCode());
+        assertEquals("fin", span.getAttributes().get(AttributeKey.stringKey("error.type")));
+        assertEquals(1, span.getEvents().size());
+        assertEquals("obi.abandoned", span.getEvents().get(0).getName());
+        assertEquals(1_200_000_000L, span.getEvents().get(0).getEpochNanos());
+        assertEquals("fin", span.getEvents().get(0).getAttributes().get(AttributeKey.stringKey("obi.abort.kind")));
+    }
+
+    @Test
+    void serverErrorsAre5xxOnlyClientErrors4xxToo() {
+        assertEquals(StatusCode.UNSET, spans.toSpan(exchange(Direction.SERVER, 404, false, null)).getStatus().getStatusCode());
+        assertEquals(StatusCode.ERROR, spans.toSpan(exchange(Direction.CLIENT, 404, false, null)).getStatus().getStatusCode());
+        assertEquals(StatusCode.ERROR, spans.toSpan(exchange(Direction.SERVER, 503, false, null)).getStatus().getStatusCode());
+    }
+}
