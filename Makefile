@@ -4,7 +4,7 @@ MVN ?= mvn -B -q
 AGENT_JAR := obi-agent/target/quarkus-app/quarkus-run.jar
 BPF_OBJECT := bpf/build/obi.bpf.o
 
-.PHONY: help deps build bpf agent run test unit bench clean
+.PHONY: help deps build bpf agent collector run test unit bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -18,6 +18,9 @@ bpf: ## build the BPF object (bpf/build/obi.bpf.o)
 agent: bpf ## build the agent with the BPF object inside
 	$(MVN) package -DskipTests
 
+collector: ## build the lab's OpenTelemetry Collector from Go modules (collector-config/)
+	collector-config/build.sh
+
 build: agent ## build everything
 
 run: build ## run the agent on this host (root); JSON Lines on stdout, options via JAVA_OPTS="-Dobi...."
@@ -26,9 +29,9 @@ run: build ## run the agent on this host (root); JSON Lines on stdout, options v
 unit: bpf ## unit tests only (no root needed)
 	$(MVN) test
 
-test: deps bpf ## all tests: unit and integration against a real kernel, nginx, JDK, Python, curl, wrk (root)
+test: deps bpf ## all tests: unit and integration against a real kernel, nginx, JDK, Python, curl, wrk, Prometheus, Collector (root)
 	@[[ $$(id -u) -eq 0 ]] || { echo "make test: the integration tests load BPF programs: run as root" >&2; exit 1; }
-	$(MVN) verify -Dit
+	collector=$$(collector-config/build.sh | tail -1) && $(MVN) verify -Dit -Dobi.collector.bin="$$collector"
 
 bench: build ## capture rate: wrk against nginx without and with the agent (root)
 	bench/capture-rate.sh

@@ -1,0 +1,250 @@
+package lab.obi.agent.integration;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The agent exports over OTLP to the lab's real Collector (built from Go modules); the test reads
+ * back what the Collector received: spans whose parents are the traceparent/uber-trace-id the client
+ * sent, histogram counts equal to the requests sent, and export that survives a Collector outage.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class CollectorExportIT {
+
+    private static final int W3C = 20;
+    private static final int JAEGER = 10;
+    private static final int ABANDONED = 5;
+    private static final int SERVER_SPANS = W3C + JAEGER + ABANDONED;
+
+    private final Random random = new Random(7);
+    private final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private Lab lab;
+    private CollectorServer collector;
+    private String base;
+    private final List<String[]> w3cSent = new ArrayList<>();
+    private final List<String[]> jaegerSent = new ArrayList<>();
+
+    @BeforeAll
+    void exportThroughTheCollector() throws Exception {
+        lab = new Lab();
+        lab.startBackends();
+        collector = new CollectorServer(lab);
+        collector.start();
+        lab.startAgent(Map.of("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + collector.grpcPort,
+                "OTEL_METRIC_EXPORT_INTERVAL", "1000"), "-Dobi.output.path=none");
+        base = "http://127.0.0.1:" + lab.jdkPort;
+
+        for (int i = 0; i < W3C; i++) {
+            String[] ids = {hex(16), hex(8)};
+            w3cSent.add(ids);
+            get("/users/" + (1000 + i), "traceparent", "00-" + ids[0] + "-" + ids[1] + "-01");
+        }
+        for (int i = 0; i < JAEGER; i++) {
+            String[] ids = {hex(8), hex(8)};
+            jaegerSent.add(ids);
+            get("/fast", "uber-trace-id", ids[0] + ":" + ids[1] + ":0:1");
+        }
+        List<CompletableFuture<HttpResponse<Void>>> slow = new ArrayList<>();
+        for (int i = 0; i < ABANDONED; i++) {
+            slow.add(client.sendAsync(HttpRequest.newBuilder(URI.create(base + "/slow?ms=1500"))
+                    .timeout(Duration.ofMillis(200)).build(), HttpResponse.BodyHandlers.discarding()));
+        }
+        int timeouts = 0;
+        for (CompletableFuture<HttpResponse<Void>> call : slow) {
+            try {
+                call.join();
+            } catch (CompletionException e) {
+                timeouts += e.getCause() instanceof HttpTimeoutException ? 1 : 0;
+            }
+        }
+        assertEquals(ABANDONED, timeouts);
+        awaitServerSpans(SERVER_SPANS, s -> true);
+    }
+
+    @AfterAll
+    void stopEverything() throws Exception {
+        if (lab != null) {
+            lab.close();
+        }
+    }
+
+    private void get(String path, String header, String value) throws Exception {
+        HttpResponse<Void> r = client.send(HttpRequest.newBuilder(URI.create(base + path)).header(header, value).build(),
+                HttpResponse.BodyHandlers.discarding());
+        assertEquals(200, r.statusCode());
+    }
+
+    private String hex(int bytes) {
+        byte[] b = new byte[bytes];
+        random.nextBytes(b);
+        b[0] |= 1; // never all zero
+        return HexFormat.of().formatHex(b);
+    }
+
+    private List<JsonNode> serverSpans() throws Exception {
+        return collector.spans().stream()
+                .filter(s -> "jdk-backend".equals(s.path("service.name").asText()) && s.path("kind").asInt() == 2)
+                .toList();
+    }
+
+    private void awaitServerSpans(int count, Predicate<JsonNode> filter) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
+        while (serverSpans().stream().filter(filter).count() < count && System.nanoTime() < deadline) {
+            Thread.sleep(500);
+        }
+        assertEquals(count, serverSpans().stream().filter(filter).count(),
+                "server spans of jdk-backend the Collector received\n" + lab.agentLog());
+    }
+
+    @Test
+    @Order(1)
+    void serverSpansContinueTheW3cTraceparent() throws Exception {
+        List<JsonNode> spans = serverSpans();
+        for (String[] sent : w3cSent) {
+            JsonNode span = spans.stream().filter(s -> s.path("traceId").asText().equals(sent[0])).findFirst()
+                    .orElseThrow(() -> new AssertionError("no span in trace " + sent[0]));
+            assertEquals(sent[1], span.path("parentSpanId").asText(), "parent is the caller's span");
+            assertEquals("GET /users/{id}", span.path("name").asText());
+            assertEquals("200", CollectorServer.attribute(span.path("attributes"), "http.response.status_code"));
+        }
+    }
+
+    @Test
+    @Order(1)
+    void serverSpansContinueTheJaegerUberTraceId() throws Exception {
+        List<JsonNode> spans = serverSpans();
+        for (String[] sent : jaegerSent) {
+            String traceId = "0".repeat(16) + sent[0];
+            JsonNode span = spans.stream().filter(s -> s.path("traceId").asText().equals(traceId)).findFirst()
+                    .orElseThrow(() -> new AssertionError("no span in trace " + traceId));
+            assertEquals(sent[1], span.path("parentSpanId").asText());
+        }
+    }
+
+    @Test
+    @Order(1)
+    void theClientSpanIsTheOneItsHeaderNames() throws Exception {
+        String[] sent = w3cSent.get(0);
+        JsonNode clientSpan = collector.spans().stream()
+                .filter(s -> s.path("kind").asInt() == 3 && s.path("traceId").asText().equals(sent[0]))
+                .findFirst().orElseThrow(() -> new AssertionError("no client span for trace " + sent[0]));
+        assertEquals(sent[1], clientSpan.path("spanId").asText(), "the server span's parent exists in the trace");
+    }
+
+    @Test
+    @Order(1)
+    void abandonedRequestsAreErrorSpansWithTheAbandonEvent() throws Exception {
+        List<JsonNode> slow = serverSpans().stream().filter(s -> s.path("name").asText().equals("GET /slow")).toList();
+        assertEquals(ABANDONED, slow.size());
+        for (JsonNode span : slow) {
+            assertEquals(2, span.path("status").path("code").asInt(), "STATUS_CODE_ERROR: " + span);
+            assertEquals("499", CollectorServer.attribute(span.path("attributes"), "http.response.status_code"));
+            JsonNode event = span.path("events").get(0);
+            assertEquals("obi.abandoned", event.path("name").asText());
+            assertEquals("fin", CollectorServer.attribute(event.path("attributes"), "obi.abort.kind"));
+        }
+    }
+
+    @Test
+    @Order(1)
+    void durationHistogramCountsEqualTheRequestsSent() throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        long total = 0;
+        long abandoned = 0;
+        while (System.nanoTime() < deadline) {
+            total = 0;
+            abandoned = 0;
+            for (JsonNode point : collector.lastDataPoints("http.server.request.duration")) {
+                if (!"jdk-backend".equals(CollectorServer.attribute(point.path("attributes"), "service.name"))) {
+                    continue;
+                }
+                long count = point.path("count").asLong();
+                total += count;
+                if ("499".equals(CollectorServer.attribute(point.path("attributes"), "http.response.status_code"))) {
+                    abandoned += count;
+                }
+            }
+            if (total == SERVER_SPANS) {
+                break;
+            }
+            Thread.sleep(500);
+        }
+        assertEquals(SERVER_SPANS, total, "http.server.request.duration count of jdk-backend");
+        assertEquals(ABANDONED, abandoned, "of which status 499");
+    }
+
+    @Test
+    @Order(2)
+    void aCollectorOutageCostsCountedDropsAndExportResumes() throws Exception {
+        collector.stop();
+        long rssBefore = rssKiB();
+        double requestsBefore = agentMetric("obi_agent_requests_total");
+        for (int i = 0; i < 500; i++) {
+            get("/fast", "x-outage", "1");
+        }
+        long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
+        while (agentMetric("obi_agent_dropped_total\\{obi_drop_reason=\"span_export_failed\"") == 0
+                && System.nanoTime() < deadline) {
+            Thread.sleep(500);
+        }
+        assertTrue(agentMetric("obi_agent_requests_total") >= requestsBefore + 1000,
+                "capture went on while the Collector was down (both sides of 500 requests)");
+        assertTrue(agentMetric("obi_agent_dropped_total\\{obi_drop_reason=\"span_export_failed\"") > 0,
+                "spans that could not be exported are counted");
+        assertTrue(rssKiB() < rssBefore + 100 * 1024, "agent memory stayed bounded: " + rssBefore + " -> " + rssKiB());
+
+        collector.start();
+        String[] ids = {hex(16), hex(8)};
+        get("/users/1", "traceparent", "00-" + ids[0] + "-" + ids[1] + "-01");
+        awaitServerSpans(1, s -> s.path("traceId").asText().equals(ids[0]));
+    }
+
+    private long rssKiB() throws Exception {
+        for (String line : Files.readAllLines(Path.of("/proc/" + lab.agentPid() + "/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("\\D", ""));
+            }
+        }
+        throw new IllegalStateException("no VmRSS");
+    }
+
+    /** Sum of the agent's own Prometheus samples whose line starts with the pattern. */
+    private double agentMetric(String linePattern) throws Exception {
+        String text = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + lab.agentMetricsPort
+                + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+        Matcher m = Pattern.compile("(?m)^" + linePattern + "[^ ]* ([0-9.eE+-]+)$").matcher(text);
+        double sum = 0;
+        while (m.find()) {
+            sum += Double.parseDouble(m.group(1));
+        }
+        return sum;
+    }
+}
