@@ -15,6 +15,7 @@ import lab.obi.agent.exchange.ExchangeAssembler;
 import lab.obi.agent.export.JsonLinesWriter;
 import lab.obi.agent.http.RouteNormaliser;
 import lab.obi.agent.process.ProcessResolver;
+import lab.obi.agent.process.WatchFilter;
 import lab.obi.agent.telemetry.SelfStats;
 import lab.obi.agent.telemetry.Telemetry;
 import org.jboss.logging.Logger;
@@ -31,6 +32,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -91,7 +93,9 @@ public class AgentMain implements QuarkusApplication {
         } catch (IllegalArgumentException e) {
             throw new IOException(e.getMessage());
         }
-        pipeline = new ExchangePipeline(config.capture().queueCapacity(), assembler, writer, telemetry);
+        WatchFilter filter = new WatchFilter(config.watch().excludeExecutables(),
+                config.watch().services().orElse(Set.of()), config.watch().ports().orElse(Set.of()));
+        pipeline = new ExchangePipeline(config.capture().queueCapacity(), assembler, filter, writer, telemetry);
         BpfCapture.Settings settings = new BpfCapture.Settings((int) ProcessHandle.current().pid(),
                 config.capture().requestHeadBytes(), config.bpf().ringbufSizeMb() << 20, config.bpf().maxConnections());
         capture = BpfCapture.load(object, settings);
@@ -201,7 +205,7 @@ public class AgentMain implements QuarkusApplication {
                 LOG.debugf("kernel counters unavailable: %s", e.getMessage());
             }
         }
-        return new SelfStats(s.received(), s.reported(), s.notHttp(), drops, s.queued());
+        return new SelfStats(s.received(), s.reported(), s.ignored(), s.notHttp(), drops, s.queued());
     }
 
     private List<String> configProblems() {
@@ -255,6 +259,7 @@ public class AgentMain implements QuarkusApplication {
             StringBuilder b = new StringBuilder()
                     .append("requests reported=").append(s.requestsReported())
                     .append(" records received=").append(s.recordsReceived())
+                    .append(" ignored=").append(s.ignored())
                     .append(" not-http=").append(s.notHttp())
                     .append(" | drops:");
             s.drops().forEach((reason, count) -> b.append(' ').append(reason).append('=').append(count));

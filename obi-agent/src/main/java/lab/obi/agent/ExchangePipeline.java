@@ -4,6 +4,7 @@ import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.RecordDecoder;
 import lab.obi.agent.exchange.ExchangeAssembler;
 import lab.obi.agent.export.JsonLinesWriter;
+import lab.obi.agent.process.WatchFilter;
 import lab.obi.agent.telemetry.Telemetry;
 import org.jboss.logging.Logger;
 
@@ -28,14 +29,18 @@ final class ExchangePipeline implements AutoCloseable {
     private final ExchangeAssembler assembler;
     private final JsonLinesWriter writer; // null: no request log
     private final Telemetry telemetry;
+    private final WatchFilter filter;
     private final Thread worker;
     private final LongAdder received = new LongAdder();
     private final LongAdder undecodable = new LongAdder();
     private final LongAdder queueFull = new LongAdder();
     private final LongAdder reported = new LongAdder();
+    private final LongAdder ignored = new LongAdder();
     private final LongAdder writeFailures = new LongAdder();
 
-    ExchangePipeline(int capacity, ExchangeAssembler assembler, JsonLinesWriter writer, Telemetry telemetry) {
+    ExchangePipeline(int capacity, ExchangeAssembler assembler, WatchFilter filter, JsonLinesWriter writer,
+                     Telemetry telemetry) {
+        this.filter = filter;
         this.queue = new ArrayBlockingQueue<>(capacity);
         this.assembler = assembler;
         this.writer = writer;
@@ -81,6 +86,10 @@ final class ExchangePipeline implements AutoCloseable {
 
     private void process(ExchangeRecord record, long epochOffsetNs) {
         assembler.assemble(record, epochOffsetNs).ifPresent(exchange -> {
+            if (!filter.watched(exchange)) {
+                ignored.increment();
+                return;
+            }
             reported.increment();
             telemetry.record(exchange);
             if (writer == null) {
@@ -110,10 +119,11 @@ final class ExchangePipeline implements AutoCloseable {
 
     Stats stats() {
         return new Stats(received.sum(), undecodable.sum(), queueFull.sum(), assembler.rejectedCount(),
-                reported.sum(), writeFailures.sum(), queue.size());
+                reported.sum(), ignored.sum(), writeFailures.sum(), queue.size());
     }
 
-    record Stats(long received, long undecodable, long queueFull, long notHttp, long reported, long writeFailures,
+    record Stats(long received, long undecodable, long queueFull, long notHttp, long reported, long ignored,
+                 long writeFailures,
                  int queued) {
     }
 

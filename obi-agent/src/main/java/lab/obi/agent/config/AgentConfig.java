@@ -6,6 +6,7 @@ import io.smallrye.config.WithName;
 
 import java.time.Duration;
 import java.util.Optional;
+import java.util.Set;
 
 /** Every knob of obi-agent (prefix {@code obi.}); the defaults observe every process on the host. */
 @ConfigMapping(prefix = "obi")
@@ -106,5 +107,20 @@ public interface AgentConfig {
         @WithName("span-queue-capacity")
         @WithDefault("8192")
         int spanQueueCapacity();
+    }
+
+    Watch watch();
+
+    interface Watch {
+        /** Executables never reported: the observability stack itself. */
+        @WithName("exclude-executables")
+        @WithDefault("otelcol,otelcol-contrib,otelcol-obi,prometheus,jaeger,grafana,grafana-server")
+        Set<String> excludeExecutables();
+
+        /** Only these service names (empty: all). */
+        Optional<Set<String>> services();
+
+        /** Only exchanges with one of these ports, local or peer (empty: all). */
+        Optional<Set<Integer>> ports();
     }
 }

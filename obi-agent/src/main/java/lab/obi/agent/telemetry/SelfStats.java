@@ -3,6 +3,6 @@ package lab.obi.agent.telemetry;
 import java.util.Map;
 
 /** The agent's own counters at one moment; drops are keyed by reason (ringbuf_full, queue_full...). */
-public record SelfStats(long recordsReceived, long requestsReported, long notHttp, Map<String, Long> drops,
+public record SelfStats(long recordsReceived, long requestsReported, long ignored, long notHttp, Map<String, Long> drops,
                         long queueDepth) {
 }

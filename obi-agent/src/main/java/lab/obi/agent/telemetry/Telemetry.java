@@ -133,6 +133,9 @@ public final class Telemetry implements AutoCloseable {
                 .setDescription("Exchange records received from the kernel").buildObserver();
         ObservableLongMeasurement logged = meter.counterBuilder("obi.agent.requests").setUnit("{request}")
                 .setDescription("HTTP requests reported").buildObserver();
+        ObservableLongMeasurement ignored = meter.counterBuilder("obi.agent.ignored").setUnit("{request}")
+                .setDescription("Requests not reported: excluded executables, services or ports (obi.watch.*)")
+                .buildObserver();
         ObservableLongMeasurement notHttp = meter.counterBuilder("obi.agent.not_http").setUnit("{record}")
                 .setDescription("Records whose bytes were not an HTTP/1.x request (parse failures)").buildObserver();
         ObservableLongMeasurement dropped = meter.counterBuilder("obi.agent.dropped").setUnit("{record}")
@@ -146,6 +149,7 @@ public final class Telemetry implements AutoCloseable {
             records.record(s.recordsReceived());
             logged.record(s.requestsReported());
             notHttp.record(s.notHttp());
+            ignored.record(s.ignored());
             s.drops().forEach((reason, count) -> dropped.record(count, Attributes.of(DROP_REASON, reason)));
             queue.record(s.queueDepth(), Attributes.of(QUEUE, "records"));
             if (spanExport != null) {
@@ -157,7 +161,7 @@ public final class Telemetry implements AutoCloseable {
             if (metricExport != null) {
                 dropped.record(metricExport.failures(), Attributes.of(DROP_REASON, "metric_export_failed"));
             }
-        }, records, logged, notHttp, dropped, queue, exportedSpans);
+        }, records, logged, ignored, notHttp, dropped, queue, exportedSpans);
     }
 
     private static String hostName() {

@@ -1,5 +1,6 @@
 package lab.obi.agent.integration;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -133,8 +134,19 @@ class PrometheusScrapeIT {
     }
 
     @Test
-    void selfTelemetryShowsNoDrops() throws Exception {
+    void selfTelemetryShowsNoDropsAndIgnoresPrometheusItself() throws Exception {
         assertTrue(prometheus.query("sum(obi_agent_records_total)").orElseThrow() >= FAST + SLOW + ABANDONED);
         assertEquals(0, prometheus.query("sum(obi_agent_dropped_total)").orElseThrow(), 0.0);
+        assertTrue(prometheus.query("sum(obi_agent_ignored_total)").orElseThrow() > 0, "its scrapes are seen...");
+        assertTrue(prometheus.query("http_client_request_duration_seconds_count{service_name=\"prometheus\"}")
+                .isEmpty(), "...and not reported");
+    }
+
+    @Test
+    void durationBucketsCarryTraceIdExemplars() throws Exception {
+        JsonNode series = prometheus.exemplars("http_server_request_duration_seconds_bucket{" + BACKEND + "}");
+        assertFalse(series.isEmpty(), "exemplars stored by Prometheus");
+        JsonNode exemplar = series.get(0).path("exemplars").get(0);
+        assertTrue(exemplar.path("labels").path("trace_id").asText().matches("[0-9a-f]{32}"), exemplar.toString());
     }
 }

@@ -69,6 +69,18 @@ final class PrometheusServer {
         return OptionalDouble.of(Double.parseDouble(result.get(0).path("value").get(1).asText()));
     }
 
+    /** The exemplars of the last five minutes for a series selector: one entry per series. */
+    JsonNode exemplars(String selector) throws Exception {
+        long now = System.currentTimeMillis() / 1000;
+        HttpResponse<String> response = get("/api/v1/query_exemplars?query="
+                + URLEncoder.encode(selector, StandardCharsets.UTF_8) + "&start=" + (now - 300) + "&end=" + now);
+        JsonNode body = json.readTree(response.body());
+        if (!"success".equals(body.path("status").asText())) {
+            throw new IllegalStateException("exemplar query failed: " + selector + " -> " + response.body());
+        }
+        return body.path("data");
+    }
+
     /** Polls until the query returns the value, or returns what it last saw after the timeout. */
     OptionalDouble awaitValue(String promql, double expected, Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();

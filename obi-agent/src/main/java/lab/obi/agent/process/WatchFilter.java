@@ -1,0 +1,41 @@
+package lab.obi.agent.process;
+
+import lab.obi.agent.exchange.HttpExchange;
+
+import java.util.Set;
+
+/**
+ * Which exchanges the agent reports. By default every process except the observability
+ * infrastructure itself (its own traffic would otherwise feed back into what it reports).
+ */
+public final class WatchFilter {
+
+    private final Set<String> excludedExecutables;
+    private final Set<String> services;
+    private final Set<Integer> ports;
+
+    /**
+     * @param excludedExecutables executable names (comm or basename of exe) never reported
+     * @param services            if not empty, only these service names are reported
+     * @param ports               if not empty, only exchanges with one of these ports on either side
+     */
+    public WatchFilter(Set<String> excludedExecutables, Set<String> services, Set<Integer> ports) {
+        this.excludedExecutables = Set.copyOf(excludedExecutables);
+        this.services = Set.copyOf(services);
+        this.ports = Set.copyOf(ports);
+    }
+
+    public boolean watched(HttpExchange e) {
+        if (excludedExecutables.contains(e.comm()) || (e.exe() != null && excludedExecutables.contains(basename(e.exe())))) {
+            return false;
+        }
+        if (!services.isEmpty() && !services.contains(e.service())) {
+            return false;
+        }
+        return ports.isEmpty() || ports.contains(e.localPort()) || ports.contains(e.peerPort());
+    }
+
+    private static String basename(String path) {
+        return path.substring(path.lastIndexOf('/') + 1);
+    }
+}
