@@ -18,6 +18,7 @@ import lab.obi.agent.process.ProcessResolver;
 import lab.obi.agent.process.WatchFilter;
 import lab.obi.agent.telemetry.SelfStats;
 import lab.obi.agent.telemetry.Telemetry;
+import org.eclipse.microprofile.health.Readiness;
 import org.jboss.logging.Logger;
 
 import java.io.BufferedOutputStream;
@@ -49,6 +50,10 @@ public class AgentMain implements QuarkusApplication {
 
     @Inject
     AgentConfig config;
+
+    @Inject
+    @Readiness
+    CaptureReadiness readiness;
 
     private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "obi-stats");
@@ -102,6 +107,7 @@ public class AgentMain implements QuarkusApplication {
         reader = new RingBufferReader(capture, settings.ringBufferBytes(), pipeline::accept);
         pipeline.start();
         reader.start();
+        readiness.capturing(capture.programNames().size(), reader);
         LOG.infof("obi-agent capturing: %d programs attached (tracepoints only), request log -> %s,"
                         + " Prometheus -> %s, OTLP -> %s", capture.programNames().size(), describeOutput(),
                 describeMetrics(), Telemetry.describeOtlp(telemetrySettings()));

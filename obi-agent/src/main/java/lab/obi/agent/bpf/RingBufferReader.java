@@ -50,6 +50,7 @@ public final class RingBufferReader implements AutoCloseable {
     private final Memory events = new Memory(EPOLL_EVENT_SIZE);
     private final Thread thread;
     private volatile boolean running = true;
+    private volatile long lastDrainNanos;
 
     public RingBufferReader(BpfCapture capture, int ringSizeBytes, Consumer<byte[]> sink) throws BpfException {
         this.sink = sink;
@@ -95,7 +96,13 @@ public final class RingBufferReader implements AutoCloseable {
                 return;
             }
             drain();
+            lastDrainNanos = System.nanoTime();
         }
+    }
+
+    /** When the ring buffer was last drained (System.nanoTime), 0 before the first time. */
+    public long lastDrainNanos() {
+        return lastDrainNanos;
     }
 
     /** Reads every committed record, then publishes the new consumer position to the kernel. */

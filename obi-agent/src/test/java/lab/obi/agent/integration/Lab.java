@@ -4,6 +4,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,6 +28,7 @@ final class Lab implements AutoCloseable {
     final int jdkPort = freePort();
     final int pythonPort = freePort();
     final int agentMetricsPort = freePort();
+    final int agentHealthPort = freePort();
     private final List<Process> processes = new ArrayList<>();
     private Process agent;
 
@@ -79,7 +84,7 @@ final class Lab implements AutoCloseable {
         }
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> command = new ArrayList<>(List.of(java, "-Dobi.output.path=" + path("requests.jsonl"),
-                "-Dobi.metrics.prometheus.port=" + agentMetricsPort));
+                "-Dobi.metrics.prometheus.port=" + agentMetricsPort, "-Dquarkus.http.port=" + agentHealthPort));
         command.addAll(List.of(jvmOptions));
         command.addAll(List.of("-jar", jar));
         agent = startWithEnvironment("agent", environment, command.toArray(String[]::new));
@@ -90,6 +95,27 @@ final class Lab implements AutoCloseable {
             }
             Thread.sleep(100);
         }
+        awaitReady(deadline);
+    }
+
+    /** The readiness endpoint says UP once programs are attached and the ring buffer is drained. */
+    private void awaitReady(long deadline) throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        URI ready = URI.create("http://127.0.0.1:" + agentHealthPort + "/q/health/ready");
+        String last = "";
+        while (System.nanoTime() < deadline) {
+            try {
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(ready).build(), HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() == 200) {
+                    return;
+                }
+                last = r.statusCode() + " " + r.body();
+            } catch (IOException notYet) {
+                last = notYet.toString();
+            }
+            Thread.sleep(100);
+        }
+        throw new IllegalStateException("obi-agent never became ready: " + last + "\n" + Files.readString(log("agent")));
     }
 
     /** SIGTERM: the agent drains the ring buffer and flushes the request log before it exits. */
