@@ -17,7 +17,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.time.Duration;
@@ -30,7 +29,6 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
@@ -124,17 +122,7 @@ class CaptureVsNginxIT {
                     .timeout(Duration.ofMillis(300)).build();
             calls.add(client.sendAsync(request, HttpResponse.BodyHandlers.ofString()));
         }
-        int timeouts = 0;
-        for (CompletableFuture<HttpResponse<String>> call : calls) {
-            try {
-                call.join();
-            } catch (CompletionException e) {
-                if (e.getCause() instanceof HttpTimeoutException) {
-                    timeouts++;
-                }
-            }
-        }
-        return timeouts;
+        return ClientTimeouts.count(calls);
     }
 
     private int pipelineThreeRequests() throws Exception {

@@ -13,7 +13,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,7 +22,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -77,15 +75,7 @@ class CollectorExportIT {
             slow.add(client.sendAsync(HttpRequest.newBuilder(URI.create(base + "/slow?ms=1500"))
                     .timeout(Duration.ofMillis(200)).build(), HttpResponse.BodyHandlers.discarding()));
         }
-        int timeouts = 0;
-        for (CompletableFuture<HttpResponse<Void>> call : slow) {
-            try {
-                call.join();
-            } catch (CompletionException e) {
-                timeouts += e.getCause() instanceof HttpTimeoutException ? 1 : 0;
-            }
-        }
-        assertEquals(ABANDONED, timeouts);
+        assertEquals(ABANDONED, ClientTimeouts.count(slow));
         awaitServerSpans(SERVER_SPANS, s -> true);
     }
 

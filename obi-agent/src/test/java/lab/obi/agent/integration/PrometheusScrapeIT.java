@@ -10,13 +10,11 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalDouble;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -79,17 +77,7 @@ class PrometheusScrapeIT {
             calls.add(client.sendAsync(HttpRequest.newBuilder(URI.create(base + "/slow?ms=2000"))
                     .timeout(Duration.ofMillis(200)).build(), HttpResponse.BodyHandlers.ofString()));
         }
-        int timeouts = 0;
-        for (CompletableFuture<HttpResponse<String>> call : calls) {
-            try {
-                call.join();
-            } catch (CompletionException e) {
-                if (e.getCause() instanceof HttpTimeoutException) {
-                    timeouts++;
-                }
-            }
-        }
-        return timeouts;
+        return ClientTimeouts.count(calls);
     }
 
     @AfterAll
