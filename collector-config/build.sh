@@ -32,7 +32,9 @@ start=$(date +%s)
 "$cache/bin/builder" --config "$manifest" --output-path "$out/src" --skip-get-modules --skip-compilation >&2
 (
   cd "$out/src"
-  go get $(awk '/gomod:/ {print $3 "@" $4}' "$manifest") >&2 || true
+  rm -f go.mod go.sum
+  go mod init otelcol-obi >&2
+  go get "go.opentelemetry.io/collector/otelcol@$BUILDER_VERSION" $(awk '/gomod:/ {print $3 "@" $4}' "$manifest") >&2
   go mod tidy -e >&2
   CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$binary" . >&2
 )
