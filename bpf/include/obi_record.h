@@ -63,10 +63,15 @@ struct obi_exchange {
 	__u8 direction;           /* 172: enum obi_direction */
 	__u8 _pad[3];             /* 173 */
 	__u8 resp_head[OBI_RESP_HEAD_MAX]; /* 176 */
-	__u8 req_head[OBI_REQ_HEAD_MAX];   /* 432: last, so records are sent only as long as needed */
+	/* Client side: the server exchange in flight on the same thread when this one started
+	 * (0: none, or the thread serves several requests at once and the link would be a guess). */
+	__u64 parent_conn_id;              /* 432 */
+	__u32 parent_request_index;        /* 440 */
+	__u32 _pad2;                       /* 444 */
+	__u8 req_head[OBI_REQ_HEAD_MAX];   /* 448: last, so records are sent only as long as needed */
 };
 
-#define OBI_RECORD_FIXED_LEN 432
+#define OBI_RECORD_FIXED_LEN 448
 
 _Static_assert(__builtin_offsetof(struct obi_exchange, pid) == 96, "layout");
 _Static_assert(__builtin_offsetof(struct obi_exchange, status) == 112, "layout");
@@ -75,6 +80,7 @@ _Static_assert(__builtin_offsetof(struct obi_exchange, comm) == 152, "layout");
 _Static_assert(__builtin_offsetof(struct obi_exchange, req_head_len) == 168, "layout");
 _Static_assert(__builtin_offsetof(struct obi_exchange, direction) == 172, "layout");
 _Static_assert(__builtin_offsetof(struct obi_exchange, resp_head) == 176, "layout");
+_Static_assert(__builtin_offsetof(struct obi_exchange, parent_conn_id) == 432, "layout");
 _Static_assert(__builtin_offsetof(struct obi_exchange, req_head) == OBI_RECORD_FIXED_LEN, "layout");
 _Static_assert(sizeof(struct obi_exchange) == OBI_RECORD_FIXED_LEN + OBI_REQ_HEAD_MAX, "layout");
 

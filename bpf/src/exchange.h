@@ -33,6 +33,8 @@ static __always_inline void reset_exchange(struct conn_state *st)
 	st->rec.status = 0;
 	st->rec.req_head_len = 0;
 	st->rec.resp_head_len = 0;
+	st->rec.parent_conn_id = 0;
+	st->rec.parent_request_index = 0;
 	st->resp_base = 0;
 	st->resp_expected = 0;
 	st->head_request = 0;
@@ -111,6 +113,54 @@ static __always_inline void start_exchange(struct conn_state *st, __u8 direction
 	st->rec.pid = id >> 32;
 	st->rec.tid = (__u32)id;
 	bpf_get_current_comm(st->rec.comm, sizeof(st->rec.comm));
+}
+
+/* A thread's server exchange: the parent of client calls the same thread makes meanwhile. */
+struct thread_server {
+	__u64 sk;
+	__u64 conn_id;
+	__u32 request_index;
+	__u8 concurrent; /* two server requests were in flight on this thread at once: an event loop */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_server);
+} thread_servers SEC(".maps");
+
+static __always_inline int server_in_flight(const struct thread_server *ts)
+{
+	__u64 sk = ts->sk;
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
+
+	return st && st->rec.conn_id == ts->conn_id && st->rec.request_index == ts->request_index &&
+	       (st->phase == PHASE_REQUEST || st->phase == PHASE_RESPONSE);
+}
+
+/* Called when an exchange starts from its request bytes, on the thread that moved them. */
+static __always_inline void link_to_thread(struct conn_state *st, __u64 sk)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (st->rec.direction == OBI_DIR_SERVER) {
+		struct thread_server *ts =
+			bpf_task_storage_get(&thread_servers, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!ts)
+			return;
+		if (ts->sk && ts->sk != sk && server_in_flight(ts))
+			ts->concurrent = 1;
+		ts->sk = sk;
+		ts->conn_id = st->rec.conn_id;
+		ts->request_index = st->rec.request_index;
+		return;
+	}
+	struct thread_server *ts = bpf_task_storage_get(&thread_servers, task, 0, 0);
+	if (ts && !ts->concurrent && ts->sk && server_in_flight(ts)) {
+		st->rec.parent_conn_id = ts->conn_id;
+		st->rec.parent_request_index = ts->request_index;
+	}
 }
 
 static __always_inline void add_bytes(struct conn_state *st, const struct io_chunk *c)
@@ -216,6 +266,7 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 			if (st->phase == PHASE_AWAIT_CLOSE)
 				emit(st, OBI_F_NEXT_REQUEST);
 			start_exchange(st, c->in ? OBI_DIR_SERVER : OBI_DIR_CLIENT, now);
+			link_to_thread(st, c->sk);
 			st->head_request = is_head_method(peek);
 			st->last_request_ns = now;
 			append_request_head(st, c->data, c->data_len);
@@ -236,6 +287,7 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 		if (request && st->phase != PHASE_REQUEST) {
 			emit(st, OBI_F_NEXT_REQUEST);
 			start_exchange(st, c->in ? OBI_DIR_SERVER : OBI_DIR_CLIENT, now);
+			link_to_thread(st, c->sk);
 			st->head_request = is_head_method(peek);
 			append_request_head(st, c->data, c->data_len);
 		} else if (st->phase == PHASE_REQUEST) {

@@ -2,6 +2,8 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.net.URL;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
@@ -35,6 +37,12 @@ public class JdkBackend {
             if (path.equals("/slow")) {
                 Thread.sleep(q.getOrDefault("ms", 1000));
                 send(ex, 200, "slow\n".getBytes(StandardCharsets.US_ASCII));
+            } else if (path.equals("/proxy")) {
+                // A downstream call on the handler's own thread, as thread-per-request servers make them.
+                URL downstream = new URL("http://127.0.0.1:" + q.get("port") + "/fast");
+                try (InputStream in = downstream.openStream()) {
+                    send(ex, 200, in.readAllBytes());
+                }
             } else if (path.equals("/size")) {
                 send(ex, 200, new byte[q.getOrDefault("bytes", 1000)]);
             } else if (path.equals("/chunked")) {

@@ -6,6 +6,8 @@ import java.net.InetAddress;
  * One request/response exchange as the kernel saw it (struct obi_exchange in bpf/include/obi_record.h).
  * Timestamps are CLOCK_MONOTONIC nanoseconds; 0 means "did not happen".
  * Facts only: the verdict (aborted, 499, truncated) is derived in {@code lab.obi.agent.exchange}.
+ * {@code parentConnId}/{@code parentRequestIndex}: for a client exchange, the server exchange in flight
+ * on the same thread when it started (0 when there is none or the thread serves requests concurrently).
  */
 public record ExchangeRecord(
         long connId,
@@ -33,7 +35,9 @@ public record ExchangeRecord(
         String comm,
         Direction direction,
         byte[] responseHead,
-        byte[] requestHead) {
+        byte[] requestHead,
+        long parentConnId,
+        int parentRequestIndex) {
 
     public enum Direction { SERVER, CLIENT }
 

@@ -54,7 +54,9 @@ public final class RecordDecoder {
                 comm(bytes),
                 direction == DIRECTION_SERVER ? ExchangeRecord.Direction.SERVER : ExchangeRecord.Direction.CLIENT,
                 Arrays.copyOfRange(bytes, RESP_HEAD, RESP_HEAD + responseHeadLength),
-                Arrays.copyOfRange(bytes, REQ_HEAD, REQ_HEAD + requestHeadLength)));
+                Arrays.copyOfRange(bytes, REQ_HEAD, REQ_HEAD + requestHeadLength),
+                b.getLong(PARENT_CONN_ID),
+                b.getInt(PARENT_REQUEST_INDEX)));
     }
 
     private static InetAddress address(byte[] bytes, int offset) {

@@ -31,7 +31,9 @@ final class RecordLayout {
     static final int DIRECTION = 172;
     static final int RESP_HEAD = 176;
     static final int RESP_HEAD_MAX = 256;
-    static final int REQ_HEAD = 432;
+    static final int PARENT_CONN_ID = 432;
+    static final int PARENT_REQUEST_INDEX = 440;
+    static final int REQ_HEAD = 448;
     static final int REQ_HEAD_MAX = 1024;
 
     static final int DIRECTION_SERVER = 1;

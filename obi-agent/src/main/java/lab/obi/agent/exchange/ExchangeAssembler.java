@@ -80,7 +80,9 @@ public final class ExchangeAssembler {
                 r.bytesIn(),
                 r.bytesOut(),
                 request.traceparent(),
-                request.uberTraceId()));
+                request.uberTraceId(),
+                r.parentConnId() == 0 ? null : r.parentConnId(),
+                r.parentConnId() == 0 ? null : r.parentRequestIndex()));
     }
 
     /** How many records were dropped because their bytes were not an HTTP/1.x request. */

@@ -5,6 +5,8 @@ import lab.obi.agent.capture.ExchangeRecord.Direction;
 /**
  * One HTTP request as obi-agent reports it: the kernel's facts joined with the parsed request,
  * the verdict and the identity of the process. Nullable fields are absent from the request log.
+ * A client exchange made while a server exchange was in flight on the same thread names it by
+ * {@code parentConnId}/{@code parentRequestIndex} (the server's {@code connId}/{@code requestIndex}).
  */
 public record HttpExchange(
         long startUnixNs,
@@ -33,5 +35,7 @@ public record HttpExchange(
         long bytesIn,
         long bytesOut,
         String traceparent,
-        String uberTraceId) {
+        String uberTraceId,
+        Long parentConnId,
+        Integer parentRequestIndex) {
 }

@@ -45,18 +45,26 @@ final class ExchangeSpans {
         this.hostName = hostName;
     }
 
-    ExchangeSpan toSpan(HttpExchange e) {
+    /** @param threadParent for a client exchange, the span of the server request its thread was serving, or null */
+    ExchangeSpan toSpan(HttpExchange e, SpanContext threadParent) {
         boolean server = e.direction() == Direction.SERVER;
         Optional<SpanContext> header = TraceContext.parent(e.traceparent(), e.uberTraceId());
         SpanContext context;
         SpanContext parent = SpanContext.getInvalid();
-        if (!server && header.isPresent()) {
+        if (server) {
+            context = newSpan(header.map(SpanContext::getTraceId).orElseGet(ids::generateTraceId));
+            parent = header.orElse(parent);
+        } else if (header.isPresent()) {
             context = SpanContext.create(header.get().getTraceId(), header.get().getSpanId(), TraceFlags.getSampled(),
                     TraceState.getDefault());
+            if (threadParent != null && threadParent.getTraceId().equals(context.getTraceId())) {
+                parent = threadParent;
+            }
+        } else if (threadParent != null) {
+            context = newSpan(threadParent.getTraceId());
+            parent = threadParent;
         } else {
-            context = SpanContext.create(header.map(SpanContext::getTraceId).orElseGet(ids::generateTraceId),
-                    ids.generateSpanId(), TraceFlags.getSampled(), TraceState.getDefault());
-            parent = server ? header.orElse(SpanContext.getInvalid()) : parent;
+            context = newSpan(ids.generateTraceId());
         }
         String errorType = HttpMetrics.errorType(e, server);
         StatusData status = errorType == null ? StatusData.unset()
@@ -69,6 +77,10 @@ final class ExchangeSpans {
         return new ExchangeSpan(name(e), server ? SpanKind.SERVER : SpanKind.CLIENT, context, parent, status,
                 e.startUnixNs(), attributes(e, server, errorType), events, e.startUnixNs() + e.durationNs(),
                 resource(e), SCOPE);
+    }
+
+    private SpanContext newSpan(String traceId) {
+        return SpanContext.create(traceId, ids.generateSpanId(), TraceFlags.getSampled(), TraceState.getDefault());
     }
 
     private static String name(HttpExchange e) {

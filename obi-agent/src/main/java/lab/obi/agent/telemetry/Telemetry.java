@@ -14,12 +14,14 @@ import io.opentelemetry.sdk.metrics.View;
 import io.opentelemetry.sdk.resources.Resource;
 
 import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.exporter.otlp.internal.OtlpMetricExporterProvider;
 import io.opentelemetry.exporter.otlp.internal.OtlpSpanExporterProvider;
 import io.opentelemetry.sdk.autoconfigure.spi.ConfigProperties;
 import io.opentelemetry.sdk.autoconfigure.spi.internal.DefaultConfigProperties;
 import io.opentelemetry.sdk.metrics.export.PeriodicMetricReader;
+import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.exchange.HttpExchange;
 
 import java.io.UncheckedIOException;
@@ -43,6 +45,7 @@ public final class Telemetry implements AutoCloseable {
     private final SdkMeterProvider meterProvider;
     private final HttpMetrics httpMetrics;
     private final ExchangeSpans spans;
+    private final ThreadParents threadParents = new ThreadParents();
     private final SpanExport spanExport; // null: traces not exported
     private final ReportingMetricExporter metricExport; // null: metrics not pushed
 
@@ -118,14 +121,35 @@ public final class Telemetry implements AutoCloseable {
 
     /**
      * Records the exchange's metrics and exports its span. The span is the context of the
-     * measurements, so the duration histograms carry its trace id as an exemplar.
+     * measurements, so the duration histograms carry its trace id as an exemplar. A client call
+     * made while its thread served a request waits for that request's span, its parent.
      */
     public void record(HttpExchange exchange) {
-        ExchangeSpan span = spans.toSpan(exchange);
+        long now = System.nanoTime();
+        if (exchange.direction() == Direction.CLIENT && exchange.parentConnId() != null) {
+            SpanContext parent = threadParents.serverSpan(exchange.parentConnId(), exchange.parentRequestIndex());
+            if (parent != null) {
+                emit(exchange, parent);
+            } else {
+                threadParents.hold(exchange, now).forEach(orphan -> emit(orphan, null));
+            }
+        } else {
+            SpanContext span = emit(exchange, null);
+            if (exchange.direction() == Direction.SERVER) {
+                threadParents.serverSpanCreated(exchange.connId(), exchange.requestIndex(), span)
+                        .forEach(child -> emit(child, span));
+            }
+        }
+        threadParents.expired(now, false).forEach(orphan -> emit(orphan, null));
+    }
+
+    private SpanContext emit(HttpExchange exchange, SpanContext threadParent) {
+        ExchangeSpan span = spans.toSpan(exchange, threadParent);
         if (spanExport != null) {
             spanExport.offer(span);
         }
         httpMetrics.record(exchange, Context.root().with(Span.wrap(span.spanContext())));
+        return span.spanContext();
     }
 
     private void registerSelfMetrics(Meter meter, Supplier<SelfStats> selfStats) {
@@ -174,6 +198,7 @@ public final class Telemetry implements AutoCloseable {
 
     @Override
     public void close() throws InterruptedException {
+        threadParents.expired(System.nanoTime(), true).forEach(orphan -> emit(orphan, null));
         if (spanExport != null) {
             spanExport.close();
         }

@@ -35,6 +35,8 @@ class RecordDecoderTest {
         b.putShort(RecordLayout.RESP_HEAD_LEN, (short) 12);
         b.put(RecordLayout.DIRECTION, (byte) direction);
         b.put(RecordLayout.RESP_HEAD, "HTTP/1.1 503".getBytes(StandardCharsets.US_ASCII));
+        b.putLong(RecordLayout.PARENT_CONN_ID, 5);
+        b.putInt(RecordLayout.PARENT_REQUEST_INDEX, 2);
         b.put(RecordLayout.REQ_HEAD, requestHead);
         return b.array();
     }
@@ -61,6 +63,8 @@ class RecordDecoderTest {
         assertEquals("nginx", r.comm());
         assertEquals(ExchangeRecord.Direction.SERVER, r.direction());
         assertArrayEquals(head, r.requestHead());
+        assertEquals(5, r.parentConnId());
+        assertEquals(2, r.parentRequestIndex());
         assertEquals("HTTP/1.1 503", new String(r.responseHead(), StandardCharsets.US_ASCII));
     }
 

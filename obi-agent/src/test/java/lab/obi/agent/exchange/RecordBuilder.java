@@ -30,6 +30,8 @@ final class RecordBuilder {
     InetAddress localAddress = address("127.0.0.1");
     InetAddress peerAddress = address("127.0.0.1");
     String comm = "nginx";
+    long parentConnId;
+    int parentRequestIndex;
     Direction direction = Direction.SERVER;
     byte[] responseHead = "HTTP/1.1 200 OK\r\n".getBytes(StandardCharsets.ISO_8859_1);
     byte[] requestHead = "GET /users/42 HTTP/1.1\r\nHost: shop.example\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
@@ -38,7 +40,7 @@ final class RecordBuilder {
         return new ExchangeRecord(connId, startNs, requestEndNs, responseStartNs, endNs, finNs, rstNs, writeErrorNs,
                 bytesIn, bytesOut, responseBytesAtAbandon, contentLength, pid, pid, requestIndex, flags, status,
                 localAddress.getAddress().length == 4 ? 2 : 10, localPort, peerPort, localAddress, peerAddress, comm,
-                direction, responseHead, requestHead);
+                direction, responseHead, requestHead, parentConnId, parentRequestIndex);
     }
 
     static InetAddress address(String literal) {

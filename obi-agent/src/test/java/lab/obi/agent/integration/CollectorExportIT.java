@@ -40,7 +40,8 @@ class CollectorExportIT {
     private static final int W3C = 20;
     private static final int JAEGER = 10;
     private static final int ABANDONED = 5;
-    private static final int SERVER_SPANS = W3C + JAEGER + ABANDONED;
+    private static final int PROXIED = 1;
+    private static final int SERVER_SPANS = W3C + JAEGER + ABANDONED + PROXIED;
 
     private final Random random = new Random(7);
     private final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
@@ -70,6 +71,7 @@ class CollectorExportIT {
             jaegerSent.add(ids);
             get("/fast", "uber-trace-id", ids[0] + ":" + ids[1] + ":0:1");
         }
+        get("/proxy?port=" + lab.pythonPort, "x-test", "downstream call on the handler thread");
         List<CompletableFuture<HttpResponse<Void>>> slow = new ArrayList<>();
         for (int i = 0; i < ABANDONED; i++) {
             slow.add(client.sendAsync(HttpRequest.newBuilder(URI.create(base + "/slow?ms=1500"))
@@ -147,6 +149,21 @@ class CollectorExportIT {
                 .filter(s -> s.path("kind").asInt() == 3 && s.path("traceId").asText().equals(sent[0]))
                 .findFirst().orElseThrow(() -> new AssertionError("no client span for trace " + sent[0]));
         assertEquals(sent[1], clientSpan.path("spanId").asText(), "the server span's parent exists in the trace");
+    }
+
+    @Test
+    @Order(1)
+    void aCallMadeWhileServingARequestIsItsChild() throws Exception {
+        JsonNode server = serverSpans().stream().filter(s -> s.path("name").asText().equals("GET /proxy"))
+                .findFirst().orElseThrow(() -> new AssertionError("no server span for /proxy"));
+        List<JsonNode> children = collector.spans().stream()
+                .filter(s -> s.path("kind").asInt() == 3 && "jdk-backend".equals(s.path("service.name").asText()))
+                .filter(s -> s.path("parentSpanId").asText().equals(server.path("spanId").asText()))
+                .toList();
+        assertEquals(1, children.size(), "the JDK backend's call to the Python backend, child of /proxy");
+        assertEquals(server.path("traceId").asText(), children.get(0).path("traceId").asText());
+        assertEquals(String.valueOf(lab.pythonPort),
+                CollectorServer.attribute(children.get(0).path("attributes"), "server.port"));
     }
 
     @Test

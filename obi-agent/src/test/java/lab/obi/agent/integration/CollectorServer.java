@@ -118,9 +118,18 @@ final class CollectorServer {
         if (!Files.exists(file)) {
             return nodes;
         }
-        for (String line : Files.readAllLines(file)) {
-            if (!line.isBlank()) {
-                nodes.add(json.readTree(line));
+        List<String> lines = Files.readAllLines(file);
+        for (int i = 0; i < lines.size(); i++) {
+            if (lines.get(i).isBlank()) {
+                continue;
+            }
+            try {
+                nodes.add(json.readTree(lines.get(i)));
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                if (i < lines.size() - 1) {
+                    throw e;
+                }
+                // the Collector is still writing the last line
             }
         }
         return nodes;
