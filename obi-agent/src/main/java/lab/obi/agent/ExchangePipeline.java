@@ -16,14 +16,17 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * From ring-buffer bytes to request-log lines. The ring-buffer thread only decodes and enqueues, so
- * slow process lookups or a slow output never stall the kernel side; a full queue drops and counts.
+ * From ring-buffer bytes to request-log lines, metrics and spans. The ring-buffer thread only decodes
+ * and enqueues, so slow process lookups or a slow output never stall the kernel side for long; a queue
+ * that stays full drops and counts.
  */
 final class ExchangePipeline implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(ExchangePipeline.class);
     private static final ExchangeRecord STOP = new ExchangeRecord(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
             0, 0, 0, 0, null, null, "", ExchangeRecord.Direction.SERVER, new byte[0], new byte[0], 0, 0);
+
+    private static final long FULL_QUEUE_WAIT_MS = 20;
 
     private final BlockingQueue<ExchangeRecord> queue;
     private final ExchangeAssembler assembler;
@@ -58,8 +61,21 @@ final class ExchangePipeline implements AutoCloseable {
         Optional<ExchangeRecord> record = RecordDecoder.decode(recordBytes);
         if (record.isEmpty()) {
             undecodable.increment();
-        } else if (!queue.offer(record.get())) {
+        } else if (!queue.offer(record.get()) && !offerWithin(record.get(), FULL_QUEUE_WAIT_MS)) {
             queueFull.increment();
+        }
+    }
+
+    /**
+     * A full queue first holds the ring-buffer thread briefly: the kernel's ring buffer keeps filling
+     * meanwhile, so a burst (or the JIT warming up) is absorbed instead of dropped.
+     */
+    private boolean offerWithin(ExchangeRecord record, long millis) {
+        try {
+            return queue.offer(record, millis, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
         }
     }
 

@@ -45,27 +45,31 @@ final class ExchangeSpans {
         this.hostName = hostName;
     }
 
+    /** A span's identity and parent: cheap, needed for exemplars even when spans are not exported. */
+    record Identity(SpanContext context, SpanContext parent) {
+    }
+
     /** @param threadParent for a client exchange, the span of the server request its thread was serving, or null */
-    ExchangeSpan toSpan(HttpExchange e, SpanContext threadParent) {
-        boolean server = e.direction() == Direction.SERVER;
+    Identity identify(HttpExchange e, SpanContext threadParent) {
         Optional<SpanContext> header = TraceContext.parent(e.traceparent(), e.uberTraceId());
-        SpanContext context;
-        SpanContext parent = SpanContext.getInvalid();
-        if (server) {
-            context = newSpan(header.map(SpanContext::getTraceId).orElseGet(ids::generateTraceId));
-            parent = header.orElse(parent);
-        } else if (header.isPresent()) {
-            context = SpanContext.create(header.get().getTraceId(), header.get().getSpanId(), TraceFlags.getSampled(),
-                    TraceState.getDefault());
-            if (threadParent != null && threadParent.getTraceId().equals(context.getTraceId())) {
-                parent = threadParent;
-            }
-        } else if (threadParent != null) {
-            context = newSpan(threadParent.getTraceId());
-            parent = threadParent;
-        } else {
-            context = newSpan(ids.generateTraceId());
+        if (e.direction() == Direction.SERVER) {
+            return new Identity(newSpan(header.map(SpanContext::getTraceId).orElseGet(ids::generateTraceId)),
+                    header.orElse(SpanContext.getInvalid()));
         }
+        if (header.isPresent()) {
+            SpanContext context = SpanContext.create(header.get().getTraceId(), header.get().getSpanId(),
+                    TraceFlags.getSampled(), TraceState.getDefault());
+            boolean sameTrace = threadParent != null && threadParent.getTraceId().equals(context.getTraceId());
+            return new Identity(context, sameTrace ? threadParent : SpanContext.getInvalid());
+        }
+        if (threadParent != null) {
+            return new Identity(newSpan(threadParent.getTraceId()), threadParent);
+        }
+        return new Identity(newSpan(ids.generateTraceId()), SpanContext.getInvalid());
+    }
+
+    ExchangeSpan toSpan(HttpExchange e, Identity identity) {
+        boolean server = e.direction() == Direction.SERVER;
         String errorType = HttpMetrics.errorType(e, server);
         StatusData status = errorType == null ? StatusData.unset()
                 : StatusData.create(StatusCode.ERROR, e.aborted() ? "abandoned: " + errorType : errorType);
@@ -74,7 +78,8 @@ final class ExchangeSpans {
                         HttpMetrics.ABORT_KIND, e.abortKind().wireName(),
                         AttributeKey.doubleKey("obi.time_to_abandon"), e.timeToAbandonNs() / 1e9)))
                 : List.of();
-        return new ExchangeSpan(name(e), server ? SpanKind.SERVER : SpanKind.CLIENT, context, parent, status,
+        return new ExchangeSpan(name(e), server ? SpanKind.SERVER : SpanKind.CLIENT, identity.context(),
+                identity.parent(), status,
                 e.startUnixNs(), attributes(e, server, errorType), events, e.startUnixNs() + e.durationNs(),
                 resource(e), SCOPE);
     }

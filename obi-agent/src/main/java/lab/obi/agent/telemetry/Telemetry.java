@@ -144,12 +144,12 @@ public final class Telemetry implements AutoCloseable {
     }
 
     private SpanContext emit(HttpExchange exchange, SpanContext threadParent) {
-        ExchangeSpan span = spans.toSpan(exchange, threadParent);
+        ExchangeSpans.Identity identity = spans.identify(exchange, threadParent);
         if (spanExport != null) {
-            spanExport.offer(span);
+            spanExport.offer(spans.toSpan(exchange, identity));
         }
-        httpMetrics.record(exchange, Context.root().with(Span.wrap(span.spanContext())));
-        return span.spanContext();
+        httpMetrics.record(exchange, Context.root().with(Span.wrap(identity.context())));
+        return identity.context();
     }
 
     private void registerSelfMetrics(Meter meter, Supplier<SelfStats> selfStats) {

@@ -15,6 +15,10 @@ class ExchangeSpansTest {
     private static final String TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     private final ExchangeSpans spans = new ExchangeSpans("node-1");
 
+    private ExchangeSpan span(HttpExchange e, io.opentelemetry.api.trace.SpanContext threadParent) {
+        return spans.toSpan(e, spans.identify(e, threadParent));
+    }
+
     private static HttpExchange exchange(Direction direction, Integer status, boolean aborted, String traceparent) {
         return new HttpExchange(1_000_000_000L, 250_000_000L, direction, 42, "java", "/usr/bin/java", "orders",
                 "c0ffee", "10.0.0.1", 8080, "10.0.0.2", 51000, 7, 2, "GET", "/orders/{id}", "shop", "curl/8",
@@ -24,7 +28,7 @@ class ExchangeSpansTest {
 
     @Test
     void serverSpanContinuesTheCallersTraceWithKernelTimes() {
-        ExchangeSpan span = spans.toSpan(exchange(Direction.SERVER, 200, false, TRACEPARENT), null);
+        ExchangeSpan span = span(exchange(Direction.SERVER, 200, false, TRACEPARENT), null);
         assertEquals(SpanKind.SERVER, span.getKind());
         assertEquals("GET /orders/{id}", span.getName());
         assertEquals("4bf92f3577b34da6a3ce929d0e0e4736", span.getTraceId());
@@ -42,7 +46,7 @@ class ExchangeSpansTest {
 
     @Test
     void clientSpanWithATraceHeaderIsTheSpanTheHeaderNames() {
-        ExchangeSpan span = spans.toSpan(exchange(Direction.CLIENT, 200, false, TRACEPARENT), null);
+        ExchangeSpan span = span(exchange(Direction.CLIENT, 200, false, TRACEPARENT), null);
         assertEquals(SpanKind.CLIENT, span.getKind());
         assertEquals("00f067aa0ba902b7", span.getSpanId());
         assertFalse(span.getParentSpanContext().isValid());
@@ -51,8 +55,8 @@ class ExchangeSpansTest {
 
     @Test
     void withoutHeaderARootSpanStartsANewTrace() {
-        ExchangeSpan a = spans.toSpan(exchange(Direction.SERVER, 200, false, null), null);
-        ExchangeSpan b = spans.toSpan(exchange(Direction.SERVER, 200, false, null), null);
+        ExchangeSpan a = span(exchange(Direction.SERVER, 200, false, null), null);
+        ExchangeSpan b = span(exchange(Direction.SERVER, 200, false, null), null);
         assertFalse(a.getParentSpanContext().isValid());
         assertNotEquals(a.getTraceId(), b.getTraceId());
         assertTrue(a.getSpanContext().isSampled(), "sampled: the Collector's tail sampling decides");
@@ -60,7 +64,7 @@ class ExchangeSpansTest {
 
     @Test
     void abandonedRequestIsAnErrorWithTheAbandonEventAtItsMoment() {
-        ExchangeSpan span = spans.toSpan(exchange(Direction.SERVER, 499, true, null), null);
+        ExchangeSpan span = span(exchange(Direction.SERVER, 499, true, null), null);
         assertEquals(StatusCode.ERROR, span.getStatus().getStatusCode());
         assertEquals("fin", span.getAttributes().get(AttributeKey.stringKey("error.type")));
         assertEquals(1, span.getEvents().size());
@@ -71,15 +75,15 @@ class ExchangeSpansTest {
 
     @Test
     void serverErrorsAre5xxOnlyClientErrors4xxToo() {
-        assertEquals(StatusCode.UNSET, spans.toSpan(exchange(Direction.SERVER, 404, false, null), null).getStatus().getStatusCode());
-        assertEquals(StatusCode.ERROR, spans.toSpan(exchange(Direction.CLIENT, 404, false, null), null).getStatus().getStatusCode());
-        assertEquals(StatusCode.ERROR, spans.toSpan(exchange(Direction.SERVER, 503, false, null), null).getStatus().getStatusCode());
+        assertEquals(StatusCode.UNSET, span(exchange(Direction.SERVER, 404, false, null), null).getStatus().getStatusCode());
+        assertEquals(StatusCode.ERROR, span(exchange(Direction.CLIENT, 404, false, null), null).getStatus().getStatusCode());
+        assertEquals(StatusCode.ERROR, span(exchange(Direction.SERVER, 503, false, null), null).getStatus().getStatusCode());
     }
 
     @Test
     void aClientCallInsideAServerRequestIsItsChild() {
-        ExchangeSpan server = spans.toSpan(exchange(Direction.SERVER, 200, false, TRACEPARENT), null);
-        ExchangeSpan client = spans.toSpan(exchange(Direction.CLIENT, 200, false, null), server.getSpanContext());
+        ExchangeSpan server = span(exchange(Direction.SERVER, 200, false, TRACEPARENT), null);
+        ExchangeSpan client = span(exchange(Direction.CLIENT, 200, false, null), server.getSpanContext());
         assertEquals(server.getTraceId(), client.getTraceId());
         assertEquals(server.getSpanId(), client.getParentSpanId());
         assertEquals(SpanKind.CLIENT, client.getKind());
@@ -87,8 +91,8 @@ class ExchangeSpansTest {
 
     @Test
     void aClientHeaderOfAnotherTraceKeepsItsOwnTrace() {
-        ExchangeSpan server = spans.toSpan(exchange(Direction.SERVER, 200, false, null), null);
-        ExchangeSpan client = spans.toSpan(exchange(Direction.CLIENT, 200, false, TRACEPARENT), server.getSpanContext());
+        ExchangeSpan server = span(exchange(Direction.SERVER, 200, false, null), null);
+        ExchangeSpan client = span(exchange(Direction.CLIENT, 200, false, TRACEPARENT), server.getSpanContext());
         assertEquals("4bf92f3577b34da6a3ce929d0e0e4736", client.getTraceId());
         assertFalse(client.getParentSpanContext().isValid(), "a parent from another trace would be a guess");
     }
