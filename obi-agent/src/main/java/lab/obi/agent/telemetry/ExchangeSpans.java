@@ -9,16 +9,13 @@ import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.TraceFlags;
 import io.opentelemetry.api.trace.TraceState;
 import io.opentelemetry.sdk.common.InstrumentationScopeInfo;
-import io.opentelemetry.sdk.resources.Resource;
 import io.opentelemetry.sdk.trace.IdGenerator;
 import io.opentelemetry.sdk.trace.data.EventData;
 import io.opentelemetry.sdk.trace.data.StatusData;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.exchange.HttpExchange;
 
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -29,20 +26,13 @@ import java.util.Optional;
 final class ExchangeSpans {
 
     private static final InstrumentationScopeInfo SCOPE = InstrumentationScopeInfo.create("lab.obi.agent");
-    private static final int MAX_RESOURCES = 4096;
     static final String ABANDONED_EVENT = "obi.abandoned";
 
     private final IdGenerator ids = IdGenerator.random();
-    private final String hostName;
-    private final Map<String, Resource> resources = new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Resource> eldest) {
-            return size() > MAX_RESOURCES;
-        }
-    };
+    private final ProcessResources resources;
 
-    ExchangeSpans(String hostName) {
-        this.hostName = hostName;
+    ExchangeSpans(ProcessResources resources) {
+        this.resources = resources;
     }
 
     /** A span's identity and parent: cheap, needed for exemplars even when spans are not exported. */
@@ -81,7 +71,7 @@ final class ExchangeSpans {
         return new ExchangeSpan(name(e), server ? SpanKind.SERVER : SpanKind.CLIENT, identity.context(),
                 identity.parent(), status,
                 e.startUnixNs(), attributes(e, server, errorType), events, e.startUnixNs() + e.durationNs(),
-                resource(e), SCOPE);
+                resources.of(e), SCOPE);
     }
 
     private SpanContext newSpan(String traceId) {
@@ -129,21 +119,5 @@ final class ExchangeSpans {
         if (value != null) {
             a.put(key, value);
         }
-    }
-
-    private Resource resource(HttpExchange e) {
-        String key = e.pid() + "/" + e.service() + "/" + e.exe();
-        return resources.computeIfAbsent(key, k -> {
-            AttributesBuilder a = Attributes.builder()
-                    .put("service.name", e.service())
-                    .put("service.instance.id", hostName + "/" + e.pid())
-                    .put("process.pid", (long) e.pid())
-                    .put("host.name", hostName)
-                    .put("telemetry.distro.name", "obi-agent");
-            putIfPresent(a, AttributeKey.stringKey("process.executable.name"), e.comm());
-            putIfPresent(a, AttributeKey.stringKey("process.executable.path"), e.exe());
-            putIfPresent(a, AttributeKey.stringKey("container.id"), e.containerId());
-            return Resource.create(a.build());
-        });
     }
 }

@@ -45,7 +45,11 @@ public final class HttpMetrics {
     private final LongCounter received;
     private final LongCounter sent;
 
-    public HttpMetrics(Meter meter) {
+    private final boolean serviceAttribute;
+
+    /** @param serviceAttribute label points with service.name: where the resource is the agent, not the process */
+    HttpMetrics(Meter meter, boolean serviceAttribute) {
+        this.serviceAttribute = serviceAttribute;
         serverDuration = meter.histogramBuilder("http.server.request.duration").setUnit("s")
                 .setDescription("Duration of HTTP server requests, as the kernel saw them")
                 .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
@@ -66,11 +70,11 @@ public final class HttpMetrics {
     /** @param context the exchange's span: its trace id becomes the exemplar of the duration histograms */
     void record(HttpExchange e, Context context) {
         boolean server = e.direction() == Direction.SERVER;
-        Attributes request = requestAttributes(e, server);
+        Attributes request = requestAttributes(e, server, base(e));
         double seconds = e.durationNs() / NANOS_PER_SECOND;
         (server ? serverDuration : clientDuration).record(seconds, request, context);
 
-        Attributes service = Attributes.of(SERVICE, e.service(), DIRECTION, direction(server));
+        Attributes service = base(e).put(DIRECTION, direction(server)).build();
         received.add(e.bytesIn(), service);
         sent.add(e.bytesOut(), service);
         if (e.aborted() && e.abortKind() != null) {
@@ -81,16 +85,17 @@ public final class HttpMetrics {
             abandoned.add(1, kind.build());
             if (e.timeToAbandonNs() != null) {
                 timeToAbandon.record(e.timeToAbandonNs() / NANOS_PER_SECOND,
-                        Attributes.of(SERVICE, e.service(), DIRECTION, direction(server),
-                                ABORT_KIND, e.abortKind().wireName()), context);
+                        service.toBuilder().put(ABORT_KIND, e.abortKind().wireName()).build(), context);
             }
         }
     }
 
-    private static Attributes requestAttributes(HttpExchange e, boolean server) {
-        AttributesBuilder a = Attributes.builder()
-                .put(SERVICE, e.service())
-                .put(METHOD, e.method() != null && KNOWN_METHODS.contains(e.method()) ? e.method() : "_OTHER");
+    private AttributesBuilder base(HttpExchange e) {
+        return serviceAttribute ? Attributes.builder().put(SERVICE, e.service()) : Attributes.builder();
+    }
+
+    private static Attributes requestAttributes(HttpExchange e, boolean server, AttributesBuilder a) {
+        a.put(METHOD, e.method() != null && KNOWN_METHODS.contains(e.method()) ? e.method() : "_OTHER");
         if (e.status() != null) {
             a.put(STATUS, e.status().longValue());
         }

@@ -20,7 +20,6 @@ import io.opentelemetry.exporter.otlp.internal.OtlpMetricExporterProvider;
 import io.opentelemetry.exporter.otlp.internal.OtlpSpanExporterProvider;
 import io.opentelemetry.sdk.autoconfigure.spi.ConfigProperties;
 import io.opentelemetry.sdk.autoconfigure.spi.internal.DefaultConfigProperties;
-import io.opentelemetry.sdk.metrics.export.PeriodicMetricReader;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.exchange.HttpExchange;
 
@@ -30,6 +29,7 @@ import java.util.Map;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 
 /**
  * The agent's OpenTelemetry signals: request metrics for every observed process and the agent's own
@@ -41,13 +41,16 @@ public final class Telemetry implements AutoCloseable {
 
     private static final AttributeKey<String> DROP_REASON = AttributeKey.stringKey("obi.drop.reason");
     private static final AttributeKey<String> QUEUE = AttributeKey.stringKey("obi.queue");
+    private static final String SCOPE = "lab.obi.agent";
 
-    private final SdkMeterProvider meterProvider;
-    private final HttpMetrics httpMetrics;
+    private final SdkMeterProvider scrapeProvider; // null: no Prometheus endpoint
+    private final HttpMetrics scrapeMetrics; // null: no Prometheus endpoint
+    private final OtlpMetricPush otlpMetrics; // null: metrics not pushed
+    private final SdkMeterProvider otlpSelfProvider; // null: metrics not pushed
+    private final ReportingMetricExporter metricExport; // null: metrics not pushed
     private final ExchangeSpans spans;
     private final ThreadParents threadParents = new ThreadParents();
     private final SpanExport spanExport; // null: traces not exported
-    private final ReportingMetricExporter metricExport; // null: metrics not pushed
 
     /**
      * @param prometheusPort 0: no scrape endpoint
@@ -58,36 +61,49 @@ public final class Telemetry implements AutoCloseable {
                            boolean otlpMetrics, boolean otlpTraces, int spanQueueCapacity) {
     }
 
+    /**
+     * The scrape endpoint has one target, the agent: the observed service is a label there. Over
+     * OTLP each observed process is its own resource (service.name, service.instance.id, process.*).
+     */
     public Telemetry(Settings settings, Supplier<SelfStats> selfStats) {
         String host = hostName();
-        SdkMeterProviderBuilder builder = SdkMeterProvider.builder()
-                .setResource(Resource.getDefault().merge(Resource.create(Attributes.of(
-                        AttributeKey.stringKey("service.name"), "obi-agent",
-                        AttributeKey.stringKey("host.name"), host))));
+        Resource agent = Resource.getDefault().merge(Resource.create(Attributes.of(
+                AttributeKey.stringKey("service.name"), "obi-agent", AttributeKey.stringKey("host.name"), host)));
+        UnaryOperator<SdkMeterProviderBuilder> views = settings.exponentialHistograms()
+                ? b -> b.registerView(InstrumentSelector.builder().setType(InstrumentType.HISTOGRAM).build(),
+                        View.builder().setAggregation(Aggregation.base2ExponentialBucketHistogram()).build())
+                : UnaryOperator.identity();
+        ProcessResources resources = new ProcessResources(host);
+        spans = new ExchangeSpans(resources);
+
         if (settings.prometheusPort() != 0) {
-            builder.registerMetricReader(prometheus(settings));
+            scrapeProvider = views.apply(SdkMeterProvider.builder().setResource(agent)
+                    .registerMetricReader(prometheus(settings))).build();
+            Meter meter = scrapeProvider.get(SCOPE);
+            scrapeMetrics = new HttpMetrics(meter, true);
+            registerSelfMetrics(meter, selfStats);
+        } else {
+            scrapeProvider = null;
+            scrapeMetrics = null;
         }
+
         ConfigProperties otel = DefaultConfigProperties.create(Map.of());
         boolean otlpConfigured = otlpEndpointConfigured(otel);
-        metricExport = settings.otlpMetrics() && otlpConfigured
-                ? new ReportingMetricExporter(new OtlpMetricExporterProvider().createExporter(otel))
-                : null;
-        if (metricExport != null) {
-            builder.registerMetricReader(PeriodicMetricReader.builder(metricExport)
-                    .setInterval(otel.getDuration("otel.metric.export.interval", Duration.ofSeconds(60))).build());
+        if (settings.otlpMetrics() && otlpConfigured) {
+            metricExport = new ReportingMetricExporter(new OtlpMetricExporterProvider().createExporter(otel));
+            otlpMetrics = new OtlpMetricPush(metricExport,
+                    otel.getDuration("otel.metric.export.interval", Duration.ofSeconds(60)), resources, views);
+            otlpSelfProvider = SdkMeterProvider.builder().setResource(agent)
+                    .registerMetricReader(otlpMetrics.newReader()).build();
+            registerSelfMetrics(otlpSelfProvider.get(SCOPE), selfStats);
+        } else {
+            metricExport = null;
+            otlpMetrics = null;
+            otlpSelfProvider = null;
         }
-        if (settings.exponentialHistograms()) {
-            builder.registerView(InstrumentSelector.builder().setType(InstrumentType.HISTOGRAM).build(),
-                    View.builder().setAggregation(Aggregation.base2ExponentialBucketHistogram()).build());
-        }
-        meterProvider = builder.build();
-        Meter meter = meterProvider.get("lab.obi.agent");
-        httpMetrics = new HttpMetrics(meter);
-        spans = new ExchangeSpans(host);
         spanExport = settings.otlpTraces() && otlpConfigured
                 ? new SpanExport(new OtlpSpanExporterProvider().createExporter(otel), settings.spanQueueCapacity())
                 : null;
-        registerSelfMetrics(meter, selfStats);
     }
 
     /** Where signals go, for the start-up log line. */
@@ -148,7 +164,13 @@ public final class Telemetry implements AutoCloseable {
         if (spanExport != null) {
             spanExport.offer(spans.toSpan(exchange, identity));
         }
-        httpMetrics.record(exchange, Context.root().with(Span.wrap(identity.context())));
+        Context context = Context.root().with(Span.wrap(identity.context()));
+        if (scrapeMetrics != null) {
+            scrapeMetrics.record(exchange, context);
+        }
+        if (otlpMetrics != null) {
+            otlpMetrics.record(exchange, context);
+        }
         return identity.context();
     }
 
@@ -202,6 +224,12 @@ public final class Telemetry implements AutoCloseable {
         if (spanExport != null) {
             spanExport.close();
         }
-        meterProvider.close();
+        if (otlpMetrics != null) {
+            otlpMetrics.close();
+            otlpSelfProvider.close();
+        }
+        if (scrapeProvider != null) {
+            scrapeProvider.close();
+        }
     }
 }

@@ -190,9 +190,14 @@ class CollectorExportIT {
             total = 0;
             abandoned = 0;
             for (JsonNode point : collector.lastDataPoints("http.server.request.duration")) {
-                if (!"jdk-backend".equals(CollectorServer.attribute(point.path("attributes"), "service.name"))) {
+                JsonNode resource = point.path("resource");
+                if (!"jdk-backend".equals(CollectorServer.attribute(resource, "service.name"))) {
                     continue;
                 }
+                assertNotNull(CollectorServer.attribute(resource, "service.instance.id"), "per-process resource");
+                assertNotNull(CollectorServer.attribute(resource, "process.pid"));
+                assertNotNull(CollectorServer.attribute(resource, "host.name"));
+                assertNull(CollectorServer.attribute(point.path("attributes"), "service.name"), "in the resource, not the point");
                 long count = point.path("count").asLong();
                 total += count;
                 if ("499".equals(CollectorServer.attribute(point.path("attributes"), "http.response.status_code"))) {

@@ -83,7 +83,10 @@ final class CollectorServer {
         return spans;
     }
 
-    /** The data points of a metric in the Collector's last metrics export (cumulative temporality). */
+    /**
+     * The data points of a metric in the Collector's last metrics export (cumulative temporality),
+     * each with its resource's attributes under "resource".
+     */
     List<JsonNode> lastDataPoints(String metricName) throws IOException {
         List<JsonNode> points = new ArrayList<>();
         List<JsonNode> exports = lines(metrics);
@@ -91,11 +94,15 @@ final class CollectorServer {
             return points;
         }
         for (JsonNode resourceMetrics : exports.get(exports.size() - 1).path("resourceMetrics")) {
+            JsonNode resource = resourceMetrics.path("resource").path("attributes");
             for (JsonNode scope : resourceMetrics.path("scopeMetrics")) {
                 for (JsonNode metric : scope.path("metrics")) {
                     if (metric.path("name").asText().equals(metricName)) {
-                        metric.path("histogram").path("dataPoints").forEach(points::add);
-                        metric.path("sum").path("dataPoints").forEach(points::add);
+                        List<JsonNode> found = new ArrayList<>();
+                        metric.path("histogram").path("dataPoints").forEach(found::add);
+                        metric.path("sum").path("dataPoints").forEach(found::add);
+                        found.forEach(p -> ((com.fasterxml.jackson.databind.node.ObjectNode) p).set("resource", resource));
+                        points.addAll(found);
                     }
                 }
             }

@@ -13,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.*;
 class ExchangeSpansTest {
 
     private static final String TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    private final ExchangeSpans spans = new ExchangeSpans("node-1");
+    private final ExchangeSpans spans = new ExchangeSpans(new ProcessResources("node-1"));
 
     private ExchangeSpan span(HttpExchange e, io.opentelemetry.api.trace.SpanContext threadParent) {
         return spans.toSpan(e, spans.identify(e, threadParent));
