@@ -26,6 +26,11 @@ final class PrometheusServer {
     }
 
     void start(int agentMetricsPort) throws Exception {
+        start(agentMetricsPort, "exemplar-storage");
+    }
+
+    /** @param features Prometheus feature flags, e.g. "exemplar-storage,native-histograms" */
+    void start(int agentMetricsPort, String features) throws Exception {
         Files.writeString(lab.path("prometheus.yml"), """
                 global:
                   scrape_interval: 1s
@@ -37,7 +42,7 @@ final class PrometheusServer {
                 """.formatted(agentMetricsPort));
         lab.start("prometheus", "prometheus", "--config.file=" + lab.path("prometheus.yml"),
                 "--storage.tsdb.path=" + lab.path("prometheus-data"), "--web.listen-address=127.0.0.1:" + port,
-                "--enable-feature=exemplar-storage");
+                "--enable-feature=" + features);
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         while (System.nanoTime() < deadline) {
             try {
