@@ -187,7 +187,8 @@ public class AgentMain implements QuarkusApplication {
 
     private Telemetry.Settings telemetrySettings() {
         return new Telemetry.Settings(config.metrics().prometheusHost(), config.metrics().prometheusPort(),
-                config.metrics().exponentialHistograms(), config.export().otlpMetrics(), config.export().otlpTraces(),
+                config.metrics().exponentialHistograms(), config.metrics().peerAddresses(), config.export().otlpMetrics(),
+                config.export().otlpTraces(),
                 config.export().spanQueueCapacity());
     }
 

@@ -84,6 +84,11 @@ public interface AgentConfig {
         @WithDefault("9464")
         int prometheusPort();
 
+        /** Label server-side request metrics with the client's address (cardinality grows with clients). */
+        @WithName("peer-addresses")
+        @WithDefault("false")
+        boolean peerAddresses();
+
         /** Base-2 exponential histograms (Prometheus native histograms) instead of fixed buckets. */
         @WithName("exponential-histograms")
         @WithDefault("false")

@@ -97,7 +97,7 @@ final class ExchangeSpans {
         if (server) {
             putIfPresent(a, HttpMetrics.SERVER_ADDRESS, e.host());
             a.put(HttpMetrics.SERVER_PORT, e.localPort());
-            a.put(AttributeKey.stringKey("client.address"), e.peerAddress());
+            a.put(HttpMetrics.CLIENT_ADDRESS, e.peerAddress());
             a.put(AttributeKey.longKey("client.port"), e.peerPort());
         } else {
             a.put(HttpMetrics.SERVER_ADDRESS, e.peerAddress());

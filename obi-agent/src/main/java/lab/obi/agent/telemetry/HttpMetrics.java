@@ -29,6 +29,7 @@ public final class HttpMetrics {
     static final AttributeKey<String> ROUTE = AttributeKey.stringKey("http.route");
     static final AttributeKey<String> SERVER_ADDRESS = AttributeKey.stringKey("server.address");
     static final AttributeKey<Long> SERVER_PORT = AttributeKey.longKey("server.port");
+    static final AttributeKey<String> CLIENT_ADDRESS = AttributeKey.stringKey("client.address");
     static final AttributeKey<String> ERROR_TYPE = AttributeKey.stringKey("error.type");
     static final AttributeKey<String> SERVICE = AttributeKey.stringKey("service.name");
     static final AttributeKey<String> DIRECTION = AttributeKey.stringKey("obi.direction");
@@ -46,10 +47,15 @@ public final class HttpMetrics {
     private final LongCounter sent;
 
     private final boolean serviceAttribute;
+    private final boolean peerAddresses;
 
-    /** @param serviceAttribute label points with service.name: where the resource is the agent, not the process */
-    HttpMetrics(Meter meter, boolean serviceAttribute) {
+    /**
+     * @param serviceAttribute label points with service.name: where the resource is the agent, not the process
+     * @param peerAddresses    label server requests with client.address
+     */
+    HttpMetrics(Meter meter, boolean serviceAttribute, boolean peerAddresses) {
         this.serviceAttribute = serviceAttribute;
+        this.peerAddresses = peerAddresses;
         serverDuration = meter.histogramBuilder("http.server.request.duration").setUnit("s")
                 .setDescription("Duration of HTTP server requests, as the kernel saw them")
                 .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
@@ -70,7 +76,11 @@ public final class HttpMetrics {
     /** @param context the exchange's span: its trace id becomes the exemplar of the duration histograms */
     void record(HttpExchange e, Context context) {
         boolean server = e.direction() == Direction.SERVER;
-        Attributes request = requestAttributes(e, server, base(e));
+        AttributesBuilder base = base(e);
+        if (server && peerAddresses) {
+            base.put(CLIENT_ADDRESS, e.peerAddress());
+        }
+        Attributes request = requestAttributes(e, server, base);
         double seconds = e.durationNs() / NANOS_PER_SECOND;
         (server ? serverDuration : clientDuration).record(seconds, request, context);
 

@@ -36,6 +36,7 @@ final class OtlpMetricPush implements AutoCloseable {
     private final MetricExporter exporter;
     private final ProcessResources resources;
     private final UnaryOperator<SdkMeterProviderBuilder> views;
+    private final boolean peerAddresses;
     private final List<CollectingReader> fixedReaders = new ArrayList<>();
     private final LinkedHashMap<String, Meters> processes = new LinkedHashMap<>(16, 0.75f, true);
     private final List<CollectingReader> closing = new ArrayList<>();
@@ -49,7 +50,8 @@ final class OtlpMetricPush implements AutoCloseable {
     }
 
     OtlpMetricPush(MetricExporter exporter, Duration interval, ProcessResources resources,
-                   UnaryOperator<SdkMeterProviderBuilder> views) {
+                   UnaryOperator<SdkMeterProviderBuilder> views, boolean peerAddresses) {
+        this.peerAddresses = peerAddresses;
         this.exporter = exporter;
         this.resources = resources;
         this.views = views;
@@ -74,7 +76,7 @@ final class OtlpMetricPush implements AutoCloseable {
             CollectingReader reader = new CollectingReader(exporter);
             SdkMeterProvider provider = views.apply(SdkMeterProvider.builder()
                     .setResource(resources.of(exchange)).registerMetricReader(reader)).build();
-            return new Meters(provider, reader, new HttpMetrics(provider.get("lab.obi.agent"), false), new long[1]);
+            return new Meters(provider, reader, new HttpMetrics(provider.get("lab.obi.agent"), false, peerAddresses), new long[1]);
         });
         meters.lastUsed()[0] = now;
         Iterator<Meters> eldest = processes.values().iterator();

@@ -58,7 +58,7 @@ public final class Telemetry implements AutoCloseable {
      * @param otlpTraces push spans over OTLP when an endpoint is configured
      */
     public record Settings(String prometheusHost, int prometheusPort, boolean exponentialHistograms,
-                           boolean otlpMetrics, boolean otlpTraces, int spanQueueCapacity) {
+                           boolean peerAddresses, boolean otlpMetrics, boolean otlpTraces, int spanQueueCapacity) {
     }
 
     /**
@@ -80,7 +80,7 @@ public final class Telemetry implements AutoCloseable {
             scrapeProvider = views.apply(SdkMeterProvider.builder().setResource(agent)
                     .registerMetricReader(prometheus(settings))).build();
             Meter meter = scrapeProvider.get(SCOPE);
-            scrapeMetrics = new HttpMetrics(meter, true);
+            scrapeMetrics = new HttpMetrics(meter, true, settings.peerAddresses());
             registerSelfMetrics(meter, selfStats);
         } else {
             scrapeProvider = null;
@@ -92,7 +92,8 @@ public final class Telemetry implements AutoCloseable {
         if (settings.otlpMetrics() && otlpConfigured) {
             metricExport = new ReportingMetricExporter(new OtlpMetricExporterProvider().createExporter(otel));
             otlpMetrics = new OtlpMetricPush(metricExport,
-                    otel.getDuration("otel.metric.export.interval", Duration.ofSeconds(60)), resources, views);
+                    otel.getDuration("otel.metric.export.interval", Duration.ofSeconds(60)), resources, views,
+                    settings.peerAddresses());
             otlpSelfProvider = SdkMeterProvider.builder().setResource(agent)
                     .registerMetricReader(otlpMetrics.newReader()).build();
             registerSelfMetrics(otlpSelfProvider.get(SCOPE), selfStats);

@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.*;
 /**
  * With obi.metrics.exponential-histograms=true, Prometheus (native histograms, protobuf scrape) gets
  * base-2 exponential histograms: p99.9 of a known mix comes back within a few percent, where
- * fixed buckets would only say "between 1 and 2.5 s".
+ * fixed buckets would only say "between 1 and 2.5 s". Peer addresses are asked for here, too.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class NativeHistogramIT {
@@ -31,7 +31,8 @@ class NativeHistogramIT {
     void sendAKnownMix() throws Exception {
         lab = new Lab();
         lab.startBackends();
-        lab.startAgent("-Dobi.output.path=none", "-Dobi.metrics.exponential-histograms=true");
+        lab.startAgent("-Dobi.output.path=none", "-Dobi.metrics.exponential-histograms=true",
+                "-Dobi.metrics.peer-addresses=true");
         prometheus = new PrometheusServer(lab);
         prometheus.start(lab.agentMetricsPort, "exemplar-storage,native-histograms");
         HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
@@ -43,6 +44,12 @@ class NativeHistogramIT {
         }
         assertEquals(FAST + 1, prometheus.awaitValue("histogram_count(sum(" + SELECTOR + "))", FAST + 1,
                 Duration.ofSeconds(30)).orElse(-1), 0.0, "requests in the native histogram\n" + lab.agentLog());
+    }
+
+    @Test
+    void peerAddressesAreLabelsWhenAskedFor() throws Exception {
+        assertEquals(FAST + 1, prometheus.query("histogram_count(sum(http_server_request_duration_seconds{"
+                + "service_name=\"jdk-backend\",client_address=\"127.0.0.1\"}))").orElseThrow(), 0.0);
     }
 
     @AfterAll

@@ -128,6 +128,8 @@ class PrometheusScrapeIT {
         assertTrue(prometheus.query("sum(obi_agent_ignored_total)").orElseThrow() > 0, "its scrapes are seen...");
         assertTrue(prometheus.query("http_client_request_duration_seconds_count{service_name=\"prometheus\"}")
                 .isEmpty(), "...and not reported");
+        assertTrue(prometheus.query("count(http_server_request_duration_seconds_count{client_address!=\"\"})")
+                .isEmpty(), "peer addresses are aggregated by default");
     }
 
     @Test
