@@ -67,7 +67,7 @@ struct obi_exchange {
 	 * (0: none, or the thread serves several requests at once and the link would be a guess). */
 	__u64 parent_conn_id;              /* 432 */
 	__u32 parent_request_index;        /* 440 */
-	__u32 _pad2;                       /* 444 */
+	__u32 retransmits;                 /* 444: TCP segments this host retransmitted while the exchange was open */
 	__u8 req_head[OBI_REQ_HEAD_MAX];   /* 448: last, so records are sent only as long as needed */
 };
 

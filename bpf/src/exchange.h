@@ -35,6 +35,7 @@ static __always_inline void reset_exchange(struct conn_state *st)
 	st->rec.resp_head_len = 0;
 	st->rec.parent_conn_id = 0;
 	st->rec.parent_request_index = 0;
+	st->rec.retransmits = 0;
 	st->resp_base = 0;
 	st->resp_expected = 0;
 	st->head_request = 0;

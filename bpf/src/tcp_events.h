@@ -16,8 +16,9 @@ enum {
 	OBI_TCP_LAST_ACK = 9,
 };
 
-/* tcp_send_reset's layout changed across kernels; skaddr stayed second, after skbaddr. */
-struct tcp_reset_ctx {
+/* tcp_send_reset and tcp_retransmit_skb changed struct names and layouts across kernels;
+ * skaddr stayed second, after skbaddr. */
+struct tcp_skb_ctx {
 	__u64 common;
 	const void *skbaddr;
 	const void *skaddr;
@@ -53,6 +54,18 @@ int on_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 
+/* Retransmits while an exchange is open are part of its story: a slow request, an abandoned one. */
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int on_tcp_retransmit(struct tcp_skb_ctx *ctx)
+{
+	__u64 sk = (__u64)ctx->skaddr;
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
+
+	if (st && st->phase != PHASE_IDLE)
+		__sync_fetch_and_add(&st->rec.retransmits, 1);
+	return 0;
+}
+
 SEC("tracepoint/tcp/tcp_receive_reset")
 int on_tcp_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
 {
@@ -65,7 +78,7 @@ int on_tcp_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
 }
 
 SEC("tracepoint/tcp/tcp_send_reset")
-int on_tcp_send_reset(struct tcp_reset_ctx *ctx)
+int on_tcp_send_reset(struct tcp_skb_ctx *ctx)
 {
 	__u64 sk = (__u64)ctx->skaddr;
 	struct conn_state *st = sk ? bpf_map_lookup_elem(&conns, &sk) : 0;

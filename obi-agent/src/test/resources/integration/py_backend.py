@@ -1,5 +1,5 @@
 """The Python backend of the integration tests: http.server, HTTP/1.1 keep-alive.
-Usage: python3 py_backend.py PORT"""
+Usage: python3 py_backend.py PORT [ADDRESS]"""
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +30,6 @@ class Handler(BaseHTTPRequestHandler):
 
 
 ThreadingHTTPServer.daemon_threads = True
-server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+server = ThreadingHTTPServer((sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1", int(sys.argv[1])), Handler)
 print("listening", flush=True)
 server.serve_forever()

@@ -24,7 +24,7 @@ final class ExchangePipeline implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(ExchangePipeline.class);
     private static final ExchangeRecord STOP = new ExchangeRecord(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-            0, 0, 0, 0, null, null, "", ExchangeRecord.Direction.SERVER, new byte[0], new byte[0], 0, 0);
+            0, 0, 0, 0, null, null, "", ExchangeRecord.Direction.SERVER, new byte[0], new byte[0], 0, 0, 0);
 
     private static final long FULL_QUEUE_WAIT_MS = 20;
 

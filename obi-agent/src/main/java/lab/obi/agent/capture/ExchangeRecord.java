@@ -37,7 +37,8 @@ public record ExchangeRecord(
         byte[] responseHead,
         byte[] requestHead,
         long parentConnId,
-        int parentRequestIndex) {
+        int parentRequestIndex,
+        int retransmits) {
 
     public enum Direction { SERVER, CLIENT }
 

@@ -56,7 +56,8 @@ public final class RecordDecoder {
                 Arrays.copyOfRange(bytes, RESP_HEAD, RESP_HEAD + responseHeadLength),
                 Arrays.copyOfRange(bytes, REQ_HEAD, REQ_HEAD + requestHeadLength),
                 b.getLong(PARENT_CONN_ID),
-                b.getInt(PARENT_REQUEST_INDEX)));
+                b.getInt(PARENT_REQUEST_INDEX),
+                b.getInt(RETRANSMITS)));
     }
 
     private static InetAddress address(byte[] bytes, int offset) {

@@ -33,6 +33,7 @@ final class RecordLayout {
     static final int RESP_HEAD_MAX = 256;
     static final int PARENT_CONN_ID = 432;
     static final int PARENT_REQUEST_INDEX = 440;
+    static final int RETRANSMITS = 444;
     static final int REQ_HEAD = 448;
     static final int REQ_HEAD_MAX = 1024;
 

@@ -82,7 +82,8 @@ public final class ExchangeAssembler {
                 request.traceparent(),
                 request.uberTraceId(),
                 r.parentConnId() == 0 ? null : r.parentConnId(),
-                r.parentConnId() == 0 ? null : r.parentRequestIndex()));
+                r.parentConnId() == 0 ? null : r.parentRequestIndex(),
+                r.retransmits()));
     }
 
     /** How many records were dropped because their bytes were not an HTTP/1.x request. */

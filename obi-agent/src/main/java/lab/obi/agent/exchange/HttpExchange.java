@@ -7,6 +7,7 @@ import lab.obi.agent.capture.ExchangeRecord.Direction;
  * the verdict and the identity of the process. Nullable fields are absent from the request log.
  * A client exchange made while a server exchange was in flight on the same thread names it by
  * {@code parentConnId}/{@code parentRequestIndex} (the server's {@code connId}/{@code requestIndex}).
+ * {@code retransmits}: TCP segments this host retransmitted on the connection during the exchange.
  */
 public record HttpExchange(
         long startUnixNs,
@@ -37,5 +38,6 @@ public record HttpExchange(
         String traceparent,
         String uberTraceId,
         Long parentConnId,
-        Integer parentRequestIndex) {
+        Integer parentRequestIndex,
+        int retransmits) {
 }

@@ -58,6 +58,7 @@ public final class JsonLinesWriter implements AutoCloseable {
         json.writeNumberField("bytes_out", e.bytesOut());
         string("traceparent", e.traceparent());
         string("uber_trace_id", e.uberTraceId());
+        json.writeNumberField("retransmits", e.retransmits());
         if (e.parentConnId() != null) {
             json.writeNumberField("parent_conn_id", e.parentConnId());
             json.writeNumberField("parent_request_index", e.parentRequestIndex());

@@ -109,6 +109,9 @@ final class ExchangeSpans {
         a.put(AttributeKey.longKey("obi.connection.request_index"), e.requestIndex());
         a.put(AttributeKey.longKey("obi.bytes_in"), e.bytesIn());
         a.put(AttributeKey.longKey("obi.bytes_out"), e.bytesOut());
+        if (e.retransmits() > 0) {
+            a.put(AttributeKey.longKey("obi.tcp.retransmits"), e.retransmits());
+        }
         if (e.truncated()) {
             a.put(AttributeKey.booleanKey("obi.response.truncated"), true);
         }

@@ -45,6 +45,7 @@ public final class HttpMetrics {
     private final DoubleHistogram timeToAbandon;
     private final LongCounter received;
     private final LongCounter sent;
+    private final LongCounter retransmits;
 
     private final boolean serviceAttribute;
     private final boolean peerAddresses;
@@ -69,6 +70,9 @@ public final class HttpMetrics {
                 .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
         received = meter.counterBuilder("obi.http.received").setUnit("By")
                 .setDescription("Bytes read by the observed process during HTTP exchanges, heads included").build();
+        retransmits = meter.counterBuilder("obi.tcp.retransmits").setUnit("{segment}")
+                .setDescription("TCP segments retransmitted on a connection while one of its HTTP exchanges was open")
+                .build();
         sent = meter.counterBuilder("obi.http.sent").setUnit("By")
                 .setDescription("Bytes written by the observed process during HTTP exchanges, heads included").build();
     }
@@ -87,6 +91,10 @@ public final class HttpMetrics {
         Attributes service = base(e).put(DIRECTION, direction(server)).build();
         received.add(e.bytesIn(), service);
         sent.add(e.bytesOut(), service);
+        if (e.retransmits() > 0) {
+            retransmits.add(e.retransmits(), server ? service
+                    : service.toBuilder().put(SERVER_ADDRESS, e.peerAddress()).build());
+        }
         if (e.aborted() && e.abortKind() != null) {
             AttributesBuilder kind = service.toBuilder().put(ABORT_KIND, e.abortKind().wireName());
             if (e.route() != null) {

@@ -37,6 +37,7 @@ class RecordDecoderTest {
         b.put(RecordLayout.RESP_HEAD, "HTTP/1.1 503".getBytes(StandardCharsets.US_ASCII));
         b.putLong(RecordLayout.PARENT_CONN_ID, 5);
         b.putInt(RecordLayout.PARENT_REQUEST_INDEX, 2);
+        b.putInt(RecordLayout.RETRANSMITS, 4);
         b.put(RecordLayout.REQ_HEAD, requestHead);
         return b.array();
     }
@@ -65,6 +66,7 @@ class RecordDecoderTest {
         assertArrayEquals(head, r.requestHead());
         assertEquals(5, r.parentConnId());
         assertEquals(2, r.parentRequestIndex());
+        assertEquals(4, r.retransmits());
         assertEquals("HTTP/1.1 503", new String(r.responseHead(), StandardCharsets.US_ASCII));
     }
 

@@ -54,7 +54,7 @@ class ExchangeAssemblerTest {
         assertEquals(new HttpExchange(1_700_000_000_000_001_000L, 2_000, Direction.CLIENT, 4242, "java", null, "orders",
                 "ab".repeat(32), "10.0.0.5", 8080, "2001:db8::7", 51234, 7, 1, "POST", "/orders/{id}?debug=1",
                 "api.example", "okhttp/4.12", 200, true, AbortKind.RST, 250L, true, 78, 512, TRACEPARENT,
-                "abc:def:0:1", null, null), e);
+                "abc:def:0:1", null, null, 0), e);
     }
 
     @Test

@@ -36,7 +36,7 @@ class WatchFilterTest {
     void watched(String comm, String exe, String service, int localPort, int peerPort, String excluded,
                  String services, String portList, boolean expected) {
         HttpExchange e = new HttpExchange(0, 0, Direction.SERVER, 1, comm, exe, service, null, "127.0.0.1", localPort,
-                "127.0.0.1", peerPort, 1, 1, "GET", "/", null, null, 200, false, null, null, false, 0, 0, null, null, null, null);
+                "127.0.0.1", peerPort, 1, 1, "GET", "/", null, null, 200, false, null, null, false, 0, 0, null, null, null, null, 0);
         assertEquals(expected, new WatchFilter(strings(excluded), strings(services), ports(portList)).watched(e));
     }
 }

@@ -1,0 +1,142 @@
+package lab.obi.agent.integration;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * A Python server in its own network namespace behind a veth pair; iptables' statistic match drops
+ * a share of the client's segments as they arrive, so the client retransmits its requests. The requests that
+ * suffered carry their retransmits, and took at least one retransmission timeout.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class RetransmitIT {
+
+    private static final int REQUESTS = 60;
+    private static final int PORT = 8080;
+    private static final String SERVER = "10.213.0.2";
+    private static final long MIN_RTO_NS = 200_000_000L;
+
+    private Lab lab;
+    private final String ns = "obi-rt-" + ProcessHandle.current().pid();
+    private final String hostSide = "obih" + (ProcessHandle.current().pid() % 100000);
+    private final List<JsonNode> records = new ArrayList<>();
+    private long clientPid;
+
+    @BeforeAll
+    void requestsThroughALossyLink() throws Exception {
+        lab = new Lab();
+        sh("ip", "netns", "add", ns);
+        sh("ip", "link", "add", hostSide, "type", "veth", "peer", "name", "obins0", "netns", ns);
+        sh("ip", "addr", "add", "10.213.0.1/30", "dev", hostSide);
+        sh("ip", "link", "set", hostSide, "up");
+        sh("ip", "netns", "exec", ns, "ip", "addr", "add", SERVER + "/30", "dev", "obins0");
+        sh("ip", "netns", "exec", ns, "ip", "link", "set", "obins0", "up");
+        sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+        lab.start("py-netns", "ip", "netns", "exec", ns, "python3", lab.copyResource("py_backend.py").toString(),
+                Integer.toString(PORT), SERVER);
+        lab.startAgent();
+        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        awaitServer(client);
+        // The requests' data segments (not SYNs) are lost on arrival in the namespace, as on a real link:
+        // a drop in the sender's own OUTPUT chain is a local error to TCP, not a loss it retransmits.
+        sh("ip", "netns", "exec", ns, "iptables", "-I", "INPUT", "-p", "tcp", "--dport", Integer.toString(PORT),
+                "-m", "length", "--length", "100:65535", "-m", "statistic", "--mode", "random", "--probability", "0.3",
+                "-j", "DROP");
+        for (int i = 0; i < REQUESTS; i++) {
+            HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("http://" + SERVER + ":" + PORT
+                    + "/fast?i=" + i)).timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode());
+        }
+        clientPid = ProcessHandle.current().pid();
+        ObjectMapper json = new ObjectMapper();
+        for (String line : Files.readAllLines(lab.stopAgent())) {
+            records.add(json.readTree(line));
+        }
+    }
+
+    private void awaitServer(HttpClient client) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (true) {
+            try {
+                client.send(HttpRequest.newBuilder(URI.create("http://" + SERVER + ":" + PORT + "/fast")).build(),
+                        HttpResponse.BodyHandlers.discarding());
+                return;
+            } catch (java.io.IOException notYet) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("server in " + ns + " not reachable:\n"
+                            + Files.readString(lab.log("py-netns")));
+                }
+                Thread.sleep(200);
+            }
+        }
+    }
+
+    @AfterAll
+    void removeTheNetwork() throws Exception {
+        if (lab != null) {
+            lab.close();
+        }
+        shQuiet("ip", "link", "del", hostSide);
+        shQuiet("ip", "netns", "del", ns); // takes its iptables rules along
+    }
+
+    private List<JsonNode> clientRecords() {
+        return records.stream().filter(r -> r.path("direction").asText().equals("client")
+                && r.path("pid").asLong() == clientPid && r.path("peer_address").asText().equals(SERVER)
+                && r.path("route").asText().equals("/fast") && r.path("start_unix_ns").asLong() > 0).toList();
+    }
+
+    @Test
+    void requestsThatSufferedCarryTheirRetransmitsAndTheTimeout() {
+        List<JsonNode> mine = clientRecords();
+        assertTrue(mine.size() >= REQUESTS, "client records: " + mine.size());
+        List<JsonNode> retransmitted = mine.stream().filter(r -> r.path("retransmits").asInt() > 0).toList();
+        assertTrue(retransmitted.size() >= REQUESTS / 10,
+                "about 30% of the requests lost a segment: " + retransmitted.size() + " of " + mine.size());
+        for (JsonNode r : retransmitted) {
+            assertTrue(r.path("duration_ns").asLong() >= MIN_RTO_NS, "a retransmitted request waited an RTO: " + r);
+        }
+        long slowWithout = mine.stream().filter(r -> r.path("retransmits").asInt() == 0
+                && r.path("duration_ns").asLong() >= MIN_RTO_NS).count();
+        assertEquals(0, slowWithout, "every request slower than an RTO shows retransmits");
+    }
+
+    @Test
+    void theServerInTheNamespaceIsSeenToo() {
+        assertTrue(records.stream().anyMatch(r -> r.path("direction").asText().equals("server")
+                && r.path("local_address").asText().equals(SERVER) && r.path("local_port").asInt() == PORT
+                && r.path("comm").asText().startsWith("python")), "server records inside the namespace");
+    }
+
+    private static void sh(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
+        }
+    }
+
+    private static void shQuiet(String... command) {
+        try {
+            new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start().waitFor();
+        } catch (Exception ignored) {
+            // best-effort clean-up
+        }
+    }
+}
