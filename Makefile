@@ -31,6 +31,7 @@ unit: bpf ## unit tests only (no root needed)
 
 test: deps bpf ## all tests: unit and integration against a real kernel, nginx, JDK, Python, curl, wrk, Prometheus, Collector (root)
 	@[[ $$(id -u) -eq 0 ]] || { echo "make test: the integration tests load BPF programs: run as root" >&2; exit 1; }
+	prometheus/test.sh
 	collector=$$(collector-config/build.sh | tail -1) && $(MVN) verify -Dit -Dobi.collector.bin="$$collector"
 
 bench: build ## capture rate: wrk against nginx without and with the agent (root)
