@@ -7,6 +7,7 @@
 
 #include "state.h"
 #include "sock.h"
+#include "handshake.h"
 #include "http.h"
 #include "exchange.h"
 #include "io_syscalls.h"

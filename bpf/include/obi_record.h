@@ -68,10 +68,17 @@ struct obi_exchange {
 	__u64 parent_conn_id;              /* 432 */
 	__u32 parent_request_index;        /* 440 */
 	__u32 retransmits;                 /* 444: TCP segments this host retransmitted while the exchange was open */
-	__u8 req_head[OBI_REQ_HEAD_MAX];   /* 448: last, so records are sent only as long as needed */
+	__u64 first_retransmit_ns;         /* 448: first of them (0: none) */
+	__u64 last_retransmit_ns;          /* 456: last of them (0: none) */
+	/* Connection facts, kept across the exchanges of a connection (0: it was established before the agent). */
+	__u64 established_ns;              /* 464: the connection reached ESTABLISHED */
+	__u64 connect_ns;                  /* 472: client side: from the first SYN to ESTABLISHED, SYN retries included */
+	__u32 srtt_us;                     /* 480: smoothed RTT when the record was emitted (0: no sample yet) */
+	__u32 syn_retransmits;             /* 484: client side: SYNs sent again before the handshake completed */
+	__u8 req_head[OBI_REQ_HEAD_MAX];   /* 488: last, so records are sent only as long as needed */
 };
 
-#define OBI_RECORD_FIXED_LEN 448
+#define OBI_RECORD_FIXED_LEN 488
 
 _Static_assert(__builtin_offsetof(struct obi_exchange, pid) == 96, "layout");
 _Static_assert(__builtin_offsetof(struct obi_exchange, status) == 112, "layout");
@@ -81,6 +88,8 @@ _Static_assert(__builtin_offsetof(struct obi_exchange, req_head_len) == 168, "la
 _Static_assert(__builtin_offsetof(struct obi_exchange, direction) == 172, "layout");
 _Static_assert(__builtin_offsetof(struct obi_exchange, resp_head) == 176, "layout");
 _Static_assert(__builtin_offsetof(struct obi_exchange, parent_conn_id) == 432, "layout");
+_Static_assert(__builtin_offsetof(struct obi_exchange, first_retransmit_ns) == 448, "layout");
+_Static_assert(__builtin_offsetof(struct obi_exchange, srtt_us) == 480, "layout");
 _Static_assert(__builtin_offsetof(struct obi_exchange, req_head) == OBI_RECORD_FIXED_LEN, "layout");
 _Static_assert(sizeof(struct obi_exchange) == OBI_RECORD_FIXED_LEN + OBI_REQ_HEAD_MAX, "layout");
 

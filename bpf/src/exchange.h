@@ -36,6 +36,8 @@ static __always_inline void reset_exchange(struct conn_state *st)
 	st->rec.parent_conn_id = 0;
 	st->rec.parent_request_index = 0;
 	st->rec.retransmits = 0;
+	st->rec.first_retransmit_ns = 0;
+	st->rec.last_retransmit_ns = 0;
 	st->resp_base = 0;
 	st->resp_expected = 0;
 	st->head_request = 0;
@@ -49,6 +51,7 @@ static __always_inline void emit(struct conn_state *st, __u32 why)
 	if (head > OBI_REQ_HEAD_MAX)
 		head = OBI_REQ_HEAD_MAX;
 	st->rec.flags |= why;
+	st->rec.srtt_us = smoothed_rtt_us(st->sk);
 	/* Waking the reader per record costs more than the record; it polls, and is woken when data piles up. */
 	__u64 wakeup = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > RINGBUF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
 											 : BPF_RB_NO_WAKEUP;
@@ -74,7 +77,9 @@ static __always_inline struct conn_state *track_connection(__u64 sk)
 	if (!st)
 		return 0;
 	st->rec.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
+	st->sk = sk;
 	fill_addresses(&st->rec, sk);
+	take_handshake(&st->rec, sk);
 	return st;
 }
 

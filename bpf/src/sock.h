@@ -9,6 +9,17 @@
 #define OBI_S_IFSOCK 0140000
 #define OBI_IPPROTO_TCP 6
 
+/* TCP states as sock:inet_sock_set_state reports them (include/net/tcp_states.h, a stable ABI). */
+enum {
+	OBI_TCP_ESTABLISHED = 1,
+	OBI_TCP_SYN_SENT = 2,
+	OBI_TCP_SYN_RECV = 3,
+	OBI_TCP_FIN_WAIT1 = 4,
+	OBI_TCP_CLOSE = 7,
+	OBI_TCP_CLOSE_WAIT = 8,
+	OBI_TCP_LAST_ACK = 9,
+};
+
 /* Returns the struct sock of a TCP socket behind fd, or 0 for anything else (files, pipes, UDP...). */
 static __always_inline __u64 tcp_sock_of_fd(__u64 fd)
 {

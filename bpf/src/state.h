@@ -42,6 +42,7 @@ struct conn_state {
 	__u64 resp_base;     /* response-direction bytes before the current status line */
 	__u64 resp_expected; /* response-direction bytes at which the response is complete; 0: unknown */
 	__u64 last_request_ns;
+	__u64 sk;            /* the struct sock this state belongs to (the map key) */
 	__u8 phase;
 	__u8 head_request;   /* the request was HEAD: the response has no body */
 	__u8 local_shutdown; /* shutdown(SHUT_WR) seen: our FIN is a half-close, not the end */

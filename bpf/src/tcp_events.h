@@ -8,14 +8,6 @@
 
 #define OBI_SHUT_WR 1
 
-enum {
-	OBI_TCP_ESTABLISHED = 1,
-	OBI_TCP_FIN_WAIT1 = 4,
-	OBI_TCP_CLOSE = 7,
-	OBI_TCP_CLOSE_WAIT = 8,
-	OBI_TCP_LAST_ACK = 9,
-};
-
 /* tcp_send_reset and tcp_retransmit_skb changed struct names and layouts across kernels;
  * skaddr stayed second, after skbaddr. */
 struct tcp_skb_ctx {
@@ -30,10 +22,12 @@ int on_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (ctx->protocol != OBI_IPPROTO_TCP)
 		return 0;
 	__u64 sk = (__u64)ctx->skaddr;
+	__u64 now = bpf_ktime_get_ns();
+
+	on_handshake_state(sk, ctx->oldstate, ctx->newstate, now);
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
 	if (!st)
 		return 0;
-	__u64 now = bpf_ktime_get_ns();
 
 	switch (ctx->newstate) {
 	case OBI_TCP_CLOSE_WAIT:
@@ -61,8 +55,17 @@ int on_tcp_retransmit(struct tcp_skb_ctx *ctx)
 	__u64 sk = (__u64)ctx->skaddr;
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
 
-	if (st && st->phase != PHASE_IDLE)
-		__sync_fetch_and_add(&st->rec.retransmits, 1);
+	if (!st) {
+		on_handshake_retransmit(sk);
+		return 0;
+	}
+	if (st->phase == PHASE_IDLE)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	__sync_fetch_and_add(&st->rec.retransmits, 1);
+	if (!st->rec.first_retransmit_ns)
+		st->rec.first_retransmit_ns = now;
+	st->rec.last_retransmit_ns = now;
 	return 0;
 }
 

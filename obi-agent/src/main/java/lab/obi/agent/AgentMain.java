@@ -14,6 +14,10 @@ import lab.obi.agent.config.AgentConfig;
 import lab.obi.agent.exchange.ExchangeAssembler;
 import lab.obi.agent.export.JsonLinesWriter;
 import lab.obi.agent.http.RouteNormaliser;
+import lab.obi.agent.network.HostTcpCounters;
+import lab.obi.agent.network.InterfaceOutage;
+import lab.obi.agent.network.InterfaceOutages;
+import lab.obi.agent.network.NetlinkLinkMonitor;
 import lab.obi.agent.process.ProcessResolver;
 import lab.obi.agent.process.WatchFilter;
 import lab.obi.agent.telemetry.SelfStats;
@@ -61,11 +65,12 @@ public class AgentMain implements QuarkusApplication {
         return t;
     });
     private JsonLinesWriter writer;
-    private Telemetry telemetry;
+    private volatile Telemetry telemetry;
     private ExchangePipeline pipeline;
     private BpfCapture capture;
     private RingBufferReader reader;
     private StatsLog stats;
+    private NetlinkLinkMonitor linkMonitor;
 
     @Override
     public int run(String... args) throws Exception {
@@ -88,13 +93,15 @@ public class AgentMain implements QuarkusApplication {
     private int capture() throws BpfException, IOException, InterruptedException {
         byte[] object = bpfObject();
         RouteNormaliser routes = new RouteNormaliser(config.routes().maxPerService());
+        InterfaceOutages outages = new InterfaceOutages(new OutageReport());
         ExchangeAssembler assembler = new ExchangeAssembler(new ProcessResolver(Path.of("/proc")), routes,
-                config.routes().keepQuery());
+                config.routes().keepQuery(), outages);
         if (!config.output().path().equals(NO_OUTPUT)) {
             writer = new JsonLinesWriter(openOutput());
         }
         try {
-            telemetry = new Telemetry(telemetrySettings(), this::selfStats);
+            HostTcpCounters hostTcp = new HostTcpCounters(Path.of("/proc"));
+            telemetry = new Telemetry(telemetrySettings(), this::selfStats, hostTcp::read);
         } catch (IllegalArgumentException e) {
             throw new IOException(e.getMessage());
         }
@@ -108,6 +115,14 @@ public class AgentMain implements QuarkusApplication {
         pipeline.start();
         reader.start();
         readiness.capturing(capture.programNames().size(), reader);
+        if (config.network().interfaceEvents()) {
+            try {
+                linkMonitor = NetlinkLinkMonitor.start(outages);
+            } catch (IOException e) {
+                LOG.warnf("interface outages will not be seen (%s); requests are captured all the same",
+                        e.getMessage());
+            }
+        }
         LOG.infof("obi-agent capturing: %d programs attached (tracepoints only), request log -> %s,"
                         + " Prometheus -> %s, OTLP -> %s", capture.programNames().size(), describeOutput(),
                 describeMetrics(), Telemetry.describeOtlp(telemetrySettings()));
@@ -126,6 +141,9 @@ public class AgentMain implements QuarkusApplication {
      */
     void stop(@Observes ShutdownEvent event) throws InterruptedException, IOException {
         scheduler.shutdownNow();
+        if (linkMonitor != null) {
+            linkMonitor.close();
+        }
         if (reader != null) {
             reader.close();
         }
@@ -238,6 +256,26 @@ public class AgentMain implements QuarkusApplication {
             problems.add("obi.routes.max-per-service must be positive, got " + config.routes().maxPerService());
         }
         return problems;
+    }
+
+    /** Interface outages in the log and the metrics, as they happen. */
+    private final class OutageReport implements InterfaceOutages.Listener {
+        @Override
+        public void down(InterfaceOutage outage) {
+            LOG.warnf("interface %s stopped carrying traffic (%s)", outage.interfaceName(), outage.cause());
+            if (telemetry != null) {
+                telemetry.interfaceDown(outage);
+            }
+        }
+
+        @Override
+        public void up(InterfaceOutage outage) {
+            LOG.infof("interface %s carries traffic again after %d ms (%s)", outage.interfaceName(),
+                    outage.durationNs() / 1_000_000, outage.cause());
+            if (telemetry != null) {
+                telemetry.interfaceUp(outage);
+            }
+        }
     }
 
     /** The periodic one-line health summary: throughput and every kind of drop. */

@@ -2,6 +2,7 @@ package lab.obi.agent;
 
 import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.RecordDecoder;
+import lab.obi.agent.capture.TcpFacts;
 import lab.obi.agent.exchange.ExchangeAssembler;
 import lab.obi.agent.export.JsonLinesWriter;
 import lab.obi.agent.process.WatchFilter;
@@ -24,7 +25,8 @@ final class ExchangePipeline implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(ExchangePipeline.class);
     private static final ExchangeRecord STOP = new ExchangeRecord(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-            0, 0, 0, 0, null, null, "", ExchangeRecord.Direction.SERVER, new byte[0], new byte[0], 0, 0, 0);
+            0, 0, 0, 0, null, null, "", ExchangeRecord.Direction.SERVER, new byte[0], new byte[0], 0, 0,
+            TcpFacts.NONE);
 
     private static final long FULL_QUEUE_WAIT_MS = 20;
 

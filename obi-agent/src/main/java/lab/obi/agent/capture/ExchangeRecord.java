@@ -38,7 +38,7 @@ public record ExchangeRecord(
         byte[] requestHead,
         long parentConnId,
         int parentRequestIndex,
-        int retransmits) {
+        TcpFacts tcp) {
 
     public enum Direction { SERVER, CLIENT }
 

@@ -57,7 +57,9 @@ public final class RecordDecoder {
                 Arrays.copyOfRange(bytes, REQ_HEAD, REQ_HEAD + requestHeadLength),
                 b.getLong(PARENT_CONN_ID),
                 b.getInt(PARENT_REQUEST_INDEX),
-                b.getInt(RETRANSMITS)));
+                new TcpFacts(b.getInt(RETRANSMITS), b.getLong(FIRST_RETRANSMIT_NS), b.getLong(LAST_RETRANSMIT_NS),
+                        b.getLong(ESTABLISHED_NS), b.getLong(CONNECT_NS), b.getInt(SRTT_US),
+                        b.getInt(SYN_RETRANSMITS))));
     }
 
     private static InetAddress address(byte[] bytes, int offset) {

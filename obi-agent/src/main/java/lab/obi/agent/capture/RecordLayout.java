@@ -34,7 +34,13 @@ final class RecordLayout {
     static final int PARENT_CONN_ID = 432;
     static final int PARENT_REQUEST_INDEX = 440;
     static final int RETRANSMITS = 444;
-    static final int REQ_HEAD = 448;
+    static final int FIRST_RETRANSMIT_NS = 448;
+    static final int LAST_RETRANSMIT_NS = 456;
+    static final int ESTABLISHED_NS = 464;
+    static final int CONNECT_NS = 472;
+    static final int SRTT_US = 480;
+    static final int SYN_RETRANSMITS = 484;
+    static final int REQ_HEAD = 488;
     static final int REQ_HEAD_MAX = 1024;
 
     static final int DIRECTION_SERVER = 1;

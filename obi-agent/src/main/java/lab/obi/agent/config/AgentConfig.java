@@ -114,6 +114,18 @@ public interface AgentConfig {
         int spanQueueCapacity();
     }
 
+    Network network();
+
+    interface Network {
+        /**
+         * Follow the link state of the host's interfaces (rtnetlink): outages become metrics, log lines
+         * and evidence on the requests they overlapped.
+         */
+        @WithName("interface-events")
+        @WithDefault("true")
+        boolean interfaceEvents();
+    }
+
     Watch watch();
 
     interface Watch {

@@ -1,11 +1,15 @@
 package lab.obi.agent.exchange;
 
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.LongAdder;
 import lab.obi.agent.capture.ExchangeRecord;
+import lab.obi.agent.capture.TcpFacts;
 import lab.obi.agent.http.HttpParser;
 import lab.obi.agent.http.HttpRequestHead;
 import lab.obi.agent.http.RouteNormaliser;
+import lab.obi.agent.network.InterfaceOutage;
+import lab.obi.agent.network.InterfaceOutages;
 import lab.obi.agent.process.ProcessInfo;
 import lab.obi.agent.process.ProcessResolver;
 
@@ -23,11 +27,14 @@ public final class ExchangeAssembler {
     private final boolean keepQuery;
     private final LongAdder rejected = new LongAdder();
     private final PipelinedRequests pipelined = new PipelinedRequests();
+    private final InterfaceOutages outages;
 
-    public ExchangeAssembler(ProcessResolver processResolver, RouteNormaliser routeNormaliser, boolean keepQuery) {
+    public ExchangeAssembler(ProcessResolver processResolver, RouteNormaliser routeNormaliser, boolean keepQuery,
+                             InterfaceOutages outages) {
         this.processResolver = processResolver;
         this.routeNormaliser = routeNormaliser;
         this.keepQuery = keepQuery;
+        this.outages = outages;
     }
 
     /**
@@ -83,7 +90,32 @@ public final class ExchangeAssembler {
                 request.uberTraceId(),
                 r.parentConnId() == 0 ? null : r.parentConnId(),
                 r.parentConnId() == 0 ? null : r.parentRequestIndex(),
-                r.retransmits()));
+                evidence(r, epochOffsetNs)));
+    }
+
+    private TcpEvidence evidence(ExchangeRecord r, long epochOffsetNs) {
+        TcpFacts t = r.tcp();
+        boolean clientOnNewConnection = r.direction() == ExchangeRecord.Direction.CLIENT && r.requestIndex() == 1
+                && t.connectNs() > 0;
+        List<TcpEvidence.Outage> down = outages.overlapping(r.startNs(), r.endNs()).stream()
+                .map(o -> outage(o, epochOffsetNs)).toList();
+        return new TcpEvidence(
+                t.retransmits(),
+                t.firstRetransmitNs() == 0 ? null : t.firstRetransmitNs() + epochOffsetNs,
+                t.lastRetransmitNs() == 0 ? null : t.lastRetransmitNs() + epochOffsetNs,
+                r.has(ExchangeRecord.F_RST_SENT),
+                r.has(ExchangeRecord.F_RST_RECEIVED) || r.rstNs() != 0,
+                r.rstNs() == 0 ? null : r.rstNs() + epochOffsetNs,
+                t.srttUs() == 0 ? null : t.srttUs(),
+                t.establishedNs() == 0 || t.establishedNs() > r.startNs() ? null : r.startNs() - t.establishedNs(),
+                clientOnNewConnection ? t.connectNs() : null,
+                clientOnNewConnection ? t.synRetransmits() : null,
+                down);
+    }
+
+    private static TcpEvidence.Outage outage(InterfaceOutage o, long epochOffsetNs) {
+        return new TcpEvidence.Outage(o.interfaceName(), o.cause(), o.downNs() + epochOffsetNs,
+                o.ongoing() ? null : o.durationNs());
     }
 
     /** How many records were dropped because their bytes were not an HTTP/1.x request. */

@@ -7,7 +7,7 @@ import lab.obi.agent.capture.ExchangeRecord.Direction;
  * the verdict and the identity of the process. Nullable fields are absent from the request log.
  * A client exchange made while a server exchange was in flight on the same thread names it by
  * {@code parentConnId}/{@code parentRequestIndex} (the server's {@code connId}/{@code requestIndex}).
- * {@code retransmits}: TCP segments this host retransmitted on the connection during the exchange.
+ * {@code tcp}: what TCP and the host's interfaces did meanwhile.
  */
 public record HttpExchange(
         long startUnixNs,
@@ -39,5 +39,5 @@ public record HttpExchange(
         String uberTraceId,
         Long parentConnId,
         Integer parentRequestIndex,
-        int retransmits) {
+        TcpEvidence tcp) {
 }

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.util.Locale;
 import lab.obi.agent.exchange.HttpExchange;
+import lab.obi.agent.exchange.TcpEvidence;
 
 /**
  * Writes the request log: one JSON object per exchange and per line, UTF-8, absent (null) fields omitted.
@@ -58,13 +59,49 @@ public final class JsonLinesWriter implements AutoCloseable {
         json.writeNumberField("bytes_out", e.bytesOut());
         string("traceparent", e.traceparent());
         string("uber_trace_id", e.uberTraceId());
-        json.writeNumberField("retransmits", e.retransmits());
+        writeTcp(e.tcp(), e.requestIndex());
         if (e.parentConnId() != null) {
             json.writeNumberField("parent_conn_id", e.parentConnId());
             json.writeNumberField("parent_request_index", e.parentRequestIndex());
         }
         json.writeEndObject();
         json.writeRaw('\n');
+    }
+
+    private void writeTcp(TcpEvidence t, int requestIndex) throws IOException {
+        json.writeNumberField("retransmits", t.retransmits());
+        number("first_retransmit_unix_ns", t.firstRetransmitUnixNs());
+        number("last_retransmit_unix_ns", t.lastRetransmitUnixNs());
+        if (t.resetSent()) {
+            json.writeBooleanField("reset_sent", true);
+        }
+        if (t.resetReceived()) {
+            json.writeBooleanField("reset_received", true);
+        }
+        number("reset_received_unix_ns", t.resetReceivedUnixNs());
+        number("rtt_us", t.rttUs());
+        json.writeBooleanField("new_connection", requestIndex == 1);
+        number("connection_age_ns", t.connectionAgeNs());
+        number("connect_ns", t.connectNs());
+        number("syn_retransmits", t.synRetransmits());
+        if (!t.interfaceOutages().isEmpty()) {
+            json.writeArrayFieldStart("interface_outages");
+            for (TcpEvidence.Outage o : t.interfaceOutages()) {
+                json.writeStartObject();
+                string("interface", o.interfaceName());
+                string("cause", o.cause());
+                json.writeNumberField("down_unix_ns", o.downUnixNs());
+                number("duration_ns", o.durationNs());
+                json.writeEndObject();
+            }
+            json.writeEndArray();
+        }
+    }
+
+    private void number(String name, Number value) throws IOException {
+        if (value != null) {
+            json.writeNumberField(name, value.longValue());
+        }
     }
 
     public void flush() throws IOException {

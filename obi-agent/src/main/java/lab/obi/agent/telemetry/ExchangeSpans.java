@@ -14,7 +14,10 @@ import io.opentelemetry.sdk.trace.data.EventData;
 import io.opentelemetry.sdk.trace.data.StatusData;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.exchange.HttpExchange;
+import lab.obi.agent.exchange.TcpEvidence;
 
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 
@@ -27,6 +30,12 @@ final class ExchangeSpans {
 
     private static final InstrumentationScopeInfo SCOPE = InstrumentationScopeInfo.create("lab.obi.agent");
     static final String ABANDONED_EVENT = "obi.abandoned";
+    static final String RETRANSMIT_EVENT = "obi.tcp.retransmit";
+    static final String RESET_EVENT = "obi.tcp.reset";
+    static final String INTERFACE_DOWN_EVENT = "obi.network.interface.down";
+    static final String INTERFACE_UP_EVENT = "obi.network.interface.up";
+    static final AttributeKey<String> INTERFACE = AttributeKey.stringKey("network.interface.name");
+    static final AttributeKey<String> INTERFACE_CAUSE = AttributeKey.stringKey("obi.network.interface.cause");
 
     private final IdGenerator ids = IdGenerator.random();
     private final ProcessResources resources;
@@ -63,15 +72,51 @@ final class ExchangeSpans {
         String errorType = HttpMetrics.errorType(e, server);
         StatusData status = errorType == null ? StatusData.unset()
                 : StatusData.create(StatusCode.ERROR, e.aborted() ? "abandoned: " + errorType : errorType);
-        List<EventData> events = e.aborted() && e.abortKind() != null && e.timeToAbandonNs() != null
-                ? List.of(EventData.create(e.startUnixNs() + e.timeToAbandonNs(), ABANDONED_EVENT, Attributes.of(
-                        HttpMetrics.ABORT_KIND, e.abortKind().wireName(),
-                        AttributeKey.doubleKey("obi.time_to_abandon"), e.timeToAbandonNs() / 1e9)))
-                : List.of();
         return new ExchangeSpan(name(e), server ? SpanKind.SERVER : SpanKind.CLIENT, identity.context(),
                 identity.parent(), status,
-                e.startUnixNs(), attributes(e, server, errorType), events, e.startUnixNs() + e.durationNs(),
+                e.startUnixNs(), attributes(e, server, errorType), events(e), e.startUnixNs() + e.durationNs(),
                 resources.of(e), SCOPE);
+    }
+
+    /**
+     * The moments that explain a slow or abandoned request, on its time axis: interface outages,
+     * the first and last retransmit, a reset, the abandon itself.
+     */
+    static List<EventData> events(HttpExchange e) {
+        List<EventData> events = new ArrayList<>();
+        TcpEvidence t = e.tcp();
+        for (TcpEvidence.Outage o : t.interfaceOutages()) {
+            AttributesBuilder a = Attributes.builder().put(INTERFACE, o.interfaceName()).put(INTERFACE_CAUSE, o.cause());
+            if (o.durationNs() != null) {
+                a.put(AttributeKey.doubleKey("obi.network.interface.outage.duration"), o.durationNs() / 1e9);
+            }
+            events.add(EventData.create(o.downUnixNs(), INTERFACE_DOWN_EVENT, a.build()));
+            if (o.durationNs() != null) {
+                events.add(EventData.create(o.downUnixNs() + o.durationNs(), INTERFACE_UP_EVENT,
+                        Attributes.of(INTERFACE, o.interfaceName())));
+            }
+        }
+        if (t.firstRetransmitUnixNs() != null) {
+            events.add(EventData.create(t.firstRetransmitUnixNs(), RETRANSMIT_EVENT,
+                    Attributes.of(AttributeKey.stringKey("obi.tcp.retransmit"), "first",
+                            AttributeKey.longKey("obi.tcp.retransmits"), (long) t.retransmits())));
+            if (t.retransmits() > 1 && t.lastRetransmitUnixNs() != null) {
+                events.add(EventData.create(t.lastRetransmitUnixNs(), RETRANSMIT_EVENT,
+                        Attributes.of(AttributeKey.stringKey("obi.tcp.retransmit"), "last",
+                                AttributeKey.longKey("obi.tcp.retransmits"), (long) t.retransmits())));
+            }
+        }
+        if (t.resetReceivedUnixNs() != null) {
+            events.add(EventData.create(t.resetReceivedUnixNs(), RESET_EVENT,
+                    Attributes.of(AttributeKey.stringKey("obi.tcp.reset"), "received")));
+        }
+        if (e.aborted() && e.abortKind() != null && e.timeToAbandonNs() != null) {
+            events.add(EventData.create(e.startUnixNs() + e.timeToAbandonNs(), ABANDONED_EVENT, Attributes.of(
+                    HttpMetrics.ABORT_KIND, e.abortKind().wireName(),
+                    AttributeKey.doubleKey("obi.time_to_abandon"), e.timeToAbandonNs() / 1e9)));
+        }
+        events.sort(Comparator.comparingLong(EventData::getEpochNanos));
+        return List.copyOf(events);
     }
 
     private SpanContext newSpan(String traceId) {
@@ -109,8 +154,27 @@ final class ExchangeSpans {
         a.put(AttributeKey.longKey("obi.connection.request_index"), e.requestIndex());
         a.put(AttributeKey.longKey("obi.bytes_in"), e.bytesIn());
         a.put(AttributeKey.longKey("obi.bytes_out"), e.bytesOut());
-        if (e.retransmits() > 0) {
-            a.put(AttributeKey.longKey("obi.tcp.retransmits"), e.retransmits());
+        TcpEvidence t = e.tcp();
+        if (t.retransmits() > 0) {
+            a.put(AttributeKey.longKey("obi.tcp.retransmits"), t.retransmits());
+        }
+        if (t.resetSent()) {
+            a.put(AttributeKey.booleanKey("obi.tcp.reset_sent"), true);
+        }
+        if (t.resetReceived()) {
+            a.put(AttributeKey.booleanKey("obi.tcp.reset_received"), true);
+        }
+        if (t.rttUs() != null) {
+            a.put(AttributeKey.doubleKey("obi.tcp.rtt"), t.rttUs() / 1e6);
+        }
+        a.put(AttributeKey.booleanKey("obi.connection.new"), e.requestIndex() == 1);
+        if (t.connectNs() != null) {
+            a.put(AttributeKey.doubleKey("obi.tcp.connect.duration"), t.connectNs() / 1e9);
+            a.put(AttributeKey.longKey("obi.tcp.syn_retransmits"), t.synRetransmits());
+        }
+        if (!t.interfaceOutages().isEmpty()) {
+            a.put(AttributeKey.stringArrayKey("obi.network.interface.outages"),
+                    t.interfaceOutages().stream().map(TcpEvidence.Outage::interfaceName).distinct().toList());
         }
         if (e.truncated()) {
             a.put(AttributeKey.booleanKey("obi.response.truncated"), true);

@@ -9,6 +9,7 @@ import io.opentelemetry.api.metrics.Meter;
 import io.opentelemetry.context.Context;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.exchange.HttpExchange;
+import lab.obi.agent.exchange.TcpEvidence;
 
 import java.util.List;
 import java.util.Set;
@@ -35,6 +36,11 @@ public final class HttpMetrics {
     static final AttributeKey<String> DIRECTION = AttributeKey.stringKey("obi.direction");
     static final AttributeKey<String> ABORT_KIND = AttributeKey.stringKey("obi.abort.kind");
 
+    /** Loopback and a LAN are well under a millisecond; a WAN or a retransmit storm is not. */
+    public static final List<Double> RTT_BUCKETS = List.of(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+            0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0);
+    static final AttributeKey<String> RESET_DIRECTION = AttributeKey.stringKey("obi.tcp.reset.direction");
+
     private static final Set<String> KNOWN_METHODS =
             Set.of("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH");
     private static final double NANOS_PER_SECOND = 1e9;
@@ -46,6 +52,9 @@ public final class HttpMetrics {
     private final LongCounter received;
     private final LongCounter sent;
     private final LongCounter retransmits;
+    private final LongCounter resets;
+    private final DoubleHistogram rtt;
+    private final DoubleHistogram connectDuration;
 
     private final boolean serviceAttribute;
     private final boolean peerAddresses;
@@ -73,6 +82,15 @@ public final class HttpMetrics {
         retransmits = meter.counterBuilder("obi.tcp.retransmits").setUnit("{segment}")
                 .setDescription("TCP segments retransmitted on a connection while one of its HTTP exchanges was open")
                 .build();
+        resets = meter.counterBuilder("obi.tcp.resets").setUnit("{reset}")
+                .setDescription("TCP resets sent or received on a connection while one of its HTTP exchanges was open")
+                .build();
+        rtt = meter.histogramBuilder("obi.tcp.rtt").setUnit("s")
+                .setDescription("Smoothed round-trip time of the connection when an HTTP exchange ended")
+                .setExplicitBucketBoundariesAdvice(RTT_BUCKETS).build();
+        connectDuration = meter.histogramBuilder("obi.tcp.connect.duration").setUnit("s")
+                .setDescription("Client connections: first SYN to ESTABLISHED, SYN retries included")
+                .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
         sent = meter.counterBuilder("obi.http.sent").setUnit("By")
                 .setDescription("Bytes written by the observed process during HTTP exchanges, heads included").build();
     }
@@ -91,9 +109,22 @@ public final class HttpMetrics {
         Attributes service = base(e).put(DIRECTION, direction(server)).build();
         received.add(e.bytesIn(), service);
         sent.add(e.bytesOut(), service);
-        if (e.retransmits() > 0) {
-            retransmits.add(e.retransmits(), server ? service
-                    : service.toBuilder().put(SERVER_ADDRESS, e.peerAddress()).build());
+        TcpEvidence t = e.tcp();
+        Attributes peer = server ? service : service.toBuilder().put(SERVER_ADDRESS, e.peerAddress()).build();
+        if (t.retransmits() > 0) {
+            retransmits.add(t.retransmits(), peer);
+        }
+        if (t.resetSent()) {
+            resets.add(1, peer.toBuilder().put(RESET_DIRECTION, "sent").build());
+        }
+        if (t.resetReceived()) {
+            resets.add(1, peer.toBuilder().put(RESET_DIRECTION, "received").build());
+        }
+        if (t.rttUs() != null) {
+            rtt.record(t.rttUs() / 1e6, peer, context);
+        }
+        if (t.connectNs() != null) {
+            connectDuration.record(t.connectNs() / NANOS_PER_SECOND, peer, context);
         }
         if (e.aborted() && e.abortKind() != null) {
             AttributesBuilder kind = service.toBuilder().put(ABORT_KIND, e.abortKind().wireName());

@@ -22,9 +22,13 @@ import io.opentelemetry.sdk.autoconfigure.spi.ConfigProperties;
 import io.opentelemetry.sdk.autoconfigure.spi.internal.DefaultConfigProperties;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.exchange.HttpExchange;
+import lab.obi.agent.network.HostTcpCounters;
+import lab.obi.agent.network.InterfaceOutage;
 
 import java.io.UncheckedIOException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -51,6 +55,7 @@ public final class Telemetry implements AutoCloseable {
     private final ExchangeSpans spans;
     private final ThreadParents threadParents = new ThreadParents();
     private final SpanExport spanExport; // null: traces not exported
+    private final List<NetworkMetrics> networkMetrics = new ArrayList<>();
 
     /**
      * @param prometheusPort 0: no scrape endpoint
@@ -65,7 +70,7 @@ public final class Telemetry implements AutoCloseable {
      * The scrape endpoint has one target, the agent: the observed service is a label there. Over
      * OTLP each observed process is its own resource (service.name, service.instance.id, process.*).
      */
-    public Telemetry(Settings settings, Supplier<SelfStats> selfStats) {
+    public Telemetry(Settings settings, Supplier<SelfStats> selfStats, Supplier<HostTcpCounters.Snapshot> hostTcp) {
         String host = hostName();
         Resource agent = Resource.getDefault().merge(Resource.create(Attributes.of(
                 AttributeKey.stringKey("service.name"), "obi-agent", AttributeKey.stringKey("host.name"), host)));
@@ -82,6 +87,7 @@ public final class Telemetry implements AutoCloseable {
             Meter meter = scrapeProvider.get(SCOPE);
             scrapeMetrics = new HttpMetrics(meter, true, settings.peerAddresses());
             registerSelfMetrics(meter, selfStats);
+            networkMetrics.add(new NetworkMetrics(meter, hostTcp));
         } else {
             scrapeProvider = null;
             scrapeMetrics = null;
@@ -97,6 +103,7 @@ public final class Telemetry implements AutoCloseable {
             otlpSelfProvider = SdkMeterProvider.builder().setResource(agent)
                     .registerMetricReader(otlpMetrics.newReader()).build();
             registerSelfMetrics(otlpSelfProvider.get(SCOPE), selfStats);
+            networkMetrics.add(new NetworkMetrics(otlpSelfProvider.get(SCOPE), hostTcp));
         } else {
             metricExport = null;
             otlpMetrics = null;
@@ -217,6 +224,16 @@ public final class Telemetry implements AutoCloseable {
         } catch (UnknownHostException e) {
             return "localhost";
         }
+    }
+
+    /** An interface stopped carrying traffic. */
+    public void interfaceDown(InterfaceOutage outage) {
+        networkMetrics.forEach(m -> m.down(outage));
+    }
+
+    /** An interface carries traffic again after an outage. */
+    public void interfaceUp(InterfaceOutage outage) {
+        networkMetrics.forEach(m -> m.up(outage));
     }
 
     @Override

@@ -38,6 +38,12 @@ class RecordDecoderTest {
         b.putLong(RecordLayout.PARENT_CONN_ID, 5);
         b.putInt(RecordLayout.PARENT_REQUEST_INDEX, 2);
         b.putInt(RecordLayout.RETRANSMITS, 4);
+        b.putLong(RecordLayout.FIRST_RETRANSMIT_NS, 2_000);
+        b.putLong(RecordLayout.LAST_RETRANSMIT_NS, 3_000);
+        b.putLong(RecordLayout.ESTABLISHED_NS, 500);
+        b.putLong(RecordLayout.CONNECT_NS, 1_000_000_123L);
+        b.putInt(RecordLayout.SRTT_US, 321);
+        b.putInt(RecordLayout.SYN_RETRANSMITS, 1);
         b.put(RecordLayout.REQ_HEAD, requestHead);
         return b.array();
     }
@@ -66,7 +72,7 @@ class RecordDecoderTest {
         assertArrayEquals(head, r.requestHead());
         assertEquals(5, r.parentConnId());
         assertEquals(2, r.parentRequestIndex());
-        assertEquals(4, r.retransmits());
+        assertEquals(new TcpFacts(4, 2_000, 3_000, 500, 1_000_000_123L, 321, 1), r.tcp());
         assertEquals("HTTP/1.1 503", new String(r.responseHead(), StandardCharsets.US_ASCII));
     }
 

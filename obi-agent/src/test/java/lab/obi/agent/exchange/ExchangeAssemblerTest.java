@@ -8,9 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.http.RouteNormaliser;
+import lab.obi.agent.network.InterfaceOutage;
+import lab.obi.agent.network.InterfaceOutages;
 import lab.obi.agent.process.ProcessResolver;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,11 +24,22 @@ class ExchangeAssemblerTest {
 
     private static final String TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
+    static final InterfaceOutages.Listener NO_LISTENER = new InterfaceOutages.Listener() {
+        @Override
+        public void down(InterfaceOutage outage) {
+        }
+
+        @Override
+        public void up(InterfaceOutage outage) {
+        }
+    };
+
     @TempDir
     Path proc;
 
     private ExchangeAssembler assembler(boolean keepQuery) {
-        return new ExchangeAssembler(new ProcessResolver(proc), new RouteNormaliser(100), keepQuery);
+        return new ExchangeAssembler(new ProcessResolver(proc), new RouteNormaliser(100), keepQuery,
+                new InterfaceOutages(NO_LISTENER));
     }
 
     @Test
@@ -54,7 +68,9 @@ class ExchangeAssemblerTest {
         assertEquals(new HttpExchange(1_700_000_000_000_001_000L, 2_000, Direction.CLIENT, 4242, "java", null, "orders",
                 "ab".repeat(32), "10.0.0.5", 8080, "2001:db8::7", 51234, 7, 1, "POST", "/orders/{id}?debug=1",
                 "api.example", "okhttp/4.12", 200, true, AbortKind.RST, 250L, true, 78, 512, TRACEPARENT,
-                "abc:def:0:1", null, null, 0), e);
+                "abc:def:0:1", null, null,
+                new TcpEvidence(0, null, null, false, true, 1_700_000_000_000_001_250L, null, null, null, null,
+                        List.of())), e);
     }
 
     @Test

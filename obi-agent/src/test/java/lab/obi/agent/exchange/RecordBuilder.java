@@ -1,5 +1,7 @@
 package lab.obi.agent.exchange;
 
+import lab.obi.agent.capture.TcpFacts;
+
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
@@ -32,7 +34,7 @@ final class RecordBuilder {
     String comm = "nginx";
     long parentConnId;
     int parentRequestIndex;
-    int retransmits;
+    TcpFacts tcp = TcpFacts.NONE;
     Direction direction = Direction.SERVER;
     byte[] responseHead = "HTTP/1.1 200 OK\r\n".getBytes(StandardCharsets.ISO_8859_1);
     byte[] requestHead = "GET /users/42 HTTP/1.1\r\nHost: shop.example\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
@@ -41,7 +43,7 @@ final class RecordBuilder {
         return new ExchangeRecord(connId, startNs, requestEndNs, responseStartNs, endNs, finNs, rstNs, writeErrorNs,
                 bytesIn, bytesOut, responseBytesAtAbandon, contentLength, pid, pid, requestIndex, flags, status,
                 localAddress.getAddress().length == 4 ? 2 : 10, localPort, peerPort, localAddress, peerAddress, comm,
-                direction, responseHead, requestHead, parentConnId, parentRequestIndex, retransmits);
+                direction, responseHead, requestHead, parentConnId, parentRequestIndex, tcp);
     }
 
     static InetAddress address(String literal) {

@@ -1,5 +1,7 @@
 package lab.obi.agent.export;
 
+import lab.obi.agent.exchange.TcpEvidence;
+
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -29,12 +31,15 @@ class JsonLinesWriterTest {
     private static HttpExchange full(String text) {
         return new HttpExchange(1_700_000_000_123_456_789L, 2_500_000, Direction.SERVER, 4242, text, "/usr/sbin/nginx",
                 "shop", "ab".repeat(32), "127.0.0.1", 8080, "::1", 51234, 7, 3, "GET", "/users/{id}", text, text,
-                499, true, AbortKind.WRITE_ERROR, 1_000L, true, 78, 0, TRACEPARENT, "abc:def:0:1", 9L, 2, 3);
+                499, true, AbortKind.WRITE_ERROR, 1_000L, true, 78, 0, TRACEPARENT, "abc:def:0:1", 9L, 2,
+                new TcpEvidence(3, 1_700_000_000_123_456_800L, 1_700_000_000_124_000_000L, false, true,
+                        1_700_000_000_125_000_000L, 250, 40_000_000L, null, null,
+                        List.of(new TcpEvidence.Outage("eth0", "down", 1_700_000_000_100_000_000L, 300_000_000L))));
     }
 
     private static HttpExchange minimal() {
         return new HttpExchange(1, 2, Direction.CLIENT, 3, null, null, "svc", null, null, 0, null, 0, 4, 5,
-                "HEAD", "/", null, null, null, false, null, null, false, 0, 0, null, null, null, null, 0);
+                "HEAD", "/", null, null, null, false, null, null, false, 0, 0, null, null, null, null, TcpEvidence.NONE);
     }
 
     private static String written(HttpExchange... exchanges) throws IOException {
@@ -59,9 +64,18 @@ class JsonLinesWriterTest {
         assertEquals(List.of("start_unix_ns", "duration_ns", "direction", "pid", "comm", "exe", "service", "container_id",
                 "local_address", "local_port", "peer_address", "peer_port", "conn_id", "request_index", "method", "route",
                 "host", "user_agent", "status", "aborted", "abort_kind", "time_to_abandon_ns", "truncated", "bytes_in",
-                "bytes_out", "traceparent", "uber_trace_id", "retransmits", "parent_conn_id", "parent_request_index"),
+                "bytes_out", "traceparent", "uber_trace_id", "retransmits", "first_retransmit_unix_ns",
+                "last_retransmit_unix_ns", "reset_received", "reset_received_unix_ns", "rtt_us", "new_connection",
+                "connection_age_ns", "interface_outages", "parent_conn_id", "parent_request_index"),
                 fieldNames(json));
         assertEquals(3, json.get("retransmits").asInt());
+        assertEquals(250, json.get("rtt_us").asInt());
+        assertFalse(json.get("new_connection").asBoolean(), "third request on its connection");
+        assertEquals(40_000_000L, json.get("connection_age_ns").asLong());
+        JsonNode outage = json.get("interface_outages").get(0);
+        assertEquals("eth0", outage.get("interface").asText());
+        assertEquals("down", outage.get("cause").asText());
+        assertEquals(300_000_000L, outage.get("duration_ns").asLong());
         assertEquals(9, json.get("parent_conn_id").asLong());
         assertEquals(2, json.get("parent_request_index").asInt());
         assertEquals(1_700_000_000_123_456_789L, json.get("start_unix_ns").asLong());
@@ -79,7 +93,7 @@ class JsonLinesWriterTest {
         String line = written(minimal());
         assertEquals("{\"start_unix_ns\":1,\"duration_ns\":2,\"direction\":\"client\",\"pid\":3,\"service\":\"svc\","
                 + "\"local_port\":0,\"peer_port\":0,\"conn_id\":4,\"request_index\":5,\"method\":\"HEAD\",\"route\":\"/\","
-                + "\"aborted\":false,\"truncated\":false,\"bytes_in\":0,\"bytes_out\":0,\"retransmits\":0}\n", line);
+                + "\"aborted\":false,\"truncated\":false,\"bytes_in\":0,\"bytes_out\":0,\"retransmits\":0,\"new_connection\":false}\n", line);
     }
 
     @ParameterizedTest
@@ -100,7 +114,7 @@ class JsonLinesWriterTest {
         for (int i = 0; i < 2; i++) {
             assertFalse(lines[i].chars().anyMatch(c -> c < 0x20), "no raw control characters");
             JsonNode json = MAPPER.readTree(lines[i]);
-            assertEquals(30, json.size());
+            assertEquals(38, json.size());
             assertEquals(text, json.get("user_agent").asText());
             assertEquals(text, json.get("host").asText());
             assertEquals(text, json.get("comm").asText());

@@ -1,5 +1,7 @@
 package lab.obi.agent.telemetry;
 
+import lab.obi.agent.exchange.TcpEvidence;
+
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
@@ -23,7 +25,7 @@ class ExchangeSpansTest {
         return new HttpExchange(1_000_000_000L, 250_000_000L, direction, 42, "java", "/usr/bin/java", "orders",
                 "c0ffee", "10.0.0.1", 8080, "10.0.0.2", 51000, 7, 2, "GET", "/orders/{id}", "shop", "curl/8",
                 status, aborted, aborted ? AbortKind.FIN : null, aborted ? 200_000_000L : null, false, 80, 0,
-                traceparent, null, null, null, 0);
+                traceparent, null, null, null, TcpEvidence.NONE);
     }
 
     @Test

@@ -1,5 +1,7 @@
 package lab.obi.agent.telemetry;
 
+import lab.obi.agent.exchange.TcpEvidence;
+
 import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.TraceFlags;
 import io.opentelemetry.api.trace.TraceState;
@@ -19,7 +21,7 @@ class ThreadParentsTest {
     private static HttpExchange client(long parentConnId, int parentRequestIndex) {
         return new HttpExchange(0, 0, Direction.CLIENT, 1, "java", null, "svc", null, "127.0.0.1", 40000, "127.0.0.1",
                 80, 9, 1, "GET", "/", null, null, 200, false, null, null, false, 0, 0, null, null, parentConnId,
-                parentRequestIndex, 0);
+                parentRequestIndex, TcpEvidence.NONE);
     }
 
     @Test

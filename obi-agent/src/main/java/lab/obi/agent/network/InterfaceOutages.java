@@ -1,0 +1,90 @@
+package lab.obi.agent.network;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Follows link states and turns them into outages: an interface that carried traffic and stopped.
+ * Interfaces being created (a container's veth before it is up) or deleted (a container stopped)
+ * are not outages. Recent outages are kept for a while so requests can be joined to the ones that
+ * overlapped them; the record of a request may arrive after the interface came back.
+ */
+public final class InterfaceOutages {
+
+    /** What happened, for logs and metrics. */
+    public interface Listener {
+        void down(InterfaceOutage outage);
+
+        void up(InterfaceOutage outage);
+    }
+
+    private static final long KEEP_NS = 120_000_000_000L;
+    private static final int KEEP_MAX = 1024;
+
+    private final Listener listener;
+    private final Map<Integer, Boolean> carrying = new HashMap<>();
+    private final Map<Integer, InterfaceOutage> open = new HashMap<>();
+    private final Deque<InterfaceOutage> recent = new ArrayDeque<>();
+
+    public InterfaceOutages(Listener listener) {
+        this.listener = listener;
+    }
+
+    /** The state of every interface when following starts: no outage is reported for these. */
+    public synchronized void baseline(LinkState link) {
+        if (!link.deleted()) {
+            carrying.put(link.index(), link.carriesTraffic());
+        }
+    }
+
+    public synchronized void update(LinkState link, long nowNs) {
+        if (link.deleted()) {
+            carrying.remove(link.index());
+            open.remove(link.index());
+            return;
+        }
+        Boolean before = carrying.put(link.index(), link.carriesTraffic());
+        boolean wasCarrying = before != null && before;
+        if (wasCarrying && !link.carriesTraffic()) {
+            InterfaceOutage outage = new InterfaceOutage(link.name(), link.stateName(), nowNs, 0);
+            open.put(link.index(), outage);
+            listener.down(outage);
+        } else if (!wasCarrying && link.carriesTraffic()) {
+            InterfaceOutage started = open.remove(link.index());
+            if (started != null) {
+                InterfaceOutage ended = new InterfaceOutage(started.interfaceName(), started.cause(), started.downNs(),
+                        nowNs);
+                remember(ended, nowNs);
+                listener.up(ended);
+            }
+        }
+    }
+
+    /** Outages, ended or not, that overlapped [startNs, endNs], oldest first. */
+    public synchronized List<InterfaceOutage> overlapping(long startNs, long endNs) {
+        List<InterfaceOutage> found = new ArrayList<>();
+        for (InterfaceOutage o : recent) {
+            if (o.overlaps(startNs, endNs)) {
+                found.add(o);
+            }
+        }
+        for (InterfaceOutage o : open.values()) {
+            if (o.overlaps(startNs, endNs)) {
+                found.add(o);
+            }
+        }
+        found.sort((a, b) -> Long.compare(a.downNs(), b.downNs()));
+        return found;
+    }
+
+    private void remember(InterfaceOutage ended, long nowNs) {
+        recent.addLast(ended);
+        while (!recent.isEmpty() && (recent.size() > KEEP_MAX || nowNs - recent.peekFirst().upNs() > KEEP_NS)) {
+            recent.removeFirst();
+        }
+    }
+}

@@ -1,0 +1,63 @@
+package lab.obi.agent.telemetry;
+
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.metrics.DoubleHistogram;
+import io.opentelemetry.api.metrics.LongCounter;
+import io.opentelemetry.api.metrics.Meter;
+import lab.obi.agent.network.HostTcpCounters;
+import lab.obi.agent.network.InterfaceOutage;
+
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * The host's network, next to the requests: interface outages (what `netplan apply` does to the
+ * links) and the host-wide TCP counters that per-connection hooks cannot see.
+ */
+final class NetworkMetrics {
+
+    static final AttributeKey<String> INTERFACE = ExchangeSpans.INTERFACE;
+    static final AttributeKey<String> STATE = AttributeKey.stringKey("obi.network.interface.state");
+    static final AttributeKey<String> CAUSE = ExchangeSpans.INTERFACE_CAUSE;
+
+    /** From a blip to a minute: netplan apply takes a few hundred milliseconds to a few seconds. */
+    static final List<Double> OUTAGE_BUCKETS = List.of(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0);
+
+    private final LongCounter stateChanges;
+    private final DoubleHistogram outageDuration;
+
+    NetworkMetrics(Meter meter, Supplier<HostTcpCounters.Snapshot> host) {
+        stateChanges = meter.counterBuilder("obi.network.interface.state_changes").setUnit("{change}")
+                .setDescription("Interfaces that stopped carrying traffic (down, no_carrier) or carried it again (up)")
+                .build();
+        outageDuration = meter.histogramBuilder("obi.network.interface.outage.duration").setUnit("s")
+                .setDescription("How long an interface carried no traffic, recorded when it came back")
+                .setExplicitBucketBoundariesAdvice(OUTAGE_BUCKETS).build();
+        meter.counterBuilder("obi.tcp.listen.overflows").setUnit("{segment}")
+                .setDescription("Handshakes dropped because a listener's accept queue was full (host-wide)")
+                .buildWithCallback(m -> observe(m::record, host.get().listenOverflows()));
+        meter.counterBuilder("obi.tcp.listen.drops").setUnit("{segment}")
+                .setDescription("Handshakes dropped by listeners for any reason, overflows included (host-wide)")
+                .buildWithCallback(m -> observe(m::record, host.get().listenDrops()));
+        meter.counterBuilder("obi.host.tcp.retransmits").setUnit("{segment}")
+                .setDescription("TCP segments retransmitted by the host, on any connection")
+                .buildWithCallback(m -> observe(m::record, host.get().retransmittedSegments()));
+    }
+
+    private static void observe(java.util.function.LongConsumer sink, long value) {
+        if (value >= 0) {
+            sink.accept(value);
+        }
+    }
+
+    void down(InterfaceOutage outage) {
+        stateChanges.add(1, Attributes.of(INTERFACE, outage.interfaceName(), STATE, outage.cause()));
+    }
+
+    void up(InterfaceOutage outage) {
+        stateChanges.add(1, Attributes.of(INTERFACE, outage.interfaceName(), STATE, "up"));
+        outageDuration.record(outage.durationNs() / 1e9,
+                Attributes.of(INTERFACE, outage.interfaceName(), CAUSE, outage.cause()));
+    }
+}
