@@ -261,6 +261,13 @@ public class AgentMain implements QuarkusApplication {
     /** Interface outages in the log and the metrics, as they happen. */
     private final class OutageReport implements InterfaceOutages.Listener {
         @Override
+        public void appeared(String interfaceName) {
+            if (telemetry != null) {
+                telemetry.interfaceAppeared(interfaceName);
+            }
+        }
+
+        @Override
         public void down(InterfaceOutage outage) {
             LOG.warnf("interface %s stopped carrying traffic (%s)", outage.interfaceName(), outage.cause());
             if (telemetry != null) {

@@ -17,6 +17,9 @@ public final class InterfaceOutages {
 
     /** What happened, for logs and metrics. */
     public interface Listener {
+        /** An interface is known: present when following started, or created since (a container's veth). */
+        void appeared(String interfaceName);
+
         void down(InterfaceOutage outage);
 
         void up(InterfaceOutage outage);
@@ -38,6 +41,7 @@ public final class InterfaceOutages {
     public synchronized void baseline(LinkState link) {
         if (!link.deleted()) {
             carrying.put(link.index(), link.carriesTraffic());
+            listener.appeared(link.name());
         }
     }
 
@@ -48,6 +52,9 @@ public final class InterfaceOutages {
             return;
         }
         Boolean before = carrying.put(link.index(), link.carriesTraffic());
+        if (before == null) {
+            listener.appeared(link.name());
+        }
         boolean wasCarrying = before != null && before;
         if (wasCarrying && !link.carriesTraffic()) {
             InterfaceOutage outage = new InterfaceOutage(link.name(), link.stateName(), nowNs, 0);

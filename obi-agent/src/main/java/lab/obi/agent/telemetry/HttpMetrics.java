@@ -8,11 +8,13 @@ import io.opentelemetry.api.metrics.LongCounter;
 import io.opentelemetry.api.metrics.Meter;
 import io.opentelemetry.context.Context;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
+import lab.obi.agent.exchange.AbortKind;
 import lab.obi.agent.exchange.HttpExchange;
 import lab.obi.agent.exchange.TcpEvidence;
 
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The request metrics: OpenTelemetry HTTP semantic conventions where they exist
@@ -56,6 +58,11 @@ public final class HttpMetrics {
     private final DoubleHistogram rtt;
     private final DoubleHistogram connectDuration;
 
+    /** What a client's abandon looks like at a server: it closed (FIN) or reset (RST) the connection. */
+    private static final List<AbortKind> SERVER_ABORT_KINDS = List.of(AbortKind.FIN, AbortKind.RST);
+
+    private final Set<List<String>> serverRoutes = ConcurrentHashMap.newKeySet();
+    private final Set<Attributes> peers = ConcurrentHashMap.newKeySet();
     private final boolean serviceAttribute;
     private final boolean peerAddresses;
 
@@ -111,6 +118,9 @@ public final class HttpMetrics {
         sent.add(e.bytesOut(), service);
         TcpEvidence t = e.tcp();
         Attributes peer = server ? service : service.toBuilder().put(SERVER_ADDRESS, e.peerAddress()).build();
+        if (peers.add(peer)) {
+            startTcpAtZero(peer);
+        }
         if (t.retransmits() > 0) {
             retransmits.add(t.retransmits(), peer);
         }
@@ -126,6 +136,9 @@ public final class HttpMetrics {
         if (t.connectNs() != null) {
             connectDuration.record(t.connectNs() / NANOS_PER_SECOND, peer, context);
         }
+        if (server && e.route() != null && serverRoutes.add(List.of(e.service(), e.route()))) {
+            startAbandonedAtZero(service, e.route());
+        }
         if (e.aborted() && e.abortKind() != null) {
             AttributesBuilder kind = service.toBuilder().put(ABORT_KIND, e.abortKind().wireName());
             if (e.route() != null) {
@@ -137,6 +150,24 @@ public final class HttpMetrics {
                         service.toBuilder().put(ABORT_KIND, e.abortKind().wireName()).build(), context);
             }
         }
+    }
+
+    /**
+     * A counter series that first appears with a burst (a route's first 499s, in the middle of an
+     * incident) is invisible to rate() and increase(): they need a sample before the burst. Every
+     * server route gets its abandon series at 0 when it is first seen.
+     */
+    private void startAbandonedAtZero(Attributes service, String route) {
+        for (AbortKind kind : SERVER_ABORT_KINDS) {
+            abandoned.add(0, service.toBuilder().put(ABORT_KIND, kind.wireName()).put(ROUTE, route).build());
+        }
+    }
+
+    /** Retransmits and resets come in bursts too: each service and peer starts at 0. */
+    private void startTcpAtZero(Attributes peer) {
+        retransmits.add(0, peer);
+        resets.add(0, peer.toBuilder().put(RESET_DIRECTION, "sent").build());
+        resets.add(0, peer.toBuilder().put(RESET_DIRECTION, "received").build());
     }
 
     private AttributesBuilder base(HttpExchange e) {

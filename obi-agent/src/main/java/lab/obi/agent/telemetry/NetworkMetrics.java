@@ -51,6 +51,13 @@ final class NetworkMetrics {
         }
     }
 
+    /** Its counters start at 0: the first outage of an interface must show in increase(). */
+    void appeared(String interfaceName) {
+        for (String state : List.of("down", "no_carrier", "up")) {
+            stateChanges.add(0, Attributes.of(INTERFACE, interfaceName, STATE, state));
+        }
+    }
+
     void down(InterfaceOutage outage) {
         stateChanges.add(1, Attributes.of(INTERFACE, outage.interfaceName(), STATE, outage.cause()));
     }

@@ -26,6 +26,7 @@ import lab.obi.agent.network.HostTcpCounters;
 import lab.obi.agent.network.InterfaceOutage;
 
 import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -216,6 +217,25 @@ public final class Telemetry implements AutoCloseable {
                 dropped.record(metricExport.failures(), Attributes.of(DROP_REASON, "metric_export_failed"));
             }
         }, records, logged, ignored, notHttp, dropped, queue, exportedSpans);
+        registerProcessMetrics(meter);
+    }
+
+    /** The agent's own cost, in the process.* semantic conventions: what the benchmarks and the health dashboard show. */
+    private static void registerProcessMetrics(Meter meter) {
+        java.lang.management.OperatingSystemMXBean os = ManagementFactory.getOperatingSystemMXBean();
+        if (os instanceof com.sun.management.OperatingSystemMXBean jdk) {
+            meter.counterBuilder("process.cpu.time").ofDoubles().setUnit("s")
+                    .setDescription("CPU time used by obi-agent (user and system)")
+                    .buildWithCallback(m -> m.record(jdk.getProcessCpuTime() / 1e9));
+        }
+        meter.upDownCounterBuilder("process.memory.usage").setUnit("By")
+                .setDescription("Resident memory of obi-agent")
+                .buildWithCallback(m -> {
+                    long rss = ResidentMemory.bytes();
+                    if (rss >= 0) {
+                        m.record(rss);
+                    }
+                });
     }
 
     private static String hostName() {
@@ -224,6 +244,11 @@ public final class Telemetry implements AutoCloseable {
         } catch (UnknownHostException e) {
             return "localhost";
         }
+    }
+
+    /** An interface is known; its metrics start at 0. */
+    public void interfaceAppeared(String interfaceName) {
+        networkMetrics.forEach(m -> m.appeared(interfaceName));
     }
 
     /** An interface stopped carrying traffic. */

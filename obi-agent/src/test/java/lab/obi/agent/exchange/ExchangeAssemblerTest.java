@@ -26,6 +26,10 @@ class ExchangeAssemblerTest {
 
     static final InterfaceOutages.Listener NO_LISTENER = new InterfaceOutages.Listener() {
         @Override
+        public void appeared(String interfaceName) {
+        }
+
+        @Override
         public void down(InterfaceOutage outage) {
         }
 

@@ -10,7 +10,13 @@ import org.junit.jupiter.api.Test;
 class InterfaceOutagesTest {
 
     private final List<String> heard = new ArrayList<>();
+    private final List<String> known = new ArrayList<>();
     private final InterfaceOutages outages = new InterfaceOutages(new InterfaceOutages.Listener() {
+        @Override
+        public void appeared(String name) {
+            known.add(name);
+        }
+
         @Override
         public void down(InterfaceOutage o) {
             heard.add("down " + o.interfaceName() + " " + o.cause() + " at " + o.downNs());
@@ -56,6 +62,7 @@ class InterfaceOutagesTest {
         outages.update(new LinkState(3, "vethold", false, false, true), 7); // its container stopped
         outages.update(up(3, "vethold"), 8); // index reused
         assertTrue(heard.isEmpty(), heard.toString());
+        assertEquals(List.of("vethnew", "vethold", "vethold"), known, "each appearance, for metrics that start at 0");
     }
 
     @Test

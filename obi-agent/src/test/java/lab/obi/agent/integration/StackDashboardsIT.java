@@ -1,0 +1,387 @@
+package lab.obi.agent.integration;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The stack's configuration run for real on this host, without containers: the demo workload
+ * (demo/: nginx as the load balancer with demo/lb/obi-lb.conf, cloud A and cloud B JDK backends,
+ * the load generator with client timeouts), obi-agent observing it, the Collector with
+ * collector-config/collector.yaml, Jaeger v2 with jaeger/config.yaml, Prometheus with
+ * prometheus/prometheus.yml and its rules. Cloud B lives in a network namespace, and
+ * demo/fault/netplan-apply restarts its interfaces mid-run, as in the seed incident.
+ * <p>
+ * Then every query of every Grafana dashboard runs against that Prometheus and must return series,
+ * every datasource uid the dashboards use must be provisioned, and Jaeger must hold the abandoned
+ * requests that the tail sampler kept.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class StackDashboardsIT {
+
+    private static final String CLOUD_B = "10.216.0.2";
+    private static final Duration LOAD_BEFORE = Duration.ofSeconds(25);
+    private static final Duration LOAD_AFTER = Duration.ofSeconds(30);
+    private static final int SCRAPE_SECONDS = 5; // prometheus/prometheus.yml
+    private static final int COLLECTOR_GRPC = 4317; // collector-config/collector.yaml: the stack's fixed ports
+    private static final int COLLECTOR_METRICS = 8889;
+    private static final int COLLECTOR_SELF = 8888;
+    private static final int COLLECTOR_HEALTH = 13133;
+
+    private final Path repo = Path.of(System.getProperty("obi.repo", "..")).toAbsolutePath().normalize();
+    private final String ns = "obi-stack-" + ProcessHandle.current().pid();
+    private final String hostSide = "obis" + (ProcessHandle.current().pid() % 100000);
+    private final int lbPort = Lab.freePort();
+    private final int prometheusPort = Lab.freePort();
+    private final int jaegerUiPort = Lab.freePort();
+    private final int jaegerOtlpPort = Lab.freePort();
+    private final HttpClient http = HttpClient.newHttpClient();
+    private final ObjectMapper json = new ObjectMapper();
+    private Lab lab;
+    private long startSeconds;
+    private long endSeconds;
+    private String netplanOutput;
+
+    @BeforeAll
+    void runTheStackAndTheIncident() throws Exception {
+        lab = new Lab();
+        String collector = requiredBinary("obi.collector.bin", "collector-config/build.sh");
+        String jaeger = requiredBinary("obi.jaeger.bin", ".ci/build-go-program jaeger ...");
+        for (int port : List.of(COLLECTOR_GRPC, 4318, COLLECTOR_METRICS, COLLECTOR_SELF, COLLECTOR_HEALTH)) {
+            try (java.net.ServerSocket free = new java.net.ServerSocket(port)) {
+                assertTrue(free.isBound());
+            } catch (IOException e) {
+                fail("port " + port + " is taken: the stack's Collector config listens there (" + e.getMessage() + ")");
+            }
+        }
+        startCloudB();
+        startDemo();
+        startJaeger(jaeger);
+        lab.startWithEnvironment("collector", Map.of("JAEGER_OTLP_ENDPOINT", "127.0.0.1:" + jaegerOtlpPort), collector,
+                "--config", repo.resolve("collector-config/collector.yaml").toString());
+        awaitHttp("http://127.0.0.1:" + COLLECTOR_HEALTH + "/", "collector");
+        startPrometheus();
+        lab.startAgent(Map.of("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + COLLECTOR_GRPC,
+                "OTEL_METRIC_EXPORT_INTERVAL", "5000"), "-Dobi.metrics.peer-addresses=true", "-Dobi.output.path=none");
+
+        startSeconds = System.currentTimeMillis() / 1000;
+        lab.startWithEnvironment("loadgen", Map.of("OTEL_SERVICE_NAME", "loadgen", "TARGET", "http://127.0.0.1:" + lbPort,
+                "RATE", "50", "CLIENTS", "128", "REPORT_S", "5"), java(), source("demo/app/LoadGenerator.java"));
+        Thread.sleep(LOAD_BEFORE.toMillis());
+        Process netplan = new ProcessBuilder("ip", "netns", "exec", ns, "sh",
+                repo.resolve("demo/fault/netplan-apply").toString(), "3000").redirectErrorStream(true).start();
+        netplanOutput = new String(netplan.getInputStream().readAllBytes());
+        assertEquals(0, netplan.waitFor(), netplanOutput);
+        Thread.sleep(LOAD_AFTER.toMillis());
+        // Recording rules run every 15 s and the Collector flushes span metrics every 15 s.
+        Thread.sleep(20_000);
+        endSeconds = System.currentTimeMillis() / 1000;
+    }
+
+    @AfterAll
+    void stopEverything() throws Exception {
+        if (lab != null) {
+            lab.close();
+        }
+        shQuiet("ip", "link", "del", hostSide);
+        shQuiet("ip", "netns", "del", ns);
+    }
+
+    @Test
+    void everyDashboardQueryReturnsSeries() throws Exception {
+        List<String> empty = new ArrayList<>();
+        int queries = 0;
+        for (Path file : dashboards()) {
+            JsonNode dashboard = json.readTree(file.toFile());
+            String name = dashboard.path("title").asText();
+            for (JsonNode panel : dashboard.path("panels")) {
+                for (JsonNode target : panel.path("targets")) {
+                    queries++;
+                    String expr = target.path("expr").asText();
+                    if (rangeQuery(expr).isEmpty()) {
+                        empty.add(name + " / " + panel.path("title").asText() + " [" + target.path("refId").asText()
+                                + "]: " + expr);
+                    }
+                }
+            }
+            for (JsonNode annotation : dashboard.path("annotations").path("list")) {
+                if (annotation.has("expr")) {
+                    queries++;
+                    if (rangeQuery(annotation.path("expr").asText()).isEmpty()) {
+                        empty.add(name + " / annotation " + annotation.path("name").asText() + ": "
+                                + annotation.path("expr").asText());
+                    }
+                }
+            }
+        }
+        assertTrue(queries > 30, "the dashboards hold " + queries + " queries");
+        assertEquals(List.of(), empty, "panel queries that returned no series (of " + queries + ")");
+    }
+
+    @Test
+    void everyDatasourceTheDashboardsUseIsProvisioned() throws Exception {
+        JsonNode provisioning = new YAMLMapper().readTree(repo.resolve("grafana/provisioning/datasources/obi.yaml").toFile());
+        Set<String> provisioned = new TreeSet<>();
+        provisioning.path("datasources").forEach(d -> provisioned.add(d.path("uid").asText()));
+        assertEquals(Set.of("obi-prometheus", "obi-jaeger"), provisioned);
+        provisioning.path("datasources").forEach(d -> d.path("jsonData").path("exemplarTraceIdDestinations")
+                .forEach(e -> assertTrue(provisioned.contains(e.path("datasourceUid").asText()), e.toString())));
+
+        for (Path file : dashboards()) {
+            Set<String> used = new TreeSet<>();
+            collectUids(json.readTree(file.toFile()), used);
+            used.remove("-- Grafana --");
+            assertFalse(used.isEmpty(), file.toString());
+            assertTrue(provisioned.containsAll(used), file + " uses " + used + ", provisioned: " + provisioned);
+        }
+        JsonNode providers = new YAMLMapper().readTree(repo.resolve("grafana/provisioning/dashboards/obi.yaml").toFile());
+        assertEquals("/etc/grafana/dashboards", providers.path("providers").get(0).path("options").path("path").asText());
+        assertTrue(Files.readString(repo.resolve("compose.yaml")).contains("./grafana/dashboards:/etc/grafana/dashboards"),
+                "compose.yaml mounts the dashboards where the provider reads them");
+    }
+
+    @Test
+    void theIncidentShowsOnCloudBAndNotOnCloudA() throws Exception {
+        assertTrue(netplanOutput.contains("routes re-applied"), netplanOutput);
+        String window = (endSeconds - startSeconds) + "s";
+        double abandonedB = sum("sum(increase(obi_http_abandoned_total{service_name=\"nginx\",obi_direction=\"server\","
+                + "http_route=~\"/b/.*\"}[" + window + "]))");
+        double abandonedA = sum("sum(increase(obi_http_abandoned_total{service_name=\"nginx\",obi_direction=\"server\","
+                + "http_route=~\"/a/.*\"}[" + window + "]))");
+        assertTrue(abandonedB >= 3, "clients gave up on cloud B while its interfaces restarted: " + abandonedB);
+        assertTrue(abandonedB > 3 * abandonedA, "499s: cloud B " + abandonedB + ", cloud A " + abandonedA);
+        double outages = sum("sum(increase(obi_network_interface_state_changes_total{network_interface_name=\""
+                + hostSide + "\",obi_network_interface_state!=\"up\"}[" + window + "]))");
+        assertTrue(outages >= 1, "the restart of cloud B's interface is an outage of " + hostSide + ": " + outages);
+        double retransmitsB = sum("sum(increase(obi_tcp_retransmits_total{service_name=\"nginx\",server_address=\""
+                + CLOUD_B + "\"}[" + window + "]))");
+        assertTrue(retransmitsB > 0, "nginx retransmitted to cloud B during the outage: " + retransmitsB);
+    }
+
+    @Test
+    void jaegerHoldsTheAbandonedRequestsTheTailSamplerKept() throws Exception {
+        String tags = URLEncoder.encode("{\"http.response.status_code\":\"499\"}", StandardCharsets.UTF_8);
+        JsonNode traces = json.readTree(get("http://127.0.0.1:" + jaegerUiPort + "/api/traces?service=nginx&limit=50&tags="
+                + tags + "&lookback=1h").body()).path("data");
+        assertTrue(traces.size() > 0, "traces of abandoned requests in Jaeger");
+        boolean abandonEvent = false;
+        boolean outageEvent = false;
+        for (JsonNode trace : traces) {
+            for (JsonNode span : trace.path("spans")) {
+                for (JsonNode log : span.path("logs")) {
+                    for (JsonNode field : log.path("fields")) {
+                        if (field.path("key").asText().equals("event")) {
+                            abandonEvent |= field.path("value").asText().equals("obi.abandoned");
+                            outageEvent |= field.path("value").asText().equals("obi.network.interface.down");
+                        }
+                    }
+                }
+            }
+        }
+        assertTrue(abandonEvent, "the abandon is an event on the span");
+        assertTrue(outageEvent, "abandoned requests during the restart carry the interface outage");
+        JsonNode services = json.readTree(get("http://127.0.0.1:" + jaegerUiPort + "/api/services").body()).path("data");
+        assertTrue(services.toString().contains("cloud-b"), "cloud B's spans reached Jaeger: " + services);
+    }
+
+    private List<Path> dashboards() throws IOException {
+        try (Stream<Path> files = Files.list(repo.resolve("grafana/dashboards"))) {
+            List<Path> all = files.filter(f -> f.toString().endsWith(".json")).sorted().toList();
+            assertEquals(3, all.size(), "three dashboards: " + all);
+            return all;
+        }
+    }
+
+    private static void collectUids(JsonNode node, Set<String> uids) {
+        if (node.isObject()) {
+            JsonNode datasource = node.path("datasource");
+            if (datasource.isObject() && datasource.has("uid")) {
+                uids.add(datasource.path("uid").asText());
+            }
+            node.forEach(child -> collectUids(child, uids));
+        } else if (node.isArray()) {
+            node.forEach(child -> collectUids(child, uids));
+        }
+    }
+
+    /** The series a Grafana panel would get over the run, with Grafana's variables as it fills them in. */
+    private JsonNode rangeQuery(String expr) throws Exception {
+        String query = expr.replace("$__rate_interval", (4 * SCRAPE_SECONDS) + "s")
+                .replace("$__range", (endSeconds - startSeconds) + "s")
+                .replace("$__interval", SCRAPE_SECONDS + "s")
+                .replace("$service", ".*");
+        HttpResponse<String> response = get("http://127.0.0.1:" + prometheusPort + "/api/v1/query_range?query="
+                + URLEncoder.encode(query, StandardCharsets.UTF_8) + "&start=" + startSeconds + "&end=" + endSeconds
+                + "&step=" + SCRAPE_SECONDS);
+        JsonNode body = json.readTree(response.body());
+        assertEquals("success", body.path("status").asText(), query + " -> " + response.body());
+        return body.path("data").path("result");
+    }
+
+    private double sum(String promql) throws Exception {
+        JsonNode result = json.readTree(get("http://127.0.0.1:" + prometheusPort + "/api/v1/query?query="
+                + URLEncoder.encode(promql, StandardCharsets.UTF_8) + "&time=" + endSeconds).body())
+                .path("data").path("result");
+        return result.isEmpty() ? 0 : Double.parseDouble(result.get(0).path("value").get(1).asText());
+    }
+
+    private void startCloudB() throws Exception {
+        sh("ip", "netns", "add", ns);
+        sh("ip", "link", "add", hostSide, "type", "veth", "peer", "name", "eth0", "netns", ns);
+        sh("ip", "addr", "add", "10.216.0.1/24", "dev", hostSide);
+        sh("ip", "link", "set", hostSide, "up");
+        sh("ip", "netns", "exec", ns, "ip", "addr", "add", CLOUD_B + "/24", "dev", "eth0");
+        sh("ip", "netns", "exec", ns, "ip", "link", "set", "eth0", "up");
+        sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+        sh("ip", "netns", "exec", ns, "ip", "route", "add", "default", "via", "10.216.0.1");
+        for (String port : List.of("8080", "8081")) {
+            lab.startWithEnvironment("cloud-b-" + port, Map.of("OTEL_SERVICE_NAME", "cloud-b", "CLOUD", "cloud-b",
+                    "PORT", port), "ip", "netns", "exec", ns, java(), "-Dsun.net.httpserver.nodelay=true",
+                    source("demo/app/Backend.java"));
+        }
+    }
+
+    private void startDemo() throws Exception {
+        int a1 = Lab.freePort();
+        int a2 = Lab.freePort();
+        for (int port : List.of(a1, a2)) {
+            lab.startWithEnvironment("cloud-a-" + port, Map.of("OTEL_SERVICE_NAME", "cloud-a", "CLOUD", "cloud-a",
+                    "PORT", Integer.toString(port)), java(), "-Dsun.net.httpserver.nodelay=true",
+                    source("demo/app/Backend.java"));
+        }
+        String server = Files.readString(repo.resolve("demo/lb/obi-lb.conf"))
+                .replace("backend-a1:8080", "127.0.0.1:" + a1).replace("backend-a2:8080", "127.0.0.1:" + a2)
+                .replace("backend-b1:8080", CLOUD_B + ":8080").replace("backend-b2:8080", CLOUD_B + ":8081")
+                .replace("listen 80;", "listen 127.0.0.1:" + lbPort + ";")
+                .replace("/var/log/nginx/access.log", lab.path("lb-access.log").toString());
+        Files.writeString(lab.path("lb-server.conf"), server);
+        Files.createDirectories(lab.path("lb-tmp"));
+        String dir = lab.path("lb-tmp").toString();
+        Files.writeString(lab.path("lb.conf"), """
+                user root;
+                worker_processes 1;
+                pid %s/nginx.pid;
+                error_log %s/error.log warn;
+                events { worker_connections 4096; }
+                http {
+                  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;
+                  include %s;
+                }
+                """.formatted(dir, dir, dir, dir, dir, dir, dir, lab.path("lb-server.conf")));
+        lab.start("lb", "nginx", "-p", dir, "-c", lab.path("lb.conf").toString(), "-g", "daemon off;");
+        awaitHttp("http://127.0.0.1:" + lbPort + "/b/healthz", "lb");
+        awaitHttp("http://127.0.0.1:" + lbPort + "/a/healthz", "lb");
+    }
+
+    private void startJaeger(String jaeger) throws Exception {
+        lab.startWithEnvironment("jaeger", Map.of("PROMETHEUS_URL", "http://127.0.0.1:" + prometheusPort), jaeger,
+                "--config", repo.resolve("jaeger/config.yaml").toString(),
+                "--set=receivers.otlp.protocols.grpc.endpoint=127.0.0.1:" + jaegerOtlpPort,
+                "--set=receivers.otlp.protocols.http.endpoint=127.0.0.1:" + Lab.freePort(),
+                "--set=extensions.jaeger_query.http.endpoint=127.0.0.1:" + jaegerUiPort,
+                "--set=extensions.jaeger_query.grpc.endpoint=127.0.0.1:" + Lab.freePort(),
+                "--set=extensions.jaeger_query.ui.config_file=" + repo.resolve("jaeger/ui-config.json"),
+                "--set=extensions.healthcheckv2.http.endpoint=127.0.0.1:" + Lab.freePort());
+        awaitHttp("http://127.0.0.1:" + jaegerUiPort + "/api/services", "jaeger");
+    }
+
+    private void startPrometheus() throws Exception {
+        Path config = Files.createDirectories(lab.path("prometheus-config"));
+        Files.writeString(config.resolve("prometheus.yml"), Files.readString(repo.resolve("prometheus/prometheus.yml"))
+                .replace("host.docker.internal:9464", "127.0.0.1:" + lab.agentMetricsPort)
+                .replace("collector:8889", "127.0.0.1:" + COLLECTOR_METRICS)
+                .replace("collector:8888", "127.0.0.1:" + COLLECTOR_SELF)
+                .replace("jaeger:14269", "127.0.0.1:14269"));
+        Files.createDirectories(config.resolve("rules"));
+        try (Stream<Path> rules = Files.list(repo.resolve("prometheus/rules"))) {
+            for (Path rule : rules.filter(Files::isRegularFile).toList()) {
+                Files.copy(rule, config.resolve("rules").resolve(rule.getFileName()));
+            }
+        }
+        lab.start("prometheus", "prometheus", "--config.file=" + config.resolve("prometheus.yml"),
+                "--storage.tsdb.path=" + lab.path("prometheus-data"), "--web.listen-address=127.0.0.1:" + prometheusPort,
+                "--enable-feature=exemplar-storage,native-histograms");
+        awaitHttp("http://127.0.0.1:" + prometheusPort + "/-/ready", "prometheus");
+    }
+
+    private String requiredBinary(String property, String howToBuild) {
+        String binary = System.getProperty(property, "");
+        if (binary.isEmpty() || !Files.isExecutable(Path.of(binary))) {
+            throw new IllegalStateException("no binary in -D" + property + "='" + binary + "': build it with "
+                    + howToBuild + " (`make test` does)");
+        }
+        return binary;
+    }
+
+    private String source(String relative) {
+        return repo.resolve(relative).toString();
+    }
+
+    private static String java() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    private HttpResponse<String> get(String url) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private void awaitHttp(String url, String name) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        String last = "";
+        while (System.nanoTime() < deadline) {
+            try {
+                HttpResponse<String> r = get(url);
+                if (r.statusCode() == 200) {
+                    return;
+                }
+                last = r.statusCode() + " " + r.body();
+            } catch (IOException notYet) {
+                last = notYet.toString();
+            }
+            Thread.sleep(300);
+        }
+        throw new IllegalStateException(name + " not ready at " + url + " (" + last + "):\n"
+                + Files.readString(lab.log(name)));
+    }
+
+    private static void sh(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
+        }
+    }
+
+    private static void shQuiet(String... command) {
+        try {
+            new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start().waitFor();
+        } catch (Exception ignored) {
+            // best-effort clean-up
+        }
+    }
+}
