@@ -4,10 +4,10 @@ MVN ?= mvn -B -q
 AGENT_JAR := obi-agent/target/quarkus-app/quarkus-run.jar
 BPF_OBJECT := bpf/build/obi.bpf.o
 
-.PHONY: help deps build bpf agent collector run test unit bench clean
+.PHONY: help deps build bpf agent collector run up down logs incident test unit e2e bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 deps: ## install build and test dependencies (Debian/Ubuntu, as root)
 	.ci/install-deps
@@ -29,10 +29,30 @@ run: build ## run the agent on this host (root); JSON Lines on stdout, options v
 unit: bpf ## unit tests only (no root needed)
 	$(MVN) test
 
-test: deps bpf ## all tests: unit and integration against a real kernel, nginx, JDK, Python, curl, wrk, Prometheus, Collector (root)
+COMPOSE := docker compose
+INCIDENT_DOWN_MS ?= 3000
+
+up: ## bring the lab up: agent, Collector, Prometheus, Jaeger, Grafana and the demo (OBI_DEMO=off: without it)
+	$(COMPOSE) up -d --build --wait
+	@echo "Grafana http://127.0.0.1:3000  Jaeger http://127.0.0.1:16686  Prometheus http://127.0.0.1:9090"
+
+down: ## stop the lab and remove its volumes
+	$(COMPOSE) down -v
+
+logs: ## follow the logs (the agent's request log, the load balancer's access log with 499s)
+	$(COMPOSE) logs -f --tail=50
+
+incident: ## replay the seed incident now: cloud B's interfaces restart like `netplan apply` (INCIDENT_DOWN_MS=3000)
+	@echo "incident: restarting the interfaces of cloud B for $(INCIDENT_DOWN_MS) ms (backend-b1, backend-b2)"
+	$(COMPOSE) exec -T fault-b1 netplan-apply $(INCIDENT_DOWN_MS) & $(COMPOSE) exec -T fault-b2 netplan-apply $(INCIDENT_DOWN_MS); wait
+	@echo "incident: within a minute, Grafana's '499 and tail latency' dashboard shows cloud B's p99 and 499s rise,"
+	@echo "  with the interface outage as an annotation: http://127.0.0.1:3000/d/obi-499-tail-latency"
+	@echo "  abandoned requests and their TCP evidence in Jaeger: http://127.0.0.1:16686/search?service=nginx&tags=%7B%22http.response.status_code%22%3A%22499%22%7D"
+
+test: deps bpf ## all tests: unit, integration (real kernel, nginx, JDK, Prometheus, Collector, Jaeger), stack configs (root)
 	@[[ $$(id -u) -eq 0 ]] || { echo "make test: the integration tests load BPF programs: run as root" >&2; exit 1; }
-	prometheus/test.sh
-	collector=$$(collector-config/build.sh | tail -1) && $(MVN) verify -Dit -Dobi.collector.bin="$$collector"
+	bins=$$(.ci/check-stack | tail -2) && collector=$$(head -1 <<<"$$bins") && jaeger=$$(tail -1 <<<"$$bins") \
+	  && $(MVN) verify -Dit -Dobi.collector.bin="$$collector" -Dobi.jaeger.bin="$$jaeger"
 
 bench: build ## capture rate: wrk against nginx without and with the agent (root)
 	bench/capture-rate.sh
