@@ -133,6 +133,8 @@ class NetworkForensicsIT {
         double carrierSeconds = Double.parseDouble(carrier.group(1));
         assertTrue(carrierSeconds >= OUTAGE_MS / 1000.0 * 0.9 && carrierSeconds < OUTAGE_MS / 1000.0 + 0.5,
                 "a " + OUTAGE_MS + " ms outage measured as " + carrierSeconds + " s");
+        System.out.printf("== interface outages: %d ms down measured %.3f s; %d ms without carrier measured %.3f s%n",
+                FLAP_MS, seconds, OUTAGE_MS, carrierSeconds);
     }
 
     @Test
@@ -155,6 +157,9 @@ class NetworkForensicsIT {
         assertTrue(upstream.path("first_retransmit_unix_ns").asLong() >= start, upstream.toString());
         assertTrue(outageNames(upstream).contains(hostSide), upstream.toString());
         assertFalse(upstream.path("new_connection").asBoolean(), "a keep-alive connection: " + upstream);
+        System.out.printf("== 499 during the outage after %.0f ms, outages %s; nginx upstream: %d retransmits, first after %.0f ms%n",
+                abandoned.path("duration_ns").asLong() / 1e6, outageNames(abandoned), upstream.path("retransmits").asInt(),
+                (upstream.path("first_retransmit_unix_ns").asLong() - upstream.path("start_unix_ns").asLong()) / 1e6);
     }
 
     @Test
@@ -176,6 +181,9 @@ class NetworkForensicsIT {
                 && r.path("new_connection").asBoolean()).findFirst().orElseThrow();
         assertEquals(0, warm.path("syn_retransmits").asInt(), warm.toString());
         assertTrue(warm.path("connect_ns").asLong() < 100_000_000L, "an undisturbed handshake: " + warm);
+        System.out.printf("== connect with SYNs dropped for %d ms: %.3f s, %d SYN retransmits; undisturbed: %.3f ms, rtt %d us%n",
+                SYN_DROP_MS, slow.path("connect_ns").asLong() / 1e9, slow.path("syn_retransmits").asInt(),
+                warm.path("connect_ns").asLong() / 1e6, warm.path("rtt_us").asLong());
     }
 
     private Matcher metric(String name, String cause) {
