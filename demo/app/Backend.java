@@ -29,7 +29,7 @@ public final class Backend {
         server.createContext("/healthz", e -> respond(e, 200, "ok\n"));
         server.createContext("/api/", Backend::api);
         server.start();
-        System.out.printf("backend %s listening on %d (latency %d±%d ms, %.1f%% at +%d ms, %.1f%% errors)%n", CLOUD,
+        System.out.printf("backend %s listening on %d (latency %d+-%d ms, %.1f%% at +%d ms, %.1f%% errors)%n", CLOUD,
                 PORT, LATENCY_MS, JITTER_MS, TAIL_PERCENT, TAIL_MS, ERROR_PERCENT);
     }
 

@@ -131,7 +131,7 @@ public interface AgentConfig {
     interface Watch {
         /** Executables never reported: the observability stack itself. */
         @WithName("exclude-executables")
-        @WithDefault("otelcol,otelcol-contrib,otelcol-obi,prometheus,jaeger,grafana,grafana-server")
+        @WithDefault("otelcol,otelcol-contrib,otelcol-obi,prometheus,jaeger,jaeger-linux,grafana,grafana-server")
         Set<String> excludeExecutables();
 
         /** Only these service names (empty: all). */

@@ -19,6 +19,9 @@ import lab.obi.agent.process.ProcessResolver;
  */
 public final class ExchangeAssembler {
 
+    /** An RTO is at least 200 ms: a request this slow may have waited for the network. */
+    private static final long SLOW_NS = 200_000_000L;
+
     private static final HttpRequestHead UNKNOWN_REQUEST =
             new HttpRequestHead(null, null, null, null, null, null, null, null);
 
@@ -90,15 +93,15 @@ public final class ExchangeAssembler {
                 request.uberTraceId(),
                 r.parentConnId() == 0 ? null : r.parentConnId(),
                 r.parentConnId() == 0 ? null : r.parentRequestIndex(),
-                evidence(r, epochOffsetNs)));
+                evidence(r, verdict.aborted(), epochOffsetNs)));
     }
 
-    private TcpEvidence evidence(ExchangeRecord r, long epochOffsetNs) {
+    private TcpEvidence evidence(ExchangeRecord r, boolean aborted, long epochOffsetNs) {
         TcpFacts t = r.tcp();
         boolean clientOnNewConnection = r.direction() == ExchangeRecord.Direction.CLIENT && r.requestIndex() == 1
                 && t.connectNs() > 0;
-        List<TcpEvidence.Outage> down = outages.overlapping(r.startNs(), r.endNs()).stream()
-                .map(o -> outage(o, epochOffsetNs)).toList();
+        List<TcpEvidence.Outage> down = suffered(r, aborted) ? outages.overlapping(r.startNs(), r.endNs()).stream()
+                .map(o -> outage(o, epochOffsetNs)).toList() : List.of();
         return new TcpEvidence(
                 t.retransmits(),
                 t.firstRetransmitNs() == 0 ? null : t.firstRetransmitNs() + epochOffsetNs,
@@ -111,6 +114,18 @@ public final class ExchangeAssembler {
                 clientOnNewConnection ? t.connectNs() : null,
                 clientOnNewConnection ? t.synRetransmits() : null,
                 down);
+    }
+
+    /**
+     * Interface outages are host-wide facts: they are joined to the requests that show what an outage
+     * does (given up, retransmitted, reset, or slow), not to every quick request that happened to
+     * overlap the outage of some other container's link.
+     */
+    private static boolean suffered(ExchangeRecord r, boolean aborted) {
+        TcpFacts t = r.tcp();
+        return r.endNs() - r.startNs() >= SLOW_NS || t.retransmits() > 0 || t.synRetransmits() > 0 || r.rstNs() != 0
+                || r.has(ExchangeRecord.F_RST_SENT) || r.has(ExchangeRecord.F_RST_RECEIVED)
+                || aborted;
     }
 
     private static TcpEvidence.Outage outage(InterfaceOutage o, long epochOffsetNs) {

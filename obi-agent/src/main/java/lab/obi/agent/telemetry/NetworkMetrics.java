@@ -2,6 +2,7 @@ package lab.obi.agent.telemetry;
 
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.metrics.DoubleCounter;
 import io.opentelemetry.api.metrics.DoubleHistogram;
 import io.opentelemetry.api.metrics.LongCounter;
 import io.opentelemetry.api.metrics.Meter;
@@ -26,6 +27,7 @@ final class NetworkMetrics {
 
     private final LongCounter stateChanges;
     private final DoubleHistogram outageDuration;
+    private final DoubleCounter downtime;
 
     NetworkMetrics(Meter meter, Supplier<HostTcpCounters.Snapshot> host) {
         stateChanges = meter.counterBuilder("obi.network.interface.state_changes").setUnit("{change}")
@@ -34,6 +36,9 @@ final class NetworkMetrics {
         outageDuration = meter.histogramBuilder("obi.network.interface.outage.duration").setUnit("s")
                 .setDescription("How long an interface carried no traffic, recorded when it came back")
                 .setExplicitBucketBoundariesAdvice(OUTAGE_BUCKETS).build();
+        downtime = meter.counterBuilder("obi.network.interface.downtime").ofDoubles().setUnit("s")
+                .setDescription("Time interfaces carried no traffic, added when they came back (starts at 0 per interface)")
+                .build();
         meter.counterBuilder("obi.tcp.listen.overflows").setUnit("{segment}")
                 .setDescription("Handshakes dropped because a listener's accept queue was full (host-wide)")
                 .buildWithCallback(m -> observe(m::record, host.get().listenOverflows()));
@@ -56,6 +61,7 @@ final class NetworkMetrics {
         for (String state : List.of("down", "no_carrier", "up")) {
             stateChanges.add(0, Attributes.of(INTERFACE, interfaceName, STATE, state));
         }
+        downtime.add(0, Attributes.of(INTERFACE, interfaceName));
     }
 
     void down(InterfaceOutage outage) {
@@ -66,5 +72,6 @@ final class NetworkMetrics {
         stateChanges.add(1, Attributes.of(INTERFACE, outage.interfaceName(), STATE, "up"));
         outageDuration.record(outage.durationNs() / 1e9,
                 Attributes.of(INTERFACE, outage.interfaceName(), CAUSE, outage.cause()));
+        downtime.add(outage.durationNs() / 1e9, Attributes.of(INTERFACE, outage.interfaceName()));
     }
 }

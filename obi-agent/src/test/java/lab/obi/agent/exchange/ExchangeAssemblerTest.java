@@ -14,6 +14,8 @@ import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.http.RouteNormaliser;
 import lab.obi.agent.network.InterfaceOutage;
 import lab.obi.agent.network.InterfaceOutages;
+import lab.obi.agent.network.LinkState;
+import lab.obi.agent.capture.TcpFacts;
 import lab.obi.agent.process.ProcessResolver;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -75,6 +77,42 @@ class ExchangeAssemblerTest {
                 "abc:def:0:1", null, null,
                 new TcpEvidence(0, null, null, false, true, 1_700_000_000_000_001_250L, null, null, null, null,
                         List.of())), e);
+    }
+
+    @Test
+    void interfaceOutagesJoinTheRequestsThatSufferedNotEveryOverlappingOne() {
+        InterfaceOutages outages = new InterfaceOutages(NO_LISTENER);
+        outages.baseline(new LinkState(5, "vethb1", true, true, false));
+        outages.update(new LinkState(5, "vethb1", true, false, false), 1_000_000_000L);
+        ExchangeAssembler assembler = new ExchangeAssembler(new ProcessResolver(proc), new RouteNormaliser(100), false,
+                outages);
+
+        RecordBuilder quick = new RecordBuilder();
+        quick.startNs = 1_000_000_500L;
+        quick.endNs = quick.startNs + 20_000_000L;
+        assertEquals(List.of(), assembler.assemble(quick.build(), 0).orElseThrow().tcp().interfaceOutages(),
+                "a quick, complete request during another link's outage");
+
+        RecordBuilder slow = new RecordBuilder();
+        slow.startNs = quick.startNs;
+        slow.endNs = slow.startNs + 300_000_000L;
+        RecordBuilder retransmitted = new RecordBuilder();
+        retransmitted.startNs = quick.startNs;
+        retransmitted.endNs = quick.endNs;
+        retransmitted.tcp = new TcpFacts(1, quick.startNs + 1, quick.startNs + 1, 0, 0, 0, 0);
+        RecordBuilder abandoned = new RecordBuilder();
+        abandoned.startNs = quick.startNs;
+        abandoned.endNs = quick.endNs;
+        abandoned.finNs = quick.endNs;
+        abandoned.flags = ExchangeRecord.F_PEER_FIN | ExchangeRecord.F_CONN_CLOSED;
+        abandoned.status = 0;
+        abandoned.responseHead = new byte[0];
+        abandoned.bytesOut = 0;
+        for (RecordBuilder suffered : List.of(slow, retransmitted, abandoned)) {
+            List<TcpEvidence.Outage> joined = assembler.assemble(suffered.build(), 0).orElseThrow().tcp()
+                    .interfaceOutages();
+            assertEquals(List.of(new TcpEvidence.Outage("vethb1", "no_carrier", 1_000_000_000L, null)), joined);
+        }
     }
 
     @Test

@@ -18,11 +18,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -84,8 +81,9 @@ class StackDashboardsIT {
                 "--config", repo.resolve("collector-config/collector.yaml").toString());
         awaitHttp("http://127.0.0.1:" + COLLECTOR_HEALTH + "/", "collector");
         startPrometheus();
-        lab.startAgent(Map.of("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + COLLECTOR_GRPC,
-                "OTEL_METRIC_EXPORT_INTERVAL", "5000"), "-Dobi.metrics.peer-addresses=true", "-Dobi.output.path=none");
+        // As compose.yaml runs it: scraped by Prometheus, spans to the Collector, metrics not pushed twice.
+        lab.startAgent(Map.of("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + COLLECTOR_GRPC),
+                "-Dobi.metrics.peer-addresses=true", "-Dobi.output.path=none", "-Dobi.export.otlp-metrics=false");
 
         startSeconds = System.currentTimeMillis() / 1000;
         lab.startWithEnvironment("loadgen", Map.of("OTEL_SERVICE_NAME", "loadgen", "TARGET", "http://127.0.0.1:" + lbPort,
@@ -112,51 +110,15 @@ class StackDashboardsIT {
 
     @Test
     void everyDashboardQueryReturnsSeries() throws Exception {
-        List<String> empty = new ArrayList<>();
-        int queries = 0;
-        for (Path file : dashboards()) {
-            JsonNode dashboard = json.readTree(file.toFile());
-            String name = dashboard.path("title").asText();
-            for (JsonNode panel : dashboard.path("panels")) {
-                for (JsonNode target : panel.path("targets")) {
-                    queries++;
-                    String expr = target.path("expr").asText();
-                    if (rangeQuery(expr).isEmpty()) {
-                        empty.add(name + " / " + panel.path("title").asText() + " [" + target.path("refId").asText()
-                                + "]: " + expr);
-                    }
-                }
-            }
-            for (JsonNode annotation : dashboard.path("annotations").path("list")) {
-                if (annotation.has("expr")) {
-                    queries++;
-                    if (rangeQuery(annotation.path("expr").asText()).isEmpty()) {
-                        empty.add(name + " / annotation " + annotation.path("name").asText() + ": "
-                                + annotation.path("expr").asText());
-                    }
-                }
-            }
-        }
-        assertTrue(queries > 30, "the dashboards hold " + queries + " queries");
-        assertEquals(List.of(), empty, "panel queries that returned no series (of " + queries + ")");
+        DashboardQueries.Result result = queries().run(startSeconds, endSeconds);
+        assertTrue(result.queries() > 30, "the dashboards hold " + result.queries() + " queries");
+        assertEquals(List.of(), result.empty(), "panel queries that returned no series (of " + result.queries() + ")");
     }
 
     @Test
     void everyDatasourceTheDashboardsUseIsProvisioned() throws Exception {
-        JsonNode provisioning = new YAMLMapper().readTree(repo.resolve("grafana/provisioning/datasources/obi.yaml").toFile());
-        Set<String> provisioned = new TreeSet<>();
-        provisioning.path("datasources").forEach(d -> provisioned.add(d.path("uid").asText()));
-        assertEquals(Set.of("obi-prometheus", "obi-jaeger"), provisioned);
-        provisioning.path("datasources").forEach(d -> d.path("jsonData").path("exemplarTraceIdDestinations")
-                .forEach(e -> assertTrue(provisioned.contains(e.path("datasourceUid").asText()), e.toString())));
-
-        for (Path file : dashboards()) {
-            Set<String> used = new TreeSet<>();
-            collectUids(json.readTree(file.toFile()), used);
-            used.remove("-- Grafana --");
-            assertFalse(used.isEmpty(), file.toString());
-            assertTrue(provisioned.containsAll(used), file + " uses " + used + ", provisioned: " + provisioned);
-        }
+        assertEquals(3, dashboards().size());
+        assertEquals(List.of(), queries().unprovisionedDatasources());
         JsonNode providers = new YAMLMapper().readTree(repo.resolve("grafana/provisioning/dashboards/obi.yaml").toFile());
         assertEquals("/etc/grafana/dashboards", providers.path("providers").get(0).path("options").path("path").asText());
         assertTrue(Files.readString(repo.resolve("compose.yaml")).contains("./grafana/dashboards:/etc/grafana/dashboards"),
@@ -207,45 +169,18 @@ class StackDashboardsIT {
         assertTrue(services.toString().contains("cloud-b"), "cloud B's spans reached Jaeger: " + services);
     }
 
+    private DashboardQueries queries() {
+        return new DashboardQueries(repo, "http://127.0.0.1:" + prometheusPort, SCRAPE_SECONDS);
+    }
+
     private List<Path> dashboards() throws IOException {
-        try (Stream<Path> files = Files.list(repo.resolve("grafana/dashboards"))) {
-            List<Path> all = files.filter(f -> f.toString().endsWith(".json")).sorted().toList();
-            assertEquals(3, all.size(), "three dashboards: " + all);
-            return all;
-        }
-    }
-
-    private static void collectUids(JsonNode node, Set<String> uids) {
-        if (node.isObject()) {
-            JsonNode datasource = node.path("datasource");
-            if (datasource.isObject() && datasource.has("uid")) {
-                uids.add(datasource.path("uid").asText());
-            }
-            node.forEach(child -> collectUids(child, uids));
-        } else if (node.isArray()) {
-            node.forEach(child -> collectUids(child, uids));
-        }
-    }
-
-    /** The series a Grafana panel would get over the run, with Grafana's variables as it fills them in. */
-    private JsonNode rangeQuery(String expr) throws Exception {
-        String query = expr.replace("$__rate_interval", (4 * SCRAPE_SECONDS) + "s")
-                .replace("$__range", (endSeconds - startSeconds) + "s")
-                .replace("$__interval", SCRAPE_SECONDS + "s")
-                .replace("$service", ".*");
-        HttpResponse<String> response = get("http://127.0.0.1:" + prometheusPort + "/api/v1/query_range?query="
-                + URLEncoder.encode(query, StandardCharsets.UTF_8) + "&start=" + startSeconds + "&end=" + endSeconds
-                + "&step=" + SCRAPE_SECONDS);
-        JsonNode body = json.readTree(response.body());
-        assertEquals("success", body.path("status").asText(), query + " -> " + response.body());
-        return body.path("data").path("result");
+        List<Path> all = queries().files();
+        assertEquals(3, all.size(), "three dashboards: " + all);
+        return all;
     }
 
     private double sum(String promql) throws Exception {
-        JsonNode result = json.readTree(get("http://127.0.0.1:" + prometheusPort + "/api/v1/query?query="
-                + URLEncoder.encode(promql, StandardCharsets.UTF_8) + "&time=" + endSeconds).body())
-                .path("data").path("result");
-        return result.isEmpty() ? 0 : Double.parseDouble(result.get(0).path("value").get(1).asText());
+        return queries().value(promql, endSeconds);
     }
 
     private void startCloudB() throws Exception {
