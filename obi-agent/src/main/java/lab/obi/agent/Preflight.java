@@ -68,8 +68,9 @@ final class Preflight {
             return Optional.empty();
         }
         return Optional.of("missing privileges to load BPF programs: run as root (sudo), or grant"
-                + " CAP_BPF and CAP_PERFMON (plus CAP_SYS_RESOURCE, and CAP_SYS_PTRACE/CAP_DAC_READ_SEARCH to read"
-                + " other processes' /proc entries), e.g. `setcap` or docker `--cap-add BPF --cap-add PERFMON`"
+                + " CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN where Docker is older than 23 and does not know"
+                + " those two (plus CAP_SYS_PTRACE to read other processes' /proc entries), e.g. `setcap` or"
+                + " docker `--cap-add BPF --cap-add PERFMON`"
                 + " (effective capabilities now: 0x" + Long.toHexString(effective) + ")");
     }
 

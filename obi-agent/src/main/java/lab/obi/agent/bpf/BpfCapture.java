@@ -91,7 +91,7 @@ public final class BpfCapture implements AutoCloseable {
         int err = -rc;
         if (err == EPERM || err == EACCES) {
             throw new BpfException("the kernel refused to load the BPF programs (" + errno(err) + "). Run as root,"
-                    + " or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE (CAP_SYS_ADMIN on kernels before 5.8);"
+                    + " or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels before 5.8 and Docker before 23);"
                     + " in a container also allow the bpf() syscall (seccomp) and mount /sys/kernel/btf."
                     + " The libbpf lines above tell which program the verifier rejected, if any.");
         }
