@@ -49,17 +49,18 @@ incident: ## replay the seed incident now: cloud B's interfaces restart like `ne
 	@echo "  with the interface outage as an annotation: http://127.0.0.1:3000/d/obi-499-tail-latency"
 	@echo "  abandoned requests and their TCP evidence in Jaeger: http://127.0.0.1:16686/search?service=nginx&tags=%7B%22http.response.status_code%22%3A%22499%22%7D"
 
-test: deps bpf ## all tests: unit, integration (real kernel, nginx, JDK, Prometheus, Collector, Jaeger), stack configs, e2e (root)
+test: deps bpf ## all tests: unit, integration (real kernel, nginx, JDK, Prometheus, Collector, Jaeger), stack configs, e2e, bench smoke (root)
 	@[[ $$(id -u) -eq 0 ]] || { echo "make test: the integration tests load BPF programs: run as root" >&2; exit 1; }
 	bins=$$(.ci/check-stack | tail -2) && collector=$$(head -1 <<<"$$bins") && jaeger=$$(tail -1 <<<"$$bins") \
 	  && $(MVN) verify -Dit -Dobi.collector.bin="$$collector" -Dobi.jaeger.bin="$$jaeger"
 	e2e/run.sh
+	bench/run.py --smoke # the benchmark harness, so it cannot rot: figures, no assertion on speed
 
 e2e: bpf ## the real compose.yaml under a Docker engine of its own: up, incident, assertions, down (root)
 	e2e/run.sh
 
-bench: build ## capture rate: wrk against nginx without and with the agent (root)
-	bench/capture-rate.sh
+bench: build ## overhead vs no agent and vs the OpenTelemetry Java agent -> docs/benchmarks.md, .png (root, ~20 min)
+	bench/run.py
 
 clean: ## remove build outputs
 	$(MAKE) -C bpf clean
