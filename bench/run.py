@@ -262,6 +262,8 @@ def interleaved(lab, name, variants, rounds, seconds):
         for label, start, url, stop in variants:
             context = start()
             agent = context if isinstance(context, Agent) else None
+            # The same warm-up for every side: the JIT of the agent (and of a Java backend) before measuring.
+            subprocess.run(WRK + ["-d3s", url], capture_output=True)
             result = measured(lab, url, seconds, agent)
             if agent and agent.startup_s is not None:
                 result["startup_s"] = agent.startup_s
