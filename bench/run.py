@@ -194,7 +194,7 @@ service:
 class Agent:
     """obi-agent as the README runs it; started for each measured round, its start-up timed."""
 
-    def __init__(self, lab, otlp=False):
+    def __init__(self, lab, otlp=False, services=None):
         self.lab = lab
         self.metrics_port = free_port()
         health = free_port()
@@ -202,6 +202,8 @@ class Agent:
         self.log.unlink(missing_ok=True)
         options = [f"-Dobi.metrics.prometheus.port={self.metrics_port}", f"-Dquarkus.http.port={health}",
                    f"-Dobi.output.path={'none' if otlp else self.log}", "-Dobi.stats-interval=0"]
+        if services:
+            options.append(f"-Dobi.watch.services={services}")
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{lab.collector_grpc}",
                "OTEL_METRIC_EXPORT_INTERVAL": "10000"} if otlp else {}
         probe_url = f"http://127.0.0.1:{lab.nginx_port}/index.html?startup-probe"
@@ -337,7 +339,8 @@ def main():
             holder["backend"] = lab.backend("backend")
         def obi():
             holder["backend"] = lab.backend("backend")
-            return Agent(lab, otlp=True)
+            # Like the Java agent, report the backend only (wrk's side is captured, then filtered out).
+            return Agent(lab, otlp=True, services="bench-backend")
         def otel():
             holder["backend"] = lab.backend("backend-otel", [f"-javaagent:{javaagent}"], {
                 "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{lab.collector_grpc}",
@@ -425,7 +428,9 @@ Each scenario ran {args.rounds} interleaved rounds of {args.seconds} s (baseline
 ratios are per round against the baseline of the same round: median (min-max). Latency in ms, as wrk
 reports it (with `--latency`). The agent runs with its defaults (request log to a file, Prometheus
 endpoint) in scenarios 1 and 2, and exports spans and metrics over OTLP to a local Collector in
-scenario 3, like the OpenTelemetry Java agent {otel_version} (traces and metrics, logs off) next to it.
+scenario 3, like the OpenTelemetry Java agent {otel_version} (traces and metrics, logs off) next to it;
+there it reports the backend only (`obi.watch.services`), as the Java agent does: wrk's side of each
+request is still captured in the kernel, then filtered out.
 nginx, wrk, the backend and the agent share the machine's CPUs: on 2 cores, what the agent uses is
 taken from the others.
 
