@@ -206,7 +206,7 @@ class Agent:
             options.append(f"-Dobi.watch.services={services}")
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{lab.collector_grpc}",
                "OTEL_METRIC_EXPORT_INTERVAL": "10000"} if otlp else {}
-        probe_url = f"http://127.0.0.1:{lab.nginx_port}/index.html?startup-probe"
+        probe_url = f"http://127.0.0.1:{lab.nginx_port}/startup-probe"  # a 404 is captured too
         stop_probe = threading.Event()
         launched = time.monotonic()
         self.process = lab.spawn("agent", ["java", *options, "-jar", str(JAR)], env=env)
