@@ -40,5 +40,5 @@ jfr print --events jdk.ExecutionSample "$work/agent.jfr" \
 echo "by package (any frame of the stack, share of samples):"
 jfr print --events jdk.ExecutionSample "$work/agent.jfr" \
   | awk '/jdk.ExecutionSample/ { if (total++) for (p in seen) c[p]++; delete seen }
-         /^[ \t]+[a-z].*\(/ { f = $1; sub(/\.[^.]*\(.*/, "", f); sub(/\.[A-Z][^.]*$/, "", f); seen[f] = 1 }
+         /^[ \t]+[a-z].*\(/ && !/ = / { f = $1; sub(/\.[^.]*\(.*/, "", f); sub(/\.[A-Z][^.]*$/, "", f); seen[f] = 1 }
          END { for (p in seen) c[p]++; for (p in c) printf "%5.1f%%  %s\n", 100 * c[p] / total, p }' | sort -rn | head -12
