@@ -192,6 +192,25 @@ final class Lab implements AutoCloseable {
         }
     }
 
+    /** Runs a command to completion; fails with its output when it exits non-zero. */
+    static void sh(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
+        }
+    }
+
+    /** Best-effort clean-up: whatever the command says or returns. */
+    static void shQuiet(String... command) {
+        try {
+            new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start().waitFor();
+        } catch (Exception ignored) {
+            // best-effort clean-up
+        }
+    }
+
     static int freePort() {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();

@@ -49,10 +49,10 @@ class NetworkForensicsIT {
     @BeforeAll
     void flapTheLinkUnderTraffic() throws Exception {
         lab = new Lab();
-        sh("ip", "netns", "add", ns);
-        sh("ip", "link", "add", hostSide, "type", "veth", "peer", "name", "obifn0", "netns", ns);
-        sh("ip", "addr", "add", "10.214.0.1/30", "dev", hostSide);
-        sh("ip", "link", "set", hostSide, "up");
+        Lab.sh("ip", "netns", "add", ns);
+        Lab.sh("ip", "link", "add", hostSide, "type", "veth", "peer", "name", "obifn0", "netns", ns);
+        Lab.sh("ip", "addr", "add", "10.214.0.1/30", "dev", hostSide);
+        Lab.sh("ip", "link", "set", hostSide, "up");
         inNs("ip", "addr", "add", BACKEND + "/30", "dev", "obifn0");
         inNs("ip", "link", "set", "obifn0", "up");
         inNs("ip", "link", "set", "lo", "up");
@@ -75,9 +75,9 @@ class NetworkForensicsIT {
         }
 
         // 1. The host side configured down for 300 ms and back, like `ip link set down/up` in netplan apply.
-        sh("ip", "link", "set", hostSide, "down");
+        Lab.sh("ip", "link", "set", hostSide, "down");
         Thread.sleep(FLAP_MS);
-        sh("ip", "link", "set", hostSide, "up");
+        Lab.sh("ip", "link", "set", hostSide, "up");
         Thread.sleep(1_500);
 
         // 2. The backend's side down for 2.5 s: the host side loses its carrier and drops what it sends.
@@ -114,8 +114,8 @@ class NetworkForensicsIT {
         if (lab != null) {
             lab.close();
         }
-        shQuiet("ip", "link", "del", hostSide);
-        shQuiet("ip", "netns", "del", ns);
+        Lab.shQuiet("ip", "link", "del", hostSide);
+        Lab.shQuiet("ip", "netns", "del", ns);
     }
 
     @Test
@@ -237,23 +237,6 @@ class NetworkForensicsIT {
     private void inNs(String... command) throws Exception {
         List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", ns));
         full.addAll(List.of(command));
-        sh(full.toArray(String[]::new));
-    }
-
-    private static void sh(String... command) throws Exception {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        if (p.waitFor() != 0) {
-            throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
-        }
-    }
-
-    private static void shQuiet(String... command) {
-        try {
-            new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                    .start().waitFor();
-        } catch (Exception ignored) {
-            // best-effort clean-up
-        }
+        Lab.sh(full.toArray(String[]::new));
     }
 }

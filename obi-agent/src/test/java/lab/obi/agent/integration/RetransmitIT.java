@@ -40,13 +40,13 @@ class RetransmitIT {
     @BeforeAll
     void requestsThroughALossyLink() throws Exception {
         lab = new Lab();
-        sh("ip", "netns", "add", ns);
-        sh("ip", "link", "add", hostSide, "type", "veth", "peer", "name", "obins0", "netns", ns);
-        sh("ip", "addr", "add", "10.213.0.1/30", "dev", hostSide);
-        sh("ip", "link", "set", hostSide, "up");
-        sh("ip", "netns", "exec", ns, "ip", "addr", "add", SERVER + "/30", "dev", "obins0");
-        sh("ip", "netns", "exec", ns, "ip", "link", "set", "obins0", "up");
-        sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+        Lab.sh("ip", "netns", "add", ns);
+        Lab.sh("ip", "link", "add", hostSide, "type", "veth", "peer", "name", "obins0", "netns", ns);
+        Lab.sh("ip", "addr", "add", "10.213.0.1/30", "dev", hostSide);
+        Lab.sh("ip", "link", "set", hostSide, "up");
+        Lab.sh("ip", "netns", "exec", ns, "ip", "addr", "add", SERVER + "/30", "dev", "obins0");
+        Lab.sh("ip", "netns", "exec", ns, "ip", "link", "set", "obins0", "up");
+        Lab.sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
         lab.start("py-netns", "ip", "netns", "exec", ns, "python3", lab.copyResource("py_backend.py").toString(),
                 Integer.toString(PORT), SERVER);
         lab.startAgent();
@@ -54,7 +54,7 @@ class RetransmitIT {
         awaitServer(client);
         // The requests' data segments (not SYNs) are lost on arrival in the namespace, as on a real link:
         // a drop in the sender's own OUTPUT chain is a local error to TCP, not a loss it retransmits.
-        sh("ip", "netns", "exec", ns, "iptables", "-I", "INPUT", "-p", "tcp", "--dport", Integer.toString(PORT),
+        Lab.sh("ip", "netns", "exec", ns, "iptables", "-I", "INPUT", "-p", "tcp", "--dport", Integer.toString(PORT),
                 "-m", "length", "--length", "100:65535", "-m", "statistic", "--mode", "random", "--probability", "0.3",
                 "-j", "DROP");
         for (int i = 0; i < REQUESTS; i++) {
@@ -91,8 +91,8 @@ class RetransmitIT {
         if (lab != null) {
             lab.close();
         }
-        shQuiet("ip", "link", "del", hostSide);
-        shQuiet("ip", "netns", "del", ns); // takes its iptables rules along
+        Lab.shQuiet("ip", "link", "del", hostSide);
+        Lab.shQuiet("ip", "netns", "del", ns); // takes its iptables rules along
     }
 
     private List<JsonNode> clientRecords() {
@@ -121,22 +121,5 @@ class RetransmitIT {
         assertTrue(records.stream().anyMatch(r -> r.path("direction").asText().equals("server")
                 && r.path("local_address").asText().equals(SERVER) && r.path("local_port").asInt() == PORT
                 && r.path("comm").asText().startsWith("python")), "server records inside the namespace");
-    }
-
-    private static void sh(String... command) throws Exception {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        if (p.waitFor() != 0) {
-            throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
-        }
-    }
-
-    private static void shQuiet(String... command) {
-        try {
-            new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                    .start().waitFor();
-        } catch (Exception ignored) {
-            // best-effort clean-up
-        }
     }
 }

@@ -104,8 +104,8 @@ class StackDashboardsIT {
         if (lab != null) {
             lab.close();
         }
-        shQuiet("ip", "link", "del", hostSide);
-        shQuiet("ip", "netns", "del", ns);
+        Lab.shQuiet("ip", "link", "del", hostSide);
+        Lab.shQuiet("ip", "netns", "del", ns);
     }
 
     @Test
@@ -184,14 +184,14 @@ class StackDashboardsIT {
     }
 
     private void startCloudB() throws Exception {
-        sh("ip", "netns", "add", ns);
-        sh("ip", "link", "add", hostSide, "type", "veth", "peer", "name", "eth0", "netns", ns);
-        sh("ip", "addr", "add", "10.216.0.1/24", "dev", hostSide);
-        sh("ip", "link", "set", hostSide, "up");
-        sh("ip", "netns", "exec", ns, "ip", "addr", "add", CLOUD_B + "/24", "dev", "eth0");
-        sh("ip", "netns", "exec", ns, "ip", "link", "set", "eth0", "up");
-        sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
-        sh("ip", "netns", "exec", ns, "ip", "route", "add", "default", "via", "10.216.0.1");
+        Lab.sh("ip", "netns", "add", ns);
+        Lab.sh("ip", "link", "add", hostSide, "type", "veth", "peer", "name", "eth0", "netns", ns);
+        Lab.sh("ip", "addr", "add", "10.216.0.1/24", "dev", hostSide);
+        Lab.sh("ip", "link", "set", hostSide, "up");
+        Lab.sh("ip", "netns", "exec", ns, "ip", "addr", "add", CLOUD_B + "/24", "dev", "eth0");
+        Lab.sh("ip", "netns", "exec", ns, "ip", "link", "set", "eth0", "up");
+        Lab.sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+        Lab.sh("ip", "netns", "exec", ns, "ip", "route", "add", "default", "via", "10.216.0.1");
         for (String port : List.of("8080", "8081")) {
             lab.startWithEnvironment("cloud-b-" + port, Map.of("OTEL_SERVICE_NAME", "cloud-b", "CLOUD", "cloud-b",
                     "PORT", port), "ip", "netns", "exec", ns, java(), "-Dsun.net.httpserver.nodelay=true",
@@ -301,22 +301,5 @@ class StackDashboardsIT {
         }
         throw new IllegalStateException(name + " not ready at " + url + " (" + last + "):\n"
                 + Files.readString(lab.log(name)));
-    }
-
-    private static void sh(String... command) throws Exception {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        if (p.waitFor() != 0) {
-            throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
-        }
-    }
-
-    private static void shQuiet(String... command) {
-        try {
-            new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                    .start().waitFor();
-        } catch (Exception ignored) {
-            // best-effort clean-up
-        }
     }
 }
