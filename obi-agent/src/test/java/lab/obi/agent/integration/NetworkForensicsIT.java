@@ -49,13 +49,7 @@ class NetworkForensicsIT {
     @BeforeAll
     void flapTheLinkUnderTraffic() throws Exception {
         lab = new Lab();
-        Lab.sh("ip", "netns", "add", ns);
-        Lab.sh("ip", "link", "add", hostSide, "type", "veth", "peer", "name", "obifn0", "netns", ns);
-        Lab.sh("ip", "addr", "add", "10.214.0.1/30", "dev", hostSide);
-        Lab.sh("ip", "link", "set", hostSide, "up");
-        inNs("ip", "addr", "add", BACKEND + "/30", "dev", "obifn0");
-        inNs("ip", "link", "set", "obifn0", "up");
-        inNs("ip", "link", "set", "lo", "up");
+        VethNamespace net = VethNamespace.create(ns, hostSide, "obifn0", "10.214.0.1/30", BACKEND + "/30");
         lab.startWithEnvironment("py-flap", java.util.Map.of("OTEL_SERVICE_NAME", "cloud-b"), "ip", "netns", "exec",
                 ns, "python3", lab.copyResource("py_backend.py").toString(), Integer.toString(PORT), BACKEND);
         Files.createDirectories(lab.path("logs"));
@@ -81,22 +75,22 @@ class NetworkForensicsIT {
         Thread.sleep(1_500);
 
         // 2. The backend's side down for 2.5 s: the host side loses its carrier and drops what it sends.
-        inNs("ip", "link", "set", "obifn0", "down");
+        net.exec("ip", "link", "set", "obifn0", "down");
         long outageStart = System.nanoTime();
         Process abandoning = new ProcessBuilder("curl", "-s", "-o", "/dev/null", "-m", "1",
                 "http://127.0.0.1:" + nginxPort + "/b/fast?case=abandoned").start();
         Thread.sleep(Math.max(0, OUTAGE_MS - (System.nanoTime() - outageStart) / 1_000_000));
-        inNs("ip", "link", "set", "obifn0", "up");
+        net.exec("ip", "link", "set", "obifn0", "up");
         abandonedCurlExit = abandoning.waitFor();
         Thread.sleep(1_000); // the host relearns the backend's MAC; until then a connect fails with no route
 
         // 3. SYNs lost on arrival for 1.5 s: a new connection needs retries.
         String[] dropSyns = {"INPUT", "-p", "tcp", "--dport", Integer.toString(PORT), "--syn", "-j", "DROP"};
-        inNs(concat("iptables", "-I", dropSyns));
+        net.exec(concat("iptables", "-I", dropSyns));
         Process connecting = new ProcessBuilder("curl", "-s", "-o", "/dev/null", "-m", "8",
                 "http://" + BACKEND + ":" + PORT + "/fast?case=syn-retries").start();
         Thread.sleep(SYN_DROP_MS);
-        inNs(concat("iptables", "-D", dropSyns));
+        net.exec(concat("iptables", "-D", dropSyns));
         slowConnectCurlExit = connecting.waitFor();
         Thread.sleep(1_000);
 
@@ -114,8 +108,7 @@ class NetworkForensicsIT {
         if (lab != null) {
             lab.close();
         }
-        Lab.shQuiet("ip", "link", "del", hostSide);
-        Lab.shQuiet("ip", "netns", "del", ns);
+        VethNamespace.remove(ns, hostSide);
     }
 
     @Test
@@ -234,9 +227,4 @@ class NetworkForensicsIT {
         return all.toArray(String[]::new);
     }
 
-    private void inNs(String... command) throws Exception {
-        List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", ns));
-        full.addAll(List.of(command));
-        Lab.sh(full.toArray(String[]::new));
-    }
 }

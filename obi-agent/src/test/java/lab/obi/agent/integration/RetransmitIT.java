@@ -40,13 +40,7 @@ class RetransmitIT {
     @BeforeAll
     void requestsThroughALossyLink() throws Exception {
         lab = new Lab();
-        Lab.sh("ip", "netns", "add", ns);
-        Lab.sh("ip", "link", "add", hostSide, "type", "veth", "peer", "name", "obins0", "netns", ns);
-        Lab.sh("ip", "addr", "add", "10.213.0.1/30", "dev", hostSide);
-        Lab.sh("ip", "link", "set", hostSide, "up");
-        Lab.sh("ip", "netns", "exec", ns, "ip", "addr", "add", SERVER + "/30", "dev", "obins0");
-        Lab.sh("ip", "netns", "exec", ns, "ip", "link", "set", "obins0", "up");
-        Lab.sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+        VethNamespace net = VethNamespace.create(ns, hostSide, "obins0", "10.213.0.1/30", SERVER + "/30");
         lab.start("py-netns", "ip", "netns", "exec", ns, "python3", lab.copyResource("py_backend.py").toString(),
                 Integer.toString(PORT), SERVER);
         lab.startAgent();
@@ -54,7 +48,7 @@ class RetransmitIT {
         awaitServer(client);
         // The requests' data segments (not SYNs) are lost on arrival in the namespace, as on a real link:
         // a drop in the sender's own OUTPUT chain is a local error to TCP, not a loss it retransmits.
-        Lab.sh("ip", "netns", "exec", ns, "iptables", "-I", "INPUT", "-p", "tcp", "--dport", Integer.toString(PORT),
+        net.exec("iptables", "-I", "INPUT", "-p", "tcp", "--dport", Integer.toString(PORT),
                 "-m", "length", "--length", "100:65535", "-m", "statistic", "--mode", "random", "--probability", "0.3",
                 "-j", "DROP");
         for (int i = 0; i < REQUESTS; i++) {
@@ -91,8 +85,7 @@ class RetransmitIT {
         if (lab != null) {
             lab.close();
         }
-        Lab.shQuiet("ip", "link", "del", hostSide);
-        Lab.shQuiet("ip", "netns", "del", ns); // takes its iptables rules along
+        VethNamespace.remove(ns, hostSide);
     }
 
     private List<JsonNode> clientRecords() {

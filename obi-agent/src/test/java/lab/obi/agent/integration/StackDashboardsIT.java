@@ -104,8 +104,7 @@ class StackDashboardsIT {
         if (lab != null) {
             lab.close();
         }
-        Lab.shQuiet("ip", "link", "del", hostSide);
-        Lab.shQuiet("ip", "netns", "del", ns);
+        VethNamespace.remove(ns, hostSide);
     }
 
     @Test
@@ -184,14 +183,8 @@ class StackDashboardsIT {
     }
 
     private void startCloudB() throws Exception {
-        Lab.sh("ip", "netns", "add", ns);
-        Lab.sh("ip", "link", "add", hostSide, "type", "veth", "peer", "name", "eth0", "netns", ns);
-        Lab.sh("ip", "addr", "add", "10.216.0.1/24", "dev", hostSide);
-        Lab.sh("ip", "link", "set", hostSide, "up");
-        Lab.sh("ip", "netns", "exec", ns, "ip", "addr", "add", CLOUD_B + "/24", "dev", "eth0");
-        Lab.sh("ip", "netns", "exec", ns, "ip", "link", "set", "eth0", "up");
-        Lab.sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
-        Lab.sh("ip", "netns", "exec", ns, "ip", "route", "add", "default", "via", "10.216.0.1");
+        VethNamespace net = VethNamespace.create(ns, hostSide, "eth0", "10.216.0.1/24", CLOUD_B + "/24");
+        net.exec("ip", "route", "add", "default", "via", "10.216.0.1");
         for (String port : List.of("8080", "8081")) {
             lab.startWithEnvironment("cloud-b-" + port, Map.of("OTEL_SERVICE_NAME", "cloud-b", "CLOUD", "cloud-b",
                     "PORT", port), "ip", "netns", "exec", ns, java(), "-Dsun.net.httpserver.nodelay=true",
