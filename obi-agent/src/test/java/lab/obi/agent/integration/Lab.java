@@ -95,17 +95,20 @@ final class Lab implements AutoCloseable {
             }
             Thread.sleep(100);
         }
-        awaitReady(deadline);
+        awaitHttp("http://127.0.0.1:" + agentHealthPort + "/q/health/ready", "agent", deadline);
     }
 
-    /** The readiness endpoint says UP once programs are attached and the ring buffer is drained. */
-    private void awaitReady(long deadline) throws Exception {
+    /**
+     * Polls until the URL answers 200; else fails with its last answer and the end of the process's
+     * log. The agent's readiness endpoint says UP once programs are attached and the ring buffer is drained.
+     */
+    void awaitHttp(String url, String name, long deadlineNanos) throws Exception {
         HttpClient http = HttpClient.newHttpClient();
-        URI ready = URI.create("http://127.0.0.1:" + agentHealthPort + "/q/health/ready");
+        HttpRequest request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build();
         String last = "";
-        while (System.nanoTime() < deadline) {
+        while (System.nanoTime() < deadlineNanos) {
             try {
-                HttpResponse<String> r = http.send(HttpRequest.newBuilder(ready).build(), HttpResponse.BodyHandlers.ofString());
+                HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
                 if (r.statusCode() == 200) {
                     return;
                 }
@@ -115,7 +118,7 @@ final class Lab implements AutoCloseable {
             }
             Thread.sleep(100);
         }
-        throw new IllegalStateException("obi-agent never became ready: " + last + "\n" + Files.readString(log("agent")));
+        throw new IllegalStateException(name + " not ready at " + url + " (" + last + "):\n" + Files.readString(log(name)));
     }
 
     /** SIGTERM: the agent drains the ring buffer and flushes the request log before it exits. */

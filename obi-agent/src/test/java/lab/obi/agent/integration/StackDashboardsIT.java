@@ -278,21 +278,6 @@ class StackDashboardsIT {
     }
 
     private void awaitHttp(String url, String name) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        String last = "";
-        while (System.nanoTime() < deadline) {
-            try {
-                HttpResponse<String> r = get(url);
-                if (r.statusCode() == 200) {
-                    return;
-                }
-                last = r.statusCode() + " " + r.body();
-            } catch (IOException notYet) {
-                last = notYet.toString();
-            }
-            Thread.sleep(300);
-        }
-        throw new IllegalStateException(name + " not ready at " + url + " (" + last + "):\n"
-                + Files.readString(lab.log(name)));
+        lab.awaitHttp(url, name, System.nanoTime() + Duration.ofSeconds(60).toNanos());
     }
 }
