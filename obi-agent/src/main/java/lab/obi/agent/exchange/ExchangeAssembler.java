@@ -100,32 +100,27 @@ public final class ExchangeAssembler {
         TcpFacts t = r.tcp();
         boolean clientOnNewConnection = r.direction() == ExchangeRecord.Direction.CLIENT && r.requestIndex() == 1
                 && t.connectNs() > 0;
-        List<TcpEvidence.Outage> down = suffered(r, aborted) ? outages.overlapping(r.startNs(), r.endNs()).stream()
+        boolean resetSent = r.has(ExchangeRecord.F_RST_SENT);
+        boolean resetReceived = r.has(ExchangeRecord.F_RST_RECEIVED) || r.rstNs() != 0;
+        // Interface outages are host-wide facts: they are joined to the requests that show what an outage
+        // does (given up, retransmitted, reset, or slow), not to every quick request that happened to
+        // overlap the outage of some other container's link.
+        boolean suffered = aborted || resetSent || resetReceived || t.retransmits() > 0 || t.synRetransmits() > 0
+                || r.endNs() - r.startNs() >= SLOW_NS;
+        List<TcpEvidence.Outage> down = suffered ? outages.overlapping(r.startNs(), r.endNs()).stream()
                 .map(o -> outage(o, epochOffsetNs)).toList() : List.of();
         return new TcpEvidence(
                 t.retransmits(),
                 t.firstRetransmitNs() == 0 ? null : t.firstRetransmitNs() + epochOffsetNs,
                 t.lastRetransmitNs() == 0 ? null : t.lastRetransmitNs() + epochOffsetNs,
-                r.has(ExchangeRecord.F_RST_SENT),
-                r.has(ExchangeRecord.F_RST_RECEIVED) || r.rstNs() != 0,
+                resetSent,
+                resetReceived,
                 r.rstNs() == 0 ? null : r.rstNs() + epochOffsetNs,
                 t.srttUs() == 0 ? null : t.srttUs(),
                 t.establishedNs() == 0 || t.establishedNs() > r.startNs() ? null : r.startNs() - t.establishedNs(),
                 clientOnNewConnection ? t.connectNs() : null,
                 clientOnNewConnection ? t.synRetransmits() : null,
                 down);
-    }
-
-    /**
-     * Interface outages are host-wide facts: they are joined to the requests that show what an outage
-     * does (given up, retransmitted, reset, or slow), not to every quick request that happened to
-     * overlap the outage of some other container's link.
-     */
-    private static boolean suffered(ExchangeRecord r, boolean aborted) {
-        TcpFacts t = r.tcp();
-        return r.endNs() - r.startNs() >= SLOW_NS || t.retransmits() > 0 || t.synRetransmits() > 0 || r.rstNs() != 0
-                || r.has(ExchangeRecord.F_RST_SENT) || r.has(ExchangeRecord.F_RST_RECEIVED)
-                || aborted;
     }
 
     private static TcpEvidence.Outage outage(InterfaceOutage o, long epochOffsetNs) {
