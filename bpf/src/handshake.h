@@ -43,14 +43,12 @@ static __always_inline void on_handshake_state(__u64 sk, int oldstate, int newst
 }
 
 /* A retransmit before ESTABLISHED is a SYN sent again. */
-static __always_inline int on_handshake_retransmit(__u64 sk)
+static __always_inline void on_handshake_retransmit(__u64 sk)
 {
 	struct handshake *h = bpf_map_lookup_elem(&handshakes, &sk);
 
-	if (!h || h->established_ns)
-		return 0;
-	__sync_fetch_and_add(&h->syn_retransmits, 1);
-	return 1;
+	if (h && !h->established_ns)
+		__sync_fetch_and_add(&h->syn_retransmits, 1);
 }
 
 static __always_inline void take_handshake(struct obi_exchange *rec, __u64 sk)
