@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The contract between the kernel side (bpf/) and the agent (obi-agent/):
- * one ring-buffer record per HTTP request/response exchange, plus the drop counters.
+ * one ring-buffer record per HTTP request/response exchange, one per closed connection, one per
+ * segment retransmitted after an exchange's record went out; plus the drop counters.
  * Every offset is pinned by a static assertion; the Java decoder
  * (lab.obi.agent.capture.RecordLayout) mirrors the same numbers.
  */
@@ -34,6 +35,29 @@ enum obi_flag {
 	OBI_F_PIPELINED         = 1 << 12, /* started by a response: its request came in an earlier read */
 };
 
+/*
+ * Every record has the layout of struct obi_exchange; kind says how to read it.
+ * OBI_RECORD_CONNECTION, at the close of a tracked connection: start_ns = ESTABLISHED (or the first
+ *   request, for a connection older than the agent), end_ns = the close, bytes_in/bytes_out and
+ *   retransmits = the whole connection, request_index = its requests, flags = OBI_CF_*;
+ *   pid/tid/comm/direction are those of its last exchange.
+ * OBI_RECORD_LATE_RETRANSMIT: a data segment sent again after the record of exchange request_index
+ *   went out (its response, as far as the server knows, was complete): first_retransmit_ns = when.
+ */
+enum obi_record_kind {
+	OBI_RECORD_EXCHANGE = 0,
+	OBI_RECORD_CONNECTION = 1,
+	OBI_RECORD_LATE_RETRANSMIT = 2,
+};
+
+/* Connection records: how the connection ended. */
+enum obi_connection_flag {
+	OBI_CF_LOCAL_CLOSED_FIRST = 1 << 0, /* this side sent the first FIN */
+	OBI_CF_PEER_CLOSED_FIRST  = 1 << 1, /* the peer sent the first FIN */
+	OBI_CF_RST_RECEIVED       = 1 << 2, /* a reset came in at some point */
+	OBI_CF_RST_SENT           = 1 << 3, /* this host sent a reset at some point */
+};
+
 struct obi_exchange {
 	__u64 conn_id;            /*   0: unique per connection since the agent started */
 	__u64 start_ns;           /*   8: CLOCK_MONOTONIC: first request bytes read (server) or written (client) */
@@ -61,7 +85,8 @@ struct obi_exchange {
 	__u16 req_head_len;       /* 168: valid bytes in req_head */
 	__u16 resp_head_len;      /* 170: valid bytes in resp_head */
 	__u8 direction;           /* 172: enum obi_direction */
-	__u8 _pad[3];             /* 173 */
+	__u8 kind;                /* 173: enum obi_record_kind */
+	__u8 _pad[2];             /* 174 */
 	__u8 resp_head[OBI_RESP_HEAD_MAX]; /* 176 */
 	/* Client side: the server exchange in flight on the same thread when this one started
 	 * (0: none, or the thread serves several requests at once and the link would be a guess). */
@@ -86,6 +111,7 @@ _Static_assert(__builtin_offsetof(struct obi_exchange, local_addr) == 120, "layo
 _Static_assert(__builtin_offsetof(struct obi_exchange, comm) == 152, "layout");
 _Static_assert(__builtin_offsetof(struct obi_exchange, req_head_len) == 168, "layout");
 _Static_assert(__builtin_offsetof(struct obi_exchange, direction) == 172, "layout");
+_Static_assert(__builtin_offsetof(struct obi_exchange, kind) == 173, "layout");
 _Static_assert(__builtin_offsetof(struct obi_exchange, resp_head) == 176, "layout");
 _Static_assert(__builtin_offsetof(struct obi_exchange, parent_conn_id) == 432, "layout");
 _Static_assert(__builtin_offsetof(struct obi_exchange, first_retransmit_ns) == 448, "layout");

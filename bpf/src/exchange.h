@@ -44,6 +44,13 @@ static __always_inline void reset_exchange(struct conn_state *st)
 	st->phase = PHASE_IDLE;
 }
 
+/* Waking the reader per record costs more than the record; it polls, and is woken when data piles up. */
+static __always_inline __u64 wakeup_flag(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > RINGBUF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+										       : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void emit(struct conn_state *st, __u32 why)
 {
 	__u32 head = st->rec.req_head_len;
@@ -52,14 +59,72 @@ static __always_inline void emit(struct conn_state *st, __u32 why)
 		head = OBI_REQ_HEAD_MAX;
 	st->rec.flags |= why;
 	st->rec.srtt_us = smoothed_rtt_us(st->sk);
-	/* Waking the reader per record costs more than the record; it polls, and is woken when data piles up. */
-	__u64 wakeup = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > RINGBUF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
-											 : BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&events, &st->rec, OBI_RECORD_FIXED_LEN + head, wakeup))
+	if (bpf_ringbuf_output(&events, &st->rec, OBI_RECORD_FIXED_LEN + head, wakeup_flag()))
 		count(OBI_C_RINGBUF_FULL);
 	else
 		count(OBI_C_RECORDS);
 	reset_exchange(st);
+}
+
+/*
+ * A record about the connection rather than an exchange: the connection's identity copied from its
+ * state, built in ring-buffer memory (these fire in softirq too, where a per-CPU scratch buffer
+ * could be in use by the interrupted program). Submit with send_connection_record().
+ */
+static __always_inline struct obi_exchange *connection_record(const struct conn_state *st, __u8 kind)
+{
+	struct obi_exchange *r = bpf_ringbuf_reserve(&events, OBI_RECORD_FIXED_LEN, 0);
+
+	if (!r) {
+		count(OBI_C_RINGBUF_FULL);
+		return 0;
+	}
+	if (bpf_probe_read_kernel(r, OBI_RECORD_FIXED_LEN, &st->rec)) {
+		bpf_ringbuf_discard(r, 0);
+		count(OBI_C_READ_FAULT);
+		return 0;
+	}
+	r->kind = kind;
+	r->req_head_len = 0;
+	r->srtt_us = smoothed_rtt_us(st->sk);
+	return r;
+}
+
+static __always_inline void send_connection_record(struct obi_exchange *r)
+{
+	bpf_ringbuf_submit(r, wakeup_flag());
+	count(OBI_C_RECORDS);
+}
+
+/* Called between exchanges: the last exchange's record is out, so what is sent again is the tail of its response. */
+static __always_inline void emit_late_retransmit(const struct conn_state *st, __u64 now)
+{
+	struct obi_exchange *r = connection_record(st, OBI_RECORD_LATE_RETRANSMIT);
+
+	if (!r)
+		return;
+	r->retransmits = 1;
+	r->first_retransmit_ns = now;
+	r->last_retransmit_ns = now;
+	send_connection_record(r);
+}
+
+static __always_inline void emit_connection_closed(const struct conn_state *st, __u64 now)
+{
+	struct obi_exchange *r = connection_record(st, OBI_RECORD_CONNECTION);
+
+	if (!r)
+		return;
+	r->start_ns = st->rec.established_ns ? st->rec.established_ns : st->tracked_ns;
+	r->end_ns = now;
+	r->bytes_in = st->conn_bytes_in;
+	r->bytes_out = st->conn_bytes_out;
+	r->retransmits = st->conn_retransmits;
+	r->first_retransmit_ns = 0;
+	r->last_retransmit_ns = 0;
+	r->flags = st->conn_flags;
+	r->status = 0;
+	send_connection_record(r);
 }
 
 static __always_inline struct conn_state *track_connection(__u64 sk)
@@ -78,6 +143,7 @@ static __always_inline struct conn_state *track_connection(__u64 sk)
 		return 0;
 	st->rec.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
 	st->sk = sk;
+	st->tracked_ns = bpf_ktime_get_ns();
 	fill_addresses(&st->rec, sk);
 	take_handshake(&st->rec, sk);
 	return st;
@@ -265,6 +331,10 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 		if (!st)
 			return;
 	}
+	if (c->in)
+		st->conn_bytes_in += c->total;
+	else
+		st->conn_bytes_out += c->total;
 	__u16 code = status_line_code(peek);
 
 	if (st->phase == PHASE_IDLE || st->phase == PHASE_AWAIT_CLOSE) {

@@ -8,6 +8,7 @@
 #define OBI_S_IFMT 00170000
 #define OBI_S_IFSOCK 0140000
 #define OBI_IPPROTO_TCP 6
+#define OBI_TCPHDR_FIN 0x01
 
 /* TCP states as sock:inet_sock_set_state reports them (include/net/tcp_states.h, a stable ABI). */
 enum {

@@ -43,6 +43,12 @@ struct conn_state {
 	__u64 resp_expected; /* response-direction bytes at which the response is complete; 0: unknown */
 	__u64 last_request_ns;
 	__u64 sk;            /* the struct sock this state belongs to (the map key) */
+	/* The whole connection, for its record at the close. */
+	__u64 tracked_ns;
+	__u64 conn_bytes_in;
+	__u64 conn_bytes_out;
+	__u32 conn_retransmits;
+	__u32 conn_flags;    /* enum obi_connection_flag */
 	__u8 phase;
 	__u8 head_request;   /* the request was HEAD: the response has no body */
 	__u8 local_shutdown; /* shutdown(SHUT_WR) seen: our FIN is a half-close, not the end */

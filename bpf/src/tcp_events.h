@@ -16,6 +16,24 @@ struct tcp_skb_ctx {
 	const void *skaddr;
 };
 
+static __always_inline void note_first_fin(struct conn_state *st, __u32 who)
+{
+	if (!(st->conn_flags & (OBI_CF_LOCAL_CLOSED_FIRST | OBI_CF_PEER_CLOSED_FIRST)))
+		st->conn_flags |= who;
+}
+
+/* A FIN alone sent again delays nobody's response. */
+static __always_inline int bare_fin(const void *skbaddr)
+{
+	const struct tcp_skb_cb *cb =
+		(const void *)skbaddr + bpf_core_field_offset(struct sk_buff, cb);
+	__u32 seq = BPF_CORE_READ(cb, seq);
+	__u32 end_seq = BPF_CORE_READ(cb, end_seq);
+	__u16 flags = BPF_CORE_READ(cb, tcp_flags);
+
+	return end_seq - seq == 1 && (flags & OBI_TCPHDR_FIN);
+}
+
 SEC("tracepoint/sock/inet_sock_set_state")
 int on_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
@@ -31,9 +49,11 @@ int on_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
 	switch (ctx->newstate) {
 	case OBI_TCP_CLOSE_WAIT:
+		note_first_fin(st, OBI_CF_PEER_CLOSED_FIRST);
 		on_peer_fin(st, now);
 		break;
 	case OBI_TCP_FIN_WAIT1:
+		note_first_fin(st, OBI_CF_LOCAL_CLOSED_FIRST);
 		if (!st->local_shutdown)
 			on_connection_end(st, now, 1);
 		break;
@@ -42,13 +62,18 @@ int on_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		break;
 	case OBI_TCP_CLOSE:
 		on_connection_end(st, now, !(st->rec.flags & OBI_F_RST_RECEIVED));
+		emit_connection_closed(st, now);
 		bpf_map_delete_elem(&conns, &sk);
 		break;
 	}
 	return 0;
 }
 
-/* Retransmits while an exchange is open are part of its story: a slow request, an abandoned one. */
+/*
+ * Retransmits while an exchange is open are part of its story: a slow request, an abandoned one.
+ * Those after its record went out still are, for the client waiting for the response's tail: they
+ * go out as records of their own.
+ */
 SEC("tracepoint/tcp/tcp_retransmit_skb")
 int on_tcp_retransmit(struct tcp_skb_ctx *ctx)
 {
@@ -59,9 +84,14 @@ int on_tcp_retransmit(struct tcp_skb_ctx *ctx)
 		on_handshake_retransmit(sk);
 		return 0;
 	}
-	if (st->phase == PHASE_IDLE)
-		return 0;
+	__sync_fetch_and_add(&st->conn_retransmits, 1);
 	__u64 now = bpf_ktime_get_ns();
+	if (st->phase == PHASE_IDLE) {
+		/* The response was all written, so its record went out; a client may still be waiting for its tail. */
+		if (st->rec.request_index && !bare_fin(ctx->skbaddr))
+			emit_late_retransmit(st, now);
+		return 0;
+	}
 	__sync_fetch_and_add(&st->rec.retransmits, 1);
 	if (!st->rec.first_retransmit_ns)
 		st->rec.first_retransmit_ns = now;
@@ -75,8 +105,10 @@ int on_tcp_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
 	__u64 sk = (__u64)ctx->skaddr;
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
 
-	if (st)
+	if (st) {
+		st->conn_flags |= OBI_CF_RST_RECEIVED;
 		on_reset_received(st, bpf_ktime_get_ns());
+	}
 	return 0;
 }
 
@@ -86,7 +118,10 @@ int on_tcp_send_reset(struct tcp_skb_ctx *ctx)
 	__u64 sk = (__u64)ctx->skaddr;
 	struct conn_state *st = sk ? bpf_map_lookup_elem(&conns, &sk) : 0;
 
-	if (st && st->phase != PHASE_IDLE)
+	if (!st)
+		return 0;
+	st->conn_flags |= OBI_CF_RST_SENT;
+	if (st->phase != PHASE_IDLE)
 		st->rec.flags |= OBI_F_RST_SENT;
 	return 0;
 }

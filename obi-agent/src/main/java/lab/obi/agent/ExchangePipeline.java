@@ -1,9 +1,14 @@
 package lab.obi.agent;
 
+import lab.obi.agent.capture.ConnectionRecord;
 import lab.obi.agent.capture.ExchangeRecord;
+import lab.obi.agent.capture.KernelRecord;
+import lab.obi.agent.capture.LateRetransmitRecord;
 import lab.obi.agent.capture.RecordDecoder;
 import lab.obi.agent.capture.TcpFacts;
+import lab.obi.agent.exchange.ConnectionSummary;
 import lab.obi.agent.exchange.ExchangeAssembler;
+import lab.obi.agent.exchange.LateRetransmit;
 import lab.obi.agent.export.JsonLinesWriter;
 import lab.obi.agent.process.WatchFilter;
 import lab.obi.agent.telemetry.Telemetry;
@@ -17,7 +22,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * From ring-buffer bytes to request-log lines, metrics and spans. The ring-buffer thread only decodes
+ * From ring-buffer bytes to request-log lines, metrics and spans (exchanges; connections at their
+ * close; retransmits after an exchange was reported). The ring-buffer thread only decodes
  * and enqueues, so slow process lookups or a slow output never stall the kernel side for long; a queue
  * that stays full drops and counts.
  */
@@ -30,7 +36,7 @@ final class ExchangePipeline implements AutoCloseable {
 
     private static final long FULL_QUEUE_WAIT_MS = 20;
 
-    private final BlockingQueue<ExchangeRecord> queue;
+    private final BlockingQueue<KernelRecord> queue;
     private final ExchangeAssembler assembler;
     private final JsonLinesWriter writer; // null: no request log
     private final Telemetry telemetry;
@@ -60,7 +66,7 @@ final class ExchangePipeline implements AutoCloseable {
     /** Called on the ring-buffer thread for every record. */
     void accept(byte[] recordBytes) {
         received.increment();
-        Optional<ExchangeRecord> record = RecordDecoder.decode(recordBytes);
+        Optional<KernelRecord> record = RecordDecoder.decode(recordBytes);
         if (record.isEmpty()) {
             undecodable.increment();
         } else if (!queue.offer(record.get()) && !offerWithin(record.get(), FULL_QUEUE_WAIT_MS)) {
@@ -72,7 +78,7 @@ final class ExchangePipeline implements AutoCloseable {
      * A full queue first holds the ring-buffer thread briefly: the kernel's ring buffer keeps filling
      * meanwhile, so a burst (or the JIT warming up) is absorbed instead of dropped.
      */
-    private boolean offerWithin(ExchangeRecord record, long millis) {
+    private boolean offerWithin(KernelRecord record, long millis) {
         try {
             return queue.offer(record, millis, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
@@ -85,7 +91,7 @@ final class ExchangePipeline implements AutoCloseable {
         MonotonicClock clock = new MonotonicClock();
         try {
             while (true) {
-                ExchangeRecord record = queue.poll(1, TimeUnit.SECONDS);
+                KernelRecord record = queue.poll(1, TimeUnit.SECONDS);
                 if (record == STOP) {
                     break;
                 }
@@ -102,26 +108,48 @@ final class ExchangePipeline implements AutoCloseable {
         flush();
     }
 
-    private void process(ExchangeRecord record, long epochOffsetNs) {
-        assembler.assemble(record, epochOffsetNs).ifPresent(exchange -> {
-            if (!filter.watched(exchange)) {
-                ignored.increment();
-                return;
-            }
-            reported.increment();
-            telemetry.record(exchange);
-            if (writer == null) {
-                return;
-            }
-            try {
-                writer.write(exchange);
-            } catch (IOException e) {
-                if (writeFailures.sum() == 0) {
-                    LOG.errorf("writing the request log failed: %s (further failures are only counted)", e.getMessage());
+    private void process(KernelRecord record, long epochOffsetNs) {
+        if (record instanceof ExchangeRecord exchangeRecord) {
+            assembler.assemble(exchangeRecord, epochOffsetNs).ifPresent(exchange -> {
+                if (!filter.watched(exchange)) {
+                    ignored.increment();
+                    return;
                 }
-                writeFailures.increment();
+                reported.increment();
+                telemetry.record(exchange);
+                log(w -> w.write(exchange));
+            });
+        } else if (record instanceof ConnectionRecord connectionRecord) {
+            ConnectionSummary connection = assembler.connection(connectionRecord, epochOffsetNs);
+            if (filter.watched(connection)) {
+                telemetry.connectionClosed(connection);
+                log(w -> w.write(connection));
             }
-        });
+        } else if (record instanceof LateRetransmitRecord retransmitRecord) {
+            LateRetransmit retransmit = assembler.lateRetransmit(retransmitRecord, epochOffsetNs);
+            if (filter.watched(retransmit)) {
+                telemetry.retransmittedAfterResponse(retransmit);
+                log(w -> w.write(retransmit));
+            }
+        }
+    }
+
+    private interface LogLine {
+        void writeTo(JsonLinesWriter writer) throws IOException;
+    }
+
+    private void log(LogLine line) {
+        if (writer == null) {
+            return;
+        }
+        try {
+            line.writeTo(writer);
+        } catch (IOException e) {
+            if (writeFailures.sum() == 0) {
+                LOG.errorf("writing the request log failed: %s (further failures are only counted)", e.getMessage());
+            }
+            writeFailures.increment();
+        }
     }
 
     private void flush() {

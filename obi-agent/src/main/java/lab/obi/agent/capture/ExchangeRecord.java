@@ -38,7 +38,7 @@ public record ExchangeRecord(
         byte[] requestHead,
         long parentConnId,
         int parentRequestIndex,
-        TcpFacts tcp) {
+        TcpFacts tcp) implements KernelRecord {
 
     public enum Direction { SERVER, CLIENT }
 

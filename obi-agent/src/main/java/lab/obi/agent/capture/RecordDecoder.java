@@ -10,14 +10,14 @@ import java.util.Optional;
 
 import static lab.obi.agent.capture.RecordLayout.*;
 
-/** Turns the bytes of one ring-buffer record into an {@link ExchangeRecord}. */
+/** Turns the bytes of one ring-buffer record into an {@link ExchangeRecord}, {@link ConnectionRecord} or {@link LateRetransmitRecord}. */
 public final class RecordDecoder {
 
     private RecordDecoder() {
     }
 
     /** Empty when the bytes cannot be a record of this layout (a kernel/agent version mismatch). */
-    public static Optional<ExchangeRecord> decode(byte[] bytes) {
+    public static Optional<KernelRecord> decode(byte[] bytes) {
         if (bytes.length < REQ_HEAD) {
             return Optional.empty();
         }
@@ -26,9 +26,20 @@ public final class RecordDecoder {
         if (direction != DIRECTION_SERVER && direction != DIRECTION_CLIENT) {
             return Optional.empty();
         }
+        ExchangeRecord.Direction side = direction == DIRECTION_SERVER ? ExchangeRecord.Direction.SERVER
+                : ExchangeRecord.Direction.CLIENT;
+        return switch (b.get(KIND) & 0xff) {
+            case KIND_EXCHANGE -> Optional.of(exchange(bytes, b, side));
+            case KIND_CONNECTION -> Optional.of(connection(bytes, b, side));
+            case KIND_LATE_RETRANSMIT -> Optional.of(lateRetransmit(bytes, b, side));
+            default -> Optional.empty();
+        };
+    }
+
+    private static ExchangeRecord exchange(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side) {
         int requestHeadLength = Math.min(b.getShort(REQ_HEAD_LEN) & 0xffff, bytes.length - REQ_HEAD);
         int responseHeadLength = Math.min(b.getShort(RESP_HEAD_LEN) & 0xffff, RESP_HEAD_MAX);
-        return Optional.of(new ExchangeRecord(
+        return new ExchangeRecord(
                 b.getLong(CONN_ID),
                 b.getLong(START_NS),
                 b.getLong(REQUEST_END_NS),
@@ -52,14 +63,52 @@ public final class RecordDecoder {
                 address(bytes, LOCAL_ADDR),
                 address(bytes, PEER_ADDR),
                 comm(bytes),
-                direction == DIRECTION_SERVER ? ExchangeRecord.Direction.SERVER : ExchangeRecord.Direction.CLIENT,
+                side,
                 Arrays.copyOfRange(bytes, RESP_HEAD, RESP_HEAD + responseHeadLength),
                 Arrays.copyOfRange(bytes, REQ_HEAD, REQ_HEAD + requestHeadLength),
                 b.getLong(PARENT_CONN_ID),
                 b.getInt(PARENT_REQUEST_INDEX),
-                new TcpFacts(b.getInt(RETRANSMITS), b.getLong(FIRST_RETRANSMIT_NS), b.getLong(LAST_RETRANSMIT_NS),
-                        b.getLong(ESTABLISHED_NS), b.getLong(CONNECT_NS), b.getInt(SRTT_US),
-                        b.getInt(SYN_RETRANSMITS))));
+                tcpFacts(b));
+    }
+
+    private static ConnectionRecord connection(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side) {
+        return new ConnectionRecord(
+                b.getLong(CONN_ID),
+                b.getLong(START_NS),
+                b.getLong(END_NS),
+                b.getLong(BYTES_IN),
+                b.getLong(BYTES_OUT),
+                b.getInt(REQUEST_INDEX),
+                b.getInt(RETRANSMITS),
+                b.getInt(FLAGS),
+                b.getInt(PID),
+                comm(bytes),
+                side,
+                address(bytes, LOCAL_ADDR),
+                b.getShort(LOCAL_PORT) & 0xffff,
+                address(bytes, PEER_ADDR),
+                b.getShort(PEER_PORT) & 0xffff,
+                tcpFacts(b));
+    }
+
+    private static LateRetransmitRecord lateRetransmit(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side) {
+        return new LateRetransmitRecord(
+                b.getLong(CONN_ID),
+                b.getInt(REQUEST_INDEX),
+                b.getLong(FIRST_RETRANSMIT_NS),
+                b.getInt(SRTT_US),
+                b.getInt(PID),
+                comm(bytes),
+                side,
+                address(bytes, LOCAL_ADDR),
+                b.getShort(LOCAL_PORT) & 0xffff,
+                address(bytes, PEER_ADDR),
+                b.getShort(PEER_PORT) & 0xffff);
+    }
+
+    private static TcpFacts tcpFacts(ByteBuffer b) {
+        return new TcpFacts(b.getInt(RETRANSMITS), b.getLong(FIRST_RETRANSMIT_NS), b.getLong(LAST_RETRANSMIT_NS),
+                b.getLong(ESTABLISHED_NS), b.getLong(CONNECT_NS), b.getInt(SRTT_US), b.getInt(SYN_RETRANSMITS));
     }
 
     private static InetAddress address(byte[] bytes, int offset) {

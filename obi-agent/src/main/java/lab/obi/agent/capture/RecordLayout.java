@@ -29,6 +29,7 @@ final class RecordLayout {
     static final int REQ_HEAD_LEN = 168;
     static final int RESP_HEAD_LEN = 170;
     static final int DIRECTION = 172;
+    static final int KIND = 173;
     static final int RESP_HEAD = 176;
     static final int RESP_HEAD_MAX = 256;
     static final int PARENT_CONN_ID = 432;
@@ -45,6 +46,10 @@ final class RecordLayout {
 
     static final int DIRECTION_SERVER = 1;
     static final int DIRECTION_CLIENT = 2;
+
+    static final int KIND_EXCHANGE = 0;
+    static final int KIND_CONNECTION = 1;
+    static final int KIND_LATE_RETRANSMIT = 2;
 
     private RecordLayout() {
     }

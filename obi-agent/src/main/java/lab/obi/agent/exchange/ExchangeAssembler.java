@@ -3,7 +3,9 @@ package lab.obi.agent.exchange;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.LongAdder;
+import lab.obi.agent.capture.ConnectionRecord;
 import lab.obi.agent.capture.ExchangeRecord;
+import lab.obi.agent.capture.LateRetransmitRecord;
 import lab.obi.agent.capture.TcpFacts;
 import lab.obi.agent.http.HttpParser;
 import lab.obi.agent.http.HttpRequestHead;
@@ -94,6 +96,57 @@ public final class ExchangeAssembler {
                 r.parentConnId() == 0 ? null : r.parentConnId(),
                 r.parentConnId() == 0 ? null : r.parentRequestIndex(),
                 evidence(r, verdict.aborted(), epochOffsetNs)));
+    }
+
+    /** A connection's summary at its close. */
+    public ConnectionSummary connection(ConnectionRecord r, long epochOffsetNs) {
+        pipelined.forget(r.connId());
+        ProcessInfo process = processResolver.resolve(r.pid(), r.comm());
+        String closedBy = r.has(ConnectionRecord.F_LOCAL_CLOSED_FIRST) ? "local"
+                : r.has(ConnectionRecord.F_PEER_CLOSED_FIRST) ? "peer" : "reset";
+        return new ConnectionSummary(
+                r.startNs() + epochOffsetNs,
+                Math.max(0, r.endNs() - r.startNs()),
+                r.tcp().establishedNs() != 0,
+                r.direction(),
+                r.pid(),
+                process.comm(),
+                process.exe(),
+                process.serviceName(),
+                process.containerId(),
+                AddressText.of(r.localAddress()),
+                r.localPort(),
+                AddressText.of(r.peerAddress()),
+                r.peerPort(),
+                r.connId(),
+                r.requests(),
+                r.bytesIn(),
+                r.bytesOut(),
+                r.retransmits(),
+                r.has(ConnectionRecord.F_RST_SENT),
+                r.has(ConnectionRecord.F_RST_RECEIVED),
+                closedBy,
+                r.tcp().srttUs() == 0 ? null : r.tcp().srttUs());
+    }
+
+    /** A retransmit after an exchange was reported, named by the exchange's connection and index. */
+    public LateRetransmit lateRetransmit(LateRetransmitRecord r, long epochOffsetNs) {
+        ProcessInfo process = processResolver.resolve(r.pid(), r.comm());
+        return new LateRetransmit(
+                r.atNs() + epochOffsetNs,
+                r.direction(),
+                r.pid(),
+                process.comm(),
+                process.exe(),
+                process.serviceName(),
+                process.containerId(),
+                AddressText.of(r.localAddress()),
+                r.localPort(),
+                AddressText.of(r.peerAddress()),
+                r.peerPort(),
+                r.connId(),
+                r.requestIndex(),
+                r.srttUs() == 0 ? null : r.srttUs());
     }
 
     private TcpEvidence evidence(ExchangeRecord r, boolean aborted, long epochOffsetNs) {

@@ -39,5 +39,5 @@ public record HttpExchange(
         String uberTraceId,
         Long parentConnId,
         Integer parentRequestIndex,
-        TcpEvidence tcp) {
+        TcpEvidence tcp) implements Observed {
 }

@@ -6,11 +6,16 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.util.Locale;
+import lab.obi.agent.exchange.ConnectionSummary;
 import lab.obi.agent.exchange.HttpExchange;
+import lab.obi.agent.exchange.LateRetransmit;
+import lab.obi.agent.exchange.Observed;
 import lab.obi.agent.exchange.TcpEvidence;
 
 /**
- * Writes the request log: one JSON object per exchange and per line, UTF-8, absent (null) fields omitted.
+ * Writes the request log: one JSON object per line, UTF-8, absent (null) fields omitted. "record" says
+ * what a line is: "exchange" (a request and its response), "connection" (a connection at its close),
+ * "late_retransmit" (a segment sent again after an exchange's line: its response's tail).
  * Output is buffered until {@link #flush()}; {@link #close()} closes the stream.
  * Not thread-safe: one writer thread owns an instance.
  */
@@ -28,18 +33,10 @@ public final class JsonLinesWriter implements AutoCloseable {
 
     public void write(HttpExchange e) throws IOException {
         json.writeStartObject();
+        json.writeStringField("record", "exchange");
         json.writeNumberField("start_unix_ns", e.startUnixNs());
         json.writeNumberField("duration_ns", e.durationNs());
-        string("direction", e.direction() == null ? null : e.direction().name().toLowerCase(Locale.ROOT));
-        json.writeNumberField("pid", e.pid());
-        string("comm", e.comm());
-        string("exe", e.exe());
-        string("service", e.service());
-        string("container_id", e.containerId());
-        string("local_address", e.localAddress());
-        json.writeNumberField("local_port", e.localPort());
-        string("peer_address", e.peerAddress());
-        json.writeNumberField("peer_port", e.peerPort());
+        observed(e);
         json.writeNumberField("conn_id", e.connId());
         json.writeNumberField("request_index", e.requestIndex());
         string("method", e.method());
@@ -66,6 +63,55 @@ public final class JsonLinesWriter implements AutoCloseable {
         }
         json.writeEndObject();
         json.writeRaw('\n');
+    }
+
+    public void write(ConnectionSummary c) throws IOException {
+        json.writeStartObject();
+        json.writeStringField("record", "connection");
+        json.writeNumberField("start_unix_ns", c.startUnixNs());
+        json.writeNumberField("duration_ns", c.durationNs());
+        json.writeBooleanField("lifetime_from_established", c.lifetimeFromEstablished());
+        observed(c);
+        json.writeNumberField("conn_id", c.connId());
+        json.writeNumberField("requests", c.requests());
+        json.writeNumberField("bytes_in", c.bytesIn());
+        json.writeNumberField("bytes_out", c.bytesOut());
+        json.writeNumberField("retransmits", c.retransmits());
+        if (c.resetSent()) {
+            json.writeBooleanField("reset_sent", true);
+        }
+        if (c.resetReceived()) {
+            json.writeBooleanField("reset_received", true);
+        }
+        string("closed_by", c.closedBy());
+        number("rtt_us", c.rttUs());
+        json.writeEndObject();
+        json.writeRaw('\n');
+    }
+
+    public void write(LateRetransmit r) throws IOException {
+        json.writeStartObject();
+        json.writeStringField("record", "late_retransmit");
+        json.writeNumberField("at_unix_ns", r.atUnixNs());
+        observed(r);
+        json.writeNumberField("conn_id", r.connId());
+        json.writeNumberField("request_index", r.requestIndex());
+        number("rtt_us", r.rttUs());
+        json.writeEndObject();
+        json.writeRaw('\n');
+    }
+
+    private void observed(Observed o) throws IOException {
+        string("direction", o.direction() == null ? null : o.direction().name().toLowerCase(Locale.ROOT));
+        json.writeNumberField("pid", o.pid());
+        string("comm", o.comm());
+        string("exe", o.exe());
+        string("service", o.service());
+        string("container_id", o.containerId());
+        string("local_address", o.localAddress());
+        json.writeNumberField("local_port", o.localPort());
+        string("peer_address", o.peerAddress());
+        json.writeNumberField("peer_port", o.peerPort());
     }
 
     private void writeTcp(TcpEvidence t, int requestIndex) throws IOException {

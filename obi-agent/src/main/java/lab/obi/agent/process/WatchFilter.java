@@ -1,11 +1,11 @@
 package lab.obi.agent.process;
 
-import lab.obi.agent.exchange.HttpExchange;
+import lab.obi.agent.exchange.Observed;
 
 import java.util.Set;
 
 /**
- * Which exchanges the agent reports. By default every process except the observability
+ * Which exchanges (and connections) the agent reports. By default every process except the observability
  * infrastructure itself (its own traffic would otherwise feed back into what it reports).
  */
 public final class WatchFilter {
@@ -25,7 +25,7 @@ public final class WatchFilter {
         this.ports = Set.copyOf(ports);
     }
 
-    public boolean watched(HttpExchange e) {
+    public boolean watched(Observed e) {
         if (excludedExecutables.contains(e.comm()) || (e.exe() != null && excludedExecutables.contains(basename(e.exe())))) {
             return false;
         }

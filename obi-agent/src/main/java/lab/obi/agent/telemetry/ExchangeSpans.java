@@ -14,6 +14,7 @@ import io.opentelemetry.sdk.trace.data.EventData;
 import io.opentelemetry.sdk.trace.data.StatusData;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.exchange.HttpExchange;
+import lab.obi.agent.exchange.LateRetransmit;
 import lab.obi.agent.exchange.TcpEvidence;
 
 import java.util.ArrayList;
@@ -32,6 +33,7 @@ final class ExchangeSpans {
     static final String ABANDONED_EVENT = "obi.abandoned";
     static final String RETRANSMIT_EVENT = "obi.tcp.retransmit";
     static final String RESET_EVENT = "obi.tcp.reset";
+    static final String LATE_RETRANSMIT_SPAN = "TCP retransmit after response";
     static final String INTERFACE_DOWN_EVENT = "obi.network.interface.down";
     static final String INTERFACE_UP_EVENT = "obi.network.interface.up";
     static final AttributeKey<String> INTERFACE = AttributeKey.stringKey("network.interface.name");
@@ -76,6 +78,25 @@ final class ExchangeSpans {
                 identity.parent(), status,
                 e.startUnixNs(), attributes(e, server, errorType), events(e), e.startUnixNs() + e.durationNs(),
                 resources.of(e), SCOPE);
+    }
+
+    /**
+     * A retransmit after the server wrote its whole response cannot join that span (it has ended): it
+     * is a child span at the moment of the retransmit, so the trace shows the client's wait past the
+     * server's end.
+     */
+    ExchangeSpan lateRetransmitSpan(LateRetransmit r, SpanContext exchange) {
+        AttributesBuilder a = Attributes.builder()
+                .put(AttributeKey.stringKey("obi.tcp.retransmit"), "after_response")
+                .put(AttributeKey.stringKey("network.peer.address"), r.peerAddress())
+                .put(AttributeKey.longKey("network.peer.port"), r.peerPort())
+                .put(AttributeKey.longKey("obi.connection.id"), r.connId())
+                .put(AttributeKey.longKey("obi.connection.request_index"), r.requestIndex());
+        if (r.rttUs() != null) {
+            a.put(AttributeKey.doubleKey("obi.tcp.rtt"), r.rttUs() / 1e6);
+        }
+        return new ExchangeSpan(LATE_RETRANSMIT_SPAN, SpanKind.INTERNAL, newSpan(exchange.getTraceId()), exchange,
+                StatusData.unset(), r.atUnixNs(), a.build(), List.of(), r.atUnixNs(), resources.of(r), SCOPE);
     }
 
     /**

@@ -9,7 +9,10 @@ import io.opentelemetry.api.metrics.Meter;
 import io.opentelemetry.context.Context;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.exchange.AbortKind;
+import lab.obi.agent.exchange.ConnectionSummary;
 import lab.obi.agent.exchange.HttpExchange;
+import lab.obi.agent.exchange.LateRetransmit;
+import lab.obi.agent.exchange.Observed;
 import lab.obi.agent.exchange.TcpEvidence;
 
 import java.util.List;
@@ -42,6 +45,10 @@ public final class HttpMetrics {
     public static final List<Double> RTT_BUCKETS = List.of(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
             0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0);
     static final AttributeKey<String> RESET_DIRECTION = AttributeKey.stringKey("obi.tcp.reset.direction");
+    static final AttributeKey<String> CLOSED_BY = AttributeKey.stringKey("obi.tcp.closed_by");
+    /** Connections live from one request to hours in a pool. */
+    public static final List<Double> CONNECTION_BUCKETS = List.of(0.01, 0.1, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0,
+            3600.0);
 
     private static final Set<String> KNOWN_METHODS =
             Set.of("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH");
@@ -57,6 +64,7 @@ public final class HttpMetrics {
     private final LongCounter resets;
     private final DoubleHistogram rtt;
     private final DoubleHistogram connectDuration;
+    private final DoubleHistogram connectionDuration;
 
     /** What a client's abandon looks like at a server: it closed (FIN) or reset (RST) the connection. */
     private static final List<AbortKind> SERVER_ABORT_KINDS = List.of(AbortKind.FIN, AbortKind.RST);
@@ -87,7 +95,8 @@ public final class HttpMetrics {
         received = meter.counterBuilder("obi.http.received").setUnit("By")
                 .setDescription("Bytes read by the observed process during HTTP exchanges, heads included").build();
         retransmits = meter.counterBuilder("obi.tcp.retransmits").setUnit("{segment}")
-                .setDescription("TCP segments retransmitted on a connection while one of its HTTP exchanges was open")
+                .setDescription("TCP segments retransmitted on a connection while one of its HTTP exchanges was open,"
+                        + " or after a response was all written while its tail had not arrived")
                 .build();
         resets = meter.counterBuilder("obi.tcp.resets").setUnit("{reset}")
                 .setDescription("TCP resets sent or received on a connection while one of its HTTP exchanges was open")
@@ -98,6 +107,9 @@ public final class HttpMetrics {
         connectDuration = meter.histogramBuilder("obi.tcp.connect.duration").setUnit("s")
                 .setDescription("Client connections: first SYN to ESTABLISHED, SYN retries included")
                 .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
+        connectionDuration = meter.histogramBuilder("obi.tcp.connection.duration").setUnit("s")
+                .setDescription("Lifetime of connections that carried HTTP, ESTABLISHED to close, by who closed first")
+                .setExplicitBucketBoundariesAdvice(CONNECTION_BUCKETS).build();
         sent = meter.counterBuilder("obi.http.sent").setUnit("By")
                 .setDescription("Bytes written by the observed process during HTTP exchanges, heads included").build();
     }
@@ -117,10 +129,7 @@ public final class HttpMetrics {
         received.add(e.bytesIn(), service);
         sent.add(e.bytesOut(), service);
         TcpEvidence t = e.tcp();
-        Attributes peer = server ? service : service.toBuilder().put(SERVER_ADDRESS, e.peerAddress()).build();
-        if (peers.add(peer)) {
-            startTcpAtZero(peer);
-        }
+        Attributes peer = startedAtZero(server ? service : service.toBuilder().put(SERVER_ADDRESS, e.peerAddress()).build());
         if (t.retransmits() > 0) {
             retransmits.add(t.retransmits(), peer);
         }
@@ -152,6 +161,36 @@ public final class HttpMetrics {
         }
     }
 
+    /** Connections older than the agent are left out: their lifetime is not known. */
+    void connectionClosed(ConnectionSummary c) {
+        Attributes peer = peer(c);
+        if (c.lifetimeFromEstablished()) {
+            connectionDuration.record(c.durationNs() / NANOS_PER_SECOND,
+                    peer.toBuilder().put(CLOSED_BY, c.closedBy()).build());
+        }
+    }
+
+    void retransmittedAfterResponse(LateRetransmit r) {
+        retransmits.add(1, peer(r));
+    }
+
+    /** The service, its side and, for a client, the server it called: what TCP facts are counted by. */
+    private Attributes peer(Observed o) {
+        boolean server = o.direction() == Direction.SERVER;
+        AttributesBuilder a = base(o).put(DIRECTION, direction(server));
+        if (!server) {
+            a.put(SERVER_ADDRESS, o.peerAddress());
+        }
+        return startedAtZero(a.build());
+    }
+
+    private Attributes startedAtZero(Attributes peer) {
+        if (peers.add(peer)) {
+            startTcpAtZero(peer);
+        }
+        return peer;
+    }
+
     /**
      * A counter series that first appears with a burst (a route's first 499s, in the middle of an
      * incident) is invisible to rate() and increase(): they need a sample before the burst. Every
@@ -170,7 +209,7 @@ public final class HttpMetrics {
         resets.add(0, peer.toBuilder().put(RESET_DIRECTION, "received").build());
     }
 
-    private AttributesBuilder base(HttpExchange e) {
+    private AttributesBuilder base(Observed e) {
         return serviceAttribute ? Attributes.builder().put(SERVICE, e.service()) : Attributes.builder();
     }
 

@@ -12,6 +12,7 @@ import io.opentelemetry.sdk.metrics.export.CollectionRegistration;
 import io.opentelemetry.sdk.metrics.export.MetricExporter;
 import io.opentelemetry.sdk.metrics.export.MetricReader;
 import lab.obi.agent.exchange.HttpExchange;
+import lab.obi.agent.exchange.Observed;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -70,7 +71,12 @@ final class OtlpMetricPush implements AutoCloseable {
         meters(exchange).metrics().record(exchange, context);
     }
 
-    private synchronized Meters meters(HttpExchange exchange) {
+    /** The metrics of the observed process, its own resource. */
+    HttpMetrics metrics(Observed observed) {
+        return meters(observed).metrics();
+    }
+
+    private synchronized Meters meters(Observed exchange) {
         long now = System.nanoTime();
         Meters meters = processes.computeIfAbsent(ProcessResources.key(exchange), k -> {
             CollectingReader reader = new CollectingReader(exporter);

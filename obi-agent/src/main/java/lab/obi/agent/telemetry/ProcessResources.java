@@ -4,7 +4,7 @@ import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
 import io.opentelemetry.sdk.resources.Resource;
-import lab.obi.agent.exchange.HttpExchange;
+import lab.obi.agent.exchange.Observed;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -27,11 +27,11 @@ final class ProcessResources {
     }
 
     /** Processes are told apart by pid, service and executable: a reused pid gets its own resource. */
-    static String key(HttpExchange e) {
+    static String key(Observed e) {
         return e.pid() + "/" + e.service() + "/" + e.exe();
     }
 
-    Resource of(HttpExchange e) {
+    Resource of(Observed e) {
         return resources.computeIfAbsent(key(e), k -> {
             AttributesBuilder a = Attributes.builder()
                     .put("service.name", e.service())

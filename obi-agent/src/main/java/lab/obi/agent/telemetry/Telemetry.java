@@ -21,7 +21,9 @@ import io.opentelemetry.exporter.otlp.internal.OtlpSpanExporterProvider;
 import io.opentelemetry.sdk.autoconfigure.spi.ConfigProperties;
 import io.opentelemetry.sdk.autoconfigure.spi.internal.DefaultConfigProperties;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
+import lab.obi.agent.exchange.ConnectionSummary;
 import lab.obi.agent.exchange.HttpExchange;
+import lab.obi.agent.exchange.LateRetransmit;
 import lab.obi.agent.network.HostTcpCounters;
 import lab.obi.agent.network.InterfaceOutage;
 
@@ -166,6 +168,34 @@ public final class Telemetry implements AutoCloseable {
             }
         }
         threadParents.expired(now, false).forEach(orphan -> emit(orphan, null));
+    }
+
+    /** A connection's lifetime, by who closed it. */
+    public void connectionClosed(ConnectionSummary connection) {
+        if (scrapeMetrics != null) {
+            scrapeMetrics.connectionClosed(connection);
+        }
+        if (otlpMetrics != null) {
+            otlpMetrics.metrics(connection).connectionClosed(connection);
+        }
+    }
+
+    /**
+     * Counted with the other retransmits; in the trace of the server exchange whose response it
+     * carried when that span is still known.
+     */
+    public void retransmittedAfterResponse(LateRetransmit retransmit) {
+        if (scrapeMetrics != null) {
+            scrapeMetrics.retransmittedAfterResponse(retransmit);
+        }
+        if (otlpMetrics != null) {
+            otlpMetrics.metrics(retransmit).retransmittedAfterResponse(retransmit);
+        }
+        SpanContext exchange = retransmit.direction() == Direction.SERVER
+                ? threadParents.serverSpan(retransmit.connId(), retransmit.requestIndex()) : null;
+        if (spanExport != null && exchange != null) {
+            spanExport.offer(spans.lateRetransmitSpan(retransmit, exchange));
+        }
     }
 
     private SpanContext emit(HttpExchange exchange, SpanContext threadParent) {

@@ -51,7 +51,7 @@ class RecordDecoderTest {
     @Test
     void decodesEveryField() throws Exception {
         byte[] head = "GET / HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII);
-        ExchangeRecord r = RecordDecoder.decode(record(1, head)).orElseThrow();
+        ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(record(1, head)).orElseThrow();
         assertEquals(7, r.connId());
         assertEquals(1_000, r.startNs());
         assertEquals(5_000, r.endNs());
@@ -80,13 +80,52 @@ class RecordDecoderTest {
     void rejectsShortOrForeignRecords() {
         assertTrue(RecordDecoder.decode(new byte[10]).isEmpty(), "shorter than the fixed part");
         assertTrue(RecordDecoder.decode(record(9, new byte[0])).isEmpty(), "unknown direction");
+        assertTrue(RecordDecoder.decode(withKind(3, record(1, new byte[0]))).isEmpty(), "unknown kind");
+    }
+
+    private static byte[] withKind(int kind, byte[] bytes) {
+        bytes[RecordLayout.KIND] = (byte) kind;
+        return bytes;
+    }
+
+    @Test
+    void decodesAConnectionRecord() throws Exception {
+        KernelRecord decoded = RecordDecoder.decode(withKind(1, record(1, new byte[0]))).orElseThrow();
+        ConnectionRecord c = assertInstanceOf(ConnectionRecord.class, decoded);
+        assertEquals(7, c.connId());
+        assertEquals(1_000, c.startNs());
+        assertEquals(5_000, c.endNs());
+        assertEquals(78, c.bytesIn());
+        assertEquals(190, c.bytesOut());
+        assertEquals(3, c.requests());
+        assertEquals(4, c.retransmits());
+        assertEquals(ExchangeRecord.F_PEER_FIN | ExchangeRecord.F_CONN_CLOSED, c.flags());
+        assertTrue(c.has(ConnectionRecord.F_PEER_CLOSED_FIRST), "same bit, connection meaning");
+        assertEquals(4242, c.pid());
+        assertEquals("nginx", c.comm());
+        assertEquals(65000, c.localPort());
+        assertEquals(InetAddress.getByName("127.0.0.1"), c.peerAddress());
+        assertEquals(500, c.tcp().establishedNs());
+        assertEquals(321, c.tcp().srttUs());
+    }
+
+    @Test
+    void decodesALateRetransmit() {
+        KernelRecord decoded = RecordDecoder.decode(withKind(2, record(2, new byte[0]))).orElseThrow();
+        LateRetransmitRecord r = assertInstanceOf(LateRetransmitRecord.class, decoded);
+        assertEquals(7, r.connId());
+        assertEquals(3, r.requestIndex(), "the exchange whose record went out before");
+        assertEquals(2_000, r.atNs());
+        assertEquals(321, r.srttUs());
+        assertEquals(ExchangeRecord.Direction.CLIENT, r.direction());
+        assertEquals(8080, r.peerPort());
     }
 
     @Test
     void clampsAClaimedHeadLengthToTheBytesPresent() {
         byte[] bytes = record(2, "GET".getBytes(StandardCharsets.US_ASCII));
         ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder()).putShort(RecordLayout.REQ_HEAD_LEN, (short) 1000);
-        ExchangeRecord r = RecordDecoder.decode(bytes).orElseThrow();
+        ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(bytes).orElseThrow();
         assertEquals(3, r.requestHead().length);
         assertEquals(ExchangeRecord.Direction.CLIENT, r.direction());
     }

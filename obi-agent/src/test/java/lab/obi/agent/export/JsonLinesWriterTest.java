@@ -18,7 +18,9 @@ import java.util.Iterator;
 import java.util.List;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.exchange.AbortKind;
+import lab.obi.agent.exchange.ConnectionSummary;
 import lab.obi.agent.exchange.HttpExchange;
+import lab.obi.agent.exchange.LateRetransmit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -61,7 +63,7 @@ class JsonLinesWriterTest {
     @Test
     void writesEveryFieldInOrder() throws IOException {
         JsonNode json = MAPPER.readTree(written(full("nginx")));
-        assertEquals(List.of("start_unix_ns", "duration_ns", "direction", "pid", "comm", "exe", "service", "container_id",
+        assertEquals(List.of("record", "start_unix_ns", "duration_ns", "direction", "pid", "comm", "exe", "service", "container_id",
                 "local_address", "local_port", "peer_address", "peer_port", "conn_id", "request_index", "method", "route",
                 "host", "user_agent", "status", "aborted", "abort_kind", "time_to_abandon_ns", "truncated", "bytes_in",
                 "bytes_out", "traceparent", "uber_trace_id", "retransmits", "first_retransmit_unix_ns",
@@ -91,9 +93,42 @@ class JsonLinesWriterTest {
     @Test
     void omitsNulls() throws IOException {
         String line = written(minimal());
-        assertEquals("{\"start_unix_ns\":1,\"duration_ns\":2,\"direction\":\"client\",\"pid\":3,\"service\":\"svc\","
+        assertEquals("{\"record\":\"exchange\",\"start_unix_ns\":1,\"duration_ns\":2,\"direction\":\"client\",\"pid\":3,\"service\":\"svc\","
                 + "\"local_port\":0,\"peer_port\":0,\"conn_id\":4,\"request_index\":5,\"method\":\"HEAD\",\"route\":\"/\","
                 + "\"aborted\":false,\"truncated\":false,\"bytes_in\":0,\"bytes_out\":0,\"retransmits\":0,\"new_connection\":false}\n", line);
+    }
+
+    @Test
+    void writesAConnectionAtItsClose() throws IOException {
+        ConnectionSummary c = new ConnectionSummary(10, 20, true, Direction.SERVER, 3, "nginx", "/usr/sbin/nginx",
+                "web", null, "127.0.0.1", 80, "10.0.0.9", 40000, 7, 12, 1_000, 50_000, 2, false, true, "peer", 90);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (JsonLinesWriter writer = new JsonLinesWriter(out)) {
+            writer.write(c);
+        }
+        JsonNode json = MAPPER.readTree(out.toString(UTF_8));
+        assertEquals(List.of("record", "start_unix_ns", "duration_ns", "lifetime_from_established", "direction", "pid",
+                "comm", "exe", "service", "local_address", "local_port", "peer_address", "peer_port", "conn_id",
+                "requests", "bytes_in", "bytes_out", "retransmits", "reset_received", "closed_by", "rtt_us"),
+                fieldNames(json));
+        assertEquals("connection", json.get("record").asText());
+        assertEquals(12, json.get("requests").asInt());
+        assertEquals(50_000, json.get("bytes_out").asLong());
+        assertEquals("peer", json.get("closed_by").asText());
+    }
+
+    @Test
+    void writesALateRetransmitWithTheExchangeItBelongsTo() throws IOException {
+        LateRetransmit r = new LateRetransmit(99, Direction.SERVER, 3, "python3", null, "cloud-b", null, "10.0.0.2",
+                8080, "10.0.0.1", 5555, 7, 4, null);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (JsonLinesWriter writer = new JsonLinesWriter(out)) {
+            writer.write(r);
+        }
+        assertEquals("{\"record\":\"late_retransmit\",\"at_unix_ns\":99,\"direction\":\"server\",\"pid\":3,"
+                + "\"comm\":\"python3\",\"service\":\"cloud-b\",\"local_address\":\"10.0.0.2\",\"local_port\":8080,"
+                + "\"peer_address\":\"10.0.0.1\",\"peer_port\":5555,\"conn_id\":7,\"request_index\":4}\n",
+                out.toString(UTF_8));
     }
 
     @ParameterizedTest
@@ -114,7 +149,7 @@ class JsonLinesWriterTest {
         for (int i = 0; i < 2; i++) {
             assertFalse(lines[i].chars().anyMatch(c -> c < 0x20), "no raw control characters");
             JsonNode json = MAPPER.readTree(lines[i]);
-            assertEquals(38, json.size());
+            assertEquals(39, json.size());
             assertEquals(text, json.get("user_agent").asText());
             assertEquals(text, json.get("host").asText());
             assertEquals(text, json.get("comm").asText());

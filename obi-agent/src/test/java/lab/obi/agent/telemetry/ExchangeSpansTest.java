@@ -8,6 +8,7 @@ import io.opentelemetry.api.trace.StatusCode;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.exchange.AbortKind;
 import lab.obi.agent.exchange.HttpExchange;
+import lab.obi.agent.exchange.LateRetransmit;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -44,6 +45,22 @@ class ExchangeSpansTest {
         assertEquals("c0ffee", span.getResource().getAttribute(AttributeKey.stringKey("container.id")));
         assertEquals(8080L, span.getAttributes().get(AttributeKey.longKey("server.port")));
         assertEquals("10.0.0.2", span.getAttributes().get(AttributeKey.stringKey("client.address")));
+    }
+
+    @Test
+    void aRetransmitAfterTheResponseIsAChildOfTheServerSpanAtItsMoment() {
+        ExchangeSpan server = span(exchange(Direction.SERVER, 200, false, TRACEPARENT), null);
+        LateRetransmit late = new LateRetransmit(1_650_000_000L, Direction.SERVER, 42, "java", "/usr/bin/java",
+                "orders", "c0ffee", "10.0.0.1", 8080, "10.0.0.2", 51000, 7, 2, 300);
+        ExchangeSpan child = spans.lateRetransmitSpan(late, server.getSpanContext());
+        assertEquals(server.getTraceId(), child.getTraceId());
+        assertEquals(server.getSpanId(), child.getParentSpanId());
+        assertEquals(SpanKind.INTERNAL, child.getKind());
+        assertEquals(1_650_000_000L, child.getStartEpochNanos());
+        assertTrue(child.getStartEpochNanos() > server.getEndEpochNanos(), "after the server's span ended");
+        assertEquals("after_response", child.getAttributes().get(AttributeKey.stringKey("obi.tcp.retransmit")));
+        assertEquals(0.0003, child.getAttributes().get(AttributeKey.doubleKey("obi.tcp.rtt")));
+        assertEquals("orders", child.getResource().getAttribute(AttributeKey.stringKey("service.name")));
     }
 
     @Test
