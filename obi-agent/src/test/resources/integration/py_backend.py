@@ -15,6 +15,8 @@ class Handler(BaseHTTPRequestHandler):
         code, body = 200, b"py ok\n"
         if url.path == "/slow":
             time.sleep(int(query.get("ms", "1000")) / 1000)
+        elif url.path == "/bytes":
+            body = b"x" * int(query.get("n", "0"))
         elif url.path == "/status":
             code = int(query.get("code", "200"))
             body = b"" if code in (204, 304) else b"status\n"

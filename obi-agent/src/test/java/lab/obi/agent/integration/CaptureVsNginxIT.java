@@ -1,7 +1,6 @@
 package lab.obi.agent.integration;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -194,11 +193,7 @@ class CaptureVsNginxIT {
     }
 
     private List<JsonNode> readRecords() throws Exception {
-        ObjectMapper json = new ObjectMapper();
-        List<JsonNode> all = new ArrayList<>();
-        for (String line : Files.readAllLines(lab.stopAgent())) {
-            all.add(json.readTree(line));
-        }
+        List<JsonNode> all = RequestLog.read(lab.stopAgent()).exchanges();
         assertFalse(all.isEmpty(), "the agent wrote no request at all:\n" + lab.agentLog());
         return all;
     }

@@ -1,7 +1,6 @@
 package lab.obi.agent.integration;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -25,7 +24,10 @@ import static org.junit.jupiter.api.Assertions.*;
  * namespace behind a veth pair, and the link goes away the way `netplan apply` takes it away.
  * A 300 ms flap of the host side is detected with its duration; while the backend's side is down,
  * a client with a 1 s timeout abandons its request through nginx (499), nginx's upstream request
- * retransmits. SYNs lost on arrival make a new connection's handshake retry. Each record carries that evidence.
+ * retransmits. SYNs lost on arrival make a new connection's handshake retry. A response lost after the
+ * server wrote it all is sent again after its record: the retransmits name that exchange. Each record
+ * carries that evidence; each connection is summarised at its close. A token bucket throttling the
+ * backend's side shows in the transfer's duration, bytes and RTT.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class NetworkForensicsIT {
@@ -35,6 +37,10 @@ class NetworkForensicsIT {
     private static final long FLAP_MS = 300;
     private static final long OUTAGE_MS = 2_500;
     private static final long SYN_DROP_MS = 1_500;
+    private static final long TAIL_SERVER_MS = 300;
+    private static final long TAIL_DROP_MS = 1_200;
+    private static final int THROTTLE_MBIT = 4;
+    private static final int THROTTLED_BYTES = 1_000_000;
 
     private Lab lab;
     private final String ns = "obi-flap-" + ProcessHandle.current().pid();
@@ -45,6 +51,10 @@ class NetworkForensicsIT {
     private String agentLog;
     private int abandonedCurlExit;
     private int slowConnectCurlExit;
+    private int lostTailCurlExit;
+    private int throttledCurlExit;
+    private RequestLog log;
+    private CollectorServer collector;
 
     @BeforeAll
     void flapTheLinkUnderTraffic() throws Exception {
@@ -60,7 +70,10 @@ class NetworkForensicsIT {
         Files.writeString(lab.path("flap-nginx.conf"), conf);
         lab.start("flap-nginx", "nginx", "-p", lab.path("").toString(), "-c", lab.path("flap-nginx.conf").toString(),
                 "-g", "daemon off;");
-        lab.startAgent();
+        collector = new CollectorServer(lab);
+        collector.start();
+        lab.startAgent(java.util.Map.of("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + collector.grpcPort),
+                "-Dobi.export.otlp-metrics=false");
         HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         awaitThroughNginx(client);
         for (int i = 0; i < 20; i++) { // nginx's keep-alive connections to the backend, and a baseline
@@ -94,17 +107,45 @@ class NetworkForensicsIT {
         slowConnectCurlExit = connecting.waitFor();
         Thread.sleep(1_000);
 
+        // 4. The backend's response lost on arrival for 1.2 s after it wrote it: its record is out, curl still waits.
+        String[] dropResponses = {"INPUT", "-i", hostSide, "-p", "tcp", "--sport", Integer.toString(PORT),
+                "-m", "length", "--length", "90:65535", "-j", "DROP"};
+        Process waitingForTheTail = new ProcessBuilder("curl", "-s", "-o", "/dev/null", "-m", "8",
+                "http://" + BACKEND + ":" + PORT + "/slow?ms=" + TAIL_SERVER_MS + "&case=lost-tail").start();
+        Thread.sleep(TAIL_SERVER_MS / 2);
+        Lab.sh(concat("iptables", "-I", dropResponses));
+        try {
+            Thread.sleep(TAIL_DROP_MS);
+        } finally {
+            Lab.sh(concat("iptables", "-D", dropResponses));
+        }
+        lostTailCurlExit = waitingForTheTail.waitFor();
+        Thread.sleep(500);
+
+        // 5. The backend's side throttled by a token bucket while it sends 1 MB: the transfer takes seconds.
+        net.exec("tc", "qdisc", "add", "dev", "obifn0", "root", "tbf", "rate", THROTTLE_MBIT + "mbit", "burst", "16kb",
+                "latency", "400ms");
+        try {
+            Process throttled = new ProcessBuilder("curl", "-s", "-o", "/dev/null", "-m", "20",
+                    "http://" + BACKEND + ":" + PORT + "/bytes?n=" + THROTTLED_BYTES).start();
+            throttledCurlExit = throttled.waitFor();
+        } finally {
+            net.exec("tc", "qdisc", "del", "dev", "obifn0", "root");
+        }
+        Thread.sleep(500);
+
         metrics = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + lab.agentMetricsPort
                 + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
-        ObjectMapper json = new ObjectMapper();
-        for (String line : Files.readAllLines(lab.stopAgent())) {
-            records.add(json.readTree(line));
-        }
+        log = RequestLog.read(lab.stopAgent());
+        records.addAll(log.exchanges());
         agentLog = lab.agentLog();
     }
 
     @AfterAll
     void removeTheNetwork() throws Exception {
+        if (collector != null) {
+            collector.stop();
+        }
         if (lab != null) {
             lab.close();
         }
@@ -177,6 +218,107 @@ class NetworkForensicsIT {
         System.out.printf("== connect with SYNs dropped for %d ms: %.3f s, %d SYN retransmits; undisturbed: %.3f ms, rtt %d us%n",
                 SYN_DROP_MS, slow.path("connect_ns").asLong() / 1e9, slow.path("syn_retransmits").asInt(),
                 warm.path("connect_ns").asLong() / 1e6, warm.path("rtt_us").asLong());
+    }
+
+    @Test
+    void aResponseLostAfterTheServerWroteItIsRetransmittedUnderItsExchangesName() throws Exception {
+        assertEquals(0, lostTailCurlExit, "curl got the response once the drops stopped");
+        JsonNode server = records.stream().filter(r -> r.path("direction").asText().equals("server")
+                        && r.path("comm").asText().startsWith("python") && r.path("route").asText().equals("/slow"))
+                .findFirst().orElseThrow(() -> new AssertionError("the backend's record of /slow"));
+        JsonNode client = records.stream().filter(r -> r.path("direction").asText().equals("client")
+                        && r.path("comm").asText().equals("curl") && r.path("route").asText().equals("/slow"))
+                .findFirst().orElseThrow(() -> new AssertionError("curl's record of /slow"));
+        long serverEnd = server.path("start_unix_ns").asLong() + server.path("duration_ns").asLong();
+        assertTrue(server.path("duration_ns").asLong() < TAIL_SERVER_MS * 1_000_000L + 200_000_000L,
+                "the server's own view: it answered in time: " + server);
+        assertTrue(client.path("duration_ns").asLong() >= (TAIL_SERVER_MS / 2 + TAIL_DROP_MS) * 1_000_000L,
+                "curl waited until the drops stopped: " + client);
+
+        List<JsonNode> late = log.lateRetransmits().stream()
+                .filter(r -> r.path("conn_id").asLong() == server.path("conn_id").asLong()).toList();
+        assertTrue(late.size() >= 2, "the response was sent again (probe and RTOs): " + late);
+        for (JsonNode r : late) {
+            assertEquals(server.path("request_index").asInt(), r.path("request_index").asInt(), r.toString());
+            assertEquals("server", r.path("direction").asText());
+            assertTrue(r.path("at_unix_ns").asLong() >= serverEnd, "after the server's record: " + r);
+        }
+        long lastLate = late.stream().mapToLong(r -> r.path("at_unix_ns").asLong()).max().orElseThrow();
+        long clientEnd = client.path("start_unix_ns").asLong() + client.path("duration_ns").asLong();
+        assertTrue(lastLate <= clientEnd, "the last retransmit is what curl waited for");
+
+        JsonNode connection = log.connections().stream()
+                .filter(c -> c.path("conn_id").asLong() == server.path("conn_id").asLong()).findFirst()
+                .orElseThrow(() -> new AssertionError("the backend's connection at its close: " + log.connections()));
+        assertEquals(1, connection.path("requests").asInt(), connection.toString());
+        assertTrue(connection.path("retransmits").asInt() >= late.size(), connection.toString());
+        assertTrue(connection.path("bytes_out").asLong() >= server.path("bytes_out").asLong(), connection.toString());
+        assertTrue(connection.path("lifetime_from_established").asBoolean(), connection.toString());
+        assertTrue(connection.path("duration_ns").asLong() >= client.path("duration_ns").asLong() - 5_000_000L,
+                "the connection outlived its request: " + connection);
+        assertTrue(List.of("local", "peer").contains(connection.path("closed_by").asText()), connection.toString());
+
+        List<JsonNode> children = lateRetransmitSpansUnder(server.path("conn_id").asText(), late.size());
+        assertEquals(late.size(), children.size(), "one span per retransmit in the server exchange's trace");
+
+        Matcher counted = Pattern.compile("(?m)^obi_tcp_retransmits_total\\{(?=[^}]*obi_direction=\"server\")"
+                + "(?=[^}]*service_name=\"cloud-b\")[^}]*} ([0-9.eE+-]+)").matcher(metrics);
+        assertTrue(counted.find(), "cloud-b's retransmits counted");
+        assertTrue(Double.parseDouble(counted.group(1)) >= late.size(), "late ones included: " + counted.group());
+        assertTrue(metrics.contains("obi_tcp_connection_duration_seconds_count{"), "connection lifetimes");
+        System.out.printf("== response lost after the server wrote it: server %.0f ms, curl %.0f ms; %d retransmits"
+                        + " after the server's record, last %.0f ms after it; connection %.0f ms, %d bytes out, closed by %s%n",
+                server.path("duration_ns").asLong() / 1e6, client.path("duration_ns").asLong() / 1e6, late.size(),
+                (lastLate - serverEnd) / 1e6, connection.path("duration_ns").asLong() / 1e6,
+                connection.path("bytes_out").asLong(), connection.path("closed_by").asText());
+    }
+
+    @Test
+    void aThrottledTransferShowsInItsDurationBytesAndRtt() {
+        assertEquals(0, throttledCurlExit);
+        JsonNode client = records.stream().filter(r -> r.path("direction").asText().equals("client")
+                        && r.path("comm").asText().equals("curl") && r.path("route").asText().equals("/bytes"))
+                .findFirst().orElseThrow(() -> new AssertionError("curl's record of /bytes"));
+        JsonNode server = records.stream().filter(r -> r.path("direction").asText().equals("server")
+                        && r.path("route").asText().equals("/bytes"))
+                .findFirst().orElseThrow(() -> new AssertionError("the backend's record of /bytes"));
+        JsonNode connection = log.connections().stream()
+                .filter(c -> c.path("conn_id").asLong() == server.path("conn_id").asLong()).findFirst()
+                .orElseThrow(() -> new AssertionError("the backend's connection of /bytes"));
+        double wireSeconds = THROTTLED_BYTES * 8.0 / (THROTTLE_MBIT * 1e6);
+        assertTrue(client.path("duration_ns").asLong() >= wireSeconds * 0.9e9, "curl waited for the wire: " + client);
+        assertTrue(server.path("duration_ns").asLong() < client.path("duration_ns").asLong(),
+                "the server's last write was taken into its socket buffer before curl had it all: " + server);
+        assertTrue(connection.path("bytes_out").asLong() >= THROTTLED_BYTES
+                && connection.path("bytes_out").asLong() < THROTTLED_BYTES + 1_000, connection.toString());
+        // Undisturbed, this link's RTT is tens of microseconds: a queue in the bucket shows as hundreds of ms.
+        assertTrue(server.path("rtt_us").asLong() >= 20_000, "RTT with the bucket's queue: " + server);
+        assertTrue(connection.path("rtt_us").asLong() >= 20_000, connection.toString());
+        System.out.printf("== %d bytes through %d Mbit/s: curl %.0f ms, server %.0f ms (rtt %d us), connection %d bytes out, rtt %d us%n",
+                THROTTLED_BYTES, THROTTLE_MBIT, client.path("duration_ns").asLong() / 1e6,
+                server.path("duration_ns").asLong() / 1e6, server.path("rtt_us").asLong(),
+                connection.path("bytes_out").asLong(), connection.path("rtt_us").asLong());
+    }
+
+    /** Children of the server span of connection connId, once the Collector has them. */
+    private List<JsonNode> lateRetransmitSpansUnder(String connId, int expected) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (true) {
+            List<JsonNode> spans = collector.spans();
+            JsonNode server = spans.stream().filter(s -> s.path("kind").asInt() == 2
+                    && connId.equals(CollectorServer.attribute(s.path("attributes"), "obi.connection.id"))).findFirst()
+                    .orElse(null);
+            List<JsonNode> children = server == null ? List.of() : spans.stream()
+                    .filter(s -> s.path("name").asText().equals("TCP retransmit after response")
+                            && s.path("traceId").asText().equals(server.path("traceId").asText())
+                            && s.path("parentSpanId").asText().equals(server.path("spanId").asText()))
+                    .toList();
+            if (children.size() >= expected || System.nanoTime() > deadline) {
+                assertNotNull(server, "the Collector got the backend's server span of connection " + connId);
+                return children;
+            }
+            Thread.sleep(500);
+        }
     }
 
     private Matcher metric(String name, String cause) {

@@ -1,7 +1,6 @@
 package lab.obi.agent.integration;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -57,10 +56,7 @@ class RetransmitIT {
             assertEquals(200, r.statusCode());
         }
         clientPid = ProcessHandle.current().pid();
-        ObjectMapper json = new ObjectMapper();
-        for (String line : Files.readAllLines(lab.stopAgent())) {
-            records.add(json.readTree(line));
-        }
+        records.addAll(RequestLog.read(lab.stopAgent()).exchanges());
     }
 
     private void awaitServer(HttpClient client) throws Exception {
