@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 import static lab.obi.agent.capture.RecordLayout.*;
 
@@ -62,7 +63,7 @@ public final class RecordDecoder {
                 b.getShort(PEER_PORT) & 0xffff,
                 address(bytes, LOCAL_ADDR),
                 address(bytes, PEER_ADDR),
-                comm(bytes),
+                comm(bytes, b),
                 side,
                 Arrays.copyOfRange(bytes, RESP_HEAD, RESP_HEAD + responseHeadLength),
                 Arrays.copyOfRange(bytes, REQ_HEAD, REQ_HEAD + requestHeadLength),
@@ -82,7 +83,7 @@ public final class RecordDecoder {
                 b.getInt(RETRANSMITS),
                 b.getInt(FLAGS),
                 b.getInt(PID),
-                comm(bytes),
+                comm(bytes, b),
                 side,
                 address(bytes, LOCAL_ADDR),
                 b.getShort(LOCAL_PORT) & 0xffff,
@@ -98,7 +99,7 @@ public final class RecordDecoder {
                 b.getLong(FIRST_RETRANSMIT_NS),
                 b.getInt(SRTT_US),
                 b.getInt(PID),
-                comm(bytes),
+                comm(bytes, b),
                 side,
                 address(bytes, LOCAL_ADDR),
                 b.getShort(LOCAL_PORT) & 0xffff,
@@ -120,11 +121,28 @@ public final class RecordDecoder {
         }
     }
 
-    private static String comm(byte[] bytes) {
+    /** A process name, by its 16 bytes as the kernel sent them. */
+    private record Comm(long low, long high, String text) {
+    }
+
+    private static final int COMM_CACHE_SLOTS = 256;
+    /** A few names make up every record; decoding each again costs more than the rest of the record. */
+    private static final AtomicReferenceArray<Comm> COMMS = new AtomicReferenceArray<>(COMM_CACHE_SLOTS);
+
+    private static String comm(byte[] bytes, ByteBuffer b) {
+        long low = b.getLong(COMM);
+        long high = b.getLong(COMM + 8);
+        int slot = (int) ((low ^ high) * 0x9E3779B97F4A7C15L >>> 56) & (COMM_CACHE_SLOTS - 1);
+        Comm cached = COMMS.getPlain(slot);
+        if (cached != null && cached.low() == low && cached.high() == high) {
+            return cached.text();
+        }
         int end = COMM;
         while (end < COMM + COMM_LEN && bytes[end] != 0) {
             end++;
         }
-        return new String(bytes, COMM, end - COMM, StandardCharsets.UTF_8);
+        String text = new String(bytes, COMM, end - COMM, StandardCharsets.UTF_8);
+        COMMS.setPlain(slot, new Comm(low, high, text));
+        return text;
     }
 }

@@ -24,27 +24,25 @@ final class PipelinedRequests {
 
     /** The request bytes left over on the connection, or an empty array. */
     byte[] take(long connId) {
-        byte[] remainder = remainders.remove(connId);
+        byte[] remainder = remainders.isEmpty() ? null : remainders.remove(connId);
         return remainder == null ? new byte[0] : remainder;
     }
 
     /** Keeps what follows the first request in {@code head} (its head and declared body). */
     void rememberAfterFirstRequest(long connId, byte[] head, Long contentLength) {
         int headEnd = indexOf(head, HEAD_END);
-        if (headEnd < 0) {
-            remainders.remove(connId);
-            return;
-        }
         long next = headEnd + (long) HEAD_END.length + (contentLength == null ? 0 : contentLength);
-        if (next >= head.length) {
-            remainders.remove(connId);
+        if (headEnd < 0 || next >= head.length) {
+            forget(connId);
             return;
         }
         remainders.put(connId, Arrays.copyOfRange(head, (int) next, head.length));
     }
 
     void forget(long connId) {
-        remainders.remove(connId);
+        if (!remainders.isEmpty()) { // the common case: no pipelining anywhere, no boxing
+            remainders.remove(connId);
+        }
     }
 
     private static int indexOf(byte[] haystack, byte[] needle) {

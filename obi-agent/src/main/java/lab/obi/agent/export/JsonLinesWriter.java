@@ -3,6 +3,7 @@ package lab.obi.agent.export;
 import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.io.SerializedString;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.util.Locale;
@@ -25,6 +26,20 @@ public final class JsonLinesWriter implements AutoCloseable {
 
     private final JsonGenerator json;
 
+    /** Every field of the log, its JSON name escaped once rather than on every line. */
+    private enum Field {
+        RECORD, START_UNIX_NS, DURATION_NS, CONN_ID, REQUEST_INDEX, METHOD, ROUTE, HOST, USER_AGENT, STATUS,
+        ABORTED, ABORT_KIND, TIME_TO_ABANDON_NS, TRUNCATED, BYTES_IN, BYTES_OUT, TRACEPARENT, UBER_TRACE_ID,
+        PARENT_CONN_ID, PARENT_REQUEST_INDEX, LIFETIME_FROM_ESTABLISHED, REQUESTS, RETRANSMITS, RESET_SENT,
+        RESET_RECEIVED, CLOSED_BY, RTT_US, AT_UNIX_NS, DIRECTION, PID, COMM, EXE, SERVICE, CONTAINER_ID,
+        LOCAL_ADDRESS, LOCAL_PORT, PEER_ADDRESS, PEER_PORT, FIRST_RETRANSMIT_UNIX_NS, LAST_RETRANSMIT_UNIX_NS,
+        RESET_RECEIVED_UNIX_NS, NEW_CONNECTION, CONNECTION_AGE_NS, CONNECT_NS, SYN_RETRANSMITS,
+        INTERFACE_OUTAGES, INTERFACE, CAUSE, DOWN_UNIX_NS;
+
+        final SerializedString json = new SerializedString(name().toLowerCase(Locale.ROOT));
+    }
+
+
     public JsonLinesWriter(OutputStream out) throws IOException {
         this.json = JSON.createGenerator(out, JsonEncoding.UTF8);
         // Lines are separated by the newline written after each object, not by Jackson's default space.
@@ -33,33 +48,33 @@ public final class JsonLinesWriter implements AutoCloseable {
 
     public void write(HttpExchange e) throws IOException {
         json.writeStartObject();
-        json.writeStringField("record", "exchange");
-        json.writeNumberField("start_unix_ns", e.startUnixNs());
-        json.writeNumberField("duration_ns", e.durationNs());
+        string(Field.RECORD, "exchange");
+        number(Field.START_UNIX_NS, e.startUnixNs());
+        number(Field.DURATION_NS, e.durationNs());
         observed(e);
-        json.writeNumberField("conn_id", e.connId());
-        json.writeNumberField("request_index", e.requestIndex());
-        string("method", e.method());
-        string("route", e.route());
-        string("host", e.host());
-        string("user_agent", e.userAgent());
+        number(Field.CONN_ID, e.connId());
+        number(Field.REQUEST_INDEX, e.requestIndex());
+        string(Field.METHOD, e.method());
+        string(Field.ROUTE, e.route());
+        string(Field.HOST, e.host());
+        string(Field.USER_AGENT, e.userAgent());
         if (e.status() != null) {
-            json.writeNumberField("status", e.status());
+            number(Field.STATUS, e.status());
         }
-        json.writeBooleanField("aborted", e.aborted());
-        string("abort_kind", e.abortKind() == null ? null : e.abortKind().wireName());
+        bool(Field.ABORTED, e.aborted());
+        string(Field.ABORT_KIND, e.abortKind() == null ? null : e.abortKind().wireName());
         if (e.timeToAbandonNs() != null) {
-            json.writeNumberField("time_to_abandon_ns", e.timeToAbandonNs());
+            number(Field.TIME_TO_ABANDON_NS, e.timeToAbandonNs());
         }
-        json.writeBooleanField("truncated", e.truncated());
-        json.writeNumberField("bytes_in", e.bytesIn());
-        json.writeNumberField("bytes_out", e.bytesOut());
-        string("traceparent", e.traceparent());
-        string("uber_trace_id", e.uberTraceId());
+        bool(Field.TRUNCATED, e.truncated());
+        number(Field.BYTES_IN, e.bytesIn());
+        number(Field.BYTES_OUT, e.bytesOut());
+        string(Field.TRACEPARENT, e.traceparent());
+        string(Field.UBER_TRACE_ID, e.uberTraceId());
         writeTcp(e.tcp(), e.requestIndex());
         if (e.parentConnId() != null) {
-            json.writeNumberField("parent_conn_id", e.parentConnId());
-            json.writeNumberField("parent_request_index", e.parentRequestIndex());
+            number(Field.PARENT_CONN_ID, e.parentConnId());
+            number(Field.PARENT_REQUEST_INDEX, e.parentRequestIndex());
         }
         json.writeEndObject();
         json.writeRaw('\n');
@@ -67,87 +82,98 @@ public final class JsonLinesWriter implements AutoCloseable {
 
     public void write(ConnectionSummary c) throws IOException {
         json.writeStartObject();
-        json.writeStringField("record", "connection");
-        json.writeNumberField("start_unix_ns", c.startUnixNs());
-        json.writeNumberField("duration_ns", c.durationNs());
-        json.writeBooleanField("lifetime_from_established", c.lifetimeFromEstablished());
+        string(Field.RECORD, "connection");
+        number(Field.START_UNIX_NS, c.startUnixNs());
+        number(Field.DURATION_NS, c.durationNs());
+        bool(Field.LIFETIME_FROM_ESTABLISHED, c.lifetimeFromEstablished());
         observed(c);
-        json.writeNumberField("conn_id", c.connId());
-        json.writeNumberField("requests", c.requests());
-        json.writeNumberField("bytes_in", c.bytesIn());
-        json.writeNumberField("bytes_out", c.bytesOut());
-        json.writeNumberField("retransmits", c.retransmits());
+        number(Field.CONN_ID, c.connId());
+        number(Field.REQUESTS, c.requests());
+        number(Field.BYTES_IN, c.bytesIn());
+        number(Field.BYTES_OUT, c.bytesOut());
+        number(Field.RETRANSMITS, c.retransmits());
         if (c.resetSent()) {
-            json.writeBooleanField("reset_sent", true);
+            bool(Field.RESET_SENT, true);
         }
         if (c.resetReceived()) {
-            json.writeBooleanField("reset_received", true);
+            bool(Field.RESET_RECEIVED, true);
         }
-        string("closed_by", c.closedBy());
-        number("rtt_us", c.rttUs());
+        string(Field.CLOSED_BY, c.closedBy());
+        optionalNumber(Field.RTT_US, c.rttUs());
         json.writeEndObject();
         json.writeRaw('\n');
     }
 
     public void write(LateRetransmit r) throws IOException {
         json.writeStartObject();
-        json.writeStringField("record", "late_retransmit");
-        json.writeNumberField("at_unix_ns", r.atUnixNs());
+        string(Field.RECORD, "late_retransmit");
+        number(Field.AT_UNIX_NS, r.atUnixNs());
         observed(r);
-        json.writeNumberField("conn_id", r.connId());
-        json.writeNumberField("request_index", r.requestIndex());
-        number("rtt_us", r.rttUs());
+        number(Field.CONN_ID, r.connId());
+        number(Field.REQUEST_INDEX, r.requestIndex());
+        optionalNumber(Field.RTT_US, r.rttUs());
         json.writeEndObject();
         json.writeRaw('\n');
     }
 
     private void observed(Observed o) throws IOException {
-        string("direction", o.direction() == null ? null : o.direction().name().toLowerCase(Locale.ROOT));
-        json.writeNumberField("pid", o.pid());
-        string("comm", o.comm());
-        string("exe", o.exe());
-        string("service", o.service());
-        string("container_id", o.containerId());
-        string("local_address", o.localAddress());
-        json.writeNumberField("local_port", o.localPort());
-        string("peer_address", o.peerAddress());
-        json.writeNumberField("peer_port", o.peerPort());
+        string(Field.DIRECTION, o.direction() == null ? null : o.direction().name().toLowerCase(Locale.ROOT));
+        number(Field.PID, o.pid());
+        string(Field.COMM, o.comm());
+        string(Field.EXE, o.exe());
+        string(Field.SERVICE, o.service());
+        string(Field.CONTAINER_ID, o.containerId());
+        string(Field.LOCAL_ADDRESS, o.localAddress());
+        number(Field.LOCAL_PORT, o.localPort());
+        string(Field.PEER_ADDRESS, o.peerAddress());
+        number(Field.PEER_PORT, o.peerPort());
     }
 
     private void writeTcp(TcpEvidence t, int requestIndex) throws IOException {
-        json.writeNumberField("retransmits", t.retransmits());
-        number("first_retransmit_unix_ns", t.firstRetransmitUnixNs());
-        number("last_retransmit_unix_ns", t.lastRetransmitUnixNs());
+        number(Field.RETRANSMITS, t.retransmits());
+        optionalNumber(Field.FIRST_RETRANSMIT_UNIX_NS, t.firstRetransmitUnixNs());
+        optionalNumber(Field.LAST_RETRANSMIT_UNIX_NS, t.lastRetransmitUnixNs());
         if (t.resetSent()) {
-            json.writeBooleanField("reset_sent", true);
+            bool(Field.RESET_SENT, true);
         }
         if (t.resetReceived()) {
-            json.writeBooleanField("reset_received", true);
+            bool(Field.RESET_RECEIVED, true);
         }
-        number("reset_received_unix_ns", t.resetReceivedUnixNs());
-        number("rtt_us", t.rttUs());
-        json.writeBooleanField("new_connection", requestIndex == 1);
-        number("connection_age_ns", t.connectionAgeNs());
-        number("connect_ns", t.connectNs());
-        number("syn_retransmits", t.synRetransmits());
+        optionalNumber(Field.RESET_RECEIVED_UNIX_NS, t.resetReceivedUnixNs());
+        optionalNumber(Field.RTT_US, t.rttUs());
+        bool(Field.NEW_CONNECTION, requestIndex == 1);
+        optionalNumber(Field.CONNECTION_AGE_NS, t.connectionAgeNs());
+        optionalNumber(Field.CONNECT_NS, t.connectNs());
+        optionalNumber(Field.SYN_RETRANSMITS, t.synRetransmits());
         if (!t.interfaceOutages().isEmpty()) {
-            json.writeArrayFieldStart("interface_outages");
+            json.writeFieldName(Field.INTERFACE_OUTAGES.json);
+            json.writeStartArray();
             for (TcpEvidence.Outage o : t.interfaceOutages()) {
                 json.writeStartObject();
-                string("interface", o.interfaceName());
-                string("cause", o.cause());
-                json.writeNumberField("down_unix_ns", o.downUnixNs());
-                number("duration_ns", o.durationNs());
+                string(Field.INTERFACE, o.interfaceName());
+                string(Field.CAUSE, o.cause());
+                number(Field.DOWN_UNIX_NS, o.downUnixNs());
+                optionalNumber(Field.DURATION_NS, o.durationNs());
                 json.writeEndObject();
             }
             json.writeEndArray();
         }
     }
 
-    private void number(String name, Number value) throws IOException {
+    private void optionalNumber(Field name, Number value) throws IOException {
         if (value != null) {
-            json.writeNumberField(name, value.longValue());
+            number(name, value.longValue());
         }
+    }
+
+    private void number(Field name, long value) throws IOException {
+        json.writeFieldName(name.json);
+        json.writeNumber(value);
+    }
+
+    private void bool(Field name, boolean value) throws IOException {
+        json.writeFieldName(name.json);
+        json.writeBoolean(value);
     }
 
     public void flush() throws IOException {
@@ -159,9 +185,10 @@ public final class JsonLinesWriter implements AutoCloseable {
         json.close();
     }
 
-    private void string(String name, String value) throws IOException {
+    private void string(Field name, String value) throws IOException {
         if (value != null) {
-            json.writeStringField(name, value);
+            json.writeFieldName(name.json);
+            json.writeString(value);
         }
     }
 }

@@ -1,6 +1,7 @@
 package lab.obi.agent.http;
 
 import java.util.Set;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.LongAdder;
@@ -21,6 +22,10 @@ public final class RouteNormaliser {
 
     private static final Pattern UUID =
             Pattern.compile("\\p{XDigit}{8}-\\p{XDigit}{4}-\\p{XDigit}{4}-\\p{XDigit}{4}-\\p{XDigit}{12}");
+    private static final int UUID_LENGTH = 36;
+    private static final int MAX_CACHED_PATHS = 4096;
+    /** The same few paths come again and again; normalising one splits it and inspects every segment. */
+    private static final Map<String, String> NORMALISED_PATHS = new ConcurrentHashMap<>();
     private static final String HEX_DIGITS = "0123456789abcdefABCDEF";
     private static final String BASE64URL_ALPHABET =
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=";
@@ -86,7 +91,14 @@ public final class RouteNormaliser {
         }
         int query = pathAndQuery.indexOf('?');
         String path = query < 0 ? pathAndQuery : pathAndQuery.substring(0, query);
-        String route = normalisedPath(path);
+        String route = NORMALISED_PATHS.get(path);
+        if (route == null) {
+            route = normalisedPath(path);
+            if (NORMALISED_PATHS.size() >= MAX_CACHED_PATHS) {
+                NORMALISED_PATHS.clear(); // paths full of ids never repeat: start over rather than grow
+            }
+            NORMALISED_PATHS.put(path, route);
+        }
         return keepQuery && query >= 0 ? route + pathAndQuery.substring(query) : route;
     }
 
@@ -147,6 +159,6 @@ public final class RouteNormaliser {
                 || (length >= 16 && letters && digits > 0)
                 // Long kebab-case words are names, not tokens: a token needs a digit or both cases.
                 || (base64url && length >= 20 && (digits > 0 || (lowerCase && upperCase)))
-                || UUID.matcher(segment).matches();
+                || (length == UUID_LENGTH && UUID.matcher(segment).matches());
     }
 }

@@ -172,6 +172,7 @@ public final class Telemetry implements AutoCloseable {
 
     /** A connection's lifetime, by who closed it. */
     public void connectionClosed(ConnectionSummary connection) {
+        threadParents.connectionClosed(connection.connId());
         if (scrapeMetrics != null) {
             scrapeMetrics.connectionClosed(connection);
         }

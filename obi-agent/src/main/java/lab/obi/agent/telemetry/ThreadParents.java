@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Joins client calls to the server request their thread was serving. A client call ends before its
+ * Joins client calls, and retransmits after a response, to the server request they belong to. A client call ends before its
  * server request does, so its record comes first: it waits here until the server's span exists
  * (bounded in number and time; beyond, it goes out without a parent). Single-threaded.
  */
@@ -18,7 +18,8 @@ final class ThreadParents {
 
     static final int MAX_WAITING = 4096;
     static final long MAX_WAIT_NANOS = 60_000_000_000L;
-    private static final int MAX_RECENT_SERVERS = 4096;
+    /** As many as the kernel's connection table holds by default; closed connections leave at once. */
+    static final int MAX_CONNECTIONS = 65536;
 
     private record Key(long connId, int requestIndex) {
     }
@@ -26,18 +27,30 @@ final class ThreadParents {
     private record Waiting(HttpExchange exchange, long sinceNanos) {
     }
 
-    private final Map<Key, SpanContext> recentServers = new LinkedHashMap<>(16, 0.75f, true) {
+    /** The latest server exchange of a connection: updated in place, so keep-alive requests add no entry. */
+    private static final class LatestServer {
+        int requestIndex;
+        SpanContext span;
+    }
+
+    private final Map<Long, LatestServer> latestServers = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
-        protected boolean removeEldestEntry(Map.Entry<Key, SpanContext> eldest) {
-            return size() > MAX_RECENT_SERVERS;
+        protected boolean removeEldestEntry(Map.Entry<Long, LatestServer> eldest) {
+            return size() > MAX_CONNECTIONS;
         }
     };
     private final LinkedHashMap<Key, List<Waiting>> waiting = new LinkedHashMap<>();
     private int waitingCount;
 
-    /** The span of a server exchange already seen, or null. */
+    /** The span of the latest server exchange of a connection, if it is exchange {@code requestIndex}; else null. */
     SpanContext serverSpan(long connId, int requestIndex) {
-        return recentServers.get(new Key(connId, requestIndex));
+        LatestServer latest = latestServers.get(connId);
+        return latest != null && latest.requestIndex == requestIndex ? latest.span : null;
+    }
+
+    /** Its exchanges will not be named again. */
+    void connectionClosed(long connId) {
+        latestServers.remove(connId);
     }
 
     /** Keeps a client exchange until its server's span exists; returns what overflow pushed out. */
@@ -54,9 +67,17 @@ final class ThreadParents {
 
     /** Records a server span; returns the client exchanges that were waiting for it. */
     List<HttpExchange> serverSpanCreated(long connId, int requestIndex, SpanContext span) {
-        Key key = new Key(connId, requestIndex);
-        recentServers.put(key, span);
-        List<Waiting> children = waiting.remove(key);
+        LatestServer latest = latestServers.get(connId);
+        if (latest == null) {
+            latest = new LatestServer();
+            latestServers.put(connId, latest);
+        }
+        latest.requestIndex = requestIndex;
+        latest.span = span;
+        if (waiting.isEmpty()) {
+            return List.of();
+        }
+        List<Waiting> children = waiting.remove(new Key(connId, requestIndex));
         if (children == null) {
             return List.of();
         }

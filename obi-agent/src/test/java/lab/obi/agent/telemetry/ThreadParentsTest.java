@@ -37,6 +37,19 @@ class ThreadParentsTest {
     }
 
     @Test
+    void aConnectionNamesOnlyItsLatestServerExchangeUntilItCloses() {
+        ThreadParents parents = new ThreadParents();
+        parents.serverSpanCreated(7, 1, SERVER_SPAN);
+        SpanContext second = SpanContext.create("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b8",
+                TraceFlags.getSampled(), TraceState.getDefault());
+        parents.serverSpanCreated(7, 2, second);
+        assertEquals(second, parents.serverSpan(7, 2), "a retransmit of the latest response finds its span");
+        assertNull(parents.serverSpan(7, 1), "the connection moved on");
+        parents.connectionClosed(7);
+        assertNull(parents.serverSpan(7, 2));
+    }
+
+    @Test
     void clientsWaitAtMostAMinute() {
         ThreadParents parents = new ThreadParents();
         HttpExchange old = client(1, 1);
