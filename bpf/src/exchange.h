@@ -117,8 +117,8 @@ static __always_inline void emit_connection_closed(const struct conn_state *st, 
 		return;
 	r->start_ns = st->rec.established_ns ? st->rec.established_ns : st->tracked_ns;
 	r->end_ns = now;
-	r->bytes_in = st->conn_bytes_in;
-	r->bytes_out = st->conn_bytes_out;
+	r->bytes_in = st->conn_bytes[1];
+	r->bytes_out = st->conn_bytes[0];
 	r->retransmits = st->conn_retransmits;
 	r->first_retransmit_ns = 0;
 	r->last_retransmit_ns = 0;
@@ -331,10 +331,7 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 		if (!st)
 			return;
 	}
-	if (c->in)
-		st->conn_bytes_in += c->total;
-	else
-		st->conn_bytes_out += c->total;
+	st->conn_bytes[c->in & 1] += c->total;
 	__u16 code = status_line_code(peek);
 
 	if (st->phase == PHASE_IDLE || st->phase == PHASE_AWAIT_CLOSE) {

@@ -45,8 +45,7 @@ struct conn_state {
 	__u64 sk;            /* the struct sock this state belongs to (the map key) */
 	/* The whole connection, for its record at the close. */
 	__u64 tracked_ns;
-	__u64 conn_bytes_in;
-	__u64 conn_bytes_out;
+	__u64 conn_bytes[2]; /* [1] read, [0] written: indexed by direction, no branch for the verifier to follow */
 	__u32 conn_retransmits;
 	__u32 conn_flags;    /* enum obi_connection_flag */
 	__u8 phase;
