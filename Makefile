@@ -24,7 +24,7 @@ collector: ## build the lab's OpenTelemetry Collector from Go modules (collector
 build: agent ## build everything
 
 run: build ## run the agent on this host (root); JSON Lines on stdout, options via JAVA_OPTS="-Dobi...."
-	java $(JAVA_OPTS) -jar $(AGENT_JAR)
+	java @obi-agent/jvm.options $(JAVA_OPTS) -jar $(AGENT_JAR)
 
 unit: bpf ## unit tests only (no root needed)
 	$(MVN) test

@@ -33,6 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 JAR = REPO / "obi-agent/target/quarkus-app/quarkus-run.jar"
+JVM_OPTIONS = REPO / "obi-agent/jvm.options"  # the agent's JVM as shipped
 OTEL_JAVAAGENT = ("io.opentelemetry.javaagent", "opentelemetry-javaagent", "2.22.0")
 WRK = ["wrk", "-t2", "-c50", "--latency"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -209,7 +210,7 @@ class Agent:
         probe_url = f"http://127.0.0.1:{lab.nginx_port}/startup-probe"  # a 404 is captured too
         stop_probe = threading.Event()
         launched = time.monotonic()
-        self.process = lab.spawn("agent", ["java", *options, "-jar", str(JAR)], env=env)
+        self.process = lab.spawn("agent", ["java", f"@{JVM_OPTIONS}", *options, "-jar", str(JAR)], env=env)
         self.startup_s = None
         if not otlp:
             threading.Thread(target=self._probe, args=(probe_url, stop_probe), daemon=True).start()
@@ -462,7 +463,7 @@ taken from the others.
 | records dropped, all rounds (ring buffer, tables, queue) | {drops:.0f} |
 | scenario 3 (every request a span over OTLP): dropped by reason | {", ".join(f"{k} {v:.0f}" for k, v in export_drops.items()) or "none"} |
 | agent CPU per 10k requests/s, % of one core | {statistics.median(cpu_per_10k):.1f} (median; {min(cpu_per_10k):.1f}-{max(cpu_per_10k):.1f}) |
-| agent resident memory, peak (JVM defaults: G1, heap up to a quarter of RAM) | {rss:.0f} MiB |
+| agent resident memory, peak (obi-agent/jvm.options: Serial GC, heap up to 256 MiB) | {rss:.0f} MiB |
 | start to first captured request | {statistics.median(startups) if startups else float('nan'):.2f} s median ({len(startups)} starts) |
 
 ## Against the targets
@@ -487,10 +488,11 @@ agent: its user-space CPU, taken from the same two cores as nginx and wrk. `benc
 
 A small static file at saturation is the worst case: nothing but syscalls, and every request is two
 records (nginx's and wrk's). Services that spend time in their own code per request pay a smaller
-share, as scenario 2 shows. Memory: with the JVM's defaults the heap grows to what G1 finds
-convenient; smaller heaps (`-Xmx128m`, Serial GC) brought RSS under 280 MiB in a trial but paused the
-assembly thread long enough to drop records at saturation, so the defaults stay until the per-record
-allocations (JSON, strings of the parser) are cut.
+share, as scenario 2 shows. Memory: the agent runs with a bounded heap (obi-agent/jvm.options:
+256 MiB, Serial GC); with the JVM's defaults (G1, up to a quarter of RAM) it reached 1.8 GiB in a
+trial on this 24 GiB machine. A 96 MiB heap gave 232 MiB resident without drops at saturation, 64 MiB
+dropped records: the remaining resident memory beyond the heap is the JVM itself (classes of Quarkus,
+the OpenTelemetry SDK, Jackson and JNA; code cache; thread stacks) and the 16 MiB ring buffer.
 Raw rounds: benchmarks.json.
 """)
     say(f"report: {out / 'benchmarks.md'}")

@@ -216,7 +216,7 @@ public final class Telemetry implements AutoCloseable {
 
     private void registerSelfMetrics(Meter meter, Supplier<SelfStats> selfStats) {
         ObservableLongMeasurement records = meter.counterBuilder("obi.agent.records").setUnit("{record}")
-                .setDescription("Exchange records received from the kernel").buildObserver();
+                .setDescription("Records received from the kernel: exchanges, closed connections, retransmits after a response").buildObserver();
         ObservableLongMeasurement logged = meter.counterBuilder("obi.agent.requests").setUnit("{request}")
                 .setDescription("HTTP requests reported").buildObserver();
         ObservableLongMeasurement ignored = meter.counterBuilder("obi.agent.ignored").setUnit("{request}")

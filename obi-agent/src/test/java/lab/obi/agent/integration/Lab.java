@@ -83,7 +83,8 @@ final class Lab implements AutoCloseable {
             throw new IllegalStateException("agent jar " + jar + " missing: build it with `make build`");
         }
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new ArrayList<>(List.of(java, "-Dobi.output.path=" + path("requests.jsonl"),
+        List<String> command = new ArrayList<>(List.of(java, "@" + Path.of("jvm.options").toAbsolutePath(),
+                "-Dobi.output.path=" + path("requests.jsonl"),
                 "-Dobi.metrics.prometheus.port=" + agentMetricsPort, "-Dquarkus.http.port=" + agentHealthPort));
         command.addAll(List.of(jvmOptions));
         command.addAll(List.of("-jar", jar));
