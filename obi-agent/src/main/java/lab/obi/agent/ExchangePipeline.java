@@ -121,13 +121,13 @@ final class ExchangePipeline implements AutoCloseable {
             });
         } else if (record instanceof ConnectionRecord connectionRecord) {
             ConnectionSummary connection = assembler.connection(connectionRecord, epochOffsetNs);
-            if (filter.watched(connection)) {
+            if (filter.watched(connection.socket())) {
                 telemetry.connectionClosed(connection);
                 log(w -> w.write(connection));
             }
         } else if (record instanceof LateRetransmitRecord retransmitRecord) {
             LateRetransmit retransmit = assembler.lateRetransmit(retransmitRecord, epochOffsetNs);
-            if (filter.watched(retransmit)) {
+            if (filter.watched(retransmit.socket())) {
                 telemetry.retransmittedAfterResponse(retransmit);
                 log(w -> w.write(retransmit));
             }

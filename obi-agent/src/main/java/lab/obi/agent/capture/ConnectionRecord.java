@@ -1,10 +1,8 @@
 package lab.obi.agent.capture;
 
-import java.net.InetAddress;
-
 /**
  * A tracked connection closed (OBI_RECORD_CONNECTION in bpf/include/obi_record.h). CLOCK_MONOTONIC
- * nanoseconds. Process and direction are those of its last exchange.
+ * nanoseconds. Its owner is the process and side of its last exchange.
  *
  * @param startNs     ESTABLISHED, or the first request when the connection is older than the agent
  *                    ({@code tcp.establishedNs()} is 0 then)
@@ -22,13 +20,7 @@ public record ConnectionRecord(
         int requests,
         int retransmits,
         int flags,
-        int pid,
-        String comm,
-        ExchangeRecord.Direction direction,
-        InetAddress localAddress,
-        int localPort,
-        InetAddress peerAddress,
-        int peerPort,
+        SocketOwner owner,
         TcpFacts tcp) implements KernelRecord {
 
     public static final int F_LOCAL_CLOSED_FIRST = 1;

@@ -1,7 +1,5 @@
 package lab.obi.agent.capture;
 
-import java.net.InetAddress;
-
 /**
  * A data segment sent again on a connection after the record of its exchange {@code requestIndex}
  * went out (OBI_RECORD_LATE_RETRANSMIT): the response was all written, its tail had not arrived.
@@ -12,11 +10,5 @@ public record LateRetransmitRecord(
         int requestIndex,
         long atNs,
         int srttUs,
-        int pid,
-        String comm,
-        ExchangeRecord.Direction direction,
-        InetAddress localAddress,
-        int localPort,
-        InetAddress peerAddress,
-        int peerPort) implements KernelRecord {
+        SocketOwner owner) implements KernelRecord {
 }

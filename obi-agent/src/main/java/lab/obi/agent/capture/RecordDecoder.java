@@ -82,13 +82,7 @@ public final class RecordDecoder {
                 b.getInt(REQUEST_INDEX),
                 b.getInt(RETRANSMITS),
                 b.getInt(FLAGS),
-                b.getInt(PID),
-                comm(bytes, b),
-                side,
-                address(bytes, LOCAL_ADDR),
-                b.getShort(LOCAL_PORT) & 0xffff,
-                address(bytes, PEER_ADDR),
-                b.getShort(PEER_PORT) & 0xffff,
+                owner(bytes, b, side),
                 tcpFacts(b));
     }
 
@@ -98,13 +92,12 @@ public final class RecordDecoder {
                 b.getInt(REQUEST_INDEX),
                 b.getLong(FIRST_RETRANSMIT_NS),
                 b.getInt(SRTT_US),
-                b.getInt(PID),
-                comm(bytes, b),
-                side,
-                address(bytes, LOCAL_ADDR),
-                b.getShort(LOCAL_PORT) & 0xffff,
-                address(bytes, PEER_ADDR),
-                b.getShort(PEER_PORT) & 0xffff);
+                owner(bytes, b, side));
+    }
+
+    private static SocketOwner owner(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side) {
+        return new SocketOwner(b.getInt(PID), comm(bytes, b), side, address(bytes, LOCAL_ADDR),
+                b.getShort(LOCAL_PORT) & 0xffff, address(bytes, PEER_ADDR), b.getShort(PEER_PORT) & 0xffff);
     }
 
     private static TcpFacts tcpFacts(ByteBuffer b) {

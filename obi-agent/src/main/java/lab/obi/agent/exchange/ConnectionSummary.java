@@ -1,7 +1,5 @@
 package lab.obi.agent.exchange;
 
-import lab.obi.agent.capture.ExchangeRecord.Direction;
-
 /**
  * A connection that carried HTTP, at its close: how long it lived, what moved, how it ended.
  * Unix epoch nanoseconds; nullable fields are unknown.
@@ -15,16 +13,7 @@ public record ConnectionSummary(
         long startUnixNs,
         long durationNs,
         boolean lifetimeFromEstablished,
-        Direction direction,
-        int pid,
-        String comm,
-        String exe,
-        String service,
-        String containerId,
-        String localAddress,
-        int localPort,
-        String peerAddress,
-        int peerPort,
+        ObservedSocket socket,
         long connId,
         int requests,
         long bytesIn,
@@ -33,5 +22,5 @@ public record ConnectionSummary(
         boolean resetSent,
         boolean resetReceived,
         String closedBy,
-        Integer rttUs) implements Observed {
+        Integer rttUs) {
 }

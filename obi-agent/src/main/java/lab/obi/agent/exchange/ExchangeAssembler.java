@@ -6,6 +6,7 @@ import java.util.concurrent.atomic.LongAdder;
 import lab.obi.agent.capture.ConnectionRecord;
 import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.LateRetransmitRecord;
+import lab.obi.agent.capture.SocketOwner;
 import lab.obi.agent.capture.TcpFacts;
 import lab.obi.agent.http.HttpParser;
 import lab.obi.agent.http.HttpRequestHead;
@@ -101,23 +102,13 @@ public final class ExchangeAssembler {
     /** A connection's summary at its close. */
     public ConnectionSummary connection(ConnectionRecord r, long epochOffsetNs) {
         pipelined.forget(r.connId());
-        ProcessInfo process = processResolver.resolve(r.pid(), r.comm());
         String closedBy = r.has(ConnectionRecord.F_LOCAL_CLOSED_FIRST) ? "local"
                 : r.has(ConnectionRecord.F_PEER_CLOSED_FIRST) ? "peer" : "reset";
         return new ConnectionSummary(
                 r.startNs() + epochOffsetNs,
                 Math.max(0, r.endNs() - r.startNs()),
                 r.tcp().establishedNs() != 0,
-                r.direction(),
-                r.pid(),
-                process.comm(),
-                process.exe(),
-                process.serviceName(),
-                process.containerId(),
-                AddressText.of(r.localAddress()),
-                r.localPort(),
-                AddressText.of(r.peerAddress()),
-                r.peerPort(),
+                socket(r.owner()),
                 r.connId(),
                 r.requests(),
                 r.bytesIn(),
@@ -131,22 +122,15 @@ public final class ExchangeAssembler {
 
     /** A retransmit after an exchange was reported, named by the exchange's connection and index. */
     public LateRetransmit lateRetransmit(LateRetransmitRecord r, long epochOffsetNs) {
-        ProcessInfo process = processResolver.resolve(r.pid(), r.comm());
-        return new LateRetransmit(
-                r.atNs() + epochOffsetNs,
-                r.direction(),
-                r.pid(),
-                process.comm(),
-                process.exe(),
-                process.serviceName(),
-                process.containerId(),
-                AddressText.of(r.localAddress()),
-                r.localPort(),
-                AddressText.of(r.peerAddress()),
-                r.peerPort(),
-                r.connId(),
-                r.requestIndex(),
+        return new LateRetransmit(r.atNs() + epochOffsetNs, socket(r.owner()), r.connId(), r.requestIndex(),
                 r.srttUs() == 0 ? null : r.srttUs());
+    }
+
+    private ObservedSocket socket(SocketOwner owner) {
+        ProcessInfo process = processResolver.resolve(owner.pid(), owner.comm());
+        return new ObservedSocket(owner.direction(), owner.pid(), process.comm(), process.exe(),
+                process.serviceName(), process.containerId(), AddressText.of(owner.localAddress()),
+                owner.localPort(), AddressText.of(owner.peerAddress()), owner.peerPort());
     }
 
     private TcpEvidence evidence(ExchangeRecord r, boolean aborted, long epochOffsetNs) {

@@ -86,7 +86,7 @@ public final class JsonLinesWriter implements AutoCloseable {
         number(Field.START_UNIX_NS, c.startUnixNs());
         number(Field.DURATION_NS, c.durationNs());
         bool(Field.LIFETIME_FROM_ESTABLISHED, c.lifetimeFromEstablished());
-        observed(c);
+        observed(c.socket());
         number(Field.CONN_ID, c.connId());
         number(Field.REQUESTS, c.requests());
         number(Field.BYTES_IN, c.bytesIn());
@@ -108,7 +108,7 @@ public final class JsonLinesWriter implements AutoCloseable {
         json.writeStartObject();
         string(Field.RECORD, "late_retransmit");
         number(Field.AT_UNIX_NS, r.atUnixNs());
-        observed(r);
+        observed(r.socket());
         number(Field.CONN_ID, r.connId());
         number(Field.REQUEST_INDEX, r.requestIndex());
         optionalNumber(Field.RTT_US, r.rttUs());

@@ -88,15 +88,15 @@ final class ExchangeSpans {
     ExchangeSpan lateRetransmitSpan(LateRetransmit r, SpanContext exchange) {
         AttributesBuilder a = Attributes.builder()
                 .put(AttributeKey.stringKey("obi.tcp.retransmit"), "after_response")
-                .put(AttributeKey.stringKey("network.peer.address"), r.peerAddress())
-                .put(AttributeKey.longKey("network.peer.port"), r.peerPort())
+                .put(AttributeKey.stringKey("network.peer.address"), r.socket().peerAddress())
+                .put(AttributeKey.longKey("network.peer.port"), r.socket().peerPort())
                 .put(AttributeKey.longKey("obi.connection.id"), r.connId())
                 .put(AttributeKey.longKey("obi.connection.request_index"), r.requestIndex());
         if (r.rttUs() != null) {
             a.put(AttributeKey.doubleKey("obi.tcp.rtt"), r.rttUs() / 1e6);
         }
         return new ExchangeSpan(LATE_RETRANSMIT_SPAN, SpanKind.INTERNAL, newSpan(exchange.getTraceId()), exchange,
-                StatusData.unset(), r.atUnixNs(), a.build(), List.of(), r.atUnixNs(), resources.of(r), SCOPE);
+                StatusData.unset(), r.atUnixNs(), a.build(), List.of(), r.atUnixNs(), resources.of(r.socket()), SCOPE);
     }
 
     /**

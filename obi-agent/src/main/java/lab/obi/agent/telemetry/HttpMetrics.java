@@ -163,7 +163,7 @@ public final class HttpMetrics {
 
     /** Connections older than the agent are left out: their lifetime is not known. */
     void connectionClosed(ConnectionSummary c) {
-        Attributes peer = peer(c);
+        Attributes peer = peer(c.socket());
         if (c.lifetimeFromEstablished()) {
             connectionDuration.record(c.durationNs() / NANOS_PER_SECOND,
                     peer.toBuilder().put(CLOSED_BY, c.closedBy()).build());
@@ -171,7 +171,7 @@ public final class HttpMetrics {
     }
 
     void retransmittedAfterResponse(LateRetransmit r) {
-        retransmits.add(1, peer(r));
+        retransmits.add(1, peer(r.socket()));
     }
 
     /** The service, its side and, for a client, the server it called: what TCP facts are counted by. */

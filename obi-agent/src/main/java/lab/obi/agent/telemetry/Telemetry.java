@@ -177,7 +177,7 @@ public final class Telemetry implements AutoCloseable {
             scrapeMetrics.connectionClosed(connection);
         }
         if (otlpMetrics != null) {
-            otlpMetrics.metrics(connection).connectionClosed(connection);
+            otlpMetrics.metrics(connection.socket()).connectionClosed(connection);
         }
     }
 
@@ -190,9 +190,9 @@ public final class Telemetry implements AutoCloseable {
             scrapeMetrics.retransmittedAfterResponse(retransmit);
         }
         if (otlpMetrics != null) {
-            otlpMetrics.metrics(retransmit).retransmittedAfterResponse(retransmit);
+            otlpMetrics.metrics(retransmit.socket()).retransmittedAfterResponse(retransmit);
         }
-        SpanContext exchange = retransmit.direction() == Direction.SERVER
+        SpanContext exchange = retransmit.socket().direction() == Direction.SERVER
                 ? threadParents.serverSpan(retransmit.connId(), retransmit.requestIndex()) : null;
         if (spanExport != null && exchange != null) {
             spanExport.offer(spans.lateRetransmitSpan(retransmit, exchange));

@@ -101,10 +101,8 @@ class RecordDecoderTest {
         assertEquals(4, c.retransmits());
         assertEquals(ExchangeRecord.F_PEER_FIN | ExchangeRecord.F_CONN_CLOSED, c.flags());
         assertTrue(c.has(ConnectionRecord.F_PEER_CLOSED_FIRST), "same bit, connection meaning");
-        assertEquals(4242, c.pid());
-        assertEquals("nginx", c.comm());
-        assertEquals(65000, c.localPort());
-        assertEquals(InetAddress.getByName("127.0.0.1"), c.peerAddress());
+        assertEquals(new SocketOwner(4242, "nginx", ExchangeRecord.Direction.SERVER, InetAddress.getByName("127.0.0.1"),
+                65000, InetAddress.getByName("127.0.0.1"), 8080), c.owner());
         assertEquals(500, c.tcp().establishedNs());
         assertEquals(321, c.tcp().srttUs());
     }
@@ -117,8 +115,8 @@ class RecordDecoderTest {
         assertEquals(3, r.requestIndex(), "the exchange whose record went out before");
         assertEquals(2_000, r.atNs());
         assertEquals(321, r.srttUs());
-        assertEquals(ExchangeRecord.Direction.CLIENT, r.direction());
-        assertEquals(8080, r.peerPort());
+        assertEquals(ExchangeRecord.Direction.CLIENT, r.owner().direction());
+        assertEquals(8080, r.owner().peerPort());
     }
 
     @Test

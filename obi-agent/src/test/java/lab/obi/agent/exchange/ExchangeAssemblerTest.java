@@ -12,6 +12,7 @@ import java.util.List;
 import lab.obi.agent.capture.ConnectionRecord;
 import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.LateRetransmitRecord;
+import lab.obi.agent.capture.SocketOwner;
 import java.net.InetAddress;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.http.RouteNormaliser;
@@ -56,9 +57,9 @@ class ExchangeAssemblerTest {
         InetAddress local = InetAddress.getByName("10.0.0.2");
         InetAddress peer = InetAddress.getByName("10.0.0.1");
         TcpFacts established = new TcpFacts(0, 0, 0, 1_000, 0, 120, 0);
+        SocketOwner owner = new SocketOwner(99, "python3", Direction.SERVER, local, 8080, peer, 5555);
         ConnectionRecord closed = new ConnectionRecord(7, 1_000, 61_000_001_000L, 300, 9_000, 3, 2,
-                ConnectionRecord.F_PEER_CLOSED_FIRST | ConnectionRecord.F_RST_SENT, 99, "python3", Direction.SERVER,
-                local, 8080, peer, 5555, established);
+                ConnectionRecord.F_PEER_CLOSED_FIRST | ConnectionRecord.F_RST_SENT, owner, established);
         ConnectionSummary c = assembler(false).connection(closed, 10);
         assertEquals(1_010, c.startUnixNs());
         assertEquals(61_000_000_000L, c.durationNs());
@@ -69,11 +70,11 @@ class ExchangeAssemblerTest {
         assertEquals(9_000, c.bytesOut());
         assertEquals(2, c.retransmits());
         assertEquals(120, c.rttUs());
-        assertEquals("10.0.0.1", c.peerAddress());
-        assertEquals("python3", c.comm(), "no /proc entry: the kernel's name");
+        assertEquals("10.0.0.1", c.socket().peerAddress());
+        assertEquals("python3", c.socket().comm(), "no /proc entry: the kernel's name");
 
-        ConnectionRecord older = new ConnectionRecord(8, 5_000, 6_000, 0, 0, 1, 0, ConnectionRecord.F_RST_RECEIVED, 99,
-                "python3", Direction.SERVER, local, 8080, peer, 5556, TcpFacts.NONE);
+        ConnectionRecord older = new ConnectionRecord(8, 5_000, 6_000, 0, 0, 1, 0, ConnectionRecord.F_RST_RECEIVED,
+                owner, TcpFacts.NONE);
         ConnectionSummary o = assembler(false).connection(older, 0);
         assertEquals(false, o.lifetimeFromEstablished(), "established before the agent: counted from its first request");
         assertEquals("reset", o.closedBy(), "no FIN either way");
@@ -82,14 +83,14 @@ class ExchangeAssemblerTest {
 
     @Test
     void namesTheExchangeALateRetransmitBelongsTo() throws IOException {
-        LateRetransmitRecord r = new LateRetransmitRecord(7, 4, 2_000, 0, 99, "python3", Direction.SERVER,
-                InetAddress.getByName("::1"), 8080, InetAddress.getByName("::1"), 5555);
+        LateRetransmitRecord r = new LateRetransmitRecord(7, 4, 2_000, 0, new SocketOwner(99, "python3",
+                Direction.SERVER, InetAddress.getByName("::1"), 8080, InetAddress.getByName("::1"), 5555));
         LateRetransmit late = assembler(false).lateRetransmit(r, 1_000_000);
         assertEquals(1_002_000, late.atUnixNs());
         assertEquals(7, late.connId());
         assertEquals(4, late.requestIndex());
         assertNull(late.rttUs());
-        assertEquals("::1", late.localAddress());
+        assertEquals("::1", late.socket().localAddress());
     }
 
     @Test

@@ -21,6 +21,7 @@ import lab.obi.agent.exchange.AbortKind;
 import lab.obi.agent.exchange.ConnectionSummary;
 import lab.obi.agent.exchange.HttpExchange;
 import lab.obi.agent.exchange.LateRetransmit;
+import lab.obi.agent.exchange.ObservedSocket;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -100,8 +101,9 @@ class JsonLinesWriterTest {
 
     @Test
     void writesAConnectionAtItsClose() throws IOException {
-        ConnectionSummary c = new ConnectionSummary(10, 20, true, Direction.SERVER, 3, "nginx", "/usr/sbin/nginx",
-                "web", null, "127.0.0.1", 80, "10.0.0.9", 40000, 7, 12, 1_000, 50_000, 2, false, true, "peer", 90);
+        ConnectionSummary c = new ConnectionSummary(10, 20, true, new ObservedSocket(Direction.SERVER, 3, "nginx",
+                "/usr/sbin/nginx", "web", null, "127.0.0.1", 80, "10.0.0.9", 40000), 7, 12, 1_000, 50_000, 2, false,
+                true, "peer", 90);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (JsonLinesWriter writer = new JsonLinesWriter(out)) {
             writer.write(c);
@@ -119,8 +121,8 @@ class JsonLinesWriterTest {
 
     @Test
     void writesALateRetransmitWithTheExchangeItBelongsTo() throws IOException {
-        LateRetransmit r = new LateRetransmit(99, Direction.SERVER, 3, "python3", null, "cloud-b", null, "10.0.0.2",
-                8080, "10.0.0.1", 5555, 7, 4, null);
+        LateRetransmit r = new LateRetransmit(99, new ObservedSocket(Direction.SERVER, 3, "python3", null, "cloud-b",
+                null, "10.0.0.2", 8080, "10.0.0.1", 5555), 7, 4, null);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (JsonLinesWriter writer = new JsonLinesWriter(out)) {
             writer.write(r);

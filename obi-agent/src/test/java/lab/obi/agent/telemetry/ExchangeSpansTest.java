@@ -9,6 +9,7 @@ import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.exchange.AbortKind;
 import lab.obi.agent.exchange.HttpExchange;
 import lab.obi.agent.exchange.LateRetransmit;
+import lab.obi.agent.exchange.ObservedSocket;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -50,8 +51,8 @@ class ExchangeSpansTest {
     @Test
     void aRetransmitAfterTheResponseIsAChildOfTheServerSpanAtItsMoment() {
         ExchangeSpan server = span(exchange(Direction.SERVER, 200, false, TRACEPARENT), null);
-        LateRetransmit late = new LateRetransmit(1_650_000_000L, Direction.SERVER, 42, "java", "/usr/bin/java",
-                "orders", "c0ffee", "10.0.0.1", 8080, "10.0.0.2", 51000, 7, 2, 300);
+        LateRetransmit late = new LateRetransmit(1_650_000_000L, new ObservedSocket(Direction.SERVER, 42, "java",
+                "/usr/bin/java", "orders", "c0ffee", "10.0.0.1", 8080, "10.0.0.2", 51000), 7, 2, 300);
         ExchangeSpan child = spans.lateRetransmitSpan(late, server.getSpanContext());
         assertEquals(server.getTraceId(), child.getTraceId());
         assertEquals(server.getSpanId(), child.getParentSpanId());
