@@ -125,11 +125,11 @@ public final class HttpMetrics {
         double seconds = e.durationNs() / NANOS_PER_SECOND;
         (server ? serverDuration : clientDuration).record(seconds, request, context);
 
-        Attributes service = base(e).put(DIRECTION, direction(server)).build();
+        Attributes service = service(e);
         received.add(e.bytesIn(), service);
         sent.add(e.bytesOut(), service);
         TcpEvidence t = e.tcp();
-        Attributes peer = startedAtZero(server ? service : service.toBuilder().put(SERVER_ADDRESS, e.peerAddress()).build());
+        Attributes peer = peer(e, service);
         if (t.retransmits() > 0) {
             retransmits.add(t.retransmits(), peer);
         }
@@ -163,28 +163,24 @@ public final class HttpMetrics {
 
     /** Connections older than the agent are left out: their lifetime is not known. */
     void connectionClosed(ConnectionSummary c) {
-        Attributes peer = peer(c.socket());
         if (c.lifetimeFromEstablished()) {
             connectionDuration.record(c.durationNs() / NANOS_PER_SECOND,
-                    peer.toBuilder().put(CLOSED_BY, c.closedBy()).build());
+                    peer(c.socket(), service(c.socket())).toBuilder().put(CLOSED_BY, c.closedBy()).build());
         }
     }
 
     void retransmittedAfterResponse(LateRetransmit r) {
-        retransmits.add(1, peer(r.socket()));
+        retransmits.add(1, peer(r.socket(), service(r.socket())));
     }
 
-    /** The service, its side and, for a client, the server it called: what TCP facts are counted by. */
-    private Attributes peer(Observed o) {
-        boolean server = o.direction() == Direction.SERVER;
-        AttributesBuilder a = base(o).put(DIRECTION, direction(server));
-        if (!server) {
-            a.put(SERVER_ADDRESS, o.peerAddress());
-        }
-        return startedAtZero(a.build());
+    private Attributes service(Observed o) {
+        return base(o).put(DIRECTION, direction(o.direction() == Direction.SERVER)).build();
     }
 
-    private Attributes startedAtZero(Attributes peer) {
+    /** What TCP facts are counted by: the service and its side, and for a client the server it called. */
+    private Attributes peer(Observed o, Attributes service) {
+        Attributes peer = o.direction() == Direction.SERVER ? service
+                : service.toBuilder().put(SERVER_ADDRESS, o.peerAddress()).build();
         if (peers.add(peer)) {
             startTcpAtZero(peer);
         }
