@@ -5,6 +5,7 @@ import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.KernelRecord;
 import lab.obi.agent.capture.LateRetransmitRecord;
 import lab.obi.agent.capture.RecordDecoder;
+import lab.obi.agent.capture.SocketOwner;
 import lab.obi.agent.capture.TcpFacts;
 import lab.obi.agent.exchange.ConnectionSummary;
 import lab.obi.agent.exchange.ExchangeAssembler;
@@ -30,9 +31,9 @@ import java.util.concurrent.atomic.LongAdder;
 final class ExchangePipeline implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(ExchangePipeline.class);
-    private static final ExchangeRecord STOP = new ExchangeRecord(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-            0, 0, 0, 0, null, null, "", ExchangeRecord.Direction.SERVER, new byte[0], new byte[0], 0, 0,
-            TcpFacts.NONE);
+    private static final ExchangeRecord STOP = new ExchangeRecord(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            new SocketOwner(0, "", ExchangeRecord.Direction.SERVER, null, 0, null, 0), 0, 0, 0, 0, 0, new byte[0],
+            new byte[0], 0, 0, TcpFacts.NONE);
 
     private static final long FULL_QUEUE_WAIT_MS = 20;
 
@@ -111,7 +112,7 @@ final class ExchangePipeline implements AutoCloseable {
     private void process(KernelRecord record, long epochOffsetNs) {
         if (record instanceof ExchangeRecord exchangeRecord) {
             assembler.assemble(exchangeRecord, epochOffsetNs).ifPresent(exchange -> {
-                if (!filter.watched(exchange)) {
+                if (!filter.watched(exchange.socket())) {
                     ignored.increment();
                     return;
                 }

@@ -1,7 +1,5 @@
 package lab.obi.agent.capture;
 
-import java.net.InetAddress;
-
 /**
  * One request/response exchange as the kernel saw it (struct obi_exchange in bpf/include/obi_record.h).
  * Timestamps are CLOCK_MONOTONIC nanoseconds; 0 means "did not happen".
@@ -22,18 +20,12 @@ public record ExchangeRecord(
         long bytesOut,
         long responseBytesAtAbandon,
         long contentLength,
-        int pid,
+        SocketOwner owner,
         int tid,
         int requestIndex,
         int flags,
         int status,
         int family,
-        int localPort,
-        int peerPort,
-        InetAddress localAddress,
-        InetAddress peerAddress,
-        String comm,
-        Direction direction,
         byte[] responseHead,
         byte[] requestHead,
         long parentConnId,

@@ -63,26 +63,17 @@ public final class ExchangeAssembler {
         }
         // A pipelined request beyond the captured bytes still counts, without method and route.
         HttpRequestHead request = parsed.orElse(UNKNOWN_REQUEST);
-        ProcessInfo process = processResolver.resolve(r.pid(), r.comm());
+        ObservedSocket socket = socket(r.owner());
         Verdict verdict = Verdicts.judge(r);
         return Optional.of(new HttpExchange(
                 r.startNs() + epochOffsetNs,
                 Math.max(0, r.endNs() - r.startNs()),
-                r.direction(),
-                r.pid(),
-                process.comm(),
-                process.exe(),
-                process.serviceName(),
-                process.containerId(),
-                AddressText.of(r.localAddress()),
-                r.localPort(),
-                AddressText.of(r.peerAddress()),
-                r.peerPort(),
+                socket,
                 r.connId(),
                 r.requestIndex(),
                 request.method(),
                 request.target() == null ? null
-                        : routeNormaliser.normalise(process.serviceName(), request.target(), keepQuery),
+                        : routeNormaliser.normalise(socket.service(), request.target(), keepQuery),
                 request.host(),
                 request.userAgent(),
                 verdict.status(),
@@ -135,7 +126,7 @@ public final class ExchangeAssembler {
 
     private TcpEvidence evidence(ExchangeRecord r, boolean aborted, long epochOffsetNs) {
         TcpFacts t = r.tcp();
-        boolean clientOnNewConnection = r.direction() == ExchangeRecord.Direction.CLIENT && r.requestIndex() == 1
+        boolean clientOnNewConnection = r.owner().direction() == ExchangeRecord.Direction.CLIENT && r.requestIndex() == 1
                 && t.connectNs() > 0;
         boolean resetSent = r.has(ExchangeRecord.F_RST_SENT);
         boolean resetReceived = r.has(ExchangeRecord.F_RST_RECEIVED) || r.rstNs() != 0;

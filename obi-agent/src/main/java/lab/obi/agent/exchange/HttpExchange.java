@@ -1,10 +1,8 @@
 package lab.obi.agent.exchange;
 
-import lab.obi.agent.capture.ExchangeRecord.Direction;
-
 /**
  * One HTTP request as obi-agent reports it: the kernel's facts joined with the parsed request,
- * the verdict and the identity of the process. Nullable fields are absent from the request log.
+ * the verdict and the process with its end of the connection ({@code socket}). Nullable fields are absent from the request log.
  * A client exchange made while a server exchange was in flight on the same thread names it by
  * {@code parentConnId}/{@code parentRequestIndex} (the server's {@code connId}/{@code requestIndex}).
  * {@code tcp}: what TCP and the host's interfaces did meanwhile.
@@ -12,16 +10,7 @@ import lab.obi.agent.capture.ExchangeRecord.Direction;
 public record HttpExchange(
         long startUnixNs,
         long durationNs,
-        Direction direction,
-        int pid,
-        String comm,
-        String exe,
-        String service,
-        String containerId,
-        String localAddress,
-        int localPort,
-        String peerAddress,
-        int peerPort,
+        ObservedSocket socket,
         long connId,
         int requestIndex,
         String method,
@@ -39,5 +28,5 @@ public record HttpExchange(
         String uberTraceId,
         Long parentConnId,
         Integer parentRequestIndex,
-        TcpEvidence tcp) implements Observed {
+        TcpEvidence tcp) {
 }

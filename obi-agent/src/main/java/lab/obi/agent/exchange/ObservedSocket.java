@@ -2,7 +2,7 @@ package lab.obi.agent.exchange;
 
 import lab.obi.agent.capture.ExchangeRecord.Direction;
 
-/** An observed process and its end of a connection, as reported with connections and late retransmits. */
+/** An observed process and its end of a connection: what every report (exchange, connection, late retransmit) names. */
 public record ObservedSocket(
         Direction direction,
         int pid,
@@ -13,5 +13,5 @@ public record ObservedSocket(
         String localAddress,
         int localPort,
         String peerAddress,
-        int peerPort) implements Observed {
+        int peerPort) {
 }

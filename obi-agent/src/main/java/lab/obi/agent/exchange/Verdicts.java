@@ -22,7 +22,7 @@ public final class Verdicts {
     public static Verdict judge(ExchangeRecord r) {
         Integer status = status(r);
         boolean responseStarted = r.responseStartNs() != 0;
-        return r.direction() == Direction.CLIENT
+        return r.owner().direction() == Direction.CLIENT
                 ? judgeClient(r, status, responseStarted)
                 : judgeServer(r, status, responseStarted);
     }

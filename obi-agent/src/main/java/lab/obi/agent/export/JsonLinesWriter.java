@@ -10,7 +10,7 @@ import java.util.Locale;
 import lab.obi.agent.exchange.ConnectionSummary;
 import lab.obi.agent.exchange.HttpExchange;
 import lab.obi.agent.exchange.LateRetransmit;
-import lab.obi.agent.exchange.Observed;
+import lab.obi.agent.exchange.ObservedSocket;
 import lab.obi.agent.exchange.TcpEvidence;
 
 /**
@@ -51,7 +51,7 @@ public final class JsonLinesWriter implements AutoCloseable {
         string(Field.RECORD, "exchange");
         number(Field.START_UNIX_NS, e.startUnixNs());
         number(Field.DURATION_NS, e.durationNs());
-        observed(e);
+        observed(e.socket());
         number(Field.CONN_ID, e.connId());
         number(Field.REQUEST_INDEX, e.requestIndex());
         string(Field.METHOD, e.method());
@@ -116,7 +116,7 @@ public final class JsonLinesWriter implements AutoCloseable {
         json.writeRaw('\n');
     }
 
-    private void observed(Observed o) throws IOException {
+    private void observed(ObservedSocket o) throws IOException {
         string(Field.DIRECTION, o.direction() == null ? null : o.direction().name().toLowerCase(Locale.ROOT));
         number(Field.PID, o.pid());
         string(Field.COMM, o.comm());

@@ -1,6 +1,6 @@
 package lab.obi.agent.process;
 
-import lab.obi.agent.exchange.Observed;
+import lab.obi.agent.exchange.ObservedSocket;
 
 import java.util.Set;
 
@@ -25,7 +25,7 @@ public final class WatchFilter {
         this.ports = Set.copyOf(ports);
     }
 
-    public boolean watched(Observed e) {
+    public boolean watched(ObservedSocket e) {
         if (excludedExecutables.contains(e.comm()) || (e.exe() != null && excludedExecutables.contains(basename(e.exe())))) {
             return false;
         }

@@ -15,6 +15,7 @@ import io.opentelemetry.sdk.trace.data.StatusData;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.exchange.HttpExchange;
 import lab.obi.agent.exchange.LateRetransmit;
+import lab.obi.agent.exchange.ObservedSocket;
 import lab.obi.agent.exchange.TcpEvidence;
 
 import java.util.ArrayList;
@@ -53,7 +54,7 @@ final class ExchangeSpans {
     /** @param threadParent for a client exchange, the span of the server request its thread was serving, or null */
     Identity identify(HttpExchange e, SpanContext threadParent) {
         Optional<SpanContext> header = TraceContext.parent(e.traceparent(), e.uberTraceId());
-        if (e.direction() == Direction.SERVER) {
+        if (e.socket().direction() == Direction.SERVER) {
             return new Identity(newSpan(header.map(SpanContext::getTraceId).orElseGet(ids::generateTraceId)),
                     header.orElse(SpanContext.getInvalid()));
         }
@@ -70,14 +71,14 @@ final class ExchangeSpans {
     }
 
     ExchangeSpan toSpan(HttpExchange e, Identity identity) {
-        boolean server = e.direction() == Direction.SERVER;
+        boolean server = e.socket().direction() == Direction.SERVER;
         String errorType = HttpMetrics.errorType(e, server);
         StatusData status = errorType == null ? StatusData.unset()
                 : StatusData.create(StatusCode.ERROR, e.aborted() ? "abandoned: " + errorType : errorType);
         return new ExchangeSpan(name(e), server ? SpanKind.SERVER : SpanKind.CLIENT, identity.context(),
                 identity.parent(), status,
                 e.startUnixNs(), attributes(e, server, errorType), events(e), e.startUnixNs() + e.durationNs(),
-                resources.of(e), SCOPE);
+                resources.of(e.socket()), SCOPE);
     }
 
     /**
@@ -152,6 +153,7 @@ final class ExchangeSpans {
     }
 
     private static Attributes attributes(HttpExchange e, boolean server, String errorType) {
+        ObservedSocket socket = e.socket();
         AttributesBuilder a = Attributes.builder();
         putIfPresent(a, HttpMetrics.METHOD, e.method());
         putIfPresent(a, HttpMetrics.ROUTE, e.route());
@@ -162,15 +164,15 @@ final class ExchangeSpans {
         putIfPresent(a, AttributeKey.stringKey("user_agent.original"), e.userAgent());
         if (server) {
             putIfPresent(a, HttpMetrics.SERVER_ADDRESS, e.host());
-            a.put(HttpMetrics.SERVER_PORT, e.localPort());
-            a.put(HttpMetrics.CLIENT_ADDRESS, e.peerAddress());
-            a.put(AttributeKey.longKey("client.port"), e.peerPort());
+            a.put(HttpMetrics.SERVER_PORT, socket.localPort());
+            a.put(HttpMetrics.CLIENT_ADDRESS, socket.peerAddress());
+            a.put(AttributeKey.longKey("client.port"), socket.peerPort());
         } else {
-            a.put(HttpMetrics.SERVER_ADDRESS, e.peerAddress());
-            a.put(HttpMetrics.SERVER_PORT, e.peerPort());
+            a.put(HttpMetrics.SERVER_ADDRESS, socket.peerAddress());
+            a.put(HttpMetrics.SERVER_PORT, socket.peerPort());
         }
-        a.put(AttributeKey.stringKey("network.peer.address"), e.peerAddress());
-        a.put(AttributeKey.longKey("network.peer.port"), e.peerPort());
+        a.put(AttributeKey.stringKey("network.peer.address"), socket.peerAddress());
+        a.put(AttributeKey.longKey("network.peer.port"), socket.peerPort());
         a.put(AttributeKey.longKey("obi.connection.id"), e.connId());
         a.put(AttributeKey.longKey("obi.connection.request_index"), e.requestIndex());
         a.put(AttributeKey.longKey("obi.bytes_in"), e.bytesIn());

@@ -12,7 +12,7 @@ import lab.obi.agent.exchange.AbortKind;
 import lab.obi.agent.exchange.ConnectionSummary;
 import lab.obi.agent.exchange.HttpExchange;
 import lab.obi.agent.exchange.LateRetransmit;
-import lab.obi.agent.exchange.Observed;
+import lab.obi.agent.exchange.ObservedSocket;
 import lab.obi.agent.exchange.TcpEvidence;
 
 import java.util.List;
@@ -116,20 +116,21 @@ public final class HttpMetrics {
 
     /** @param context the exchange's span: its trace id becomes the exemplar of the duration histograms */
     void record(HttpExchange e, Context context) {
-        boolean server = e.direction() == Direction.SERVER;
-        AttributesBuilder base = base(e);
+        ObservedSocket socket = e.socket();
+        boolean server = socket.direction() == Direction.SERVER;
+        AttributesBuilder base = base(socket);
         if (server && peerAddresses) {
-            base.put(CLIENT_ADDRESS, e.peerAddress());
+            base.put(CLIENT_ADDRESS, socket.peerAddress());
         }
         Attributes request = requestAttributes(e, server, base);
         double seconds = e.durationNs() / NANOS_PER_SECOND;
         (server ? serverDuration : clientDuration).record(seconds, request, context);
 
-        Attributes service = service(e);
+        Attributes service = service(socket);
         received.add(e.bytesIn(), service);
         sent.add(e.bytesOut(), service);
         TcpEvidence t = e.tcp();
-        Attributes peer = peer(e, service);
+        Attributes peer = peer(socket, service);
         if (t.retransmits() > 0) {
             retransmits.add(t.retransmits(), peer);
         }
@@ -145,7 +146,7 @@ public final class HttpMetrics {
         if (t.connectNs() != null) {
             connectDuration.record(t.connectNs() / NANOS_PER_SECOND, peer, context);
         }
-        if (server && e.route() != null && serverRoutes.add(List.of(e.service(), e.route()))) {
+        if (server && e.route() != null && serverRoutes.add(List.of(socket.service(), e.route()))) {
             startAbandonedAtZero(service, e.route());
         }
         if (e.aborted() && e.abortKind() != null) {
@@ -173,12 +174,12 @@ public final class HttpMetrics {
         retransmits.add(1, peer(r.socket(), service(r.socket())));
     }
 
-    private Attributes service(Observed o) {
+    private Attributes service(ObservedSocket o) {
         return base(o).put(DIRECTION, direction(o.direction() == Direction.SERVER)).build();
     }
 
     /** What TCP facts are counted by: the service and its side, and for a client the server it called. */
-    private Attributes peer(Observed o, Attributes service) {
+    private Attributes peer(ObservedSocket o, Attributes service) {
         Attributes peer = o.direction() == Direction.SERVER ? service
                 : service.toBuilder().put(SERVER_ADDRESS, o.peerAddress()).build();
         if (peers.add(peer)) {
@@ -205,7 +206,7 @@ public final class HttpMetrics {
         resets.add(0, peer.toBuilder().put(RESET_DIRECTION, "received").build());
     }
 
-    private AttributesBuilder base(Observed e) {
+    private AttributesBuilder base(ObservedSocket e) {
         return serviceAttribute ? Attributes.builder().put(SERVICE, e.service()) : Attributes.builder();
     }
 
@@ -218,9 +219,9 @@ public final class HttpMetrics {
             a.put(ROUTE, e.route());
         }
         if (server) {
-            a.put(SERVER_PORT, e.localPort());
+            a.put(SERVER_PORT, e.socket().localPort());
         } else {
-            a.put(SERVER_ADDRESS, e.peerAddress()).put(SERVER_PORT, e.peerPort());
+            a.put(SERVER_ADDRESS, e.socket().peerAddress()).put(SERVER_PORT, e.socket().peerPort());
         }
         String error = errorType(e, server);
         if (error != null) {

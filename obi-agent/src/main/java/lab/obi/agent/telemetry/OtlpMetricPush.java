@@ -12,7 +12,7 @@ import io.opentelemetry.sdk.metrics.export.CollectionRegistration;
 import io.opentelemetry.sdk.metrics.export.MetricExporter;
 import io.opentelemetry.sdk.metrics.export.MetricReader;
 import lab.obi.agent.exchange.HttpExchange;
-import lab.obi.agent.exchange.Observed;
+import lab.obi.agent.exchange.ObservedSocket;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -68,20 +68,20 @@ final class OtlpMetricPush implements AutoCloseable {
     }
 
     void record(HttpExchange exchange, Context context) {
-        meters(exchange).metrics().record(exchange, context);
+        meters(exchange.socket()).metrics().record(exchange, context);
     }
 
     /** The metrics of the observed process, its own resource. */
-    HttpMetrics metrics(Observed observed) {
+    HttpMetrics metrics(ObservedSocket observed) {
         return meters(observed).metrics();
     }
 
-    private synchronized Meters meters(Observed exchange) {
+    private synchronized Meters meters(ObservedSocket observed) {
         long now = System.nanoTime();
-        Meters meters = processes.computeIfAbsent(ProcessResources.key(exchange), k -> {
+        Meters meters = processes.computeIfAbsent(ProcessResources.key(observed), k -> {
             CollectingReader reader = new CollectingReader(exporter);
             SdkMeterProvider provider = views.apply(SdkMeterProvider.builder()
-                    .setResource(resources.of(exchange)).registerMetricReader(reader)).build();
+                    .setResource(resources.of(observed)).registerMetricReader(reader)).build();
             return new Meters(provider, reader, new HttpMetrics(provider.get("lab.obi.agent"), false, peerAddresses), new long[1]);
         });
         meters.lastUsed()[0] = now;

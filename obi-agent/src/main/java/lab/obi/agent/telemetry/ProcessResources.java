@@ -4,7 +4,7 @@ import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
 import io.opentelemetry.sdk.resources.Resource;
-import lab.obi.agent.exchange.Observed;
+import lab.obi.agent.exchange.ObservedSocket;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -27,11 +27,11 @@ final class ProcessResources {
     }
 
     /** Processes are told apart by pid, service and executable: a reused pid gets its own resource. */
-    static String key(Observed e) {
+    static String key(ObservedSocket e) {
         return e.pid() + "/" + e.service() + "/" + e.exe();
     }
 
-    Resource of(Observed e) {
+    Resource of(ObservedSocket e) {
         return resources.computeIfAbsent(key(e), k -> {
             AttributesBuilder a = Attributes.builder()
                     .put("service.name", e.service())

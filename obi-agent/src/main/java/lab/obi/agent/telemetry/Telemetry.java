@@ -153,7 +153,7 @@ public final class Telemetry implements AutoCloseable {
      */
     public void record(HttpExchange exchange) {
         long now = System.nanoTime();
-        if (exchange.direction() == Direction.CLIENT && exchange.parentConnId() != null) {
+        if (exchange.socket().direction() == Direction.CLIENT && exchange.parentConnId() != null) {
             SpanContext parent = threadParents.serverSpan(exchange.parentConnId(), exchange.parentRequestIndex());
             if (parent != null) {
                 emit(exchange, parent);
@@ -162,7 +162,7 @@ public final class Telemetry implements AutoCloseable {
             }
         } else {
             SpanContext span = emit(exchange, null);
-            if (exchange.direction() == Direction.SERVER) {
+            if (exchange.socket().direction() == Direction.SERVER) {
                 threadParents.serverSpanCreated(exchange.connId(), exchange.requestIndex(), span)
                         .forEach(child -> emit(child, span));
             }

@@ -59,16 +59,12 @@ class RecordDecoderTest {
         assertEquals(78, r.bytesIn());
         assertEquals(190, r.bytesOut());
         assertEquals(ExchangeRecord.UNKNOWN_LENGTH, r.contentLength());
-        assertEquals(4242, r.pid());
         assertEquals(3, r.requestIndex());
         assertTrue(r.has(ExchangeRecord.F_PEER_FIN));
         assertFalse(r.has(ExchangeRecord.F_RESPONSE_COMPLETE));
         assertEquals(503, r.status());
-        assertEquals(65000, r.localPort(), "ports are unsigned");
-        assertEquals(8080, r.peerPort());
-        assertEquals(InetAddress.getByName("127.0.0.1"), r.localAddress());
-        assertEquals("nginx", r.comm());
-        assertEquals(ExchangeRecord.Direction.SERVER, r.direction());
+        assertEquals(new SocketOwner(4242, "nginx", ExchangeRecord.Direction.SERVER, InetAddress.getByName("127.0.0.1"),
+                65000, InetAddress.getByName("127.0.0.1"), 8080), r.owner(), "ports are unsigned");
         assertArrayEquals(head, r.requestHead());
         assertEquals(5, r.parentConnId());
         assertEquals(2, r.parentRequestIndex());
@@ -125,6 +121,6 @@ class RecordDecoderTest {
         ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder()).putShort(RecordLayout.REQ_HEAD_LEN, (short) 1000);
         ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(bytes).orElseThrow();
         assertEquals(3, r.requestHead().length);
-        assertEquals(ExchangeRecord.Direction.CLIENT, r.direction());
+        assertEquals(ExchangeRecord.Direction.CLIENT, r.owner().direction());
     }
 }

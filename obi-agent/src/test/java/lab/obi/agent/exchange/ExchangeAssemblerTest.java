@@ -116,12 +116,11 @@ class ExchangeAssemblerTest {
 
         HttpExchange e = assembler(true).assemble(r.build(), 1_700_000_000_000_000_000L).orElseThrow();
 
-        assertEquals(new HttpExchange(1_700_000_000_000_001_000L, 2_000, Direction.CLIENT, 4242, "java", null, "orders",
-                "ab".repeat(32), "10.0.0.5", 8080, "2001:db8::7", 51234, 7, 1, "POST", "/orders/{id}?debug=1",
-                "api.example", "okhttp/4.12", 200, true, AbortKind.RST, 250L, true, 78, 512, TRACEPARENT,
-                "abc:def:0:1", null, null,
-                new TcpEvidence(0, null, null, false, true, 1_700_000_000_000_001_250L, null, null, null, null,
-                        List.of())), e);
+        assertEquals(new HttpExchange(1_700_000_000_000_001_000L, 2_000, new ObservedSocket(Direction.CLIENT, 4242,
+                "java", null, "orders", "ab".repeat(32), "10.0.0.5", 8080, "2001:db8::7", 51234), 7, 1, "POST",
+                "/orders/{id}?debug=1", "api.example", "okhttp/4.12", 200, true, AbortKind.RST, 250L, true, 78, 512,
+                TRACEPARENT, "abc:def:0:1", null, null, new TcpEvidence(0, null, null, false, true,
+                1_700_000_000_000_001_250L, null, null, null, null, List.of())), e);
     }
 
     @Test
@@ -163,12 +162,12 @@ class ExchangeAssemblerTest {
     @Test
     void exitedProcessIsNamedByTheKernelsComm() {
         HttpExchange e = assembler(false).assemble(new RecordBuilder().build(), 0).orElseThrow();
-        assertEquals("nginx", e.comm());
-        assertEquals("nginx", e.service());
+        assertEquals("nginx", e.socket().comm());
+        assertEquals("nginx", e.socket().service());
         assertEquals("/users/{id}", e.route());
         assertEquals("shop.example", e.host());
-        assertEquals("127.0.0.1", e.localAddress());
-        assertEquals(Direction.SERVER, e.direction());
+        assertEquals("127.0.0.1", e.socket().localAddress());
+        assertEquals(Direction.SERVER, e.socket().direction());
     }
 
     @Test

@@ -7,6 +7,7 @@ import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
+import lab.obi.agent.capture.SocketOwner;
 
 /** Kernel records for tests: a complete server exchange unless told otherwise. */
 final class RecordBuilder {
@@ -41,9 +42,10 @@ final class RecordBuilder {
 
     ExchangeRecord build() {
         return new ExchangeRecord(connId, startNs, requestEndNs, responseStartNs, endNs, finNs, rstNs, writeErrorNs,
-                bytesIn, bytesOut, responseBytesAtAbandon, contentLength, pid, pid, requestIndex, flags, status,
-                localAddress.getAddress().length == 4 ? 2 : 10, localPort, peerPort, localAddress, peerAddress, comm,
-                direction, responseHead, requestHead, parentConnId, parentRequestIndex, tcp);
+                bytesIn, bytesOut, responseBytesAtAbandon, contentLength,
+                new SocketOwner(pid, comm, direction, localAddress, localPort, peerAddress, peerPort), pid,
+                requestIndex, flags, status, localAddress.getAddress().length == 4 ? 2 : 10, responseHead,
+                requestHead, parentConnId, parentRequestIndex, tcp);
     }
 
     static InetAddress address(String literal) {

@@ -1,9 +1,7 @@
 package lab.obi.agent.process;
 
-import lab.obi.agent.exchange.TcpEvidence;
-
 import lab.obi.agent.capture.ExchangeRecord.Direction;
-import lab.obi.agent.exchange.HttpExchange;
+import lab.obi.agent.exchange.ObservedSocket;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -37,8 +35,8 @@ class WatchFilterTest {
     })
     void watched(String comm, String exe, String service, int localPort, int peerPort, String excluded,
                  String services, String portList, boolean expected) {
-        HttpExchange e = new HttpExchange(0, 0, Direction.SERVER, 1, comm, exe, service, null, "127.0.0.1", localPort,
-                "127.0.0.1", peerPort, 1, 1, "GET", "/", null, null, 200, false, null, null, false, 0, 0, null, null, null, null, TcpEvidence.NONE);
-        assertEquals(expected, new WatchFilter(strings(excluded), strings(services), ports(portList)).watched(e));
+        ObservedSocket socket = new ObservedSocket(Direction.SERVER, 1, comm, exe, service, null, "127.0.0.1",
+                localPort, "127.0.0.1", peerPort);
+        assertEquals(expected, new WatchFilter(strings(excluded), strings(services), ports(portList)).watched(socket));
     }
 }

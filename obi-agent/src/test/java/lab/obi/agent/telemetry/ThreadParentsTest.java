@@ -7,6 +7,7 @@ import io.opentelemetry.api.trace.TraceFlags;
 import io.opentelemetry.api.trace.TraceState;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
 import lab.obi.agent.exchange.HttpExchange;
+import lab.obi.agent.exchange.ObservedSocket;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -19,9 +20,9 @@ class ThreadParentsTest {
             "00f067aa0ba902b7", TraceFlags.getSampled(), TraceState.getDefault());
 
     private static HttpExchange client(long parentConnId, int parentRequestIndex) {
-        return new HttpExchange(0, 0, Direction.CLIENT, 1, "java", null, "svc", null, "127.0.0.1", 40000, "127.0.0.1",
-                80, 9, 1, "GET", "/", null, null, 200, false, null, null, false, 0, 0, null, null, parentConnId,
-                parentRequestIndex, TcpEvidence.NONE);
+        return new HttpExchange(0, 0, new ObservedSocket(Direction.CLIENT, 1, "java", null, "svc", null, "127.0.0.1",
+                40000, "127.0.0.1", 80), 9, 1, "GET", "/", null, null, 200, false, null, null, false, 0, 0, null, null,
+                parentConnId, parentRequestIndex, TcpEvidence.NONE);
     }
 
     @Test
