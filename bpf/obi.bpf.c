@@ -12,5 +12,6 @@
 #include "exchange.h"
 #include "io_syscalls.h"
 #include "tcp_events.h"
+#include "expiry.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -33,6 +33,9 @@ enum obi_flag {
 	OBI_F_CHUNKED           = 1 << 10,
 	OBI_F_LOCAL_SHUTDOWN    = 1 << 11, /* this process half-closed (shutdown SHUT_WR) */
 	OBI_F_PIPELINED         = 1 << 12, /* started by a response: its request came in an earlier read */
+	OBI_F_REQUEST_ENDS_BLANK_LINE = 1 << 13, /* the request bytes moved so far end with CRLF CRLF */
+	OBI_F_FIN_BEFORE_REQUEST = 1 << 14, /* the peer had sent its FIN before this request was read */
+	OBI_F_WAIT_EXPIRED      = 1 << 15, /* reported after obi_config.peer_fin_wait_ns without the server's reaction */
 };
 
 /*
@@ -126,6 +129,7 @@ enum obi_counter {
 	OBI_C_CONN_TABLE_FULL,    /* connections not tracked: connection table full */
 	OBI_C_ARGS_TABLE_FULL,    /* syscalls not seen: in-flight syscall table full */
 	OBI_C_READ_FAULT,         /* user memory that could not be read */
+	OBI_C_PEER_FIN_WAIT_EXPIRED, /* exchanges reported without knowing how the server reacted to the peer's FIN */
 	OBI_C_COUNTERS_LEN,
 };
 
@@ -133,6 +137,7 @@ enum obi_counter {
 struct obi_config {
 	__u32 agent_tgid;         /* never observe the agent itself */
 	__u32 req_head_len;       /* request bytes to capture, <= OBI_REQ_HEAD_MAX */
+	__u64 peer_fin_wait_ns;   /* how long an exchange waits, after the peer's FIN, for the server to react */
 };
 
 #endif

@@ -40,6 +40,7 @@ static __always_inline void reset_exchange(struct conn_state *st)
 	st->rec.last_retransmit_ns = 0;
 	st->resp_base = 0;
 	st->resp_expected = 0;
+	st->req_tail = 0;
 	st->head_request = 0;
 	st->phase = PHASE_IDLE;
 }
@@ -58,6 +59,8 @@ static __always_inline void emit(struct conn_state *st, __u32 why)
 	if (head > OBI_REQ_HEAD_MAX)
 		head = OBI_REQ_HEAD_MAX;
 	st->rec.flags |= why;
+	if (st->req_tail == OBI_CRLF_CRLF)
+		st->rec.flags |= OBI_F_REQUEST_ENDS_BLANK_LINE;
 	st->rec.srtt_us = smoothed_rtt_us(st->sk);
 	if (bpf_ringbuf_output(&events, &st->rec, OBI_RECORD_FIXED_LEN + head, wakeup_flag()))
 		count(OBI_C_RINGBUF_FULL);
@@ -144,6 +147,8 @@ static __always_inline struct conn_state *track_connection(__u64 sk)
 	st->rec.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
 	st->sk = sk;
 	st->tracked_ns = bpf_ktime_get_ns();
+	if (peer_has_closed(sk))
+		st->peer_fin_ns = st->tracked_ns; /* its FIN came before anything was tracked */
 	fill_addresses(&st->rec, sk);
 	take_handshake(&st->rec, sk);
 	return st;
@@ -185,6 +190,42 @@ static __always_inline void start_exchange(struct conn_state *st, __u8 direction
 	st->rec.pid = id >> 32;
 	st->rec.tid = (__u32)id;
 	bpf_get_current_comm(st->rec.comm, sizeof(st->rec.comm));
+	if (st->peer_fin_ns && direction == OBI_DIR_SERVER) {
+		/* The client had closed its side already: from this request's point of view, at once. */
+		st->rec.fin_ns = start_ns;
+		st->rec.flags |= OBI_F_PEER_FIN | OBI_F_FIN_BEFORE_REQUEST;
+	}
+}
+
+/*
+ * The last four request bytes, so user space can tell a head that ended (or a chunked body's last
+ * chunk) from one cut short; a client sending a few bytes per read is followed byte by byte.
+ */
+static __always_inline void note_request_tail(struct conn_state *st, const struct io_chunk *c)
+{
+	__u8 b[4] = {};
+
+	if (!c->tail_end) {
+		st->req_tail = 0;
+		return;
+	}
+	if (c->total >= 4) {
+		if (bpf_probe_read_user(b, sizeof(b), c->tail_end - 4)) {
+			st->req_tail = 0;
+			return;
+		}
+		st->req_tail = (__u32)b[0] << 24 | (__u32)b[1] << 16 | (__u32)b[2] << 8 | b[3];
+		return;
+	}
+	for (__u32 k = 0; k < 3; k++) {
+		if (k >= c->total)
+			break;
+		if (bpf_probe_read_user(b, 1, c->tail_end - c->total + k)) {
+			st->req_tail = 0;
+			return;
+		}
+		st->req_tail = st->req_tail << 8 | b[0];
+	}
 }
 
 /* A thread's server exchange: the parent of client calls the same thread makes meanwhile. */
@@ -322,6 +363,11 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &c->sk);
 	__u8 peek[PEEK_LEN] = {};
 
+	if (st && st->phase == PHASE_GIVEN_UP) {
+		st->conn_bytes[c->in & 1] += c->total;
+		return;
+	}
+
 	peek_bytes(peek, c);
 	int request = looks_like_request(peek);
 	if (!st) {
@@ -343,6 +389,7 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 			st->head_request = is_head_method(peek);
 			st->last_request_ns = now;
 			append_request_head(st, c->data, c->data_len);
+			note_request_tail(st, c);
 			add_bytes(st, c);
 			return;
 		}
@@ -366,6 +413,7 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 		} else if (st->phase == PHASE_REQUEST) {
 			append_request_head(st, c->data, c->data_len);
 		}
+		note_request_tail(st, c);
 		st->last_request_ns = now;
 		st->rec.request_end_ns = now;
 		add_bytes(st, c);
@@ -426,7 +474,7 @@ static __always_inline void on_peer_fin(struct conn_state *st, __u64 now)
 
 static __always_inline void on_reset_received(struct conn_state *st, __u64 now)
 {
-	if (st->phase == PHASE_IDLE || st->rec.rst_ns)
+	if (st->phase == PHASE_IDLE || st->phase == PHASE_GIVEN_UP || st->rec.rst_ns)
 		return;
 	note_abandon_point(st);
 	st->rec.rst_ns = now;
@@ -436,11 +484,31 @@ static __always_inline void on_reset_received(struct conn_state *st, __u64 now)
 /* This side ended the connection (or it ended under us): whatever is open is finished now. */
 static __always_inline void on_connection_end(struct conn_state *st, __u64 now, int local)
 {
-	if (st->phase == PHASE_IDLE)
+	if (st->phase == PHASE_IDLE || st->phase == PHASE_GIVEN_UP)
 		return;
 	if (st->phase != PHASE_AWAIT_CLOSE && !(st->rec.flags & OBI_F_UNTIL_CLOSE))
 		st->rec.end_ns = now;
 	emit(st, OBI_F_CONN_CLOSED | (local ? OBI_F_LOCAL_CLOSE : 0));
+}
+
+/* TCP_CLOSE: the open exchange, then the connection's own record; the state goes. */
+static __always_inline void finish_connection(struct conn_state *st, __u64 sk, __u64 now, int local)
+{
+	on_connection_end(st, now, local);
+	emit_connection_closed(st, now);
+	bpf_map_delete_elem(&conns, &sk);
+}
+
+/*
+ * A write that a reset answered within the same call (loopback, a client long gone): the bytes it
+ * moved are folded first, so a status line written after the client left is counted as written.
+ */
+static __always_inline void finish_deferred_close(__u64 sk)
+{
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
+
+	if (st && st->close_deferred_ns)
+		finish_connection(st, sk, st->close_deferred_ns, st->close_deferred_local);
 }
 
 #endif

@@ -27,6 +27,7 @@ struct io_args {
 	__u8 kind;
 	__u8 in;
 	__u8 pending; /* set on entry, cleared on exit */
+	__u8 close_deferred; /* the socket reached TCP_CLOSE inside this call (a reset in answer to the write) */
 };
 
 /*
@@ -118,7 +119,26 @@ static __always_inline void io_enter(const struct trace_event_raw_sys_enter *ctx
 		return;
 	}
 	a.pending = 1;
+	a.close_deferred = 0;
 	*slot = a;
+}
+
+static __always_inline void fold_io(const struct io_args *a, long ret)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (ret <= 0) {
+		if (!a->in && (ret == -OBI_EPIPE || ret == -OBI_ECONNRESET))
+			on_write_error(a->sk, now);
+		return;
+	}
+	struct io_chunk c = {
+		.sk = a->sk,
+		.total = ret,
+		.in = a->in,
+	};
+	resolve_buffers(a, ret, &c);
+	on_data(&c, now);
 }
 
 static __always_inline void io_exit(const struct trace_event_raw_sys_exit *ctx)
@@ -129,23 +149,12 @@ static __always_inline void io_exit(const struct trace_event_raw_sys_exit *ctx)
 		return;
 	struct io_args a = *slot;
 	slot->pending = 0;
-	if (a.syscall_nr != (__s32)ctx->id)
-		return; /* not the call whose entry we saw: its buffers do not describe these bytes */
-
-	__u64 now = bpf_ktime_get_ns();
-	long ret = ctx->ret;
-	if (ret <= 0) {
-		if (!a.in && (ret == -OBI_EPIPE || ret == -OBI_ECONNRESET))
-			on_write_error(a.sk, now);
-		return;
-	}
-	struct io_chunk c = {
-		.sk = a.sk,
-		.total = ret,
-		.in = a.in,
-	};
-	resolve_buffers(&a, ret, &c);
-	on_data(&c, now);
+	slot->close_deferred = 0;
+	/* not the call whose entry we saw: its buffers do not describe these bytes */
+	if (a.syscall_nr == (__s32)ctx->id)
+		fold_io(&a, ctx->ret);
+	if (a.close_deferred)
+		finish_deferred_close(a.sk);
 }
 
 #define IO_HOOKS(name, kind, in)                                              \

@@ -19,6 +19,7 @@ enum {
 	OBI_TCP_CLOSE = 7,
 	OBI_TCP_CLOSE_WAIT = 8,
 	OBI_TCP_LAST_ACK = 9,
+	OBI_TCP_CLOSING = 11,
 };
 
 /* Returns the struct sock of a TCP socket behind fd, or 0 for anything else (files, pipes, UDP...). */
@@ -56,6 +57,14 @@ static __always_inline __u64 tcp_sock_of_fd(__u64 fd)
 	if (BPF_CORE_READ(sk, sk_protocol) != OBI_IPPROTO_TCP)
 		return 0;
 	return (__u64)sk;
+}
+
+/* The peer's FIN has come in (the socket may have been idle, or not tracked yet, when it did). */
+static __always_inline int peer_has_closed(__u64 skp)
+{
+	__u8 state = BPF_CORE_READ((struct sock *)skp, __sk_common.skc_state);
+
+	return state == OBI_TCP_CLOSE_WAIT || state == OBI_TCP_LAST_ACK || state == OBI_TCP_CLOSING;
 }
 
 static __always_inline void v4_mapped(__u8 out[16], __be32 addr)

@@ -11,6 +11,7 @@
 const volatile struct obi_config obi_config SEC(".rodata.config") = {
 	.agent_tgid = 0,
 	.req_head_len = 512,
+	.peer_fin_wait_ns = 60ULL * 1000000000,
 };
 
 /* Connection ids are unique for the life of the loaded object, unlike socket addresses. */
@@ -33,7 +34,10 @@ enum phase {
 	PHASE_REQUEST,      /* request seen, waiting for the response */
 	PHASE_RESPONSE,     /* response under way */
 	PHASE_AWAIT_CLOSE,  /* response complete after a peer FIN: the close tells half-close from abandon */
+	PHASE_GIVEN_UP,     /* reported after waiting too long for the server's reaction: ignored until the close */
 };
+
+#define OBI_CRLF_CRLF 0x0d0a0d0a /* the last four request bytes, first byte highest */
 
 struct conn_state {
 	struct obi_exchange rec;
@@ -43,6 +47,9 @@ struct conn_state {
 	__u64 resp_expected; /* response-direction bytes at which the response is complete; 0: unknown */
 	__u64 last_request_ns;
 	__u64 sk;            /* the struct sock this state belongs to (the map key) */
+	__u64 peer_fin_ns;   /* the peer's FIN arrived, whether an exchange was open or not (0: not yet) */
+	__u64 close_deferred_ns; /* TCP_CLOSE came inside a write of this socket: finished when the write returns */
+	__u32 req_tail;      /* the last four request bytes moved, to tell a finished head or chunked body */
 	/* The whole connection, for its record at the close. */
 	__u64 tracked_ns;
 	__u64 conn_bytes[2]; /* [1] read, [0] written: indexed by direction, no branch for the verifier to follow */
@@ -51,6 +58,7 @@ struct conn_state {
 	__u8 phase;
 	__u8 head_request;   /* the request was HEAD: the response has no body */
 	__u8 local_shutdown; /* shutdown(SHUT_WR) seen: our FIN is a half-close, not the end */
+	__u8 close_deferred_local;
 };
 
 struct {

@@ -34,6 +34,22 @@ static __always_inline int bare_fin(const void *skbaddr)
 	return end_seq - seq == 1 && (flags & OBI_TCPHDR_FIN);
 }
 
+/*
+ * On loopback the reset that answers a write into a closed peer is processed inside that write:
+ * TCP_CLOSE fires before the write's exit has folded its bytes. The close waits for that exit.
+ */
+static __always_inline int defer_close_to_write(struct conn_state *st, __u64 sk, __u64 now)
+{
+	struct io_args *slot = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+
+	if (!slot || !slot->pending || slot->in || slot->sk != sk)
+		return 0;
+	slot->close_deferred = 1;
+	st->close_deferred_ns = now;
+	st->close_deferred_local = !(st->rec.flags & OBI_F_RST_RECEIVED);
+	return 1;
+}
+
 SEC("tracepoint/sock/inet_sock_set_state")
 int on_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
@@ -50,6 +66,8 @@ int on_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	switch (ctx->newstate) {
 	case OBI_TCP_CLOSE_WAIT:
 		note_first_fin(st, OBI_CF_PEER_CLOSED_FIRST);
+		if (!st->peer_fin_ns)
+			st->peer_fin_ns = now;
 		on_peer_fin(st, now);
 		break;
 	case OBI_TCP_FIN_WAIT1:
@@ -58,12 +76,14 @@ int on_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			on_connection_end(st, now, 1);
 		break;
 	case OBI_TCP_LAST_ACK:
-		on_connection_end(st, now, 1);
+		/* After an answer to a peer that had sent FIN, whether it resets or acknowledges tells
+		 * a client that left from one that half-closed and waited: TCP_CLOSE will say. */
+		if (st->phase != PHASE_AWAIT_CLOSE)
+			on_connection_end(st, now, 1);
 		break;
 	case OBI_TCP_CLOSE:
-		on_connection_end(st, now, !(st->rec.flags & OBI_F_RST_RECEIVED));
-		emit_connection_closed(st, now);
-		bpf_map_delete_elem(&conns, &sk);
+		if (!defer_close_to_write(st, sk, now))
+			finish_connection(st, sk, now, !(st->rec.flags & OBI_F_RST_RECEIVED));
 		break;
 	}
 	return 0;

@@ -109,7 +109,8 @@ public class AgentMain implements QuarkusApplication {
                 config.watch().services().orElse(Set.of()), config.watch().ports().orElse(Set.of()));
         pipeline = new ExchangePipeline(config.capture().queueCapacity(), assembler, filter, writer, telemetry);
         BpfCapture.Settings settings = new BpfCapture.Settings((int) ProcessHandle.current().pid(),
-                config.capture().requestHeadBytes(), config.bpf().ringbufSizeMb() << 20, config.bpf().maxConnections());
+                config.capture().requestHeadBytes(), config.capture().peerFinWait().toNanos(),
+                config.bpf().ringbufSizeMb() << 20, config.bpf().maxConnections());
         capture = BpfCapture.load(object, settings);
         reader = new RingBufferReader(capture, settings.ringBufferBytes(), pipeline::accept);
         pipeline.start();
@@ -126,6 +127,7 @@ public class AgentMain implements QuarkusApplication {
         LOG.infof("obi-agent capturing: %d programs attached (tracepoints only), request log -> %s,"
                         + " Prometheus -> %s, OTLP -> %s", capture.programNames().size(), describeOutput(),
                 describeMetrics(), Telemetry.describeOtlp(telemetrySettings()));
+        scheduler.scheduleWithFixedDelay(this::expirePeerFinWaits, 1, 1, TimeUnit.SECONDS);
         stats = new StatsLog(this::selfStats);
         long intervalMs = config.statsInterval().toMillis();
         if (intervalMs > 0) {
@@ -161,6 +163,14 @@ public class AgentMain implements QuarkusApplication {
         }
         if (capture != null) {
             capture.close();
+        }
+    }
+
+    private void expirePeerFinWaits() {
+        try {
+            capture.expirePeerFinWaits();
+        } catch (BpfException e) {
+            LOG.warnf("exchanges waiting for a server's reaction to a FIN cannot be expired: %s", e.getMessage());
         }
     }
 
@@ -214,6 +224,7 @@ public class AgentMain implements QuarkusApplication {
     private SelfStats selfStats() {
         ExchangePipeline.Stats s = pipeline.stats();
         Map<String, Long> drops = new LinkedHashMap<>();
+        long peerFinWaitsExpired = 0;
         drops.put("queue_full", s.queueFull());
         drops.put("undecodable", s.undecodable());
         drops.put("write_failure", s.writeFailures());
@@ -222,7 +233,9 @@ public class AgentMain implements QuarkusApplication {
             try {
                 long[] kernel = loaded.readCounters(KernelCounter.values().length);
                 for (KernelCounter c : KernelCounter.values()) {
-                    if (c != KernelCounter.RECORDS) {
+                    if (c == KernelCounter.PEER_FIN_WAIT_EXPIRED) {
+                        peerFinWaitsExpired = kernel[c.ordinal()];
+                    } else if (c != KernelCounter.RECORDS) {
                         drops.put(c.name().toLowerCase(), kernel[c.ordinal()]);
                     }
                 }
@@ -230,7 +243,8 @@ public class AgentMain implements QuarkusApplication {
                 LOG.debugf("kernel counters unavailable: %s", e.getMessage());
             }
         }
-        return new SelfStats(s.received(), s.reported(), s.ignored(), s.notHttp(), drops, s.queued());
+        return new SelfStats(s.received(), s.reported(), s.ignored(), s.notHttp(), drops, s.queued(),
+                peerFinWaitsExpired);
     }
 
     private List<String> configProblems() {
@@ -245,6 +259,9 @@ public class AgentMain implements QuarkusApplication {
         }
         if (config.bpf().maxConnections() < 1024) {
             problems.add("obi.bpf.max-connections must be at least 1024, got " + config.bpf().maxConnections());
+        }
+        if (config.capture().peerFinWait().isNegative() || config.capture().peerFinWait().isZero()) {
+            problems.add("obi.capture.peer-fin-wait must be positive, got " + config.capture().peerFinWait());
         }
         if (config.capture().queueCapacity() < 1) {
             problems.add("obi.capture.queue-capacity must be positive, got " + config.capture().queueCapacity());

@@ -18,6 +18,11 @@ public final class BpfCapture implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(BpfCapture.class);
     private static final String CONFIG_SECTION = ".rodata.config";
+    /** Programs in this section are run by the agent (BPF_PROG_TEST_RUN), never attached. */
+    private static final String RUN_ON_DEMAND_SECTION = "raw_tp";
+    private static final String EXPIRY_PROGRAM = "expire_peer_fin_waits";
+    /** sizeof(struct bpf_test_run_opts) in libbpf 1.x; the fields after sz stay zero. */
+    private static final int TEST_RUN_OPTS_SIZE = 80;
     private static final int EPERM = 1;
     private static final int ENOENT = 2;
     private static final int EACCES = 13;
@@ -30,6 +35,8 @@ public final class BpfCapture implements AutoCloseable {
     private final Pointer object;
     private final List<Pointer> links = new ArrayList<>();
     private final List<String> programNames = new ArrayList<>();
+    private Pointer expiryProgram;
+    private final Memory testRunOpts = new Memory(TEST_RUN_OPTS_SIZE);
     private boolean closed;
 
     private BpfCapture(LibBpf libbpf, Memory objectBytes, Pointer object) {
@@ -38,8 +45,13 @@ public final class BpfCapture implements AutoCloseable {
         this.object = object;
     }
 
-    /** Settings the kernel side reads before load. */
-    public record Settings(int agentPid, int requestHeadBytes, int ringBufferBytes, int maxConnections) {
+    /**
+     * Settings the kernel side reads before load.
+     *
+     * @param peerFinWaitNs how long an exchange waits, after the peer's FIN, for the server to answer, close or reset
+     */
+    public record Settings(int agentPid, int requestHeadBytes, long peerFinWaitNs, int ringBufferBytes,
+                           int maxConnections) {
     }
 
     public static BpfCapture load(byte[] elf, Settings settings) throws BpfException {
@@ -75,9 +87,10 @@ public final class BpfCapture implements AutoCloseable {
 
     private void configure(Settings settings) throws BpfException {
         Pointer config = map(CONFIG_SECTION);
-        Memory value = new Memory(8);
+        Memory value = new Memory(16);
         value.setInt(0, settings.agentPid());
         value.setInt(4, settings.requestHeadBytes());
+        value.setLong(8, settings.peerFinWaitNs());
         check(libbpf.bpf_map__set_initial_value(config, value, value.size()), "set " + CONFIG_SECTION);
         check(libbpf.bpf_map__set_max_entries(map("events"), settings.ringBufferBytes()), "size the ring buffer");
         check(libbpf.bpf_map__set_max_entries(map("conns"), settings.maxConnections()), "size the connection table");
@@ -103,6 +116,12 @@ public final class BpfCapture implements AutoCloseable {
         Pointer program = null;
         while ((program = libbpf.bpf_object__next_program(object, program)) != null) {
             String name = libbpf.bpf_program__name(program);
+            if (RUN_ON_DEMAND_SECTION.equals(libbpf.bpf_program__section_name(program))) {
+                if (EXPIRY_PROGRAM.equals(name)) {
+                    expiryProgram = program;
+                }
+                continue;
+            }
             Pointer link = libbpf.bpf_program__attach(program);
             if (link == null) {
                 int err = Native.getLastError();
@@ -114,6 +133,23 @@ public final class BpfCapture implements AutoCloseable {
             links.add(link);
             programNames.add(name);
         }
+        if (expiryProgram == null) {
+            throw new BpfException("the BPF object has no program " + EXPIRY_PROGRAM + ": agent and BPF object do not match");
+        }
+    }
+
+    /**
+     * Reports the exchanges whose server has not reacted to the peer's FIN within the configured wait
+     * (tracepoint programs cannot own timers, so the agent calls this every second).
+     */
+    public synchronized void expirePeerFinWaits() throws BpfException {
+        if (closed) {
+            return;
+        }
+        testRunOpts.clear();
+        testRunOpts.setLong(0, TEST_RUN_OPTS_SIZE);
+        check(libbpf.bpf_prog_test_run_opts(libbpf.bpf_program__fd(expiryProgram), testRunOpts),
+                "run " + EXPIRY_PROGRAM);
     }
 
     public List<String> programNames() {
@@ -184,7 +220,7 @@ public final class BpfCapture implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         if (closed) {
             return;
         }

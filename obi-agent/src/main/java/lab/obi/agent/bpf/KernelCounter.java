@@ -6,7 +6,8 @@ public enum KernelCounter {
     RINGBUF_FULL("records lost, ring buffer full"),
     CONN_TABLE_FULL("connections not tracked, connection table full"),
     ARGS_TABLE_FULL("syscalls missed, in-flight table full"),
-    READ_FAULT("user buffers that could not be read");
+    READ_FAULT("user buffers that could not be read"),
+    PEER_FIN_WAIT_EXPIRED("exchanges reported without the server's reaction to the peer's FIN");
 
     private final String meaning;
 

@@ -39,6 +39,13 @@ interface LibBpf extends Library {
 
     String bpf_program__name(Pointer program);
 
+    String bpf_program__section_name(Pointer program);
+
+    int bpf_program__fd(Pointer program);
+
+    /** struct bpf_test_run_opts: runs a loaded program once, here, with no context. */
+    int bpf_prog_test_run_opts(int programFd, Pointer opts);
+
     Pointer bpf_program__attach(Pointer program);
 
     int bpf_link__destroy(Pointer link);

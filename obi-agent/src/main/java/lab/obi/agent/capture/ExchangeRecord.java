@@ -50,6 +50,12 @@ public record ExchangeRecord(
     public static final int F_LOCAL_SHUTDOWN = 1 << 11;
     /** The exchange was started by a response; its request bytes came in an earlier read (pipelining). */
     public static final int F_PIPELINED = 1 << 12;
+    /** The request bytes moved so far end with an empty line: a head, or a chunked body, that ended. */
+    public static final int F_REQUEST_ENDS_BLANK_LINE = 1 << 13;
+    /** The peer had sent its FIN before this request was read: finNs is the request's start. */
+    public static final int F_FIN_BEFORE_REQUEST = 1 << 14;
+    /** Reported after waiting obi.capture.peer-fin-wait for the server's reaction to the peer's FIN. */
+    public static final int F_WAIT_EXPIRED = 1 << 15;
 
     public boolean has(int flag) {
         return (flags & flag) != 0;

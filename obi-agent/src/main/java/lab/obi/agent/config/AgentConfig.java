@@ -39,6 +39,15 @@ public interface AgentConfig {
         @WithDefault("512")
         int requestHeadBytes();
 
+        /**
+         * How long an exchange whose client sent FIN waits for the server to answer, close or reset
+         * before it is reported without that reaction (and counted): a server that never closes
+         * (CLOSE_WAIT) must not hold its record back forever.
+         */
+        @WithName("peer-fin-wait")
+        @WithDefault("60s")
+        Duration peerFinWait();
+
         /** Records waiting between the ring buffer and the request log; beyond, records are dropped and counted. */
         @WithName("queue-capacity")
         @WithDefault("65536")

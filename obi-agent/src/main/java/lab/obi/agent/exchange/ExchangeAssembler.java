@@ -26,7 +26,7 @@ public final class ExchangeAssembler {
     private static final long SLOW_NS = 200_000_000L;
 
     private static final HttpRequestHead UNKNOWN_REQUEST =
-            new HttpRequestHead(null, null, null, null, null, null, null, null);
+            new HttpRequestHead(null, null, null, null, null, null, null, null, false, null);
 
     private final ProcessResolver processResolver;
     private final RouteNormaliser routeNormaliser;
@@ -64,7 +64,7 @@ public final class ExchangeAssembler {
         // A pipelined request beyond the captured bytes still counts, without method and route.
         HttpRequestHead request = parsed.orElse(UNKNOWN_REQUEST);
         ObservedSocket socket = socket(r.owner());
-        Verdict verdict = Verdicts.judge(r);
+        Verdict verdict = Verdicts.judge(r, parsed.orElse(null));
         return Optional.of(new HttpExchange(
                 r.startNs() + epochOffsetNs,
                 Math.max(0, r.endNs() - r.startNs()),
@@ -81,6 +81,7 @@ public final class ExchangeAssembler {
                 verdict.abortKind(),
                 verdict.timeToAbandonNs(),
                 verdict.truncated(),
+                verdict.requestComplete(),
                 r.bytesIn(),
                 r.bytesOut(),
                 request.traceparent(),

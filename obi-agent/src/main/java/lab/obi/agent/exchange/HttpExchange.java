@@ -22,6 +22,7 @@ public record HttpExchange(
         AbortKind abortKind,
         Long timeToAbandonNs,
         boolean truncated,
+        boolean requestComplete,
         long bytesIn,
         long bytesOut,
         String traceparent,

@@ -29,7 +29,7 @@ public final class JsonLinesWriter implements AutoCloseable {
     /** Every field of the log, its JSON name escaped once rather than on every line. */
     private enum Field {
         RECORD, START_UNIX_NS, DURATION_NS, CONN_ID, REQUEST_INDEX, METHOD, ROUTE, HOST, USER_AGENT, STATUS,
-        ABORTED, ABORT_KIND, TIME_TO_ABANDON_NS, TRUNCATED, BYTES_IN, BYTES_OUT, TRACEPARENT, UBER_TRACE_ID,
+        ABORTED, ABORT_KIND, TIME_TO_ABANDON_NS, TRUNCATED, REQUEST_COMPLETE, BYTES_IN, BYTES_OUT, TRACEPARENT, UBER_TRACE_ID,
         PARENT_CONN_ID, PARENT_REQUEST_INDEX, LIFETIME_FROM_ESTABLISHED, REQUESTS, RETRANSMITS, RESET_SENT,
         RESET_RECEIVED, CLOSED_BY, RTT_US, AT_UNIX_NS, DIRECTION, PID, COMM, EXE, SERVICE, CONTAINER_ID,
         LOCAL_ADDRESS, LOCAL_PORT, PEER_ADDRESS, PEER_PORT, FIRST_RETRANSMIT_UNIX_NS, LAST_RETRANSMIT_UNIX_NS,
@@ -67,6 +67,9 @@ public final class JsonLinesWriter implements AutoCloseable {
             number(Field.TIME_TO_ABANDON_NS, e.timeToAbandonNs());
         }
         bool(Field.TRUNCATED, e.truncated());
+        if (!e.requestComplete()) {
+            bool(Field.REQUEST_COMPLETE, false); // written only when it says something
+        }
         number(Field.BYTES_IN, e.bytesIn());
         number(Field.BYTES_OUT, e.bytesOut());
         string(Field.TRACEPARENT, e.traceparent());

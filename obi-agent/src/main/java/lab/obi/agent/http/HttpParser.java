@@ -24,7 +24,7 @@ public final class HttpParser {
 
     /** The headers obi-agent reports; every other header is skipped. */
     private enum Field {
-        HOST, USER_AGENT, TRACEPARENT, UBER_TRACE_ID, CONTENT_LENGTH;
+        HOST, USER_AGENT, TRACEPARENT, UBER_TRACE_ID, CONTENT_LENGTH, TRANSFER_ENCODING;
 
         final byte[] lowerCaseName = name().toLowerCase(Locale.ROOT).replace('_', '-').getBytes(StandardCharsets.US_ASCII);
     }
@@ -73,7 +73,9 @@ public final class HttpParser {
         if ((versionEnd < limit && head[versionEnd] != '\r') || (versionEnd + 1 < limit && head[versionEnd + 1] != '\n')) {
             return Optional.empty();
         }
-        String[] fields = readHeaders(head, versionEnd + 2, limit);
+        Headers headers = readHeaders(head, versionEnd + 2, limit);
+        String[] fields = headers.values();
+        String transferEncoding = fields[Field.TRANSFER_ENCODING.ordinal()];
         return Optional.of(new HttpRequestHead(
                 method,
                 target,
@@ -82,7 +84,9 @@ public final class HttpParser {
                 fields[Field.USER_AGENT.ordinal()],
                 validTraceparent(fields[Field.TRACEPARENT.ordinal()]),
                 validUberTraceId(fields[Field.UBER_TRACE_ID.ordinal()]),
-                contentLength(fields[Field.CONTENT_LENGTH.ordinal()])));
+                contentLength(fields[Field.CONTENT_LENGTH.ordinal()]),
+                transferEncoding != null && transferEncoding.toLowerCase(Locale.ROOT).endsWith("chunked"),
+                headers.headLength()));
     }
 
     /** The status code of a response head "HTTP/1.x NNN ...", if it is in 100..599. */
@@ -150,15 +154,26 @@ public final class HttpParser {
         return true;
     }
 
-    /** Values of the reported headers, indexed by {@link Field#ordinal()}. */
-    private static String[] readHeaders(byte[] head, int from, int limit) {
+    /**
+     * @param values     of the reported headers, indexed by {@link Field#ordinal()}
+     * @param headLength bytes up to and including the empty line; null if the bytes end before it
+     */
+    private record Headers(String[] values, Integer headLength) {
+    }
+
+    private static Headers readHeaders(byte[] head, int from, int limit) {
         String[] values = new String[Field.values().length];
         boolean[] conflicting = new boolean[values.length];
         int lineStart = from;
+        Integer headLength = null;
         while (lineStart < limit) {
             int lineEnd = indexOfCrlf(head, lineStart, limit);
-            if (lineEnd < 0 || lineEnd == lineStart) {
-                break; // a line the capture cut off, or the empty line that ends the head
+            if (lineEnd == lineStart) {
+                headLength = lineStart + 2;
+                break;
+            }
+            if (lineEnd < 0) {
+                break; // a line the capture cut off
             }
             int colon = indexOf(head, (byte) ':', lineStart, lineEnd);
             Field field = colon < 0 ? null : fieldNamed(head, lineStart, colon);
@@ -176,7 +191,7 @@ public final class HttpParser {
                 values[i] = null;
             }
         }
-        return values;
+        return new Headers(values, headLength);
     }
 
     private static Field fieldNamed(byte[] head, int nameStart, int nameEnd) {

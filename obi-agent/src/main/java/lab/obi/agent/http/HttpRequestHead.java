@@ -12,6 +12,9 @@ package lab.obi.agent.http;
  * @param traceparent   a valid W3C traceparent header
  * @param uberTraceId   a valid Jaeger uber-trace-id header, with ':' separators
  * @param contentLength the request Content-Length
+ * @param chunked       Transfer-Encoding ends with chunked: the body ends with a zero-size chunk
+ * @param headLength    bytes of the head up to and including its empty line; null when the captured
+ *                      bytes end before it
  */
 public record HttpRequestHead(
         String method,
@@ -21,5 +24,13 @@ public record HttpRequestHead(
         String userAgent,
         String traceparent,
         String uberTraceId,
-        Long contentLength) {
+        Long contentLength,
+        boolean chunked,
+        Integer headLength) {
+
+    /** Request bytes that make the whole request, when the head and its framing are known. */
+    public boolean completeWithin(long requestBytes) {
+        return headLength != null && !chunked
+                && requestBytes >= headLength + (contentLength == null ? 0 : contentLength);
+    }
 }

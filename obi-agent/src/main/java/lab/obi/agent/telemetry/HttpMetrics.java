@@ -14,6 +14,7 @@ import lab.obi.agent.exchange.HttpExchange;
 import lab.obi.agent.exchange.LateRetransmit;
 import lab.obi.agent.exchange.ObservedSocket;
 import lab.obi.agent.exchange.TcpEvidence;
+import lab.obi.agent.exchange.Verdicts;
 
 import java.util.List;
 import java.util.Set;
@@ -88,7 +89,8 @@ public final class HttpMetrics {
                 .setDescription("Duration of HTTP client requests, as the kernel saw them")
                 .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
         abandoned = meter.counterBuilder("obi.http.abandoned").setUnit("{request}")
-                .setDescription("Requests abandoned before their response was complete, by abort kind").build();
+                .setDescription("Requests their peer gave up on, by abort kind and the status the server wrote"
+                        + " (499: none before the client left)").build();
         timeToAbandon = meter.histogramBuilder("obi.http.time_to_abandon").setUnit("s")
                 .setDescription("From the first request byte to the moment the request was abandoned")
                 .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
@@ -154,6 +156,9 @@ public final class HttpMetrics {
             if (e.route() != null) {
                 kind.put(ROUTE, e.route());
             }
+            if (e.status() != null) {
+                kind.put(STATUS, e.status().longValue()); // 499, or the status written after the client left
+            }
             abandoned.add(1, kind.build());
             if (e.timeToAbandonNs() != null) {
                 timeToAbandon.record(e.timeToAbandonNs() / NANOS_PER_SECOND,
@@ -191,11 +196,12 @@ public final class HttpMetrics {
     /**
      * A counter series that first appears with a burst (a route's first 499s, in the middle of an
      * incident) is invisible to rate() and increase(): they need a sample before the burst. Every
-     * server route gets its abandon series at 0 when it is first seen.
+     * server route gets its 499 series at 0 when it is first seen.
      */
     private void startAbandonedAtZero(Attributes service, String route) {
         for (AbortKind kind : SERVER_ABORT_KINDS) {
-            abandoned.add(0, service.toBuilder().put(ABORT_KIND, kind.wireName()).put(ROUTE, route).build());
+            abandoned.add(0, service.toBuilder().put(ABORT_KIND, kind.wireName()).put(ROUTE, route)
+                    .put(STATUS, (long) Verdicts.CLIENT_CLOSED_REQUEST).build());
         }
     }
 

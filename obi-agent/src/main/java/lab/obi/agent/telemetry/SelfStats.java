@@ -2,7 +2,10 @@ package lab.obi.agent.telemetry;
 
 import java.util.Map;
 
-/** The agent's own counters at one moment; drops are keyed by reason (ringbuf_full, queue_full...). */
+/**
+ * The agent's own counters at one moment; drops are keyed by reason (ringbuf_full, queue_full...).
+ * {@code peerFinWaitsExpired}: exchanges reported without the server's reaction to the peer's FIN.
+ */
 public record SelfStats(long recordsReceived, long requestsReported, long ignored, long notHttp, Map<String, Long> drops,
-                        long queueDepth) {
+                        long queueDepth, long peerFinWaitsExpired) {
 }

@@ -230,6 +230,9 @@ public final class Telemetry implements AutoCloseable {
                 .setDescription("Records waiting for assembly, spans waiting for export").buildObserver();
         ObservableLongMeasurement exportedSpans = meter.counterBuilder("obi.agent.spans.exported").setUnit("{span}")
                 .setDescription("Spans accepted by the OTLP endpoint").buildObserver();
+        ObservableLongMeasurement finWaitsExpired = meter.counterBuilder("obi.agent.peer_fin_waits.expired")
+                .setUnit("{request}").setDescription("Requests reported after waiting obi.capture.peer-fin-wait for"
+                        + " the server to answer, close or reset once the client had sent FIN").buildObserver();
         meter.batchCallback(() -> {
             SelfStats s = selfStats.get();
             records.record(s.recordsReceived());
@@ -238,6 +241,7 @@ public final class Telemetry implements AutoCloseable {
             ignored.record(s.ignored());
             s.drops().forEach((reason, count) -> dropped.record(count, Attributes.of(DROP_REASON, reason)));
             queue.record(s.queueDepth(), Attributes.of(QUEUE, "records"));
+            finWaitsExpired.record(s.peerFinWaitsExpired());
             if (spanExport != null) {
                 dropped.record(spanExport.dropped(), Attributes.of(DROP_REASON, "span_queue_full"));
                 dropped.record(spanExport.failed(), Attributes.of(DROP_REASON, "span_export_failed"));
@@ -247,7 +251,7 @@ public final class Telemetry implements AutoCloseable {
             if (metricExport != null) {
                 dropped.record(metricExport.failures(), Attributes.of(DROP_REASON, "metric_export_failed"));
             }
-        }, records, logged, ignored, notHttp, dropped, queue, exportedSpans);
+        }, records, logged, ignored, notHttp, dropped, queue, exportedSpans, finWaitsExpired);
         registerProcessMetrics(meter);
     }
 

@@ -118,7 +118,7 @@ class ExchangeAssemblerTest {
 
         assertEquals(new HttpExchange(1_700_000_000_000_001_000L, 2_000, new ObservedSocket(Direction.CLIENT, 4242,
                 "java", null, "orders", "ab".repeat(32), "10.0.0.5", 8080, "2001:db8::7", 51234), 7, 1, "POST",
-                "/orders/{id}?debug=1", "api.example", "okhttp/4.12", 200, true, AbortKind.RST, 250L, true, 78, 512,
+                "/orders/{id}?debug=1", "api.example", "okhttp/4.12", 200, true, AbortKind.RST, 250L, true, true, 78, 512,
                 TRACEPARENT, "abc:def:0:1", null, null, new TcpEvidence(0, null, null, false, true,
                 1_700_000_000_000_001_250L, null, null, null, null, List.of())), e);
     }

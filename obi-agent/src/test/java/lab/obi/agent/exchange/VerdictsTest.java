@@ -1,7 +1,9 @@
 package lab.obi.agent.exchange;
 
+import static lab.obi.agent.capture.ExchangeRecord.F_FIN_BEFORE_REQUEST;
 import static lab.obi.agent.capture.ExchangeRecord.F_LOCAL_CLOSE;
 import static lab.obi.agent.capture.ExchangeRecord.F_PEER_FIN;
+import static lab.obi.agent.capture.ExchangeRecord.F_REQUEST_ENDS_BLANK_LINE;
 import static lab.obi.agent.capture.ExchangeRecord.F_RESPONSE_COMPLETE;
 import static lab.obi.agent.capture.ExchangeRecord.F_UNTIL_CLOSE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -9,7 +11,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
+import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
+import lab.obi.agent.http.HttpParser;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -19,11 +23,21 @@ class VerdictsTest {
     private static final byte[] NOTHING = new byte[0];
 
     private static Verdict answered(Integer status) {
-        return new Verdict(false, null, null, status, false);
+        return new Verdict(false, null, null, status, false, true);
     }
 
     private static Verdict abandoned(AbortKind kind, long timeToAbandonNs, Integer status, boolean truncated) {
-        return new Verdict(true, kind, timeToAbandonNs, status, truncated);
+        return new Verdict(true, kind, timeToAbandonNs, status, truncated, true);
+    }
+
+    /** The client left in the middle of its own request. */
+    private static Verdict leftMidRequest(AbortKind kind, long timeToAbandonNs) {
+        return new Verdict(true, kind, timeToAbandonNs, 400, false, false);
+    }
+
+    private static void request(RecordBuilder r, String head, long bytesRead) {
+        r.requestHead = head.getBytes(StandardCharsets.ISO_8859_1);
+        r.bytesIn = bytesRead;
     }
 
     /** A request nobody answered: no response bytes, no status. */
@@ -45,7 +59,20 @@ class VerdictsTest {
     static Stream<Arguments> cases() {
         return Stream.of(
                 server("complete", r -> { }, answered(200)),
-                server("complete after the client half-closed", r -> r.finNs = 1_500, answered(200)),
+                server("complete after the client half-closed and waited", r -> {
+                    r.flags = F_RESPONSE_COMPLETE | F_PEER_FIN;
+                    r.finNs = 1_500;
+                }, answered(200)),
+                server("answered after the client left: its FIN, the answer, its reset", r -> {
+                    r.flags = F_RESPONSE_COMPLETE | F_PEER_FIN;
+                    r.finNs = 1_500;
+                    r.rstNs = 3_100;
+                }, abandoned(AbortKind.FIN, 500, 200, false)),
+                server("answered after the client left: the write that answered failed", r -> {
+                    r.flags = F_RESPONSE_COMPLETE | F_PEER_FIN | F_FIN_BEFORE_REQUEST;
+                    r.finNs = 1_000;
+                    r.writeErrorNs = 3_100;
+                }, abandoned(AbortKind.FIN, 0, 200, false)),
                 server("complete despite a later reset", r -> r.rstNs = 3_500, answered(200)),
                 server("until-close response ended by the server's close", r -> {
                     r.flags = F_UNTIL_CLOSE | F_LOCAL_CLOSE;
@@ -55,7 +82,7 @@ class VerdictsTest {
                 server("closed without ever responding", r -> {
                     unanswered(r);
                     r.flags = F_UNTIL_CLOSE | F_LOCAL_CLOSE;
-                }, new Verdict(false, null, null, null, false)),
+                }, new Verdict(false, null, null, 444, false, true)),
                 server("client FIN before the response", r -> {
                     unanswered(r);
                     r.finNs = 1_600;
@@ -85,10 +112,63 @@ class VerdictsTest {
                     r.rstNs = 2_000;
                     r.writeErrorNs = 2_000;
                 }, abandoned(AbortKind.RST, 1_000, 499, false)),
-                server("abandoned when the response had started but no byte had gone out", r -> {
+                server("a status line written after the client's FIN is what the server sent", r -> {
                     r.flags = 0;
                     r.finNs = 1_900;
-                }, abandoned(AbortKind.FIN, 900, 499, false)),
+                }, abandoned(AbortKind.FIN, 900, 200, true)),
+                server("FIN before the request was read", r -> {
+                    unanswered(r);
+                    r.flags = F_PEER_FIN | F_FIN_BEFORE_REQUEST | F_LOCAL_CLOSE;
+                    r.finNs = 1_000;
+                }, abandoned(AbortKind.FIN, 0, 499, false)),
+                server("head cut short", r -> {
+                    unanswered(r);
+                    request(r, "GET /users/42 HTTP/1.1\r\nHost: a\r\n", 33);
+                    r.finNs = 1_100;
+                }, leftMidRequest(AbortKind.FIN, 100)),
+                server("upload cut short", r -> {
+                    unanswered(r);
+                    request(r, "POST /up HTTP/1.1\r\nContent-Length: 100000\r\n\r\n", 30_044);
+                    r.rstNs = 2_000;
+                }, leftMidRequest(AbortKind.RST, 1_000)),
+                server("upload complete, then the client left", r -> {
+                    unanswered(r);
+                    request(r, "POST /up HTTP/1.1\r\nContent-Length: 100000\r\n\r\n", 100_045);
+                    r.finNs = 2_000;
+                }, abandoned(AbortKind.FIN, 1_000, 499, false)),
+                server("only a 100 Continue before the client left its upload", r -> {
+                    request(r, "POST /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 9\r\n\r\n", 66);
+                    r.flags = 0;
+                    r.status = 100;
+                    r.finNs = 2_500;
+                }, leftMidRequest(AbortKind.FIN, 1_500)),
+                server("chunked upload whose last chunk came", r -> {
+                    unanswered(r);
+                    request(r, "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 80);
+                    r.flags = F_REQUEST_ENDS_BLANK_LINE;
+                    r.finNs = 2_000;
+                }, abandoned(AbortKind.FIN, 1_000, 499, false)),
+                server("chunked upload cut short", r -> {
+                    unanswered(r);
+                    request(r, "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 80);
+                    r.finNs = 2_000;
+                }, leftMidRequest(AbortKind.FIN, 1_000)),
+                server("head longer than the capture that ended", r -> {
+                    unanswered(r);
+                    request(r, "GET /a HTTP/1.1\r\nCookie: " + "a".repeat(500), 70_000);
+                    r.flags = F_REQUEST_ENDS_BLANK_LINE;
+                    r.finNs = 2_000;
+                }, abandoned(AbortKind.FIN, 1_000, 499, false)),
+                server("head longer than the capture that never ended", r -> {
+                    unanswered(r);
+                    request(r, "GET /a HTTP/1.1\r\nCookie: " + "a".repeat(500), 70_000);
+                    r.finNs = 2_000;
+                }, leftMidRequest(AbortKind.FIN, 1_000)),
+                server("server closed on an incomplete request", r -> {
+                    unanswered(r);
+                    request(r, "GET /users/42 HTTP/1.1\r\nHost: a\r\n", 33);
+                    r.flags = F_LOCAL_CLOSE;
+                }, new Verdict(false, null, null, 408, false, false)),
                 server("abandoned mid-response without a readable status", r -> {
                     r.flags = 0;
                     r.status = 0;
@@ -101,7 +181,7 @@ class VerdictsTest {
                     r.finNs = 900;
                 }, abandoned(AbortKind.FIN, 0, 499, false)),
                 server("server cut its own response short", r -> r.flags = F_LOCAL_CLOSE,
-                        new Verdict(false, null, null, 200, true)),
+                        new Verdict(false, null, null, 200, true, true)),
                 server("status parsed from the head when the kernel saw none", r -> {
                     r.status = 0;
                     r.responseHead = "HTTP/1.1 503 Service Unavailable\r\n".getBytes(StandardCharsets.ISO_8859_1);
@@ -150,11 +230,11 @@ class VerdictsTest {
                     r.flags = F_PEER_FIN;
                     r.finNs = 2_200;
                 }, abandoned(AbortKind.FIN, 1_200, 200, true)),
-                client("no close event", r -> unanswered(r), new Verdict(false, null, null, null, false)),
+                client("no close event", r -> unanswered(r), new Verdict(false, null, null, null, false, true)),
                 client("a failed write alone is not an abandon", r -> {
                     unanswered(r);
                     r.writeErrorNs = 1_200;
-                }, new Verdict(false, null, null, null, false)),
+                }, new Verdict(false, null, null, null, false, true)),
                 client("complete despite the server's FIN", r -> {
                     r.flags = F_RESPONSE_COMPLETE | F_PEER_FIN;
                     r.finNs = 3_000;
@@ -166,6 +246,7 @@ class VerdictsTest {
     void judge(String name, Consumer<RecordBuilder> setup, Verdict expected) {
         RecordBuilder record = new RecordBuilder();
         setup.accept(record);
-        assertEquals(expected, Verdicts.judge(record.build()));
+        ExchangeRecord r = record.build();
+        assertEquals(expected, Verdicts.judge(r, HttpParser.parseRequest(r.requestHead()).orElse(null)));
     }
 }

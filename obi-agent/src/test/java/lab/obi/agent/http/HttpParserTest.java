@@ -139,8 +139,26 @@ class HttpParserTest {
 
     @Test
     void absentHeadersAreNull() {
-        assertEquals(new HttpRequestHead("GET", "/", "HTTP/1.1", null, null, null, null, null),
+        assertEquals(new HttpRequestHead("GET", "/", "HTTP/1.1", null, null, null, null, null, false, 31),
                 parse("GET / HTTP/1.1\r\nAccept: */*\r\n\r\n").orElseThrow());
+    }
+
+    @Test
+    void theHeadsLengthIsKnownOnlyWhenItsEmptyLineWasCaptured() {
+        assertEquals(18, parse("GET / HTTP/1.1\r\n\r\nbody").orElseThrow().headLength());
+        assertNull(parse("GET / HTTP/1.1\r\nHost: cut-sho").orElseThrow().headLength());
+        assertNull(parse("GET / HTTP/1.1\r\nHost: a\r\n").orElseThrow().headLength());
+    }
+
+    @Test
+    void requestFramingTellsWhenTheRequestIsComplete() {
+        HttpRequestHead upload = parse("POST /u HTTP/1.1\r\nContent-Length: 100\r\n\r\n").orElseThrow();
+        assertEquals(41, upload.headLength());
+        assertTrue(upload.completeWithin(141));
+        assertFalse(upload.completeWithin(140));
+        HttpRequestHead chunked = parse("POST /u HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n").orElseThrow();
+        assertTrue(chunked.chunked());
+        assertFalse(chunked.completeWithin(1_000), "chunks are judged by how the bytes end");
     }
 
     @Test

@@ -26,7 +26,7 @@ class ExchangeSpansTest {
     private static HttpExchange exchange(Direction direction, Integer status, boolean aborted, String traceparent) {
         return new HttpExchange(1_000_000_000L, 250_000_000L, new ObservedSocket(direction, 42, "java", "/usr/bin/java",
                 "orders", "c0ffee", "10.0.0.1", 8080, "10.0.0.2", 51000), 7, 2, "GET", "/orders/{id}", "shop", "curl/8",
-                status, aborted, aborted ? AbortKind.FIN : null, aborted ? 200_000_000L : null, false, 80, 0,
+                status, aborted, aborted ? AbortKind.FIN : null, aborted ? 200_000_000L : null, false, true, 80, 0,
                 traceparent, null, null, null, TcpEvidence.NONE);
     }
 
