@@ -14,14 +14,18 @@ import java.util.concurrent.Executors;
 
 /**
  * The JDK backend of the integration tests (plain com.sun.net.httpserver, no SDK).
- * Usage: java JdkBackend.java PORT FAILURE_LOG. Every response write that fails is logged as
- * "write-failed PATH EXCEPTION": what the backend saw when its client gave up.
+ * Usage: java JdkBackend.java PORT REQUEST_LOG. Every request is logged when it ends, as
+ * "CLIENT_PORT TARGET STATUS OUTCOME": STATUS is the status line this server wrote ("-" if it wrote
+ * none), OUTCOME "ok", "read-failed" (the request never arrived in full) or "write-failed EXCEPTION"
+ * (what the backend saw when its client gave up).
  */
 public class JdkBackend {
-    private static PrintStream failures;
+    /** Exchange attributes are shared with the whole context: the handler's thread remembers instead. */
+    private static final ThreadLocal<Integer> STATUS_WRITTEN = new ThreadLocal<>();
+    private static PrintStream requests;
 
     public static void main(String[] args) throws IOException {
-        failures = new PrintStream(args[1], StandardCharsets.UTF_8);
+        requests = new PrintStream(args[1], StandardCharsets.UTF_8);
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", Integer.parseInt(args[0])), 512);
         server.setExecutor(Executors.newFixedThreadPool(64));
         server.createContext("/", JdkBackend::handle);
@@ -32,8 +36,14 @@ public class JdkBackend {
     private static void handle(HttpExchange ex) {
         String path = ex.getRequestURI().getPath();
         Map<String, Integer> q = query(ex.getRequestURI().getRawQuery());
+        STATUS_WRITTEN.remove();
         try (ex) {
-            ex.getRequestBody().readAllBytes();
+            try {
+                ex.getRequestBody().readAllBytes();
+            } catch (IOException e) {
+                log(ex, "read-failed");
+                return;
+            }
             if (path.equals("/slow")) {
                 Thread.sleep(q.getOrDefault("ms", 1000));
                 send(ex, 200, "slow\n".getBytes(StandardCharsets.US_ASCII));
@@ -46,7 +56,7 @@ public class JdkBackend {
             } else if (path.equals("/size")) {
                 send(ex, 200, new byte[q.getOrDefault("bytes", 1000)]);
             } else if (path.equals("/chunked")) {
-                ex.sendResponseHeaders(200, 0);
+                sendHeaders(ex, 200, 0);
                 OutputStream body = ex.getResponseBody();
                 for (int i = 0; i < q.getOrDefault("chunks", 3); i++) {
                     body.write(("chunk " + i + "\n").getBytes(StandardCharsets.US_ASCII));
@@ -55,26 +65,39 @@ public class JdkBackend {
             } else if (path.equals("/status")) {
                 int code = q.getOrDefault("code", 200);
                 if (code == 204 || code == 304) {
-                    ex.sendResponseHeaders(code, -1);
+                    sendHeaders(ex, code, -1);
                 } else {
                     send(ex, code, ("status " + code + "\n").getBytes(StandardCharsets.US_ASCII));
                 }
             } else {
                 send(ex, 200, "ok\n".getBytes(StandardCharsets.US_ASCII));
             }
+            log(ex, "ok");
         } catch (IOException e) {
-            synchronized (failures) {
-                failures.println("write-failed " + path + " " + e);
-                failures.flush();
-            }
+            log(ex, "write-failed " + e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
     }
 
+    /** The status line and headers, flushed: once this returns, the status is on the wire. */
+    private static void sendHeaders(HttpExchange ex, int code, long length) throws IOException {
+        ex.sendResponseHeaders(code, length);
+        STATUS_WRITTEN.set(code);
+    }
+
+    private static void log(HttpExchange ex, String outcome) {
+        Integer status = STATUS_WRITTEN.get();
+        synchronized (requests) {
+            requests.println(ex.getRemoteAddress().getPort() + " " + ex.getRequestURI() + " "
+                    + (status == null ? "-" : status) + " " + outcome);
+            requests.flush();
+        }
+    }
+
     private static void send(HttpExchange ex, int code, byte[] body) throws IOException {
         boolean head = ex.getRequestMethod().equals("HEAD");
-        ex.sendResponseHeaders(code, head ? -1 : body.length);
+        sendHeaders(ex, code, head ? -1 : body.length);
         if (!head) {
             ex.getResponseBody().write(body);
         }

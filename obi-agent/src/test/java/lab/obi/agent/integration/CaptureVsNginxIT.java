@@ -283,14 +283,14 @@ class CaptureVsNginxIT {
     }
 
     @Test
-    void abandonedRequestsAre499WithPrecisionAndRecallOf99Percent() {
+    void abandonedRequestsAre499WithPrecisionAndRecallOf100Percent() {
         long truePositives = matches.entrySet().stream()
                 .filter(e -> e.getKey().status() == 499 && e.getValue().path("status").asInt() == 499).count();
         long nginx499 = matches.keySet().stream().filter(l -> l.status() == 499).count();
         long agent499 = matches.values().stream().filter(r -> r.path("status").asInt() == 499).count();
         assertTrue(nginx499 >= CURL_ABANDONS, "the workload must produce 499s, nginx logged " + nginx499);
-        assertTrue(truePositives >= 0.99 * agent499, "499 precision: " + truePositives + "/" + agent499);
-        assertTrue(truePositives >= 0.99 * nginx499, "499 recall: " + truePositives + "/" + nginx499);
+        assertEquals(agent499, truePositives, "499 precision");
+        assertEquals(nginx499, truePositives, "499 recall");
         matches.values().stream().filter(r -> r.path("status").asInt() == 499).forEach(r -> {
             assertTrue(r.path("aborted").asBoolean(), "a 499 is an aborted request: " + r);
             assertTrue(Set.of("fin", "rst").contains(r.path("abort_kind").asText()), "client went away: " + r);
@@ -322,8 +322,8 @@ class CaptureVsNginxIT {
         List<JsonNode> nginxGaveUp = records(clientTo(lab.jdkPort).and(r -> r.path("comm").asText().equals("nginx"))
                 .and(r -> r.path("route").asText().equals("/slow"))
                 .and(r -> r.path("abort_kind").asText().equals("client_close")));
-        long writeFailures = Files.readAllLines(lab.path("jdk-write-failures.log")).stream()
-                .filter(l -> l.startsWith("write-failed /slow")).count();
+        long writeFailures = Files.readAllLines(lab.path(Lab.JDK_REQUEST_LOG)).stream()
+                .filter(l -> l.contains(" /slow?") && l.contains(" write-failed ")).count();
         System.out.printf("   backend hop: nginx 499 on /jdk/slow %d, nginx upstream client_close %d,"
                 + " JDK server aborted %d (%s), JDK's own failed writes %d%n", nginxAbandonedSlow, nginxGaveUp.size(),
                 backendAborted.size(), backendAborted.stream().collect(Collectors.groupingBy(
@@ -331,7 +331,11 @@ class CaptureVsNginxIT {
                 writeFailures);
         assertEquals(nginxAbandonedSlow, nginxGaveUp.size(), "nginx closed its upstream connection for each 499");
         assertEquals(nginxAbandonedSlow, backendAborted.size(), "the JDK backend's requests nginx gave up on");
-        backendAborted.forEach(r -> assertEquals(499, r.path("status").asInt(), "nothing was written yet: " + r));
+        // The JDK sleeps on, then writes its status line into the connection nginx closed: that is its status.
+        backendAborted.forEach(r -> {
+            assertEquals(200, r.path("status").asInt(), "the JDK wrote 200 after nginx had left: " + r);
+            assertEquals("fin", r.path("abort_kind").asText(), r.toString());
+        });
         assertTrue(writeFailures <= backendAborted.size());
     }
 

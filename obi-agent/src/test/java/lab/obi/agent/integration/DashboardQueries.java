@@ -16,7 +16,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 
@@ -131,6 +133,28 @@ final class DashboardQueries {
             throw new IllegalStateException(query + " -> " + response.body());
         }
         return body.path("data").path("result");
+    }
+
+    /** The first query of the panel whose title starts with {@code titlePrefix}, in any dashboard. */
+    String panelQuery(String titlePrefix) throws IOException {
+        for (Path file : files()) {
+            for (JsonNode panel : json.readTree(file.toFile()).path("panels")) {
+                if (panel.path("title").asText().startsWith(titlePrefix)) {
+                    return panel.path("targets").get(0).path("expr").asText();
+                }
+            }
+        }
+        throw new IllegalArgumentException("no panel titled " + titlePrefix + "... in " + dashboards);
+    }
+
+    /** An instant query's samples by the value of one label. */
+    Map<String, Double> byLabel(String promql, long atSeconds, String label) throws Exception {
+        JsonNode result = json.readTree(get("/api/v1/query?query=" + URLEncoder.encode(promql, StandardCharsets.UTF_8)
+                + "&time=" + atSeconds).body()).path("data").path("result");
+        Map<String, Double> values = new TreeMap<>();
+        result.forEach(r -> values.put(r.path("metric").path(label).asText(),
+                Double.parseDouble(r.path("value").get(1).asText())));
+        return values;
     }
 
     /** The value of an instant query that sums to one sample; 0 when it returns nothing. */

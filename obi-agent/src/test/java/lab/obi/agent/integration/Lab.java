@@ -23,6 +23,10 @@ import java.util.concurrent.TimeUnit;
  */
 final class Lab implements AutoCloseable {
 
+    /** The backends' own logs: "CLIENT_PORT TARGET STATUS_WRITTEN OUTCOME" per request (see JdkBackend). */
+    static final String JDK_REQUEST_LOG = "jdk-requests.log";
+    static final String PY_REQUEST_LOG = "py-requests.log";
+
     final Path dir;
     final int nginxPort = freePort();
     final int jdkPort = freePort();
@@ -50,9 +54,10 @@ final class Lab implements AutoCloseable {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         // nodelay: without it the JDK writes headers and body apart and waits for nginx's delayed ACK (40 ms)
         startWithEnvironment("jdk-backend", Map.of("OTEL_SERVICE_NAME", "jdk-backend"),
-                java, "-Dsun.net.httpserver.nodelay=true", jdk.toString(), Integer.toString(jdkPort), path("jdk-write-failures.log").toString());
-        startWithEnvironment("py-backend", Map.of("OTEL_SERVICE_NAME", "py-backend"),
-                "python3", python.toString(), Integer.toString(pythonPort));
+                java, "-Dsun.net.httpserver.nodelay=true", jdk.toString(), Integer.toString(jdkPort),
+                path(JDK_REQUEST_LOG).toString());
+        startWithEnvironment("py-backend", Map.of("OTEL_SERVICE_NAME", "py-backend", "REQUEST_LOG",
+                path(PY_REQUEST_LOG).toString()), "python3", python.toString(), Integer.toString(pythonPort));
         awaitPort(jdkPort, "jdk-backend");
         awaitPort(pythonPort, "py-backend");
     }

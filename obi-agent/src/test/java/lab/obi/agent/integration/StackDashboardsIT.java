@@ -20,6 +20,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -40,6 +44,8 @@ import static org.junit.jupiter.api.Assertions.*;
 class StackDashboardsIT {
 
     private static final String CLOUD_B = "10.216.0.2";
+    /** demo/lb/obi-lb.conf: '$remote_addr "$request" $status ...' */
+    private static final Pattern LB_LINE = Pattern.compile("^\\S+ \"[A-Z]+ (/[^ ?\"]*)\\S* HTTP/1\\.[01]\" (\\d{3}) ");
     private static final Duration LOAD_BEFORE = Duration.ofSeconds(25);
     private static final Duration LOAD_AFTER = Duration.ofSeconds(30);
     private static final int SCRAPE_SECONDS = 5; // prometheus/prometheus.yml
@@ -86,14 +92,19 @@ class StackDashboardsIT {
                 "-Dobi.metrics.peer-addresses=true", "-Dobi.output.path=none", "-Dobi.export.otlp-metrics=false");
 
         startSeconds = System.currentTimeMillis() / 1000;
-        lab.startWithEnvironment("loadgen", Map.of("OTEL_SERVICE_NAME", "loadgen", "TARGET", "http://127.0.0.1:" + lbPort,
-                "RATE", "50", "CLIENTS", "128", "REPORT_S", "5"), java(), source("demo/app/LoadGenerator.java"));
+        Process loadgen = lab.startWithEnvironment("loadgen", Map.of("OTEL_SERVICE_NAME", "loadgen", "TARGET",
+                "http://127.0.0.1:" + lbPort, "RATE", "50", "CLIENTS", "128", "REPORT_S", "5"), java(),
+                source("demo/app/LoadGenerator.java"));
         Thread.sleep(LOAD_BEFORE.toMillis());
         Process netplan = new ProcessBuilder("ip", "netns", "exec", ns, "sh",
                 repo.resolve("demo/fault/netplan-apply").toString(), "3000").redirectErrorStream(true).start();
         netplanOutput = new String(netplan.getInputStream().readAllBytes());
         assertEquals(0, netplan.waitFor(), netplanOutput);
         Thread.sleep(LOAD_AFTER.toMillis());
+        // The load stops (its clients' open requests end as nginx logs them), so the counters and the
+        // load balancer's access log can be compared over the whole run.
+        loadgen.destroy();
+        assertTrue(loadgen.waitFor(30, TimeUnit.SECONDS), "the load generator stops");
         // Recording rules run every 15 s and the Collector flushes span metrics every 15 s.
         Thread.sleep(20_000);
         endSeconds = System.currentTimeMillis() / 1000;
@@ -140,6 +151,45 @@ class StackDashboardsIT {
         double retransmitsB = sum("sum(increase(obi_tcp_retransmits_total{service_name=\"nginx\",server_address=\""
                 + CLOUD_B + "\"}[" + window + "]))");
         assertTrue(retransmitsB > 0, "nginx retransmitted to cloud B during the outage: " + retransmitsB);
+    }
+
+    /**
+     * The load balancer's requests and 499s per route, from its access log, against the agent's
+     * counters that the "499 ratio" panel is computed from (equal, request for request) and against the
+     * panel's own query over the run (its rate() extrapolates at the window's edges: within 5%).
+     */
+    @Test
+    void the499RatioOnTheDashboardIsTheLoadBalancers() throws Exception {
+        Map<String, long[]> lb = new TreeMap<>(); // route -> {requests, 499s}
+        for (String line : Files.readAllLines(lab.path("lb-access.log"))) {
+            Matcher m = LB_LINE.matcher(line);
+            assertTrue(m.find(), "an access-log line of the obi_lb format: " + line);
+            if (!m.group(1).contains("/api/")) {
+                continue; // the readiness probes, sent before the agent started
+            }
+            long[] counts = lb.computeIfAbsent(m.group(1).replaceAll("/\\d+$", "/{id}"), r -> new long[2]);
+            counts[0]++;
+            counts[1] += m.group(2).equals("499") ? 1 : 0;
+        }
+        DashboardQueries q = queries();
+        Map<String, Double> requests = q.byLabel("sum by (http_route) (http_server_request_duration_seconds_count{"
+                + "service_name=\"nginx\"})", endSeconds, "http_route");
+        Map<String, Double> closed = q.byLabel("sum by (http_route) (obi_http_abandoned_total{service_name=\"nginx\","
+                + "obi_direction=\"server\",http_response_status_code=\"499\"})", endSeconds, "http_route");
+        String window = (endSeconds - startSeconds + 60) + "s";
+        Map<String, Double> panel = q.byLabel(q.panelQuery("499 ratio by service and route")
+                .replace("$service", "nginx").replace("$__rate_interval", window), endSeconds, "http_route");
+        long total499 = 0;
+        for (Map.Entry<String, long[]> route : lb.entrySet()) {
+            String r = route.getKey();
+            long[] counts = route.getValue();
+            total499 += counts[1];
+            assertEquals(counts[0], requests.getOrDefault(r, 0.0), 0.0, "requests to " + r);
+            assertEquals(counts[1], closed.getOrDefault(r, 0.0), 0.0, "499s on " + r);
+            double share = (double) counts[1] / counts[0];
+            assertEquals(share, panel.getOrDefault(r, 0.0), 0.05 * share + 1e-9, "the panel's 499 ratio of " + r);
+        }
+        assertTrue(total499 >= 3, "the incident made clients leave: " + lb);
     }
 
     @Test
