@@ -12,7 +12,7 @@ help: ## list the targets
 deps: ## install build and test dependencies (Debian/Ubuntu, as root)
 	.ci/install-deps
 
-bpf: ## build the BPF object (bpf/build/obi.bpf.o)
+bpf: ## build the BPF object (bpf/build/obi.bpf.o), the contract's Java side and the test harness
 	$(MAKE) -C bpf
 
 agent: bpf ## build the agent with the BPF object inside
@@ -26,7 +26,8 @@ build: agent ## build everything
 run: build ## run the agent on this host (root); JSON Lines on stdout, options via JAVA_OPTS="-Dobi...."
 	java @obi-agent/jvm.options $(JAVA_OPTS) -jar $(AGENT_JAR)
 
-unit: bpf ## unit tests only (no root needed)
+unit: bpf ## unit tests only (no root needed): the kernel's parsers on the host, the agent's tests
+	$(MAKE) -C bpf test
 	$(MVN) test
 
 COMPOSE := docker compose
@@ -51,6 +52,7 @@ incident: ## replay the seed incident now: cloud B's interfaces restart like `ne
 
 test: deps bpf ## all tests: unit, integration (real kernel, nginx, JDK, Prometheus, Collector, Jaeger), stack configs, e2e, bench smoke (root)
 	@[[ $$(id -u) -eq 0 ]] || { echo "make test: the integration tests load BPF programs: run as root" >&2; exit 1; }
+	$(MAKE) -C bpf test
 	bins=$$(.ci/check-stack | tail -2) && collector=$$(head -1 <<<"$$bins") && jaeger=$$(tail -1 <<<"$$bins") \
 	  && $(MVN) verify -Dit -Dobi.collector.bin="$$collector" -Dobi.jaeger.bin="$$jaeger"
 	e2e/run.sh

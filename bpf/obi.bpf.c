@@ -2,16 +2,10 @@
 /* obi-agent's kernel side: one object, tracepoints only (no kprobes, no fentry). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
-#include <bpf/bpf_endian.h>
 
-#include "state.h"
-#include "sock.h"
-#include "handshake.h"
-#include "http.h"
-#include "exchange.h"
-#include "io_syscalls.h"
-#include "tcp_events.h"
+#include "hooks/syscalls.h"
+#include "hooks/tcp.h"
 #include "expiry.h"
+#include "contract_types.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -5,8 +5,12 @@
  * Tracepoint programs cannot own BPF timers, so the agent runs this program every second
  * (BPF_PROG_TEST_RUN); it is never attached.
  */
-#ifndef OBI_EXPIRY_H
-#define OBI_EXPIRY_H
+#pragma once
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "maps.h"
+#include "records.h"
 
 struct expiry_scan {
 	__u64 now;
@@ -40,4 +44,3 @@ int expire_peer_fin_waits(void *ctx)
 	return 0;
 }
 
-#endif

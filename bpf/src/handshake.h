@@ -5,8 +5,12 @@
  * TCP connection of the host is followed here, before anyone knows whether it will carry HTTP;
  * the exchange takes the facts when its connection is first tracked.
  */
-#ifndef OBI_HANDSHAKE_H
-#define OBI_HANDSHAKE_H
+#pragma once
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "obi_record.h"
+#include "sock.h"
 
 #define OBI_MAX_HANDSHAKES 16384
 
@@ -51,23 +55,15 @@ static __always_inline void on_handshake_retransmit(__u64 sk)
 		__sync_fetch_and_add(&h->syn_retransmits, 1);
 }
 
-static __always_inline void take_handshake(struct obi_exchange *rec, __u64 sk)
+static __always_inline void take_handshake(struct obi_tcp_facts *tcp, __u64 sk)
 {
 	struct handshake *h = bpf_map_lookup_elem(&handshakes, &sk);
 
 	if (!h)
 		return;
-	rec->established_ns = h->established_ns;
+	tcp->established_ns = h->established_ns;
 	if (h->syn_sent_ns && h->established_ns)
-		rec->connect_ns = h->established_ns - h->syn_sent_ns;
-	rec->syn_retransmits = h->syn_retransmits;
+		tcp->connect_ns = h->established_ns - h->syn_sent_ns;
+	tcp->syn_retransmits = h->syn_retransmits;
 	bpf_map_delete_elem(&handshakes, &sk);
 }
-
-static __always_inline __u32 smoothed_rtt_us(__u64 sk)
-{
-	/* srtt_us holds 8x the smoothed RTT (the kernel's fixed point). */
-	return BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
-}
-
-#endif

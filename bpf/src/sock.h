@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* From a file descriptor of the current task to its TCP socket, and the socket's addresses. */
-#ifndef OBI_SOCK_H
-#define OBI_SOCK_H
+/* From a file descriptor of the current task to its TCP socket, and what the socket knows. */
+#pragma once
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "obi_record.h"
 
 #define OBI_AF_INET 2
 #define OBI_AF_INET6 10
@@ -75,21 +80,25 @@ static __always_inline void v4_mapped(__u8 out[16], __be32 addr)
 	__builtin_memcpy(&out[12], &addr, 4);
 }
 
-static __always_inline void fill_addresses(struct obi_exchange *rec, __u64 skp)
+static __always_inline void fill_addresses(struct obi_socket *out, __u64 skp)
 {
 	struct sock *sk = (struct sock *)skp;
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
-	rec->family = family;
-	rec->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	rec->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	out->family = family;
+	out->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	out->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (family == OBI_AF_INET) {
-		v4_mapped(rec->local_addr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
-		v4_mapped(rec->peer_addr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+		v4_mapped(out->local_addr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		v4_mapped(out->peer_addr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
 	} else {
-		BPF_CORE_READ_INTO(&rec->local_addr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&rec->peer_addr, sk, __sk_common.skc_v6_daddr);
+		BPF_CORE_READ_INTO(&out->local_addr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&out->peer_addr, sk, __sk_common.skc_v6_daddr);
 	}
 }
 
-#endif
+static __always_inline __u32 smoothed_rtt_us(__u64 sk)
+{
+	/* srtt_us holds 8x the smoothed RTT (the kernel's fixed point). */
+	return BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
+}

@@ -8,7 +8,7 @@ import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import lab.obi.agent.bpf.BpfCapture;
 import lab.obi.agent.bpf.BpfException;
-import lab.obi.agent.bpf.KernelCounter;
+import lab.obi.agent.contract.KernelCounter;
 import lab.obi.agent.bpf.RingBufferReader;
 import lab.obi.agent.config.AgentConfig;
 import lab.obi.agent.exchange.ExchangeAssembler;
@@ -231,12 +231,11 @@ public class AgentMain implements QuarkusApplication {
         BpfCapture loaded = capture;
         if (loaded != null) {
             try {
-                long[] kernel = loaded.readCounters(KernelCounter.values().length);
-                for (KernelCounter c : KernelCounter.values()) {
-                    if (c == KernelCounter.PEER_FIN_WAIT_EXPIRED) {
-                        peerFinWaitsExpired = kernel[c.ordinal()];
-                    } else if (c != KernelCounter.RECORDS) {
-                        drops.put(c.name().toLowerCase(), kernel[c.ordinal()]);
+                for (Map.Entry<KernelCounter, Long> c : loaded.readCounters().entrySet()) {
+                    if (c.getKey() == KernelCounter.PEER_FIN_WAIT_EXPIRED) {
+                        peerFinWaitsExpired = c.getValue();
+                    } else if (c.getKey() != KernelCounter.RECORDS) {
+                        drops.put(c.getKey().name().toLowerCase(), c.getValue());
                     }
                 }
             } catch (BpfException e) {

@@ -8,7 +8,12 @@ import org.jboss.logging.Logger;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
+import lab.obi.agent.contract.BpfObject;
+import lab.obi.agent.contract.ConfigLayout;
+import lab.obi.agent.contract.KernelCounter;
 
 /**
  * The loaded and attached kernel side: opens the BPF object with libbpf, sets the agent's knobs,
@@ -17,10 +22,9 @@ import java.util.List;
 public final class BpfCapture implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(BpfCapture.class);
-    private static final String CONFIG_SECTION = ".rodata.config";
     /** Programs in this section are run by the agent (BPF_PROG_TEST_RUN), never attached. */
     private static final String RUN_ON_DEMAND_SECTION = "raw_tp";
-    private static final String EXPIRY_PROGRAM = "expire_peer_fin_waits";
+    private static final String EXPIRY_PROGRAM = BpfObject.PROGRAM_EXPIRE_PEER_FIN_WAITS;
     /** sizeof(struct bpf_test_run_opts) in libbpf 1.x; the fields after sz stay zero. */
     private static final int TEST_RUN_OPTS_SIZE = 80;
     private static final int EPERM = 1;
@@ -66,6 +70,7 @@ public final class BpfCapture implements AutoCloseable {
         }
         BpfCapture capture = new BpfCapture(libbpf, bytes, object);
         try {
+            capture.checkContract();
             capture.configure(settings);
             capture.loadIntoKernel();
             capture.attachAll();
@@ -85,15 +90,27 @@ public final class BpfCapture implements AutoCloseable {
         }
     }
 
+    /** The object must have the records, flags and counters this agent was built for. */
+    private void checkContract() throws BpfException {
+        List<String> drift = new ContractCheck(libbpf, libbpf.bpf_object__btf(object)).mismatches();
+        if (!drift.isEmpty()) {
+            throw new BpfException("the BPF object does not match this agent (build both with `make build`): "
+                    + String.join("; ", drift));
+        }
+    }
+
     private void configure(Settings settings) throws BpfException {
-        Pointer config = map(CONFIG_SECTION);
-        Memory value = new Memory(16);
-        value.setInt(0, settings.agentPid());
-        value.setInt(4, settings.requestHeadBytes());
-        value.setLong(8, settings.peerFinWaitNs());
-        check(libbpf.bpf_map__set_initial_value(config, value, value.size()), "set " + CONFIG_SECTION);
-        check(libbpf.bpf_map__set_max_entries(map("events"), settings.ringBufferBytes()), "size the ring buffer");
-        check(libbpf.bpf_map__set_max_entries(map("conns"), settings.maxConnections()), "size the connection table");
+        Pointer config = map(BpfObject.CONFIG_SECTION);
+        Memory value = new Memory(ConfigLayout.SIZE);
+        value.clear();
+        value.setInt(ConfigLayout.AGENT_TGID, settings.agentPid());
+        value.setInt(ConfigLayout.REQ_HEAD_LEN, settings.requestHeadBytes());
+        value.setLong(ConfigLayout.PEER_FIN_WAIT_NS, settings.peerFinWaitNs());
+        check(libbpf.bpf_map__set_initial_value(config, value, value.size()), "set " + BpfObject.CONFIG_SECTION);
+        check(libbpf.bpf_map__set_max_entries(map(BpfObject.MAP_EVENTS), settings.ringBufferBytes()),
+                "size the ring buffer");
+        check(libbpf.bpf_map__set_max_entries(map(BpfObject.MAP_CONNS), settings.maxConnections()),
+                "size the connection table");
     }
 
     private void loadIntoKernel() throws BpfException {
@@ -157,23 +174,25 @@ public final class BpfCapture implements AutoCloseable {
     }
 
     public int ringBufferFd() throws BpfException {
-        return mapFd("events");
+        return mapFd(BpfObject.MAP_EVENTS);
     }
 
     /** The kernel's drop and record counters (enum obi_counter), summed over CPUs. */
-    public long[] readCounters(int count) throws BpfException {
-        int fd = mapFd("counters");
+    public Map<KernelCounter, Long> readCounters() throws BpfException {
+        int fd = mapFd(BpfObject.MAP_COUNTERS);
         int cpus = libbpf.libbpf_num_possible_cpus();
         Memory key = new Memory(4);
         Memory values = new Memory(8L * Math.max(cpus, 1));
-        long[] totals = new long[count];
-        for (int i = 0; i < count; i++) {
-            key.setInt(0, i);
-            check(libbpf.bpf_map_lookup_elem(fd, key, values), "read counter " + i);
+        Map<KernelCounter, Long> totals = new EnumMap<>(KernelCounter.class);
+        for (KernelCounter counter : KernelCounter.values()) {
+            key.setInt(0, counter.index());
+            check(libbpf.bpf_map_lookup_elem(fd, key, values), "read counter " + counter);
             ByteBuffer b = values.getByteBuffer(0, values.size()).order(ByteOrder.nativeOrder());
+            long total = 0;
             for (int cpu = 0; cpu < cpus; cpu++) {
-                totals[i] += b.getLong(cpu * 8);
+                total += b.getLong(cpu * 8);
             }
+            totals.put(counter, total);
         }
         return totals;
     }

@@ -60,6 +60,21 @@ interface LibBpf extends Library {
 
     int libbpf_num_possible_cpus();
 
+    /** The object's BTF, owned by the object. */
+    Pointer bpf_object__btf(Pointer object);
+
+    /** BTF read from an ELF file; free it with btf__free. */
+    Pointer btf__parse_elf(String path, Pointer btfExt);
+
+    void btf__free(Pointer btf);
+
+    int btf__find_by_name_kind(Pointer btf, String name, int kind);
+
+    /** A struct btf_type, followed by its members or enumerators. */
+    Pointer btf__type_by_id(Pointer btf, int id);
+
+    String btf__name_by_offset(Pointer btf, int offset);
+
     interface LibC extends Library {
         LibC INSTANCE = Native.load("c", LibC.class);
 

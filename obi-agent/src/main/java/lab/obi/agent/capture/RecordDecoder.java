@@ -8,10 +8,19 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import lab.obi.agent.contract.ConnectionRecordLayout;
+import lab.obi.agent.contract.Directions;
+import lab.obi.agent.contract.ExchangeRecordLayout;
+import lab.obi.agent.contract.LateRetransmitRecordLayout;
+import lab.obi.agent.contract.RecordHeaderLayout;
+import lab.obi.agent.contract.RecordKinds;
+import lab.obi.agent.contract.SocketLayout;
+import lab.obi.agent.contract.TcpFactsLayout;
 
-import static lab.obi.agent.capture.RecordLayout.*;
-
-/** Turns the bytes of one ring-buffer record into an {@link ExchangeRecord}, {@link ConnectionRecord} or {@link LateRetransmitRecord}. */
+/**
+ * Turns the bytes of one ring-buffer record into an {@link ExchangeRecord}, {@link ConnectionRecord}
+ * or {@link LateRetransmitRecord}, by the layouts generated from the BPF object (lab.obi.agent.contract).
+ */
 public final class RecordDecoder {
 
     private RecordDecoder() {
@@ -19,90 +28,109 @@ public final class RecordDecoder {
 
     /** Empty when the bytes cannot be a record of this layout (a kernel/agent version mismatch). */
     public static Optional<KernelRecord> decode(byte[] bytes) {
-        if (bytes.length < REQ_HEAD) {
+        if (bytes.length < RecordHeaderLayout.SIZE) {
             return Optional.empty();
         }
         ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder());
-        int direction = b.get(DIRECTION) & 0xff;
-        if (direction != DIRECTION_SERVER && direction != DIRECTION_CLIENT) {
+        int length = b.getShort(RecordHeaderLayout.LENGTH) & 0xffff;
+        int direction = b.get(RecordHeaderLayout.DIRECTION) & 0xff;
+        if (length > bytes.length || (direction != Directions.SERVER && direction != Directions.CLIENT)) {
             return Optional.empty();
         }
-        ExchangeRecord.Direction side = direction == DIRECTION_SERVER ? ExchangeRecord.Direction.SERVER
+        ExchangeRecord.Direction side = direction == Directions.SERVER ? ExchangeRecord.Direction.SERVER
                 : ExchangeRecord.Direction.CLIENT;
-        return switch (b.get(KIND) & 0xff) {
-            case KIND_EXCHANGE -> Optional.of(exchange(bytes, b, side));
-            case KIND_CONNECTION -> Optional.of(connection(bytes, b, side));
-            case KIND_LATE_RETRANSMIT -> Optional.of(lateRetransmit(bytes, b, side));
-            default -> Optional.empty();
-        };
+        int kind = b.get(RecordHeaderLayout.KIND) & 0xff;
+        if (kind == RecordKinds.EXCHANGE && length >= ExchangeRecordLayout.REQ_HEAD) {
+            return Optional.of(exchange(bytes, b, side, length));
+        }
+        if (kind == RecordKinds.CONNECTION && length >= ConnectionRecordLayout.SIZE) {
+            return Optional.of(connection(bytes, b, side));
+        }
+        if (kind == RecordKinds.LATE_RETRANSMIT && length >= LateRetransmitRecordLayout.SIZE) {
+            return Optional.of(lateRetransmit(bytes, b, side));
+        }
+        return Optional.empty();
     }
 
-    private static ExchangeRecord exchange(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side) {
-        int requestHeadLength = Math.min(b.getShort(REQ_HEAD_LEN) & 0xffff, bytes.length - REQ_HEAD);
-        int responseHeadLength = Math.min(b.getShort(RESP_HEAD_LEN) & 0xffff, RESP_HEAD_MAX);
+    private static ExchangeRecord exchange(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side, int length) {
+        int requestHeadLength = Math.min(b.getShort(ExchangeRecordLayout.REQ_HEAD_LEN) & 0xffff,
+                length - ExchangeRecordLayout.REQ_HEAD);
+        int responseHeadLength = Math.min(b.getShort(ExchangeRecordLayout.RESP_HEAD_LEN) & 0xffff,
+                ExchangeRecordLayout.RESP_HEAD_LENGTH);
+        int socket = ExchangeRecordLayout.SOCKET;
         return new ExchangeRecord(
-                b.getLong(CONN_ID),
-                b.getLong(START_NS),
-                b.getLong(REQUEST_END_NS),
-                b.getLong(RESPONSE_START_NS),
-                b.getLong(END_NS),
-                b.getLong(FIN_NS),
-                b.getLong(RST_NS),
-                b.getLong(WRITE_ERROR_NS),
-                b.getLong(BYTES_IN),
-                b.getLong(BYTES_OUT),
-                b.getLong(RESPONSE_BYTES_AT_ABANDON),
-                b.getLong(CONTENT_LENGTH), // ~0 in the kernel is UNKNOWN_LENGTH here
-                owner(bytes, b, side),
-                b.getInt(TID),
-                b.getInt(REQUEST_INDEX),
-                b.getInt(FLAGS),
-                b.getShort(STATUS) & 0xffff,
-                b.getShort(FAMILY) & 0xffff,
-                Arrays.copyOfRange(bytes, RESP_HEAD, RESP_HEAD + responseHeadLength),
-                Arrays.copyOfRange(bytes, REQ_HEAD, REQ_HEAD + requestHeadLength),
-                b.getLong(PARENT_CONN_ID),
-                b.getInt(PARENT_REQUEST_INDEX),
-                tcpFacts(b));
+                connId(b),
+                b.getLong(ExchangeRecordLayout.START_NS),
+                b.getLong(ExchangeRecordLayout.REQUEST_END_NS),
+                b.getLong(ExchangeRecordLayout.RESPONSE_START_NS),
+                b.getLong(ExchangeRecordLayout.END_NS),
+                b.getLong(ExchangeRecordLayout.FIN_NS),
+                b.getLong(ExchangeRecordLayout.RST_NS),
+                b.getLong(ExchangeRecordLayout.WRITE_ERROR_NS),
+                b.getLong(ExchangeRecordLayout.BYTES_IN),
+                b.getLong(ExchangeRecordLayout.BYTES_OUT),
+                b.getLong(ExchangeRecordLayout.RESPONSE_BYTES_AT_ABANDON),
+                b.getLong(ExchangeRecordLayout.CONTENT_LENGTH), // ~0 in the kernel is UNKNOWN_LENGTH here
+                owner(bytes, b, side, socket),
+                b.getInt(ExchangeRecordLayout.TID),
+                b.getInt(ExchangeRecordLayout.REQUEST_INDEX),
+                b.getInt(ExchangeRecordLayout.FLAGS),
+                b.getShort(ExchangeRecordLayout.STATUS) & 0xffff,
+                b.getShort(socket + SocketLayout.FAMILY) & 0xffff,
+                Arrays.copyOfRange(bytes, ExchangeRecordLayout.RESP_HEAD, ExchangeRecordLayout.RESP_HEAD + responseHeadLength),
+                Arrays.copyOfRange(bytes, ExchangeRecordLayout.REQ_HEAD, ExchangeRecordLayout.REQ_HEAD + requestHeadLength),
+                b.getLong(ExchangeRecordLayout.PARENT_CONN_ID),
+                b.getInt(ExchangeRecordLayout.PARENT_REQUEST_INDEX),
+                tcpFacts(b, ExchangeRecordLayout.TCP));
     }
 
     private static ConnectionRecord connection(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side) {
+        TcpFacts tcp = tcpFacts(b, ConnectionRecordLayout.TCP);
         return new ConnectionRecord(
-                b.getLong(CONN_ID),
-                b.getLong(START_NS),
-                b.getLong(END_NS),
-                b.getLong(BYTES_IN),
-                b.getLong(BYTES_OUT),
-                b.getInt(REQUEST_INDEX),
-                b.getInt(RETRANSMITS),
-                b.getInt(FLAGS),
-                owner(bytes, b, side),
-                tcpFacts(b));
+                connId(b),
+                b.getLong(ConnectionRecordLayout.START_NS),
+                b.getLong(ConnectionRecordLayout.END_NS),
+                b.getLong(ConnectionRecordLayout.BYTES_IN),
+                b.getLong(ConnectionRecordLayout.BYTES_OUT),
+                b.getInt(ConnectionRecordLayout.REQUESTS),
+                tcp.retransmits(),
+                b.getInt(ConnectionRecordLayout.FLAGS),
+                owner(bytes, b, side, ConnectionRecordLayout.SOCKET),
+                tcp);
     }
 
     private static LateRetransmitRecord lateRetransmit(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side) {
         return new LateRetransmitRecord(
-                b.getLong(CONN_ID),
-                b.getInt(REQUEST_INDEX),
-                b.getLong(FIRST_RETRANSMIT_NS),
-                b.getInt(SRTT_US),
-                owner(bytes, b, side));
+                connId(b),
+                b.getInt(LateRetransmitRecordLayout.REQUEST_INDEX),
+                b.getLong(LateRetransmitRecordLayout.AT_NS),
+                b.getInt(LateRetransmitRecordLayout.SRTT_US),
+                owner(bytes, b, side, LateRetransmitRecordLayout.SOCKET));
     }
 
-    private static SocketOwner owner(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side) {
-        return new SocketOwner(b.getInt(PID), comm(bytes, b), side, address(bytes, LOCAL_ADDR),
-                b.getShort(LOCAL_PORT) & 0xffff, address(bytes, PEER_ADDR), b.getShort(PEER_PORT) & 0xffff);
+    private static long connId(ByteBuffer b) {
+        return b.getLong(RecordHeaderLayout.CONN_ID);
     }
 
-    private static TcpFacts tcpFacts(ByteBuffer b) {
-        return new TcpFacts(b.getInt(RETRANSMITS), b.getLong(FIRST_RETRANSMIT_NS), b.getLong(LAST_RETRANSMIT_NS),
-                b.getLong(ESTABLISHED_NS), b.getLong(CONNECT_NS), b.getInt(SRTT_US), b.getInt(SYN_RETRANSMITS));
+    /** @param socket offset of the record's struct obi_socket */
+    private static SocketOwner owner(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side, int socket) {
+        return new SocketOwner(b.getInt(RecordHeaderLayout.PID), comm(bytes, b, socket + SocketLayout.COMM), side,
+                address(bytes, socket + SocketLayout.LOCAL_ADDR), b.getShort(socket + SocketLayout.LOCAL_PORT) & 0xffff,
+                address(bytes, socket + SocketLayout.PEER_ADDR), b.getShort(socket + SocketLayout.PEER_PORT) & 0xffff);
+    }
+
+    /** @param at offset of the record's struct obi_tcp_facts */
+    private static TcpFacts tcpFacts(ByteBuffer b, int at) {
+        return new TcpFacts(b.getInt(at + TcpFactsLayout.RETRANSMITS), b.getLong(at + TcpFactsLayout.FIRST_RETRANSMIT_NS),
+                b.getLong(at + TcpFactsLayout.LAST_RETRANSMIT_NS), b.getLong(at + TcpFactsLayout.ESTABLISHED_NS),
+                b.getLong(at + TcpFactsLayout.CONNECT_NS), b.getInt(at + TcpFactsLayout.SRTT_US),
+                b.getInt(at + TcpFactsLayout.SYN_RETRANSMITS));
     }
 
     private static InetAddress address(byte[] bytes, int offset) {
         try {
             // A v4-mapped IPv6 address comes back as an Inet4Address.
-            return InetAddress.getByAddress(Arrays.copyOfRange(bytes, offset, offset + 16));
+            return InetAddress.getByAddress(Arrays.copyOfRange(bytes, offset, offset + SocketLayout.LOCAL_ADDR_LENGTH));
         } catch (UnknownHostException impossibleFor16Bytes) {
             throw new IllegalStateException(impossibleFor16Bytes);
         }
@@ -116,19 +144,19 @@ public final class RecordDecoder {
     /** A few names make up every record; decoding each again costs more than the rest of the record. */
     private static final AtomicReferenceArray<Comm> COMMS = new AtomicReferenceArray<>(COMM_CACHE_SLOTS);
 
-    private static String comm(byte[] bytes, ByteBuffer b) {
-        long low = b.getLong(COMM);
-        long high = b.getLong(COMM + 8);
+    private static String comm(byte[] bytes, ByteBuffer b, int at) {
+        long low = b.getLong(at);
+        long high = b.getLong(at + 8);
         int slot = (int) ((low ^ high) * 0x9E3779B97F4A7C15L >>> 56) & (COMM_CACHE_SLOTS - 1);
         Comm cached = COMMS.getPlain(slot);
         if (cached != null && cached.low() == low && cached.high() == high) {
             return cached.text();
         }
-        int end = COMM;
-        while (end < COMM + COMM_LEN && bytes[end] != 0) {
+        int end = at;
+        while (end < at + SocketLayout.COMM_LENGTH && bytes[end] != 0) {
             end++;
         }
-        String text = new String(bytes, COMM, end - COMM, StandardCharsets.UTF_8);
+        String text = new String(bytes, at, end - at, StandardCharsets.UTF_8);
         COMMS.setPlain(slot, new Comm(low, high, text));
         return text;
     }

@@ -1,5 +1,7 @@
 package lab.obi.agent.exchange;
 
+import lab.obi.agent.contract.ConnectionFlags;
+import lab.obi.agent.contract.ExchangeFlags;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.LongAdder;
@@ -50,11 +52,11 @@ public final class ExchangeAssembler {
      * @param epochOffsetNs what to add to CLOCK_MONOTONIC to get nanoseconds since the Unix epoch
      */
     public Optional<HttpExchange> assemble(ExchangeRecord r, long epochOffsetNs) {
-        boolean pipelinedWithoutHead = r.has(ExchangeRecord.F_PIPELINED) && r.requestHead().length == 0;
+        boolean pipelinedWithoutHead = r.has(ExchangeFlags.PIPELINED) && r.requestHead().length == 0;
         byte[] head = pipelinedWithoutHead ? pipelined.take(r.connId()) : r.requestHead();
         Optional<HttpRequestHead> parsed = HttpParser.parseRequest(head);
         parsed.ifPresent(p -> pipelined.rememberAfterFirstRequest(r.connId(), head, p.contentLength()));
-        if (r.has(ExchangeRecord.F_CONN_CLOSED)) {
+        if (r.has(ExchangeFlags.CONN_CLOSED)) {
             pipelined.forget(r.connId());
         }
         if (parsed.isEmpty() && !pipelinedWithoutHead) {
@@ -94,8 +96,8 @@ public final class ExchangeAssembler {
     /** A connection's summary at its close. */
     public ConnectionSummary connection(ConnectionRecord r, long epochOffsetNs) {
         pipelined.forget(r.connId());
-        String closedBy = r.has(ConnectionRecord.F_LOCAL_CLOSED_FIRST) ? "local"
-                : r.has(ConnectionRecord.F_PEER_CLOSED_FIRST) ? "peer" : "reset";
+        String closedBy = r.has(ConnectionFlags.LOCAL_CLOSED_FIRST) ? "local"
+                : r.has(ConnectionFlags.PEER_CLOSED_FIRST) ? "peer" : "reset";
         return new ConnectionSummary(
                 r.startNs() + epochOffsetNs,
                 Math.max(0, r.endNs() - r.startNs()),
@@ -106,8 +108,8 @@ public final class ExchangeAssembler {
                 r.bytesIn(),
                 r.bytesOut(),
                 r.retransmits(),
-                r.has(ConnectionRecord.F_RST_SENT),
-                r.has(ConnectionRecord.F_RST_RECEIVED),
+                r.has(ConnectionFlags.RST_SENT),
+                r.has(ConnectionFlags.RST_RECEIVED),
                 closedBy,
                 r.tcp().srttUs() == 0 ? null : r.tcp().srttUs());
     }
@@ -129,8 +131,8 @@ public final class ExchangeAssembler {
         TcpFacts t = r.tcp();
         boolean clientOnNewConnection = r.owner().direction() == ExchangeRecord.Direction.CLIENT && r.requestIndex() == 1
                 && t.connectNs() > 0;
-        boolean resetSent = r.has(ExchangeRecord.F_RST_SENT);
-        boolean resetReceived = r.has(ExchangeRecord.F_RST_RECEIVED) || r.rstNs() != 0;
+        boolean resetSent = r.has(ExchangeFlags.RST_SENT);
+        boolean resetReceived = r.has(ExchangeFlags.RST_RECEIVED) || r.rstNs() != 0;
         // Interface outages are host-wide facts: they are joined to the requests that show what an outage
         // does (given up, retransmitted, reset, or slow), not to every quick request that happened to
         // overlap the outage of some other container's link.

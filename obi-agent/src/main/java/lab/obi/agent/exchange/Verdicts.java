@@ -1,11 +1,12 @@
 package lab.obi.agent.exchange;
 
-import static lab.obi.agent.capture.ExchangeRecord.F_LOCAL_CLOSE;
-import static lab.obi.agent.capture.ExchangeRecord.F_PEER_FIN;
-import static lab.obi.agent.capture.ExchangeRecord.F_PIPELINED;
-import static lab.obi.agent.capture.ExchangeRecord.F_REQUEST_ENDS_BLANK_LINE;
-import static lab.obi.agent.capture.ExchangeRecord.F_RESPONSE_COMPLETE;
-import static lab.obi.agent.capture.ExchangeRecord.F_UNTIL_CLOSE;
+import lab.obi.agent.contract.ExchangeFlags;
+import static lab.obi.agent.contract.ExchangeFlags.LOCAL_CLOSE;
+import static lab.obi.agent.contract.ExchangeFlags.PEER_FIN;
+import static lab.obi.agent.contract.ExchangeFlags.PIPELINED;
+import static lab.obi.agent.contract.ExchangeFlags.REQUEST_ENDS_BLANK_LINE;
+import static lab.obi.agent.contract.ExchangeFlags.RESPONSE_COMPLETE;
+import static lab.obi.agent.contract.ExchangeFlags.UNTIL_CLOSE;
 
 import java.util.OptionalInt;
 import lab.obi.agent.capture.ExchangeRecord;
@@ -48,7 +49,7 @@ public final class Verdicts {
     private static Verdict judgeServer(ExchangeRecord r, Integer status, boolean responseStarted,
                                        boolean requestComplete) {
         // A response without a length ends when the server closes: closing is how it completes.
-        boolean complete = r.has(F_RESPONSE_COMPLETE) || (r.has(F_UNTIL_CLOSE) && r.has(F_LOCAL_CLOSE) && responseStarted);
+        boolean complete = r.has(RESPONSE_COMPLETE) || (r.has(UNTIL_CLOSE) && r.has(LOCAL_CLOSE) && responseStarted);
         Abandon left = complete ? leftBeforeAnswer(r) : firstSignOfLeaving(r);
         // A 100 Continue alone is no answer; bytes that were no status line are an answer we cannot read.
         boolean answered = responseStarted && (status == null || status >= 200);
@@ -90,18 +91,18 @@ public final class Verdicts {
      * one that had left resets the connection (or the write fails). Only the latter gave up, at its FIN.
      */
     private static Abandon leftBeforeAnswer(ExchangeRecord r) {
-        boolean finBeforeAnswer = r.has(F_PEER_FIN) && r.finNs() != 0;
+        boolean finBeforeAnswer = r.has(PEER_FIN) && r.finNs() != 0;
         return finBeforeAnswer && (r.rstNs() != 0 || r.writeErrorNs() != 0) ? new Abandon(AbortKind.FIN, r.finNs())
                 : null;
     }
 
     private static Verdict judgeClient(ExchangeRecord r, Integer status, boolean responseStarted,
                                        boolean requestComplete) {
-        boolean complete = r.has(F_RESPONSE_COMPLETE) || (r.has(F_UNTIL_CLOSE) && r.has(F_PEER_FIN) && responseStarted);
+        boolean complete = r.has(RESPONSE_COMPLETE) || (r.has(UNTIL_CLOSE) && r.has(PEER_FIN) && responseStarted);
         if (complete) {
             return new Verdict(false, null, null, status, false, requestComplete);
         }
-        if (r.has(F_LOCAL_CLOSE)) {
+        if (r.has(LOCAL_CLOSE)) {
             return new Verdict(true, AbortKind.CLIENT_CLOSE, sinceStart(r, r.endNs()), status, responseStarted,
                     requestComplete);
         }
@@ -121,11 +122,11 @@ public final class Verdicts {
      * captured bytes, or a chunked body, is judged by the kernel's note of how the bytes ended.
      */
     static boolean requestComplete(ExchangeRecord r, HttpRequestHead request) {
-        if (request == null || r.has(F_PIPELINED)) {
+        if (request == null || r.has(PIPELINED)) {
             return true; // its bytes came with an earlier request, which was read in full
         }
         long requestBytes = r.owner().direction() == Direction.SERVER ? r.bytesIn() : r.bytesOut();
-        boolean endsWithBlankLine = r.has(F_REQUEST_ENDS_BLANK_LINE);
+        boolean endsWithBlankLine = r.has(REQUEST_ENDS_BLANK_LINE);
         if (request.headLength() == null) {
             // Every byte was captured and the head never ended; else only the last bytes can tell.
             return requestBytes > r.requestHead().length && endsWithBlankLine;

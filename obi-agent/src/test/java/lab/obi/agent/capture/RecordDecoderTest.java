@@ -1,5 +1,15 @@
 package lab.obi.agent.capture;
 
+import lab.obi.agent.contract.ConnectionFlags;
+import lab.obi.agent.contract.ConnectionRecordLayout;
+import lab.obi.agent.contract.Directions;
+import lab.obi.agent.contract.ExchangeFlags;
+import lab.obi.agent.contract.ExchangeRecordLayout;
+import lab.obi.agent.contract.LateRetransmitRecordLayout;
+import lab.obi.agent.contract.RecordHeaderLayout;
+import lab.obi.agent.contract.RecordKinds;
+import lab.obi.agent.contract.SocketLayout;
+import lab.obi.agent.contract.TcpFactsLayout;
 import org.junit.jupiter.api.Test;
 
 import java.net.InetAddress;
@@ -9,49 +19,64 @@ import java.nio.charset.StandardCharsets;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+/**
+ * The decoder on records written by the generated layouts. That the layouts are the kernel's is
+ * ContractCheckTest's job; that the kernel writes what the decoder reads, KernelStateMachineIT's.
+ */
 class RecordDecoderTest {
 
-    private static byte[] record(int direction, byte[] requestHead) {
-        ByteBuffer b = ByteBuffer.allocate(RecordLayout.REQ_HEAD + requestHead.length).order(ByteOrder.nativeOrder());
-        b.putLong(RecordLayout.CONN_ID, 7);
-        b.putLong(RecordLayout.START_NS, 1_000);
-        b.putLong(RecordLayout.END_NS, 5_000);
-        b.putLong(RecordLayout.FIN_NS, 4_000);
-        b.putLong(RecordLayout.BYTES_IN, 78);
-        b.putLong(RecordLayout.BYTES_OUT, 190);
-        b.putLong(RecordLayout.CONTENT_LENGTH, -1L);
-        b.putInt(RecordLayout.PID, 4242);
-        b.putInt(RecordLayout.REQUEST_INDEX, 3);
-        b.putInt(RecordLayout.FLAGS, ExchangeRecord.F_PEER_FIN | ExchangeRecord.F_CONN_CLOSED);
-        b.putShort(RecordLayout.STATUS, (short) 503);
-        b.putShort(RecordLayout.FAMILY, (short) 2);
-        b.putShort(RecordLayout.LOCAL_PORT, (short) 65000);
-        b.putShort(RecordLayout.PEER_PORT, (short) 8080);
+    /** The header, socket and TCP facts every kind carries; {@code length} is the record's. */
+    private static ByteBuffer record(int kind, int direction, int length, int socket, int tcp) {
+        ByteBuffer b = ByteBuffer.allocate(length).order(ByteOrder.nativeOrder());
+        b.put(RecordHeaderLayout.KIND, (byte) kind);
+        b.put(RecordHeaderLayout.DIRECTION, (byte) direction);
+        b.putShort(RecordHeaderLayout.LENGTH, (short) length);
+        b.putInt(RecordHeaderLayout.PID, 4242);
+        b.putLong(RecordHeaderLayout.CONN_ID, 7);
         byte[] mapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, 127, 0, 0, 1};
-        b.put(RecordLayout.LOCAL_ADDR, mapped);
-        b.put(RecordLayout.PEER_ADDR, mapped);
-        b.put(RecordLayout.COMM, "nginx\0garbage!!".getBytes(StandardCharsets.US_ASCII));
-        b.putShort(RecordLayout.REQ_HEAD_LEN, (short) requestHead.length);
-        b.putShort(RecordLayout.RESP_HEAD_LEN, (short) 12);
-        b.put(RecordLayout.DIRECTION, (byte) direction);
-        b.put(RecordLayout.RESP_HEAD, "HTTP/1.1 503".getBytes(StandardCharsets.US_ASCII));
-        b.putLong(RecordLayout.PARENT_CONN_ID, 5);
-        b.putInt(RecordLayout.PARENT_REQUEST_INDEX, 2);
-        b.putInt(RecordLayout.RETRANSMITS, 4);
-        b.putLong(RecordLayout.FIRST_RETRANSMIT_NS, 2_000);
-        b.putLong(RecordLayout.LAST_RETRANSMIT_NS, 3_000);
-        b.putLong(RecordLayout.ESTABLISHED_NS, 500);
-        b.putLong(RecordLayout.CONNECT_NS, 1_000_000_123L);
-        b.putInt(RecordLayout.SRTT_US, 321);
-        b.putInt(RecordLayout.SYN_RETRANSMITS, 1);
-        b.put(RecordLayout.REQ_HEAD, requestHead);
+        b.put(socket + SocketLayout.LOCAL_ADDR, mapped);
+        b.put(socket + SocketLayout.PEER_ADDR, mapped);
+        b.putShort(socket + SocketLayout.FAMILY, (short) 2);
+        b.putShort(socket + SocketLayout.LOCAL_PORT, (short) 65000);
+        b.putShort(socket + SocketLayout.PEER_PORT, (short) 8080);
+        b.put(socket + SocketLayout.COMM, "nginx\0garbage!!".getBytes(StandardCharsets.US_ASCII));
+        if (tcp >= 0) {
+            b.putInt(tcp + TcpFactsLayout.RETRANSMITS, 4);
+            b.putLong(tcp + TcpFactsLayout.FIRST_RETRANSMIT_NS, 2_000);
+            b.putLong(tcp + TcpFactsLayout.LAST_RETRANSMIT_NS, 3_000);
+            b.putLong(tcp + TcpFactsLayout.ESTABLISHED_NS, 500);
+            b.putLong(tcp + TcpFactsLayout.CONNECT_NS, 1_000_000_123L);
+            b.putInt(tcp + TcpFactsLayout.SRTT_US, 321);
+            b.putInt(tcp + TcpFactsLayout.SYN_RETRANSMITS, 1);
+        }
+        return b;
+    }
+
+    private static byte[] exchange(int direction, byte[] requestHead) {
+        ByteBuffer b = record(RecordKinds.EXCHANGE, direction, ExchangeRecordLayout.REQ_HEAD + requestHead.length,
+                ExchangeRecordLayout.SOCKET, ExchangeRecordLayout.TCP);
+        b.putLong(ExchangeRecordLayout.START_NS, 1_000);
+        b.putLong(ExchangeRecordLayout.END_NS, 5_000);
+        b.putLong(ExchangeRecordLayout.FIN_NS, 4_000);
+        b.putLong(ExchangeRecordLayout.BYTES_IN, 78);
+        b.putLong(ExchangeRecordLayout.BYTES_OUT, 190);
+        b.putLong(ExchangeRecordLayout.CONTENT_LENGTH, -1L);
+        b.putInt(ExchangeRecordLayout.REQUEST_INDEX, 3);
+        b.putInt(ExchangeRecordLayout.FLAGS, ExchangeFlags.PEER_FIN | ExchangeFlags.CONN_CLOSED);
+        b.putShort(ExchangeRecordLayout.STATUS, (short) 503);
+        b.putShort(ExchangeRecordLayout.REQ_HEAD_LEN, (short) requestHead.length);
+        b.putShort(ExchangeRecordLayout.RESP_HEAD_LEN, (short) 12);
+        b.put(ExchangeRecordLayout.RESP_HEAD, "HTTP/1.1 503".getBytes(StandardCharsets.US_ASCII));
+        b.putLong(ExchangeRecordLayout.PARENT_CONN_ID, 5);
+        b.putInt(ExchangeRecordLayout.PARENT_REQUEST_INDEX, 2);
+        b.put(ExchangeRecordLayout.REQ_HEAD, requestHead);
         return b.array();
     }
 
     @Test
     void decodesEveryField() throws Exception {
         byte[] head = "GET / HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII);
-        ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(record(1, head)).orElseThrow();
+        ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(exchange(Directions.SERVER, head)).orElseThrow();
         assertEquals(7, r.connId());
         assertEquals(1_000, r.startNs());
         assertEquals(5_000, r.endNs());
@@ -60,8 +85,8 @@ class RecordDecoderTest {
         assertEquals(190, r.bytesOut());
         assertEquals(ExchangeRecord.UNKNOWN_LENGTH, r.contentLength());
         assertEquals(3, r.requestIndex());
-        assertTrue(r.has(ExchangeRecord.F_PEER_FIN));
-        assertFalse(r.has(ExchangeRecord.F_RESPONSE_COMPLETE));
+        assertTrue(r.has(ExchangeFlags.PEER_FIN));
+        assertFalse(r.has(ExchangeFlags.RESPONSE_COMPLETE));
         assertEquals(503, r.status());
         assertEquals(new SocketOwner(4242, "nginx", ExchangeRecord.Direction.SERVER, InetAddress.getByName("127.0.0.1"),
                 65000, InetAddress.getByName("127.0.0.1"), 8080), r.owner(), "ports are unsigned");
@@ -74,19 +99,36 @@ class RecordDecoderTest {
 
     @Test
     void rejectsShortOrForeignRecords() {
-        assertTrue(RecordDecoder.decode(new byte[10]).isEmpty(), "shorter than the fixed part");
-        assertTrue(RecordDecoder.decode(record(9, new byte[0])).isEmpty(), "unknown direction");
-        assertTrue(RecordDecoder.decode(withKind(3, record(1, new byte[0]))).isEmpty(), "unknown kind");
+        assertTrue(RecordDecoder.decode(new byte[10]).isEmpty(), "shorter than the header");
+        assertTrue(RecordDecoder.decode(exchange(9, new byte[0])).isEmpty(), "unknown direction");
+        byte[] unknownKind = exchange(Directions.SERVER, new byte[0]);
+        unknownKind[RecordHeaderLayout.KIND] = 9;
+        assertTrue(RecordDecoder.decode(unknownKind).isEmpty(), "unknown kind");
+        byte[] cut = new byte[ConnectionRecordLayout.SIZE - 1];
+        System.arraycopy(connection(), 0, cut, 0, cut.length);
+        ByteBuffer.wrap(cut).order(ByteOrder.nativeOrder()).putShort(RecordHeaderLayout.LENGTH, (short) cut.length);
+        assertTrue(RecordDecoder.decode(cut).isEmpty(), "shorter than its kind");
+        byte[] claimsMore = exchange(Directions.SERVER, new byte[0]);
+        ByteBuffer.wrap(claimsMore).order(ByteOrder.nativeOrder()).putShort(RecordHeaderLayout.LENGTH,
+                (short) (claimsMore.length + 1));
+        assertTrue(RecordDecoder.decode(claimsMore).isEmpty(), "longer than the bytes it came in");
     }
 
-    private static byte[] withKind(int kind, byte[] bytes) {
-        bytes[RecordLayout.KIND] = (byte) kind;
-        return bytes;
+    private static byte[] connection() {
+        ByteBuffer b = record(RecordKinds.CONNECTION, Directions.SERVER, ConnectionRecordLayout.SIZE,
+                ConnectionRecordLayout.SOCKET, ConnectionRecordLayout.TCP);
+        b.putLong(ConnectionRecordLayout.START_NS, 1_000);
+        b.putLong(ConnectionRecordLayout.END_NS, 5_000);
+        b.putLong(ConnectionRecordLayout.BYTES_IN, 78);
+        b.putLong(ConnectionRecordLayout.BYTES_OUT, 190);
+        b.putInt(ConnectionRecordLayout.REQUESTS, 3);
+        b.putInt(ConnectionRecordLayout.FLAGS, ConnectionFlags.PEER_CLOSED_FIRST | ConnectionFlags.RST_SENT);
+        return b.array();
     }
 
     @Test
     void decodesAConnectionRecord() throws Exception {
-        KernelRecord decoded = RecordDecoder.decode(withKind(1, record(1, new byte[0]))).orElseThrow();
+        KernelRecord decoded = RecordDecoder.decode(connection()).orElseThrow();
         ConnectionRecord c = assertInstanceOf(ConnectionRecord.class, decoded);
         assertEquals(7, c.connId());
         assertEquals(1_000, c.startNs());
@@ -95,8 +137,9 @@ class RecordDecoderTest {
         assertEquals(190, c.bytesOut());
         assertEquals(3, c.requests());
         assertEquals(4, c.retransmits());
-        assertEquals(ExchangeRecord.F_PEER_FIN | ExchangeRecord.F_CONN_CLOSED, c.flags());
-        assertTrue(c.has(ConnectionRecord.F_PEER_CLOSED_FIRST), "same bit, connection meaning");
+        assertTrue(c.has(ConnectionFlags.PEER_CLOSED_FIRST));
+        assertTrue(c.has(ConnectionFlags.RST_SENT));
+        assertFalse(c.has(ConnectionFlags.RST_RECEIVED));
         assertEquals(new SocketOwner(4242, "nginx", ExchangeRecord.Direction.SERVER, InetAddress.getByName("127.0.0.1"),
                 65000, InetAddress.getByName("127.0.0.1"), 8080), c.owner());
         assertEquals(500, c.tcp().establishedNs());
@@ -105,8 +148,12 @@ class RecordDecoderTest {
 
     @Test
     void decodesALateRetransmit() {
-        KernelRecord decoded = RecordDecoder.decode(withKind(2, record(2, new byte[0]))).orElseThrow();
-        LateRetransmitRecord r = assertInstanceOf(LateRetransmitRecord.class, decoded);
+        ByteBuffer b = record(RecordKinds.LATE_RETRANSMIT, Directions.CLIENT, LateRetransmitRecordLayout.SIZE,
+                LateRetransmitRecordLayout.SOCKET, -1);
+        b.putLong(LateRetransmitRecordLayout.AT_NS, 2_000);
+        b.putInt(LateRetransmitRecordLayout.REQUEST_INDEX, 3);
+        b.putInt(LateRetransmitRecordLayout.SRTT_US, 321);
+        LateRetransmitRecord r = assertInstanceOf(LateRetransmitRecord.class, RecordDecoder.decode(b.array()).orElseThrow());
         assertEquals(7, r.connId());
         assertEquals(3, r.requestIndex(), "the exchange whose record went out before");
         assertEquals(2_000, r.atNs());
@@ -117,8 +164,8 @@ class RecordDecoderTest {
 
     @Test
     void clampsAClaimedHeadLengthToTheBytesPresent() {
-        byte[] bytes = record(2, "GET".getBytes(StandardCharsets.US_ASCII));
-        ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder()).putShort(RecordLayout.REQ_HEAD_LEN, (short) 1000);
+        byte[] bytes = exchange(Directions.CLIENT, "GET".getBytes(StandardCharsets.US_ASCII));
+        ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder()).putShort(ExchangeRecordLayout.REQ_HEAD_LEN, (short) 1000);
         ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(bytes).orElseThrow();
         assertEquals(3, r.requestHead().length);
         assertEquals(ExchangeRecord.Direction.CLIENT, r.owner().direction());

@@ -1,5 +1,7 @@
 package lab.obi.agent.exchange;
 
+import lab.obi.agent.contract.ConnectionFlags;
+import lab.obi.agent.contract.ExchangeFlags;
 import static java.nio.charset.StandardCharsets.ISO_8859_1;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -59,7 +61,7 @@ class ExchangeAssemblerTest {
         TcpFacts established = new TcpFacts(0, 0, 0, 1_000, 0, 120, 0);
         SocketOwner owner = new SocketOwner(99, "python3", Direction.SERVER, local, 8080, peer, 5555);
         ConnectionRecord closed = new ConnectionRecord(7, 1_000, 61_000_001_000L, 300, 9_000, 3, 2,
-                ConnectionRecord.F_PEER_CLOSED_FIRST | ConnectionRecord.F_RST_SENT, owner, established);
+                ConnectionFlags.PEER_CLOSED_FIRST | ConnectionFlags.RST_SENT, owner, established);
         ConnectionSummary c = assembler(false).connection(closed, 10);
         assertEquals(1_010, c.startUnixNs());
         assertEquals(61_000_000_000L, c.durationNs());
@@ -73,7 +75,7 @@ class ExchangeAssemblerTest {
         assertEquals("10.0.0.1", c.socket().peerAddress());
         assertEquals("python3", c.socket().comm(), "no /proc entry: the kernel's name");
 
-        ConnectionRecord older = new ConnectionRecord(8, 5_000, 6_000, 0, 0, 1, 0, ConnectionRecord.F_RST_RECEIVED,
+        ConnectionRecord older = new ConnectionRecord(8, 5_000, 6_000, 0, 0, 1, 0, ConnectionFlags.RST_RECEIVED,
                 owner, TcpFacts.NONE);
         ConnectionSummary o = assembler(false).connection(older, 0);
         assertEquals(false, o.lifetimeFromEstablished(), "established before the agent: counted from its first request");
@@ -148,7 +150,7 @@ class ExchangeAssemblerTest {
         abandoned.startNs = quick.startNs;
         abandoned.endNs = quick.endNs;
         abandoned.finNs = quick.endNs;
-        abandoned.flags = ExchangeRecord.F_PEER_FIN | ExchangeRecord.F_CONN_CLOSED;
+        abandoned.flags = ExchangeFlags.PEER_FIN | ExchangeFlags.CONN_CLOSED;
         abandoned.status = 0;
         abandoned.responseHead = new byte[0];
         abandoned.bytesOut = 0;
@@ -197,15 +199,15 @@ class ExchangeAssemblerTest {
                 + "GET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(ISO_8859_1);
         RecordBuilder second = new RecordBuilder();
         second.requestHead = new byte[0];
-        second.flags = ExchangeRecord.F_RESPONSE_COMPLETE | ExchangeRecord.F_PIPELINED;
+        second.flags = ExchangeFlags.RESPONSE_COMPLETE | ExchangeFlags.PIPELINED;
         second.requestIndex = 2;
         RecordBuilder third = new RecordBuilder();
         third.requestHead = new byte[0];
-        third.flags = ExchangeRecord.F_RESPONSE_COMPLETE | ExchangeRecord.F_PIPELINED;
+        third.flags = ExchangeFlags.RESPONSE_COMPLETE | ExchangeFlags.PIPELINED;
         third.requestIndex = 3;
         RecordBuilder fourth = new RecordBuilder();
         fourth.requestHead = new byte[0];
-        fourth.flags = ExchangeRecord.F_PIPELINED | ExchangeRecord.F_CONN_CLOSED;
+        fourth.flags = ExchangeFlags.PIPELINED | ExchangeFlags.CONN_CLOSED;
         fourth.requestIndex = 4;
 
         assertEquals("/a", assembler.assemble(first.build(), 0).orElseThrow().route());

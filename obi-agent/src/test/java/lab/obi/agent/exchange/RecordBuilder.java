@@ -1,5 +1,6 @@
 package lab.obi.agent.exchange;
 
+import lab.obi.agent.contract.ExchangeFlags;
 import lab.obi.agent.capture.TcpFacts;
 
 import java.net.InetAddress;
@@ -26,7 +27,7 @@ final class RecordBuilder {
     long contentLength = ExchangeRecord.UNKNOWN_LENGTH;
     int pid = 4242;
     int requestIndex = 1;
-    int flags = ExchangeRecord.F_RESPONSE_COMPLETE;
+    int flags = ExchangeFlags.RESPONSE_COMPLETE;
     int status = 200;
     int localPort = 8080;
     int peerPort = 51234;

@@ -1,11 +1,12 @@
 package lab.obi.agent.exchange;
 
-import static lab.obi.agent.capture.ExchangeRecord.F_FIN_BEFORE_REQUEST;
-import static lab.obi.agent.capture.ExchangeRecord.F_LOCAL_CLOSE;
-import static lab.obi.agent.capture.ExchangeRecord.F_PEER_FIN;
-import static lab.obi.agent.capture.ExchangeRecord.F_REQUEST_ENDS_BLANK_LINE;
-import static lab.obi.agent.capture.ExchangeRecord.F_RESPONSE_COMPLETE;
-import static lab.obi.agent.capture.ExchangeRecord.F_UNTIL_CLOSE;
+import lab.obi.agent.contract.ExchangeFlags;
+import static lab.obi.agent.contract.ExchangeFlags.FIN_BEFORE_REQUEST;
+import static lab.obi.agent.contract.ExchangeFlags.LOCAL_CLOSE;
+import static lab.obi.agent.contract.ExchangeFlags.PEER_FIN;
+import static lab.obi.agent.contract.ExchangeFlags.REQUEST_ENDS_BLANK_LINE;
+import static lab.obi.agent.contract.ExchangeFlags.RESPONSE_COMPLETE;
+import static lab.obi.agent.contract.ExchangeFlags.UNTIL_CLOSE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.charset.StandardCharsets;
@@ -60,28 +61,28 @@ class VerdictsTest {
         return Stream.of(
                 server("complete", r -> { }, answered(200)),
                 server("complete after the client half-closed and waited", r -> {
-                    r.flags = F_RESPONSE_COMPLETE | F_PEER_FIN;
+                    r.flags = RESPONSE_COMPLETE | PEER_FIN;
                     r.finNs = 1_500;
                 }, answered(200)),
                 server("answered after the client left: its FIN, the answer, its reset", r -> {
-                    r.flags = F_RESPONSE_COMPLETE | F_PEER_FIN;
+                    r.flags = RESPONSE_COMPLETE | PEER_FIN;
                     r.finNs = 1_500;
                     r.rstNs = 3_100;
                 }, abandoned(AbortKind.FIN, 500, 200, false)),
                 server("answered after the client left: the write that answered failed", r -> {
-                    r.flags = F_RESPONSE_COMPLETE | F_PEER_FIN | F_FIN_BEFORE_REQUEST;
+                    r.flags = RESPONSE_COMPLETE | PEER_FIN | FIN_BEFORE_REQUEST;
                     r.finNs = 1_000;
                     r.writeErrorNs = 3_100;
                 }, abandoned(AbortKind.FIN, 0, 200, false)),
                 server("complete despite a later reset", r -> r.rstNs = 3_500, answered(200)),
                 server("until-close response ended by the server's close", r -> {
-                    r.flags = F_UNTIL_CLOSE | F_LOCAL_CLOSE;
+                    r.flags = UNTIL_CLOSE | LOCAL_CLOSE;
                     r.status = 0;
                     r.responseHead = "HTTP/1.0 200 OK\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
                 }, answered(200)),
                 server("closed without ever responding", r -> {
                     unanswered(r);
-                    r.flags = F_UNTIL_CLOSE | F_LOCAL_CLOSE;
+                    r.flags = UNTIL_CLOSE | LOCAL_CLOSE;
                 }, new Verdict(false, null, null, 444, false, true)),
                 server("client FIN before the response", r -> {
                     unanswered(r);
@@ -118,7 +119,7 @@ class VerdictsTest {
                 }, abandoned(AbortKind.FIN, 900, 200, true)),
                 server("FIN before the request was read", r -> {
                     unanswered(r);
-                    r.flags = F_PEER_FIN | F_FIN_BEFORE_REQUEST | F_LOCAL_CLOSE;
+                    r.flags = PEER_FIN | FIN_BEFORE_REQUEST | LOCAL_CLOSE;
                     r.finNs = 1_000;
                 }, abandoned(AbortKind.FIN, 0, 499, false)),
                 server("head cut short", r -> {
@@ -145,7 +146,7 @@ class VerdictsTest {
                 server("chunked upload whose last chunk came", r -> {
                     unanswered(r);
                     request(r, "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 80);
-                    r.flags = F_REQUEST_ENDS_BLANK_LINE;
+                    r.flags = REQUEST_ENDS_BLANK_LINE;
                     r.finNs = 2_000;
                 }, abandoned(AbortKind.FIN, 1_000, 499, false)),
                 server("chunked upload cut short", r -> {
@@ -156,7 +157,7 @@ class VerdictsTest {
                 server("head longer than the capture that ended", r -> {
                     unanswered(r);
                     request(r, "GET /a HTTP/1.1\r\nCookie: " + "a".repeat(500), 70_000);
-                    r.flags = F_REQUEST_ENDS_BLANK_LINE;
+                    r.flags = REQUEST_ENDS_BLANK_LINE;
                     r.finNs = 2_000;
                 }, abandoned(AbortKind.FIN, 1_000, 499, false)),
                 server("head longer than the capture that never ended", r -> {
@@ -167,7 +168,7 @@ class VerdictsTest {
                 server("server closed on an incomplete request", r -> {
                     unanswered(r);
                     request(r, "GET /users/42 HTTP/1.1\r\nHost: a\r\n", 33);
-                    r.flags = F_LOCAL_CLOSE;
+                    r.flags = LOCAL_CLOSE;
                 }, new Verdict(false, null, null, 408, false, false)),
                 server("abandoned mid-response without a readable status", r -> {
                     r.flags = 0;
@@ -180,7 +181,7 @@ class VerdictsTest {
                     unanswered(r);
                     r.finNs = 900;
                 }, abandoned(AbortKind.FIN, 0, 499, false)),
-                server("server cut its own response short", r -> r.flags = F_LOCAL_CLOSE,
+                server("server cut its own response short", r -> r.flags = LOCAL_CLOSE,
                         new Verdict(false, null, null, 200, true, true)),
                 server("status parsed from the head when the kernel saw none", r -> {
                     r.status = 0;
@@ -194,26 +195,26 @@ class VerdictsTest {
 
                 client("complete", r -> { }, answered(200)),
                 client("until-close response ended by the server's FIN", r -> {
-                    r.flags = F_UNTIL_CLOSE | F_PEER_FIN;
+                    r.flags = UNTIL_CLOSE | PEER_FIN;
                     r.finNs = 3_000;
                 }, answered(200)),
                 client("server FIN before any response", r -> {
                     unanswered(r);
-                    r.flags = F_UNTIL_CLOSE | F_PEER_FIN;
+                    r.flags = UNTIL_CLOSE | PEER_FIN;
                     r.finNs = 2_500;
                 }, abandoned(AbortKind.FIN, 1_500, null, false)),
                 client("timed out before the response", r -> {
                     unanswered(r);
-                    r.flags = F_LOCAL_CLOSE;
+                    r.flags = LOCAL_CLOSE;
                     r.endNs = 6_000;
                 }, abandoned(AbortKind.CLIENT_CLOSE, 5_000, null, false)),
                 client("gave up mid-response", r -> {
-                    r.flags = F_LOCAL_CLOSE;
+                    r.flags = LOCAL_CLOSE;
                     r.endNs = 2_500;
                 }, abandoned(AbortKind.CLIENT_CLOSE, 1_500, 200, true)),
                 client("own close wins over a reset", r -> {
                     unanswered(r);
-                    r.flags = F_LOCAL_CLOSE;
+                    r.flags = LOCAL_CLOSE;
                     r.rstNs = 1_500;
                     r.endNs = 2_000;
                 }, abandoned(AbortKind.CLIENT_CLOSE, 1_000, null, false)),
@@ -227,7 +228,7 @@ class VerdictsTest {
                     r.rstNs = 1_700;
                 }, abandoned(AbortKind.RST, 700, null, false)),
                 client("server closed mid-response", r -> {
-                    r.flags = F_PEER_FIN;
+                    r.flags = PEER_FIN;
                     r.finNs = 2_200;
                 }, abandoned(AbortKind.FIN, 1_200, 200, true)),
                 client("no close event", r -> unanswered(r), new Verdict(false, null, null, null, false, true)),
@@ -236,7 +237,7 @@ class VerdictsTest {
                     r.writeErrorNs = 1_200;
                 }, new Verdict(false, null, null, null, false, true)),
                 client("complete despite the server's FIN", r -> {
-                    r.flags = F_RESPONSE_COMPLETE | F_PEER_FIN;
+                    r.flags = RESPONSE_COMPLETE | PEER_FIN;
                     r.finNs = 3_000;
                 }, answered(200)));
     }

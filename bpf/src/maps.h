@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Maps and per-connection state shared by every hook. */
-#ifndef OBI_STATE_H
-#define OBI_STATE_H
+/* The maps every hook shares: records out, counters, the knobs, and the per-connection state. */
+#pragma once
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
 #include "obi_record.h"
 
 #define OBI_MAX_CONNS 65536
@@ -37,10 +38,8 @@ enum phase {
 	PHASE_GIVEN_UP,     /* reported after waiting too long for the server's reaction: ignored until the close */
 };
 
-#define OBI_CRLF_CRLF 0x0d0a0d0a /* the last four request bytes, first byte highest */
-
 struct conn_state {
-	struct obi_exchange rec;
+	struct obi_exchange_record rec; /* the exchange under way, and the connection's identity */
 	/* Room after rec.req_head so the verifier can prove bounded appends stay in the value. */
 	__u8 slack[OBI_REQ_HEAD_MAX];
 	__u64 resp_base;     /* response-direction bytes before the current status line */
@@ -49,12 +48,12 @@ struct conn_state {
 	__u64 sk;            /* the struct sock this state belongs to (the map key) */
 	__u64 peer_fin_ns;   /* the peer's FIN arrived, whether an exchange was open or not (0: not yet) */
 	__u64 close_deferred_ns; /* TCP_CLOSE came inside a write of this socket: finished when the write returns */
-	__u32 req_tail;      /* the last four request bytes moved, to tell a finished head or chunked body */
 	/* The whole connection, for its record at the close. */
 	__u64 tracked_ns;
 	__u64 conn_bytes[2]; /* [1] read, [0] written: indexed by direction, no branch for the verifier to follow */
 	__u32 conn_retransmits;
 	__u32 conn_flags;    /* enum obi_connection_flag */
+	__u32 req_tail;      /* the last four request bytes moved, to tell a finished head or chunked body */
 	__u8 phase;
 	__u8 head_request;   /* the request was HEAD: the response has no body */
 	__u8 local_shutdown; /* shutdown(SHUT_WR) seen: our FIN is a half-close, not the end */
@@ -77,17 +76,6 @@ struct {
 	__type(value, struct conn_state);
 } conn_template SEC(".maps");
 
-struct scan_buf {
-	__u8 data[OBI_SCAN_MAX * 2]; /* second half: slack for bounded look-ahead */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scan_buf);
-} scan_scratch SEC(".maps");
-
 static __always_inline void count(enum obi_counter c)
 {
 	__u32 key = c;
@@ -95,12 +83,3 @@ static __always_inline void count(enum obi_counter c)
 	if (v)
 		*v += 1;
 }
-
-/* An AND the compiler cannot drop: it proves a bound to the verifier that the C already guarantees. */
-static __always_inline __u64 verifier_bound(__u64 v, const __u64 mask)
-{
-	asm volatile("%[v] &= %[m]" : [v] "+r"(v) : [m] "i"(mask));
-	return v;
-}
-
-#endif

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Socket I/O seen at the syscall boundary, for every family servers and clients use:
- * read/readv/recvfrom/recvmsg in, write/writev/sendto/sendmsg/sendfile out.
- * Enter remembers the arguments of TCP-socket calls only; exit folds the bytes moved into the exchange.
+ * A socket call from its entry to its exit: the entry remembers the arguments of TCP-socket calls
+ * only, the exit folds the bytes moved into the exchange. Used by the syscall hooks and the tests.
  */
-#ifndef OBI_IO_SYSCALLS_H
-#define OBI_IO_SYSCALLS_H
+#pragma once
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "maps.h"
+#include "io_chunk.h"
+#include "exchange.h"
 
 #define OBI_EPIPE 32
 #define OBI_ECONNRESET 104
-#define OBI_MSG_PEEK 2
 #define OBI_IOV_SCAN 16 /* iovecs summed to find the end of a vectored write */
 
 enum io_kind {
@@ -26,7 +29,7 @@ struct io_args {
 	__s32 syscall_nr;
 	__u8 kind;
 	__u8 in;
-	__u8 pending; /* set on entry, cleared on exit */
+	__u8 pending;        /* set on entry, cleared on exit */
 	__u8 close_deferred; /* the socket reached TCP_CLOSE inside this call (a reset in answer to the write) */
 };
 
@@ -86,41 +89,18 @@ static __always_inline void resolve_buffers(const struct io_args *a, __u64 moved
 		c->tail_end = (const __u8 *)iov.iov_base + iov.iov_len;
 }
 
-static __always_inline int observed_task(void)
+/* Entry of a call on a TCP socket: remembered until its exit on the same thread. */
+static __always_inline void io_begin(const struct io_args *call)
 {
-	return (bpf_get_current_pid_tgid() >> 32) != obi_config.agent_tgid;
-}
-
-static __always_inline void io_enter(const struct trace_event_raw_sys_enter *ctx, __u8 kind, __u8 in)
-{
-	if (!observed_task())
-		return;
-	__u64 sk = tcp_sock_of_fd(ctx->args[0]);
-	if (!sk)
-		return;
-	struct io_args a = {
-		.sk = sk,
-		.ptr = ctx->args[1],
-		.len = ctx->args[2],
-		.syscall_nr = (__s32)ctx->id, /* the tracepoint field is an int followed by padding */
-		.kind = kind,
-		.in = in,
-	};
-	if (kind == IO_SENDFILE) {
-		if (!bpf_map_lookup_elem(&conns, &sk))
-			return; /* sendfile never starts an exchange */
-		a.ptr = 0;
-		a.len = ctx->args[3];
-	}
 	struct io_args *slot = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
 						    BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!slot) {
 		count(OBI_C_ARGS_TABLE_FULL);
 		return;
 	}
-	a.pending = 1;
-	a.close_deferred = 0;
-	*slot = a;
+	*slot = *call;
+	slot->pending = 1;
+	slot->close_deferred = 0;
 }
 
 static __always_inline void fold_io(const struct io_args *a, long ret)
@@ -141,7 +121,8 @@ static __always_inline void fold_io(const struct io_args *a, long ret)
 	on_data(&c, now);
 }
 
-static __always_inline void io_exit(const struct trace_event_raw_sys_exit *ctx)
+/* Exit of the call: syscall_nr tells it is the call whose entry was seen, so its buffers describe these bytes. */
+static __always_inline void io_end(__s32 syscall_nr, long ret)
 {
 	struct io_args *slot = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
 
@@ -150,64 +131,24 @@ static __always_inline void io_exit(const struct trace_event_raw_sys_exit *ctx)
 	struct io_args a = *slot;
 	slot->pending = 0;
 	slot->close_deferred = 0;
-	/* not the call whose entry we saw: its buffers do not describe these bytes */
-	if (a.syscall_nr == (__s32)ctx->id)
-		fold_io(&a, ctx->ret);
+	if (a.syscall_nr == syscall_nr)
+		fold_io(&a, ret);
 	if (a.close_deferred)
 		finish_deferred_close(a.sk);
 }
 
-#define IO_HOOKS(name, kind, in)                                              \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                           \
-	int enter_##name(struct trace_event_raw_sys_enter *ctx)               \
-	{                                                                     \
-		io_enter(ctx, kind, in);                                      \
-		return 0;                                                     \
-	}                                                                     \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                            \
-	int exit_##name(struct trace_event_raw_sys_exit *ctx)                 \
-	{                                                                     \
-		io_exit(ctx);                                                 \
-		return 0;                                                     \
-	}
-
-IO_HOOKS(read, IO_BUF, 1)
-IO_HOOKS(readv, IO_IOV, 1)
-IO_HOOKS(write, IO_BUF, 0)
-IO_HOOKS(writev, IO_IOV, 0)
-IO_HOOKS(sendto, IO_BUF, 0)
-IO_HOOKS(sendmsg, IO_MSG, 0)
-IO_HOOKS(sendfile64, IO_SENDFILE, 0)
-
-/* recv with MSG_PEEK leaves the bytes for the next read: counting them would count them twice */
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+/*
+ * On loopback the reset that answers a write into a closed peer is processed inside that write:
+ * TCP_CLOSE fires before the write's exit has folded its bytes. The close waits for that exit.
+ */
+static __always_inline int defer_close_to_write(struct conn_state *st, __u64 sk, __u64 now)
 {
-	if (!(ctx->args[3] & OBI_MSG_PEEK))
-		io_enter(ctx, IO_BUF, 1);
-	return 0;
-}
+	struct io_args *slot = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
 
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
-{
-	io_exit(ctx);
-	return 0;
+	if (!slot || !slot->pending || slot->in || slot->sk != sk)
+		return 0;
+	slot->close_deferred = 1;
+	st->close_deferred_ns = now;
+	st->close_deferred_local = !(st->rec.flags & OBI_F_RST_RECEIVED);
+	return 1;
 }
-
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	if (!(ctx->args[2] & OBI_MSG_PEEK))
-		io_enter(ctx, IO_MSG, 1);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	io_exit(ctx);
-	return 0;
-}
-
-#endif

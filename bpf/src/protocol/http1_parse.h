@@ -1,9 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Just enough HTTP/1.x to find where exchanges start and end; user space parses the heads. */
-#ifndef OBI_HTTP_H
-#define OBI_HTTP_H
+/*
+ * HTTP/1.x as the kernel needs it, on plain bytes: is this a request line, a status line, where
+ * does a head end and what framing does it declare. No BPF helpers and no maps, so the same code
+ * is compiled and tested on the host (bpf/test/http1_parse_test.c).
+ */
+#pragma once
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+#include "verifier.h"
 
 #define PEEK_LEN 16
+#define OBI_HEAD_SCAN_MAX 512 /* response head bytes scanned for status and framing */
+#define OBI_CRLF_CRLF 0x0d0a0d0a /* the last four bytes of a head or a chunked body, first byte highest */
 
 static __always_inline int is_tchar_start(__u8 c)
 {
@@ -62,8 +72,13 @@ static __always_inline __u16 status_line_code(const __u8 b[PEEK_LEN])
 	return code >= 100 && code <= 599 ? code : 0;
 }
 
+/* The first bytes of a response head, with slack for bounded look-ahead. */
+struct head_bytes {
+	__u8 data[OBI_HEAD_SCAN_MAX * 2];
+};
+
 struct head_scan {
-	struct scan_buf *buf;
+	struct head_bytes *buf;
 	__u32 len;
 	__u32 line_start;
 	__u32 header_len;     /* bytes up to and including the empty line; 0: not within the scan */
@@ -72,10 +87,10 @@ struct head_scan {
 	__u8 chunked;
 };
 
-static __always_inline int header_is(struct scan_buf *buf, __u32 at, const char *name, __u32 name_len)
+static __always_inline int header_is(const struct head_bytes *buf, __u32 at, const char *name, __u32 name_len)
 {
 	for (__u32 k = 0; k < name_len; k++) {
-		__u8 c = buf->data[(at + k) & (OBI_SCAN_MAX * 2 - 1)];
+		__u8 c = buf->data[(at + k) & (OBI_HEAD_SCAN_MAX * 2 - 1)];
 		if ((c | 0x20) != (__u8)name[k])
 			return 0;
 	}
@@ -84,8 +99,8 @@ static __always_inline int header_is(struct scan_buf *buf, __u32 at, const char 
 
 static __always_inline void scan_header_line(struct head_scan *s, __u32 at)
 {
-	/* "content-length:" needs 15 bytes plus a digit; stale scratch beyond len must not match */
-	if (at + 16 > s->len || at >= OBI_SCAN_MAX)
+	/* "content-length:" needs 15 bytes plus a digit; stale bytes beyond len must not match */
+	if (at + 16 > s->len || at >= OBI_HEAD_SCAN_MAX)
 		return;
 	if (header_is(s->buf, at, "content-length:", 15)) {
 		__u64 v = 0;
@@ -94,7 +109,7 @@ static __always_inline void scan_header_line(struct head_scan *s, __u32 at)
 			__u32 pos = at + k;
 			if (pos >= s->len)
 				break;
-			__u8 c = s->buf->data[pos & (OBI_SCAN_MAX * 2 - 1)];
+			__u8 c = s->buf->data[pos & (OBI_HEAD_SCAN_MAX * 2 - 1)];
 			if (c == ' ' && !digits)
 				continue;
 			if (!is_digit(c))
@@ -111,11 +126,12 @@ static __always_inline void scan_header_line(struct head_scan *s, __u32 at)
 	}
 }
 
-static long scan_head_byte(__u32 i, struct head_scan *s)
+/* One byte of the head scan: returns 1 once the scan is over (the empty line, or the end of the bytes). */
+static __always_inline long scan_head_byte(__u32 i, struct head_scan *s)
 {
-	if (i >= s->len || i >= OBI_SCAN_MAX)
+	if (i >= s->len || i >= OBI_HEAD_SCAN_MAX)
 		return 1;
-	if (s->buf->data[verifier_bound(i, OBI_SCAN_MAX - 1)] != '\n')
+	if (s->buf->data[verifier_bound(i, OBI_HEAD_SCAN_MAX - 1)] != '\n')
 		return 0;
 	__u32 line_len = i - s->line_start;
 	if (s->line_start > 0 && line_len <= 1) {
@@ -127,20 +143,14 @@ static long scan_head_byte(__u32 i, struct head_scan *s)
 	return 0;
 }
 
-/* Scans the first bytes of a response for the end of its head and its framing headers. */
-static __always_inline void scan_response_head(struct head_scan *s)
+/* The last bytes of a chunked body: the zero-size chunk and the empty trailer. */
+static __always_inline int is_last_chunk(const __u8 tail[5])
 {
-	bpf_loop(OBI_SCAN_MAX, scan_head_byte, s, 0);
-}
-
-/* Last bytes of a chunked body: the zero-size chunk and the empty trailer. */
-static __always_inline int ends_chunked_body(const void *end_ptr)
-{
-	__u8 tail[5] = {};
-
-	if (bpf_probe_read_user(tail, sizeof(tail), (const __u8 *)end_ptr - 5))
-		return 0;
 	return tail[0] == '0' && tail[1] == '\r' && tail[2] == '\n' && tail[3] == '\r' && tail[4] == '\n';
 }
 
-#endif
+/* The last four bytes moved, kept as one number: b is the newest byte. */
+static __always_inline __u32 shift_in(__u32 tail, __u8 b)
+{
+	return tail << 8 | b;
+}

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Questions about a connection's exchange that every part of the state machine asks. */
+#pragma once
+
+#include "maps.h"
+
+static __always_inline __u64 response_bytes(const struct conn_state *st)
+{
+	return st->rec.header.direction == OBI_DIR_SERVER ? st->rec.bytes_out : st->rec.bytes_in;
+}
+
+static __always_inline int exchange_open(const struct conn_state *st)
+{
+	return st->phase == PHASE_REQUEST || st->phase == PHASE_RESPONSE;
+}

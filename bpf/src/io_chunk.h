@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Bytes one call moved on a socket: what every protocol sees of the traffic. */
+#pragma once
+
+#include "vmlinux.h"
+
+struct io_chunk {
+	__u64 sk;
+	const __u8 *data;     /* first user buffer holding moved bytes; 0 for sendfile */
+	__u32 data_len;       /* bytes valid at data */
+	__u64 total;          /* bytes the call moved */
+	const __u8 *tail_end; /* one past the last byte moved, when known */
+	__u8 in;              /* 1: the process read them, 0: it wrote them */
+};

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * TCP facts that end or spoil exchanges, keyed by the socket itself: they fire whoever closes
+ * (close(2), exit, a reset in softirq), so connection ends need no syscall hooks. The handlers are
+ * called by the tracepoints (hooks/tcp.h) and by the tests.
+ */
+#pragma once
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "maps.h"
+#include "sock.h"
+#include "handshake.h"
+#include "records.h"
+#include "exchange.h"
+#include "io.h"
+
+#define OBI_TCPHDR_FIN 0x01
+
+static __always_inline void note_first_fin(struct conn_state *st, __u32 who)
+{
+	if (!(st->conn_flags & (OBI_CF_LOCAL_CLOSED_FIRST | OBI_CF_PEER_CLOSED_FIRST)))
+		st->conn_flags |= who;
+}
+
+static __always_inline void on_tcp_state_change(__u64 sk, int oldstate, int newstate, __u64 now)
+{
+	on_handshake_state(sk, oldstate, newstate, now);
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
+	if (!st)
+		return;
+
+	switch (newstate) {
+	case OBI_TCP_CLOSE_WAIT:
+		note_first_fin(st, OBI_CF_PEER_CLOSED_FIRST);
+		on_peer_fin(st, now);
+		break;
+	case OBI_TCP_FIN_WAIT1:
+		note_first_fin(st, OBI_CF_LOCAL_CLOSED_FIRST);
+		if (!st->local_shutdown)
+			on_connection_end(st, now, 1);
+		break;
+	case OBI_TCP_LAST_ACK:
+		/* After an answer to a peer that had sent FIN, whether it resets or acknowledges tells
+		 * a client that left from one that half-closed and waited: TCP_CLOSE will say. */
+		if (st->phase != PHASE_AWAIT_CLOSE)
+			on_connection_end(st, now, 1);
+		break;
+	case OBI_TCP_CLOSE:
+		if (!defer_close_to_write(st, sk, now))
+			finish_connection(st, sk, now, !(st->rec.flags & OBI_F_RST_RECEIVED));
+		break;
+	}
+}
+
+/*
+ * Retransmits while an exchange is open are part of its story: a slow request, an abandoned one.
+ * Those after its record went out still are, for the client waiting for the response's tail: they
+ * go out as records of their own. bare_fin: a FIN alone sent again delays nobody's response.
+ */
+static __always_inline void on_retransmit(__u64 sk, int bare_fin, __u64 now)
+{
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
+
+	if (!st) {
+		on_handshake_retransmit(sk);
+		return;
+	}
+	__sync_fetch_and_add(&st->conn_retransmits, 1);
+	if (st->phase == PHASE_IDLE) {
+		/* The response was all written, so its record went out; a client may still be waiting for its tail. */
+		if (st->rec.request_index && !bare_fin)
+			emit_late_retransmit(st, now);
+		return;
+	}
+	__sync_fetch_and_add(&st->rec.tcp.retransmits, 1);
+	if (!st->rec.tcp.first_retransmit_ns)
+		st->rec.tcp.first_retransmit_ns = now;
+	st->rec.tcp.last_retransmit_ns = now;
+}
+
+static __always_inline void on_reset_in(__u64 sk, __u64 now)
+{
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
+
+	if (st) {
+		st->conn_flags |= OBI_CF_RST_RECEIVED;
+		on_reset_received(st, now);
+	}
+}
+
+static __always_inline void on_reset_out(__u64 sk)
+{
+	struct conn_state *st = sk ? bpf_map_lookup_elem(&conns, &sk) : 0;
+
+	if (!st)
+		return;
+	st->conn_flags |= OBI_CF_RST_SENT;
+	if (st->phase != PHASE_IDLE)
+		st->rec.flags |= OBI_F_RST_SENT;
+}
+
+/* shutdown(SHUT_WR) sends our FIN but keeps reading: the exchange goes on. */
+static __always_inline void on_local_shutdown(__u64 sk)
+{
+	struct conn_state *st = sk ? bpf_map_lookup_elem(&conns, &sk) : 0;
+
+	if (st) {
+		st->local_shutdown = 1;
+		st->rec.flags |= OBI_F_LOCAL_SHUTDOWN;
+	}
+}

@@ -1,0 +1,359 @@
+package lab.obi.agent.bpf;
+
+import com.sun.jna.Callback;
+import com.sun.jna.Library;
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import lab.obi.agent.capture.ConnectionRecord;
+import lab.obi.agent.capture.ExchangeRecord;
+import lab.obi.agent.capture.KernelRecord;
+import lab.obi.agent.capture.LateRetransmitRecord;
+import lab.obi.agent.capture.RecordDecoder;
+import lab.obi.agent.contract.BpfObject;
+import lab.obi.agent.contract.ConfigLayout;
+import lab.obi.agent.contract.ConnectionFlags;
+import lab.obi.agent.contract.ExchangeFlags;
+import lab.obi.agent.exchange.Verdict;
+import lab.obi.agent.exchange.Verdicts;
+import lab.obi.agent.http.HttpParser;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.lang.ref.Reference;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The kernel's exchange state machine driven without traffic: bpf/test/harness.bpf.c exposes the
+ * hooks' handlers as programs that BPF_PROG_TEST_RUN calls with byte sequences from this process and
+ * TCP state changes; what they emit comes back through the ring buffer and the agent's decoder.
+ * Each test uses a connection ("sk") of its own. Needs root (loading BPF programs), as `make test` is.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class KernelStateMachineIT {
+
+    private static final Path HARNESS = Path.of("..", "bpf", "build", "harness.bpf.o");
+    private static final int TCP_ESTABLISHED = 1;
+    private static final int TCP_FIN_WAIT1 = 4;
+    private static final int TCP_CLOSE = 7;
+    private static final int TCP_CLOSE_WAIT = 8;
+    private static final int TCP_LAST_ACK = 9;
+    private static final int EPIPE = 32;
+    private static final long PEER_FIN_WAIT_NS = 50_000_000L;
+    private static final int TEST_RUN_OPTS_SIZE = 80;
+
+    /** The ring-buffer part of libbpf, which the agent reads by mapping the ring itself. */
+    interface RingBuffers extends Library {
+        RingBuffers INSTANCE = Native.load(LibBpf.SONAME, RingBuffers.class);
+
+        interface Sample extends Callback {
+            int invoke(Pointer context, Pointer data, long size);
+        }
+
+        Pointer ring_buffer__new(int mapFd, Sample sample, Pointer context, Pointer opts);
+
+        int ring_buffer__consume(Pointer ringBuffer);
+
+        void ring_buffer__free(Pointer ringBuffer);
+
+        Pointer bpf_object__find_program_by_name(Pointer object, String name);
+    }
+
+    private final LibBpf libbpf = LibBpf.load();
+    private final List<KernelRecord> received = new ArrayList<>();
+    private final RingBuffers.Sample collect = (context, data, size) -> {
+        received.add(RecordDecoder.decode(data.getByteArray(0, (int) size)).orElseThrow(
+                () -> new AssertionError("a record the decoder cannot read: " + size + " bytes")));
+        return 0;
+    };
+    private final AtomicLong nextSk = new AtomicLong(0x1000);
+    private Memory objectBytes;
+    private Pointer object;
+    private Pointer ring;
+
+    @BeforeAll
+    void loadTheHarness() throws Exception {
+        byte[] elf = Files.readAllBytes(HARNESS);
+        objectBytes = new Memory(elf.length);
+        objectBytes.write(0, elf, 0, elf.length);
+        object = libbpf.bpf_object__open_mem(objectBytes, elf.length, null);
+        assertNotNull(object, "libbpf opens " + HARNESS);
+        assertEquals(List.of(), new ContractCheck(libbpf, libbpf.bpf_object__btf(object)).mismatches(),
+                "the harness is built from the same contract");
+        Memory config = new Memory(ConfigLayout.SIZE);
+        config.clear();
+        config.setInt(ConfigLayout.REQ_HEAD_LEN, 512);
+        config.setLong(ConfigLayout.PEER_FIN_WAIT_NS, PEER_FIN_WAIT_NS);
+        assertEquals(0, libbpf.bpf_map__set_initial_value(libbpf.bpf_object__find_map_by_name(object,
+                BpfObject.CONFIG_SECTION), config, config.size()));
+        assertEquals(0, libbpf.bpf_object__load(object), "the verifier accepts the harness (run as root)");
+        int events = libbpf.bpf_map__fd(libbpf.bpf_object__find_map_by_name(object, BpfObject.MAP_EVENTS));
+        ring = RingBuffers.INSTANCE.ring_buffer__new(events, collect, null, null);
+        assertNotNull(ring);
+    }
+
+    @AfterAll
+    void unload() {
+        if (ring != null) {
+            RingBuffers.INSTANCE.ring_buffer__free(ring);
+        }
+        if (object != null) {
+            libbpf.bpf_object__close(object);
+        }
+    }
+
+    /** Runs a harness program once with these context arguments. */
+    private void run(String program, long... args) {
+        Pointer p = RingBuffers.INSTANCE.bpf_object__find_program_by_name(object, program);
+        assertNotNull(p, program);
+        Memory opts = new Memory(TEST_RUN_OPTS_SIZE);
+        opts.clear();
+        opts.setLong(0, TEST_RUN_OPTS_SIZE);
+        Memory context = args.length == 0 ? null : new Memory(8L * args.length);
+        if (context != null) {
+            for (int i = 0; i < args.length; i++) {
+                context.setLong(8L * i, args[i]);
+            }
+            opts.setPointer(32, context); // ctx_in
+            opts.setInt(48, 8 * args.length); // ctx_size_in
+        }
+        assertEquals(0, libbpf.bpf_prog_test_run_opts(libbpf.bpf_program__fd(p), opts), program);
+        Reference.reachabilityFence(context); // its memory is read by the call above
+    }
+
+    /** One read (in) or write (out) of these bytes on the connection, returning what the call returned. */
+    private void io(long sk, boolean in, String bytes) {
+        begin(sk, in, bytes);
+        run("harness_io_end", bytes.length());
+    }
+
+    private Memory pending; // the buffer of the call under way: the kernel reads it at the call's exit
+
+    private void begin(long sk, boolean in, String bytes) {
+        byte[] b = bytes.getBytes(StandardCharsets.ISO_8859_1);
+        pending = new Memory(Math.max(b.length, 1));
+        pending.write(0, b, 0, b.length);
+        run("harness_io_begin", sk, Pointer.nativeValue(pending), b.length, in ? 1 : 0);
+    }
+
+    private void state(long sk, int from, int to) {
+        run("harness_tcp_state", sk, from, to);
+    }
+
+    private List<KernelRecord> drain() {
+        received.clear();
+        RingBuffers.INSTANCE.ring_buffer__consume(ring);
+        return List.copyOf(received);
+    }
+
+    private <T extends KernelRecord> List<T> drained(Class<T> kind) {
+        return drain().stream().filter(kind::isInstance).map(kind::cast).toList();
+    }
+
+    private static final String REQUEST = "GET /users/7 HTTP/1.1\r\nHost: lab\r\n\r\n";
+    private static final String RESPONSE = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+    private static Verdict verdict(ExchangeRecord r) {
+        return Verdicts.judge(r, HttpParser.parseRequest(r.requestHead()).orElse(null));
+    }
+
+    @Test
+    void aRequestAndItsResponseAreOneRecord() {
+        long sk = nextSk.incrementAndGet();
+        io(sk, true, REQUEST);
+        assertEquals(List.of(), drain(), "nothing before the response ends");
+        io(sk, false, RESPONSE);
+        ExchangeRecord r = single(drained(ExchangeRecord.class));
+        assertEquals(200, r.status());
+        assertTrue(r.has(ExchangeFlags.RESPONSE_COMPLETE));
+        assertTrue(r.has(ExchangeFlags.REQUEST_ENDS_BLANK_LINE));
+        assertEquals(ExchangeRecord.Direction.SERVER, r.owner().direction());
+        assertEquals(REQUEST, new String(r.requestHead(), StandardCharsets.ISO_8859_1));
+        assertEquals(REQUEST.length(), r.bytesIn());
+        assertEquals(RESPONSE.length(), r.bytesOut());
+        assertEquals(2, r.contentLength());
+        assertEquals(1, r.requestIndex());
+        assertTrue(r.endNs() >= r.startNs() && r.startNs() > 0);
+        assertEquals(ProcessHandle.current().pid(), r.owner().pid());
+    }
+
+    @Test
+    void keepAliveRequestsAreCountedAndPipelinedOnesStartFromTheirResponses() {
+        long sk = nextSk.incrementAndGet();
+        io(sk, true, REQUEST);
+        io(sk, false, RESPONSE);
+        io(sk, true, REQUEST + REQUEST); // two requests in one read
+        io(sk, false, RESPONSE);
+        io(sk, false, RESPONSE);
+        List<ExchangeRecord> records = drained(ExchangeRecord.class);
+        assertEquals(List.of(1, 2, 3), records.stream().map(ExchangeRecord::requestIndex).toList());
+        assertTrue(records.get(2).has(ExchangeFlags.PIPELINED), "started by its response");
+        assertEquals(0, records.get(2).requestHead().length, "its request came with the one before");
+    }
+
+    @Test
+    void aChunkedResponseEndsWithItsLastChunk() {
+        long sk = nextSk.incrementAndGet();
+        io(sk, true, REQUEST);
+        io(sk, false, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        io(sk, false, "4\r\nbody\r\n");
+        assertEquals(List.of(), drain(), "the body goes on");
+        io(sk, false, "0\r\n\r\n");
+        ExchangeRecord r = single(drained(ExchangeRecord.class));
+        assertTrue(r.has(ExchangeFlags.CHUNKED) && r.has(ExchangeFlags.RESPONSE_COMPLETE), r.toString());
+    }
+
+    @Test
+    void theClientsFinThenTheAnswerThenItsResetIsAnAnswerAfterTheClientLeft() {
+        long sk = nextSk.incrementAndGet();
+        io(sk, true, REQUEST);
+        state(sk, TCP_ESTABLISHED, TCP_CLOSE_WAIT);
+        io(sk, false, RESPONSE);
+        state(sk, TCP_CLOSE_WAIT, TCP_LAST_ACK);
+        assertEquals(List.of(), drain(), "after an answer to a FIN, the close tells half-close from abandon");
+        run("harness_reset_received", sk);
+        state(sk, TCP_LAST_ACK, TCP_CLOSE);
+        List<KernelRecord> records = drain();
+        ExchangeRecord r = single(records.stream().filter(ExchangeRecord.class::isInstance)
+                .map(ExchangeRecord.class::cast).toList());
+        assertTrue(r.has(ExchangeFlags.PEER_FIN) && r.has(ExchangeFlags.RST_RECEIVED)
+                && r.has(ExchangeFlags.RESPONSE_COMPLETE), r.toString());
+        Verdict v = verdict(r);
+        assertEquals(200, v.status(), "the status it wrote");
+        assertTrue(v.aborted(), "the client had left");
+        ConnectionRecord c = single(records.stream().filter(ConnectionRecord.class::isInstance)
+                .map(ConnectionRecord.class::cast).toList());
+        assertTrue(c.has(ConnectionFlags.PEER_CLOSED_FIRST) && c.has(ConnectionFlags.RST_RECEIVED));
+        assertEquals(1, c.requests());
+    }
+
+    @Test
+    void aHalfCloseAnsweredAndAcknowledgedIsNoAbandon() {
+        long sk = nextSk.incrementAndGet();
+        io(sk, true, REQUEST);
+        state(sk, TCP_ESTABLISHED, TCP_CLOSE_WAIT);
+        io(sk, false, RESPONSE);
+        state(sk, TCP_CLOSE_WAIT, TCP_LAST_ACK);
+        state(sk, TCP_LAST_ACK, TCP_CLOSE);
+        Verdict v = verdict(single(drained(ExchangeRecord.class)));
+        assertEquals(200, v.status());
+        assertFalse(v.aborted());
+    }
+
+    @Test
+    void aWriteThatTheResetAnswersInsideTheCallIsStillCounted() {
+        long sk = nextSk.incrementAndGet();
+        io(sk, true, REQUEST);
+        state(sk, TCP_ESTABLISHED, TCP_CLOSE_WAIT);
+        begin(sk, false, RESPONSE);
+        run("harness_reset_received", sk);
+        state(sk, TCP_CLOSE_WAIT, TCP_CLOSE); // on loopback: inside the write
+        assertEquals(List.of(), drain(), "the close waits for the write's exit");
+        run("harness_io_end", RESPONSE.length());
+        List<KernelRecord> records = drain();
+        ExchangeRecord r = (ExchangeRecord) records.get(0);
+        assertEquals(RESPONSE.length(), r.bytesOut(), "the write's bytes are in");
+        assertEquals(200, verdict(r).status());
+        assertInstanceOf(ConnectionRecord.class, records.get(1), "then the connection's record");
+    }
+
+    @Test
+    void aClientThatLeftBeforeAnyStatusLineIs499AndAHeadCutShortIs400() {
+        long complete = nextSk.incrementAndGet();
+        io(complete, true, REQUEST);
+        state(complete, TCP_ESTABLISHED, TCP_CLOSE_WAIT);
+        state(complete, TCP_CLOSE_WAIT, TCP_LAST_ACK);
+        Verdict gone = verdict(single(drained(ExchangeRecord.class)));
+        assertEquals(499, gone.status());
+        assertTrue(gone.aborted() && gone.requestComplete());
+
+        long cut = nextSk.incrementAndGet();
+        io(cut, true, "GET /users/7 HTTP/1.1\r\nHo");
+        io(cut, true, "st: lab\r\n");
+        state(cut, TCP_ESTABLISHED, TCP_CLOSE_WAIT);
+        state(cut, TCP_CLOSE_WAIT, TCP_LAST_ACK);
+        ExchangeRecord r = single(drained(ExchangeRecord.class));
+        assertFalse(r.has(ExchangeFlags.REQUEST_ENDS_BLANK_LINE));
+        Verdict v = verdict(r);
+        assertEquals(400, v.status());
+        assertFalse(v.requestComplete());
+    }
+
+    @Test
+    void aRequestSentAFewBytesPerReadEndsWithABlankLine() {
+        long sk = nextSk.incrementAndGet();
+        io(sk, true, "GET /x HTTP/1.1\r\nHost: lab\r\n");
+        for (char c : "\r\n".toCharArray()) {
+            io(sk, true, String.valueOf(c));
+        }
+        io(sk, false, RESPONSE);
+        ExchangeRecord r = single(drained(ExchangeRecord.class));
+        assertTrue(r.has(ExchangeFlags.REQUEST_ENDS_BLANK_LINE), "the last four bytes, one read at a time");
+    }
+
+    @Test
+    void aServerThatNeverReactsToTheFinIsReportedOnceTheWaitRunsOut() throws Exception {
+        long sk = nextSk.incrementAndGet();
+        io(sk, true, REQUEST);
+        state(sk, TCP_ESTABLISHED, TCP_CLOSE_WAIT);
+        run(BpfObject.PROGRAM_EXPIRE_PEER_FIN_WAITS);
+        assertEquals(List.of(), drained(ExchangeRecord.class), "still within the wait");
+        Thread.sleep(PEER_FIN_WAIT_NS / 1_000_000 + 20);
+        run(BpfObject.PROGRAM_EXPIRE_PEER_FIN_WAITS);
+        ExchangeRecord r = single(drained(ExchangeRecord.class));
+        assertTrue(r.has(ExchangeFlags.WAIT_EXPIRED), r.toString());
+        assertTrue(r.endNs() - r.finNs() >= PEER_FIN_WAIT_NS, "it lasted until it was given up on");
+        assertEquals(499, verdict(r).status());
+        io(sk, false, RESPONSE);
+        state(sk, TCP_CLOSE_WAIT, TCP_LAST_ACK);
+        state(sk, TCP_LAST_ACK, TCP_CLOSE);
+        assertEquals(List.of(), drained(ExchangeRecord.class), "the late answer is no exchange");
+    }
+
+    @Test
+    void aWriteThatFailsAfterTheClientLeftIsAWriteError() {
+        long sk = nextSk.incrementAndGet();
+        io(sk, true, REQUEST);
+        begin(sk, false, RESPONSE);
+        run("harness_io_end", -EPIPE);
+        state(sk, TCP_ESTABLISHED, TCP_FIN_WAIT1);
+        ExchangeRecord r = single(drained(ExchangeRecord.class));
+        assertTrue(r.has(ExchangeFlags.WRITE_ERROR) && r.writeErrorNs() > 0, r.toString());
+        assertEquals(0, r.bytesOut());
+    }
+
+    @Test
+    void aSegmentSentAgainAfterTheRecordIsALateRetransmitOfThatExchange() {
+        long sk = nextSk.incrementAndGet();
+        io(sk, true, REQUEST);
+        io(sk, false, RESPONSE);
+        drain();
+        run("harness_retransmit", sk, 0);
+        run("harness_retransmit", sk, 1); // a FIN alone delays no response
+        LateRetransmitRecord late = single(drained(LateRetransmitRecord.class));
+        assertEquals(1, late.requestIndex());
+    }
+
+    @Test
+    void bytesThatAreNoHttpCreateNoState() {
+        long sk = nextSk.incrementAndGet();
+        io(sk, true, "\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003");
+        io(sk, false, RESPONSE);
+        state(sk, TCP_ESTABLISHED, TCP_CLOSE);
+        assertEquals(List.of(), drain(), "TLS bytes, then a status line: nothing tracked, nothing emitted");
+    }
+
+    private static <T> T single(List<T> records) {
+        assertEquals(1, records.size(), records.toString());
+        return records.get(0);
+    }
+}
