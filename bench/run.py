@@ -193,7 +193,7 @@ service:
 
 
 class Agent:
-    """obi-agent as the README runs it; started for each measured round, its start-up timed."""
+    """obi-agent as docs/configuration.md runs it; started for each measured round, its start-up timed."""
 
     def __init__(self, lab, otlp=False, services=None):
         self.lab = lab

@@ -16,7 +16,7 @@ import lab.obi.agent.http.HttpRequestHead;
 
 /**
  * Decides, from what the kernel saw, the status a server's access log would show and whether the
- * peer gave up. The rule (README, "The verdict"): the status is what the server put on the wire; a
+ * peer gave up. The rule (docs/verdict.md): the status is what the server put on the wire; a
  * server that wrote no status line gets nginx's code for why: 499 (the client left a complete request),
  * 400 (the client left in the middle of its request), 444 (the server closed without answering) or
  * 408 (the server closed on an incomplete request). Whether and when the client gave up is a separate

@@ -87,7 +87,7 @@ class VerdictOrdersIT {
 
     /** A backend's own log line: the status line it wrote ("-": none) and what happened. */
     private record BackendLine(String backend, int clientPort, String id, String statusWritten, String outcome) {
-        /** The status the agent must report for it (the rule in the README). */
+        /** The status the agent must report for it (the rule in docs/verdict.md). */
         int expectedStatus() {
             if (!statusWritten.equals("-")) {
                 return Integer.parseInt(statusWritten);
