@@ -5,6 +5,8 @@
 
 #include "hooks/syscalls.h"
 #include "hooks/tcp.h"
+#include "hooks/openssl.h"
+#include "hooks/exec.h"
 #include "expiry.h"
 #include "contract_types.h"
 

@@ -77,6 +77,7 @@ enum obi_exchange_flag {
 	OBI_F_REQUEST_ENDS_BLANK_LINE = 1 << 13, /* the request bytes moved so far end with CRLF CRLF */
 	OBI_F_FIN_BEFORE_REQUEST  = 1 << 14, /* the peer had sent its FIN before this request was read */
 	OBI_F_WAIT_EXPIRED        = 1 << 15, /* reported after obi_config.peer_fin_wait_ns without the server's reaction */
+	OBI_F_TLS                 = 1 << 16, /* the bytes are the plaintext of OpenSSL calls: HTTPS */
 };
 
 /* One request/response exchange. CLOCK_MONOTONIC nanoseconds; 0: did not happen. */
@@ -117,6 +118,7 @@ enum obi_connection_flag {
 	OBI_CF_PEER_CLOSED_FIRST  = 1 << 1, /* the peer sent the first FIN */
 	OBI_CF_RST_RECEIVED       = 1 << 2, /* a reset came in at some point */
 	OBI_CF_RST_SENT           = 1 << 3, /* this host sent a reset at some point */
+	OBI_CF_TLS                = 1 << 4, /* its exchanges were read through OpenSSL */
 };
 
 /* A tracked connection at its close; its socket's process and side are those of its last exchange. */
@@ -149,6 +151,7 @@ enum obi_counter {
 	OBI_C_ARGS_TABLE_FULL,       /* syscalls not seen: in-flight syscall table full */
 	OBI_C_READ_FAULT,            /* user memory that could not be read */
 	OBI_C_PEER_FIN_WAIT_EXPIRED, /* exchanges reported without knowing how the server reacted to the peer's FIN */
+	OBI_C_TLS_NO_SOCKET,         /* OpenSSL plaintext whose socket was never seen (served from its buffers) */
 	OBI_C_COUNTERS_LEN,
 };
 

@@ -141,6 +141,8 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &c->sk);
 	__u8 peek[PEEK_LEN] = {};
 
+	if (st && st->tls && !c->tls)
+		return; /* TLS records: their plaintext comes from the OpenSSL calls */
 	if (st && st->phase == PHASE_GIVEN_UP) {
 		st->conn_bytes[c->in & 1] += c->total;
 		return;
@@ -153,6 +155,7 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 		st = track_connection(c->sk);
 		if (!st)
 			return;
+		st->tls = c->tls;
 	}
 	st->conn_bytes[c->in & 1] += c->total;
 	__u16 code = status_line_code(peek);

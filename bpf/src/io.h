@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A socket call from its entry to its exit: the entry remembers the arguments of TCP-socket calls
- * only, the exit folds the bytes moved into the exchange. Used by the syscall hooks and the tests.
+ * only, the exit folds the bytes moved into the exchange. An OpenSSL call around it (hooks/openssl.h)
+ * learns its socket from it, and its plaintext replaces the TLS records the socket call moved.
+ * Used by the hooks and the tests.
  */
 #pragma once
 
@@ -29,20 +31,49 @@ struct io_args {
 	__s32 syscall_nr;
 	__u8 kind;
 	__u8 in;
-	__u8 pending;        /* set on entry, cleared on exit */
-	__u8 close_deferred; /* the socket reached TCP_CLOSE inside this call (a reset in answer to the write) */
+	__u8 pending;    /* set on entry, cleared on exit */
+	__u8 ciphertext; /* inside an OpenSSL call: it moves TLS records, only its failure counts */
+};
+
+/* An OpenSSL read or write under way: its plaintext is folded when it returns. */
+struct ssl_call {
+	__u64 ssl;       /* the SSL * (0: no call under way) */
+	__u64 buf;       /* the plaintext buffer */
+	__u64 count_ptr; /* SSL_read_ex/SSL_write_ex: where the byte count goes (0: it is the return value) */
+	__u64 sk;        /* the socket its own syscalls used (0: none, the bytes were buffered) */
+	__u8 in;
 };
 
 /*
- * The socket call under way, per thread. Task storage instead of a hash keyed by thread id:
+ * What a thread does with sockets now, in task storage instead of a hash keyed by thread id:
  * cheaper per call, and freed with the thread, so a thread that dies inside a call leaks nothing.
  */
+struct thread_io {
+	struct io_args call;
+	struct ssl_call ssl;
+	__u64 close_deferred_sk; /* TCP_CLOSE came inside this thread's write to it: finished when the write returns */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct io_args);
+	__type(value, struct thread_io);
 } inflight SEC(".maps");
+
+struct ssl_key {
+	__u64 ssl;
+	__u32 tgid; /* SSL * are addresses: per process */
+	__u32 _pad;
+};
+
+/* Which socket an SSL * reads and writes, for calls served from OpenSSL's buffers with no syscall. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct ssl_key);
+	__type(value, __u64);
+} ssl_sockets SEC(".maps");
 
 /* The first buffer of a call and, for vectored writes, where the moved bytes end. */
 static __always_inline void resolve_buffers(const struct io_args *a, __u64 moved, struct io_chunk *c)
@@ -89,18 +120,29 @@ static __always_inline void resolve_buffers(const struct io_args *a, __u64 moved
 		c->tail_end = (const __u8 *)iov.iov_base + iov.iov_len;
 }
 
+static __always_inline struct ssl_key ssl_key_of(__u64 ssl)
+{
+	struct ssl_key key = {.ssl = ssl, .tgid = bpf_get_current_pid_tgid() >> 32};
+	return key;
+}
+
 /* Entry of a call on a TCP socket: remembered until its exit on the same thread. */
 static __always_inline void io_begin(const struct io_args *call)
 {
-	struct io_args *slot = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
-						    BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!slot) {
+	struct thread_io *t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+						   BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t) {
 		count(OBI_C_ARGS_TABLE_FULL);
 		return;
 	}
-	*slot = *call;
-	slot->pending = 1;
-	slot->close_deferred = 0;
+	t->call = *call;
+	t->call.pending = 1;
+	t->call.ciphertext = t->ssl.ssl != 0;
+	if (t->call.ciphertext && t->ssl.sk != call->sk) {
+		t->ssl.sk = call->sk;
+		struct ssl_key key = ssl_key_of(t->ssl.ssl);
+		bpf_map_update_elem(&ssl_sockets, &key, &call->sk, BPF_ANY);
+	}
 }
 
 static __always_inline void fold_io(const struct io_args *a, long ret)
@@ -112,6 +154,8 @@ static __always_inline void fold_io(const struct io_args *a, long ret)
 			on_write_error(a->sk, now);
 		return;
 	}
+	if (a->ciphertext)
+		return;
 	struct io_chunk c = {
 		.sk = a->sk,
 		.total = ret,
@@ -124,17 +168,20 @@ static __always_inline void fold_io(const struct io_args *a, long ret)
 /* Exit of the call: syscall_nr tells it is the call whose entry was seen, so its buffers describe these bytes. */
 static __always_inline void io_end(__s32 syscall_nr, long ret)
 {
-	struct io_args *slot = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	struct thread_io *t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
 
-	if (!slot || !slot->pending)
+	if (!t || !t->call.pending)
 		return;
-	struct io_args a = *slot;
-	slot->pending = 0;
-	slot->close_deferred = 0;
+	struct io_args a = t->call;
+	t->call.pending = 0;
 	if (a.syscall_nr == syscall_nr)
 		fold_io(&a, ret);
-	if (a.close_deferred)
-		finish_deferred_close(a.sk);
+	/* inside an OpenSSL call, the plaintext it returns comes first */
+	__u64 deferred = t->close_deferred_sk;
+	if (deferred && !t->ssl.ssl) {
+		t->close_deferred_sk = 0;
+		finish_deferred_close(deferred);
+	}
 }
 
 /*
@@ -143,11 +190,11 @@ static __always_inline void io_end(__s32 syscall_nr, long ret)
  */
 static __always_inline int defer_close_to_write(struct conn_state *st, __u64 sk, __u64 now)
 {
-	struct io_args *slot = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	struct thread_io *t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
 
-	if (!slot || !slot->pending || slot->in || slot->sk != sk)
+	if (!t || !t->call.pending || t->call.in || t->call.sk != sk)
 		return 0;
-	slot->close_deferred = 1;
+	t->close_deferred_sk = sk;
 	st->close_deferred_ns = now;
 	st->close_deferred_local = !(st->rec.flags & OBI_F_RST_RECEIVED);
 	return 1;

@@ -11,4 +11,5 @@ struct io_chunk {
 	__u64 total;          /* bytes the call moved */
 	const __u8 *tail_end; /* one past the last byte moved, when known */
 	__u8 in;              /* 1: the process read them, 0: it wrote them */
+	__u8 tls;             /* the plaintext of an OpenSSL call, not bytes on the wire */
 };

@@ -58,6 +58,7 @@ struct conn_state {
 	__u8 head_request;   /* the request was HEAD: the response has no body */
 	__u8 local_shutdown; /* shutdown(SHUT_WR) seen: our FIN is a half-close, not the end */
 	__u8 close_deferred_local;
+	__u8 tls;            /* read through OpenSSL: the socket calls' bytes are TLS records, not HTTP */
 };
 
 struct {

@@ -49,6 +49,8 @@ static __always_inline void emit(struct conn_state *st, __u32 why)
 	st->rec.flags |= why;
 	if (st->req_tail == OBI_CRLF_CRLF)
 		st->rec.flags |= OBI_F_REQUEST_ENDS_BLANK_LINE;
+	if (st->tls)
+		st->rec.flags |= OBI_F_TLS;
 	st->rec.tcp.srtt_us = smoothed_rtt_us(st->sk);
 	if (bpf_ringbuf_output(&events, &st->rec, length, wakeup_flag()))
 		count(OBI_C_RINGBUF_FULL);
@@ -109,7 +111,7 @@ static __always_inline void emit_connection_closed(const struct conn_state *st, 
 	r->bytes_in = st->conn_bytes[1];
 	r->bytes_out = st->conn_bytes[0];
 	r->requests = st->rec.request_index;
-	r->flags = st->conn_flags;
+	r->flags = st->conn_flags | (st->tls ? OBI_CF_TLS : 0);
 	r->tcp = st->rec.tcp;
 	r->tcp.retransmits = st->conn_retransmits;
 	r->tcp.first_retransmit_ns = 0;

@@ -1,13 +1,16 @@
 """Clients that give up, or not, in every order of events, each provoked on purpose.
 
-Usage: python3 abandon_orders.py NGINX_PORT JDK_PORT PY_PORT ROUNDS
-Prints one JSON line per request sent: {"scenario", "id", "target", "port"} where "port" is the
+Usage: python3 abandon_orders.py NGINX_PORT JDK_PORT PY_PORT ROUNDS [tls]
+With "tls", NGINX_PORT is nginx's HTTPS port and every request to it goes over TLS (no certificate
+check: the test's own); the backends are reached in clear as before.
+Prints one JSON line per request sent: {"scenario", "id", "target" (lb, lb-tls, jdk, py), "port"} where "port" is the
 client's local port (nginx's $remote_port, the agent's peer_port) and "id" the request's id= query
 parameter. Every request target carries a unique id, so nginx's access log, the backends' own logs and
 the agent's request log (run with obi.routes.keep-query=true) can be joined line by line.
 """
 import json
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -15,24 +18,33 @@ import time
 HOST = "127.0.0.1"
 NGINX, JDK, PY = (int(p) for p in sys.argv[1:4])
 ROUNDS = int(sys.argv[4])
+TLS = len(sys.argv) > 5 and sys.argv[5] == "tls"
 TARGETS = {"lb": NGINX, "jdk": JDK, "py": PY}
+TLS_CONTEXT = ssl.create_default_context()
+TLS_CONTEXT.check_hostname = False
+TLS_CONTEXT.verify_mode = ssl.CERT_NONE
 counter = 0
 
 
 def new_id(scenario):
     global counter
     counter += 1
-    return f"{scenario}-{counter}"
+    return f"{'tls-' if TLS else ''}{scenario}-{counter}"
 
 
-def connect(target):
+def connect(target, cork=False):
     s = socket.create_connection((HOST, TARGETS[target]))
     s.settimeout(10)
+    if cork:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    if TLS and target == "lb":
+        s = TLS_CONTEXT.wrap_socket(s)
     return s
 
 
 def report(scenario, request_id, target, s):
-    print(json.dumps({"scenario": scenario, "id": request_id, "target": target, "port": s.getsockname()[1]}),
+    shown = "lb-tls" if TLS and target == "lb" else target
+    print(json.dumps({"scenario": scenario, "id": request_id, "target": shown, "port": s.getsockname()[1]}),
           flush=True)
 
 
@@ -114,9 +126,10 @@ def half_close_unanswered():
 def fin_with_request():
     """The FIN leaves in the request's own segment (TCP_CORK): it is there before nginx reads a byte."""
     request_id = new_id("fin_with_request")
-    s = connect("lb")
+    s = connect("lb", cork=not TLS)
     report("fin_with_request", request_id, "lb", s)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    if TLS:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)  # after the handshake: the request's record and the FIN
     s.sendall(get("/py/slow?ms=1000", request_id))
     half_close_and_read(s)
 

@@ -8,6 +8,7 @@ import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import lab.obi.agent.bpf.BpfCapture;
 import lab.obi.agent.bpf.BpfException;
+import lab.obi.agent.bpf.OpenSslProbes;
 import lab.obi.agent.contract.KernelCounter;
 import lab.obi.agent.bpf.RingBufferReader;
 import lab.obi.agent.config.AgentConfig;
@@ -71,6 +72,12 @@ public class AgentMain implements QuarkusApplication {
     private RingBufferReader reader;
     private StatsLog stats;
     private NetlinkLinkMonitor linkMonitor;
+    private OpenSslProbes openSsl;
+    private final ScheduledExecutorService tlsScanner = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "obi-tls");
+        t.setDaemon(true);
+        return t;
+    });
 
     @Override
     public int run(String... args) throws Exception {
@@ -113,6 +120,9 @@ public class AgentMain implements QuarkusApplication {
                 config.bpf().ringbufSizeMb() << 20, config.bpf().maxConnections());
         capture = BpfCapture.load(object, settings);
         reader = new RingBufferReader(capture, settings.ringBufferBytes(), pipeline::accept);
+        if (config.tls().enabled()) {
+            followOpenSsl();
+        }
         pipeline.start();
         reader.start();
         readiness.capturing(capture.programNames().size(), reader);
@@ -143,6 +153,8 @@ public class AgentMain implements QuarkusApplication {
      */
     void stop(@Observes ShutdownEvent event) throws InterruptedException, IOException {
         scheduler.shutdownNow();
+        tlsScanner.shutdownNow();
+        tlsScanner.awaitTermination(5, TimeUnit.SECONDS);
         if (linkMonitor != null) {
             linkMonitor.close();
         }
@@ -161,8 +173,32 @@ public class AgentMain implements QuarkusApplication {
         if (stats != null) {
             stats.logFinal();
         }
+        if (openSsl != null) {
+            openSsl.close();
+        }
         if (capture != null) {
             capture.close();
+        }
+    }
+
+    /** Processes that start are looked at within a quarter of a second; all of them every 10 s. */
+    private void followOpenSsl() throws BpfException {
+        openSsl = new OpenSslProbes(capture, Path.of("/proc"));
+        openSsl.scan();
+        tlsScanner.scheduleWithFixedDelay(() -> followOpenSsl(OpenSslProbes::startedSinceLastCall), 250, 250,
+                TimeUnit.MILLISECONDS);
+        tlsScanner.scheduleWithFixedDelay(() -> followOpenSsl(OpenSslProbes::scan), 10, 10, TimeUnit.SECONDS);
+    }
+
+    private interface ProbeStep {
+        void run(OpenSslProbes probes) throws BpfException;
+    }
+
+    private void followOpenSsl(ProbeStep step) {
+        try {
+            step.run(openSsl);
+        } catch (BpfException | RuntimeException e) {
+            LOG.warnf("following OpenSSL libraries failed: %s", e.getMessage());
         }
     }
 
@@ -243,7 +279,7 @@ public class AgentMain implements QuarkusApplication {
             }
         }
         return new SelfStats(s.received(), s.reported(), s.ignored(), s.notHttp(), drops, s.queued(),
-                peerFinWaitsExpired);
+                peerFinWaitsExpired, openSsl == null ? 0 : openSsl.attachedCount());
     }
 
     private List<String> configProblems() {

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import lab.obi.agent.contract.BpfObject;
 import lab.obi.agent.contract.ConfigLayout;
 import lab.obi.agent.contract.KernelCounter;
@@ -22,8 +23,11 @@ import lab.obi.agent.contract.KernelCounter;
 public final class BpfCapture implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(BpfCapture.class);
-    /** Programs in this section are run by the agent (BPF_PROG_TEST_RUN), never attached. */
-    private static final String RUN_ON_DEMAND_SECTION = "raw_tp";
+    /**
+     * Programs in these sections are not attached by their section: the agent runs the raw_tp one
+     * (BPF_PROG_TEST_RUN) and attaches the uprobes to each OpenSSL it finds (OpenSslProbes).
+     */
+    private static final Set<String> ATTACHED_BY_THE_AGENT = Set.of("raw_tp", "uprobe", "uretprobe");
     private static final String EXPIRY_PROGRAM = BpfObject.PROGRAM_EXPIRE_PEER_FIN_WAITS;
     /** sizeof(struct bpf_test_run_opts) in libbpf 1.x; the fields after sz stay zero. */
     private static final int TEST_RUN_OPTS_SIZE = 80;
@@ -133,7 +137,7 @@ public final class BpfCapture implements AutoCloseable {
         Pointer program = null;
         while ((program = libbpf.bpf_object__next_program(object, program)) != null) {
             String name = libbpf.bpf_program__name(program);
-            if (RUN_ON_DEMAND_SECTION.equals(libbpf.bpf_program__section_name(program))) {
+            if (ATTACHED_BY_THE_AGENT.contains(libbpf.bpf_program__section_name(program))) {
                 if (EXPIRY_PROGRAM.equals(name)) {
                     expiryProgram = program;
                 }
@@ -171,6 +175,35 @@ public final class BpfCapture implements AutoCloseable {
 
     public List<String> programNames() {
         return List.copyOf(programNames);
+    }
+
+    /** A loaded program of the object, by name: for the probes the agent attaches itself. */
+    Pointer program(String name) throws BpfException {
+        Pointer program = libbpf.bpf_object__find_program_by_name(object, name);
+        if (program == null) {
+            throw new BpfException("the BPF object has no program " + name + ": agent and BPF object do not match");
+        }
+        return program;
+    }
+
+    LibBpf libbpf() {
+        return libbpf;
+    }
+
+    private static final int MAX_EXECS_PER_CALL = 256;
+
+    /** The process ids that exec'd since the last call (the kernel's queue, oldest first; at most 256). */
+    synchronized List<Integer> execs() throws BpfException {
+        if (closed) {
+            return List.of();
+        }
+        int fd = mapFd(BpfObject.MAP_EXECS);
+        Memory value = new Memory(4);
+        List<Integer> pids = new ArrayList<>();
+        while (pids.size() < MAX_EXECS_PER_CALL && libbpf.bpf_map_lookup_and_delete_elem(fd, null, value) == 0) {
+            pids.add(value.getInt(0));
+        }
+        return pids;
     }
 
     public int ringBufferFd() throws BpfException {
@@ -223,14 +256,28 @@ public final class BpfCapture implements AutoCloseable {
         return LibBpf.LibC.INSTANCE.strerror(err) + " (errno " + err + ")";
     }
 
+    /** Set while the agent tries something that is expected to fail often: libbpf's warnings are debug lines then. */
+    private static final ThreadLocal<Boolean> TRYING = ThreadLocal.withInitial(() -> false);
+
+    /** Runs an attempt whose failure is the common case (probing executables for OpenSSL symbols). */
+    static <T> T quietly(java.util.function.Supplier<T> attempt) {
+        TRYING.set(true);
+        try {
+            return attempt.get();
+        } finally {
+            TRYING.set(false);
+        }
+    }
+
     private static int logLibbpf(int level, String format, Pointer args) {
-        if (level > LibBpf.LIBBPF_INFO && !LOG.isTraceEnabled()) {
+        int effective = level == LibBpf.LIBBPF_WARN && TRYING.get() ? LibBpf.LIBBPF_INFO : level;
+        if (effective > LibBpf.LIBBPF_INFO && !LOG.isTraceEnabled()) {
             return 0;
         }
         byte[] line = new byte[4096];
         int n = LibBpf.LibC.INSTANCE.vsnprintf(line, line.length, format, args);
         String text = new String(line, 0, Math.max(0, Math.min(n, line.length - 1))).stripTrailing();
-        switch (level) {
+        switch (effective) {
             case LibBpf.LIBBPF_WARN -> LOG.warn("libbpf: " + text);
             case LibBpf.LIBBPF_INFO -> LOG.debug("libbpf: " + text);
             default -> LOG.trace("libbpf: " + text);

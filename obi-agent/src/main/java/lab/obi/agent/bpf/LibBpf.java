@@ -37,6 +37,12 @@ interface LibBpf extends Library {
 
     Pointer bpf_object__next_program(Pointer object, Pointer previous);
 
+    Pointer bpf_object__find_program_by_name(Pointer object, String name);
+
+    /** struct bpf_uprobe_opts: sz, ref_ctr_offset, bpf_cookie, retprobe, func_name. */
+    Pointer bpf_program__attach_uprobe_opts(Pointer program, int pid, String binaryPath, long funcOffset,
+                                            Pointer opts);
+
     String bpf_program__name(Pointer program);
 
     String bpf_program__section_name(Pointer program);
@@ -57,6 +63,9 @@ interface LibBpf extends Library {
     int bpf_map__fd(Pointer map);
 
     int bpf_map_lookup_elem(int fd, Pointer key, Pointer value);
+
+    /** For queue maps: pops the oldest value (key null); -ENOENT when empty. */
+    int bpf_map_lookup_and_delete_elem(int fd, Pointer key, Pointer value);
 
     int libbpf_num_possible_cpus();
 

@@ -135,6 +135,17 @@ public interface AgentConfig {
         boolean interfaceEvents();
     }
 
+    Tls tls();
+
+    interface Tls {
+        /**
+         * See HTTPS through OpenSSL: uprobes on every libssl the host's and the containers' processes
+         * use (SSL_read, SSL_write and their _ex forms).
+         */
+        @WithDefault("true")
+        boolean enabled();
+    }
+
     Watch watch();
 
     interface Watch {

@@ -230,6 +230,9 @@ public final class Telemetry implements AutoCloseable {
                 .setDescription("Records waiting for assembly, spans waiting for export").buildObserver();
         ObservableLongMeasurement exportedSpans = meter.counterBuilder("obi.agent.spans.exported").setUnit("{span}")
                 .setDescription("Spans accepted by the OTLP endpoint").buildObserver();
+        ObservableLongMeasurement tlsLibraries = meter.gaugeBuilder("obi.agent.tls.libraries").ofLongs()
+                .setUnit("{library}").setDescription("OpenSSL libraries and executables whose HTTPS the agent sees")
+                .buildObserver();
         ObservableLongMeasurement finWaitsExpired = meter.counterBuilder("obi.agent.peer_fin_waits.expired")
                 .setUnit("{request}").setDescription("Requests reported after waiting obi.capture.peer-fin-wait for"
                         + " the server to answer, close or reset once the client had sent FIN").buildObserver();
@@ -242,6 +245,7 @@ public final class Telemetry implements AutoCloseable {
             s.drops().forEach((reason, count) -> dropped.record(count, Attributes.of(DROP_REASON, reason)));
             queue.record(s.queueDepth(), Attributes.of(QUEUE, "records"));
             finWaitsExpired.record(s.peerFinWaitsExpired());
+            tlsLibraries.record(s.tlsLibraries());
             if (spanExport != null) {
                 dropped.record(spanExport.dropped(), Attributes.of(DROP_REASON, "span_queue_full"));
                 dropped.record(spanExport.failed(), Attributes.of(DROP_REASON, "span_export_failed"));
@@ -251,7 +255,7 @@ public final class Telemetry implements AutoCloseable {
             if (metricExport != null) {
                 dropped.record(metricExport.failures(), Attributes.of(DROP_REASON, "metric_export_failed"));
             }
-        }, records, logged, ignored, notHttp, dropped, queue, exportedSpans, finWaitsExpired);
+        }, records, logged, ignored, notHttp, dropped, queue, exportedSpans, finWaitsExpired, tlsLibraries);
         registerProcessMetrics(meter);
     }
 

@@ -29,6 +29,7 @@ final class Lab implements AutoCloseable {
 
     final Path dir;
     final int nginxPort = freePort();
+    final int nginxTlsPort = freePort();
     final int jdkPort = freePort();
     final int pythonPort = freePort();
     final int agentMetricsPort = freePort();
@@ -39,7 +40,7 @@ final class Lab implements AutoCloseable {
     Lab() throws IOException {
         requireRoot();
         dir = Files.createTempDirectory("obi-it-");
-        for (String tool : List.of("nginx", "curl", "wrk", "python3")) {
+        for (String tool : List.of("nginx", "curl", "wrk", "python3", "openssl")) {
             requireTool(tool);
         }
     }
@@ -67,14 +68,26 @@ final class Lab implements AutoCloseable {
         Files.createDirectories(path("tmp"));
         Files.createDirectories(path("static"));
         Files.write(path("static/file.bin"), new byte[256 * 1024]);
+        selfSignedCertificate();
         String conf = resource("nginx.conf")
                 .replace("@DIR@", dir.toString())
                 .replace("@NGINX_PORT@", Integer.toString(nginxPort))
+                .replace("@NGINX_TLS_PORT@", Integer.toString(nginxTlsPort))
                 .replace("@JDK_PORT@", Integer.toString(jdkPort))
                 .replace("@PY_PORT@", Integer.toString(pythonPort));
         Files.writeString(path("nginx.conf"), conf);
         start("nginx", "nginx", "-p", dir.toString(), "-c", path("nginx.conf").toString(), "-g", "daemon off;");
         awaitPort(nginxPort, "nginx");
+    }
+
+    /** tls/cert.pem and tls/key.pem for localhost, valid for a day: made here, never kept. */
+    Path selfSignedCertificate() throws Exception {
+        Path tls = Files.createDirectories(path("tls"));
+        if (!Files.exists(tls.resolve("cert.pem"))) {
+            sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", tls.resolve("key.pem").toString(), "-out", tls.resolve("cert.pem").toString());
+        }
+        return tls;
     }
 
     /** Starts obi-agent and waits until its programs are attached. */

@@ -141,12 +141,33 @@ class VerdictOrdersIT {
         }
     }
 
+    /** Over HTTP, then over HTTPS (nginx's TLS listener; the backends behind it in clear). */
     private void provokeTheOrdersThroughNginx() throws Exception {
-        int exit = lab.run("orders", Duration.ofMinutes(3), "python3", lab.copyResource("abandon_orders.py").toString(),
-                Integer.toString(lab.nginxPort), Integer.toString(lab.jdkPort), Integer.toString(lab.pythonPort),
-                Integer.toString(ROUNDS));
-        assertEquals(0, exit, "abandon_orders.py failed:\n" + Files.readString(lab.log("orders")));
+        String script = lab.copyResource("abandon_orders.py").toString();
+        for (List<String> run : List.of(List.of(Integer.toString(lab.nginxPort)),
+                List.of(Integer.toString(lab.nginxTlsPort), "tls"))) {
+            List<String> command = new ArrayList<>(List.of("python3", script, run.get(0), Integer.toString(lab.jdkPort),
+                    Integer.toString(lab.pythonPort), Integer.toString(ROUNDS)));
+            command.addAll(run.subList(1, run.size()));
+            int exit = lab.run("orders", Duration.ofMinutes(3), command.toArray(String[]::new));
+            assertEquals(0, exit, "abandon_orders.py failed:\n" + Files.readString(lab.log("orders")));
+        }
         sent = readSent();
+    }
+
+    private static boolean throughNginx(Sent s) {
+        return s.target().startsWith("lb");
+    }
+
+    /** The nginx listener a request went to. */
+    private int nginxPort(String id) {
+        return sent.stream().filter(s -> s.id().equals(id)).findFirst().map(s -> s.target().equals("lb-tls")
+                ? lab.nginxTlsPort : lab.nginxPort).orElseThrow(() -> new AssertionError("no request sent with id " + id));
+    }
+
+    private boolean onNginx(JsonNode r) {
+        int port = r.path("local_port").asInt();
+        return r.path("direction").asText().equals("server") && (port == lab.nginxPort || port == lab.nginxTlsPort);
     }
 
     @AfterAll
@@ -240,10 +261,10 @@ class VerdictOrdersIT {
     private void printSummary() {
         Map<String, Map<String, Long>> byScenario = new TreeMap<>();
         for (Sent s : sent) {
-            if (s.target().equals("lb") && nginxById.containsKey(s.id())) {
-                List<JsonNode> records = serverRecords(lab.nginxPort, s.id());
+            if (throughNginx(s) && nginxById.containsKey(s.id())) {
+                List<JsonNode> records = serverRecords(nginxPort(s.id()), s.id());
                 String agent = records.size() == 1 ? verdict(records.get(0)) : records.size() + " records";
-                byScenario.computeIfAbsent(s.scenario(), k -> new TreeMap<>())
+                byScenario.computeIfAbsent(s.scenario() + (s.target().equals("lb-tls") ? " (TLS)" : ""), k -> new TreeMap<>())
                         .merge("nginx " + nginxById.get(s.id()).status() + " / agent " + agent, 1L, Long::sum);
             }
         }
@@ -261,7 +282,7 @@ class VerdictOrdersIT {
     void everyNginxLineIsOneRecordWithNginxsStatus() {
         List<String> different = new ArrayList<>();
         for (NginxLog.Line line : nginxById.values()) {
-            JsonNode r = onlyServerRecord(lab.nginxPort, id(line.request()));
+            JsonNode r = onlyServerRecord(nginxPort(id(line.request())), id(line.request()));
             if (r.path("status").asInt(-1) != line.status()) {
                 different.add(line + " -> " + r);
             }
@@ -273,30 +294,31 @@ class VerdictOrdersIT {
     @Test
     void the499sAreExactlyNginxs() {
         long nginx499 = nginxById.values().stream().filter(l -> l.status() == 499).count();
-        long agent499 = exchanges.stream().filter(r -> r.path("direction").asText().equals("server")
-                && r.path("local_port").asInt() == lab.nginxPort && r.path("status").asInt() == 499).count();
+        long agent499 = exchanges.stream().filter(r -> onNginx(r) && r.path("status").asInt() == 499).count();
         long both = nginxById.values().stream().filter(l -> l.status() == 499
-                && onlyServerRecord(lab.nginxPort, id(l.request())).path("status").asInt() == 499).count();
-        assertTrue(nginx499 >= ROUNDS * 6L, "the scenarios provoke 499s: nginx logged " + nginx499);
+                && onlyServerRecord(nginxPort(id(l.request())), id(l.request())).path("status").asInt() == 499).count();
+        assertTrue(nginx499 >= 2 * ROUNDS * 6L, "the scenarios provoke 499s over HTTP and HTTPS: nginx logged "
+                + nginx499);
         assertEquals(nginx499, both, "499 recall");
         assertEquals(agent499, both, "499 precision");
     }
 
     @Test
     void eachOrderOfEventsWasProvokedAndIsJudgedAsSuch() {
-        Map<String, List<Sent>> byScenario = sent.stream().filter(s -> s.target().equals("lb"))
-                .collect(Collectors.groupingBy(Sent::scenario));
-        assertEquals(EXPECTED.keySet(), byScenario.keySet(), "scenarios through the load balancer");
+        Map<String, List<Sent>> byScenario = sent.stream().filter(VerdictOrdersIT::throughNginx)
+                .collect(Collectors.groupingBy(s -> s.scenario() + (s.target().equals("lb-tls") ? " (TLS)" : "")));
+        assertEquals(EXPECTED.size() * 2, byScenario.size(), "scenarios through the load balancer, HTTP and HTTPS: "
+                + byScenario.keySet());
         List<String> wrong = new ArrayList<>();
         byScenario.forEach((scenario, requests) -> {
-            Expected expected = EXPECTED.get(scenario);
+            Expected expected = EXPECTED.get(scenario.replace(" (TLS)", ""));
             for (int i = 0; i < requests.size(); i++) {
                 Sent s = requests.get(i);
                 // a keep-alive scenario's first request (even positions) is answered like any other
                 boolean ordinary = scenario.startsWith("keepalive_") && i % 2 == 0;
                 Expected want = ordinary ? Expected.answered(200) : expected;
                 NginxLog.Line line = nginxById.get(s.id());
-                JsonNode r = onlyServerRecord(lab.nginxPort, s.id());
+                JsonNode r = onlyServerRecord(nginxPort(s.id()), s.id());
                 boolean ok = line != null && line.status() == want.nginxStatus()
                         && r.path("aborted").asBoolean() == want.aborted()
                         && (!want.aborted() || r.path("abort_kind").asText().equals(want.abortKind()))
@@ -321,7 +343,7 @@ class VerdictOrdersIT {
         for (Sent s : sent) {
             long[] bounds = boundsMs.get(s.scenario());
             if (bounds != null) {
-                JsonNode r = onlyServerRecord(lab.nginxPort, s.id());
+                JsonNode r = onlyServerRecord(nginxPort(s.id()), s.id());
                 double ms = r.path("time_to_abandon_ns").asLong(-1) / 1e6;
                 assertTrue(ms >= bounds[0] && ms <= bounds[1] + 0.5, s + ": time to abandon " + ms + " ms: " + r);
             }
@@ -381,8 +403,7 @@ class VerdictOrdersIT {
                     nginxServer().and(l -> l.contains("http_response_status_code=\"" + status + "\""))));
         }
         assertEquals(nginxStatuses, counted, "http.server.request.duration counts by status for nginx");
-        Map<Integer, Long> abandonedRecords = exchanges.stream().filter(r -> r.path("direction").asText().equals("server")
-                        && r.path("local_port").asInt() == lab.nginxPort && r.path("aborted").asBoolean())
+        Map<Integer, Long> abandonedRecords = exchanges.stream().filter(r -> onNginx(r) && r.path("aborted").asBoolean())
                 .collect(Collectors.groupingBy(r -> r.path("status").asInt(), TreeMap::new, Collectors.counting()));
         Map<Integer, Long> abandonedCounted = new TreeMap<>();
         for (int status : abandonedRecords.keySet()) {
