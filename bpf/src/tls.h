@@ -37,8 +37,8 @@ static __always_inline void ssl_call_end(long ret)
 		return;
 	struct ssl_call call = t->ssl;
 	t->ssl.ssl = 0;
-	__u64 moved = ret > 0 ? ret : 0;
-	if (call.count_ptr) {
+	__u64 moved = ret > 0 && call.buf ? ret : 0; /* a handshake moves no plaintext */
+	if (call.count_ptr && call.buf) {
 		moved = 0;
 		if (ret == 1 && bpf_probe_read_user(&moved, sizeof(moved), (const void *)call.count_ptr))
 			count(OBI_C_READ_FAULT);

@@ -8,6 +8,8 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -16,20 +18,30 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
 
 /**
  * The demo's clients: keep-alive HTTP/1.1 connections to the load balancer, paced to RATE requests
  * per second in all, each client with the timeout of its kind. A client that times out abandons the
  * request and closes its connection, as browsers and mobile apps do: the load balancer logs 499.
- * Mobile clients drop the connection hard (RST), the others close it (FIN).
+ * Mobile clients speak HTTPS and drop the connection hard (RST), the others use HTTP and close it (FIN).
  *
- * Environment: TARGET (http://lb:80), RATE (40), CLIENTS (128: enough that the pace holds while some wait for seconds), PATHS (comma-separated, {n} is a
- * random id), PROFILES (name:timeout_ms:share_percent:fin|rst, comma-separated), DURATION_S (0: run
- * until stopped), REPORT_S (10).
+ * Environment: TARGET (http://lb:80), TARGET_TLS (https://lb:443; the load balancer's certificate is
+ * self-signed and not checked), RATE (40), CLIENTS (128: enough that the pace holds while some wait
+ * for seconds), PATHS (comma-separated, {n} is a random id), PROFILES
+ * (name:timeout_ms:share_percent:fin|rst:http|https, comma-separated), DURATION_S (0: run until
+ * stopped), REPORT_S (10).
  */
 public final class LoadGenerator {
 
-    record Profile(String name, int timeoutMs, double share, boolean reset) {
+    record Profile(String name, int timeoutMs, double share, boolean reset, boolean https) {
+    }
+
+    /** A client's connection: what it speaks through, and the TCP socket under it (the same for HTTP). */
+    record Connection(Socket socket, Socket tcp) {
     }
 
     /** Per cloud, per report interval. */
@@ -42,13 +54,14 @@ public final class LoadGenerator {
     }
 
     private static final String TARGET = env("TARGET", "http://lb:80");
+    private static final String TARGET_TLS = env("TARGET_TLS", "https://lb:443");
     private static final double RATE = Double.parseDouble(env("RATE", "40"));
     private static final int CLIENTS = Integer.parseInt(env("CLIENTS", "128"));
     private static final List<String> PATHS = List.of(env("PATHS",
             "/a/api/orders,/a/api/orders/{n},/a/api/checkout,/b/api/orders,/b/api/orders/{n},/b/api/checkout")
             .split(","));
     private static final List<Profile> PROFILES = profiles(env("PROFILES",
-            "mobile:1500:30:rst,browser:5000:60:fin,partner:15000:10:fin"));
+            "mobile:1500:30:rst:https,browser:5000:60:fin:http,partner:15000:10:fin:http"));
     private static final long DURATION_S = Long.parseLong(env("DURATION_S", "0"));
     private static final long REPORT_S = Long.parseLong(env("REPORT_S", "10"));
 
@@ -58,10 +71,14 @@ public final class LoadGenerator {
 
     public static void main(String[] args) throws Exception {
         URI target = URI.create(TARGET);
-        InetSocketAddress address = new InetSocketAddress(target.getHost(), target.getPort() < 0 ? 80 : target.getPort());
-        System.out.printf("loadgen: %.0f req/s to %s from %d clients, profiles %s%n", RATE, TARGET, CLIENTS, PROFILES);
+        URI tlsTarget = URI.create(TARGET_TLS);
+        InetSocketAddress plain = new InetSocketAddress(target.getHost(), target.getPort() < 0 ? 80 : target.getPort());
+        InetSocketAddress tls = new InetSocketAddress(tlsTarget.getHost(),
+                tlsTarget.getPort() < 0 ? 443 : tlsTarget.getPort());
+        System.out.printf("loadgen: %.0f req/s to %s and %s from %d clients, profiles %s%n", RATE, TARGET, TARGET_TLS,
+                CLIENTS, PROFILES);
         for (int i = 0; i < CLIENTS; i++) {
-            Thread t = new Thread(() -> client(address, target.getHost()), "client-" + i);
+            Thread t = new Thread(() -> client(plain, tls, target.getHost()), "client-" + i);
             t.setDaemon(true);
             t.start();
         }
@@ -72,9 +89,9 @@ public final class LoadGenerator {
         }
     }
 
-    private static void client(InetSocketAddress address, String host) {
+    private static void client(InetSocketAddress plain, InetSocketAddress tls, String host) {
         long intervalNs = (long) (1e9 / RATE);
-        Socket socket = null;
+        Connection connection = null;
         Profile profile = pick();
         while (true) {
             long slot = NEXT_SLOT_NS.getAndAdd(intervalNs);
@@ -89,21 +106,20 @@ public final class LoadGenerator {
             Tally tally = TALLIES.computeIfAbsent(cloud(path), c -> new Tally());
             long start = System.nanoTime();
             try {
-                if (socket == null) {
-                    socket = new Socket();
-                    socket.setTcpNoDelay(true);
-                    socket.connect(address, profile.timeoutMs());
+                if (connection == null) {
+                    connection = connect(profile.https() ? tls : plain, profile);
                 }
-                int status = exchange(socket, host, path, profile, start + profile.timeoutMs() * 1_000_000L);
+                int status = exchange(connection.socket(), host, path, profile,
+                        start + profile.timeoutMs() * 1_000_000L);
                 tally.latenciesMs.add((System.nanoTime() - start) / 1_000_000);
                 (status >= 500 ? tally.serverErrors : tally.ok).incrementAndGet();
             } catch (SocketTimeoutException gaveUp) {
                 tally.abandoned.incrementAndGet();
-                socket = abandon(socket, profile);
+                connection = abandon(connection, profile);
                 profile = pick(); // the next user on this connection slot
             } catch (IOException e) {
                 tally.failed.incrementAndGet();
-                socket = abandon(socket, profile);
+                connection = abandon(connection, profile);
             }
         }
     }
@@ -184,13 +200,54 @@ public final class LoadGenerator {
         return b;
     }
 
-    private static Socket abandon(Socket socket, Profile profile) {
-        if (socket != null) {
+    private static Connection connect(InetSocketAddress address, Profile profile) throws IOException {
+        Socket tcp = new Socket();
+        tcp.setTcpNoDelay(true);
+        tcp.connect(address, profile.timeoutMs());
+        if (!profile.https()) {
+            return new Connection(tcp, tcp);
+        }
+        tcp.setSoTimeout(profile.timeoutMs());
+        SSLSocket tls = (SSLSocket) TRUST_ALL.getSocketFactory().createSocket(tcp, address.getHostString(),
+                address.getPort(), true);
+        tls.startHandshake();
+        return new Connection(tls, tcp);
+    }
+
+    /** The demo's load balancer has a certificate made when the stack starts: nothing to check it against. */
+    private static final SSLContext TRUST_ALL = trustAll();
+
+    private static SSLContext trustAll() {
+        try {
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, new TrustManager[] {new X509TrustManager() {
+                @Override
+                public void checkClientTrusted(X509Certificate[] chain, String authType) {
+                }
+
+                @Override
+                public void checkServerTrusted(X509Certificate[] chain, String authType) {
+                }
+
+                @Override
+                public X509Certificate[] getAcceptedIssuers() {
+                    return new X509Certificate[0];
+                }
+            }}, null);
+            return context;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Closes the TCP socket itself: an app that gives up sends no TLS close_notify either. */
+    private static Connection abandon(Connection connection, Profile profile) {
+        if (connection != null) {
             try {
                 if (profile.reset()) {
-                    socket.setSoLinger(true, 0); // close() sends RST, as an app killed mid-request does
+                    connection.tcp().setSoLinger(true, 0); // close() sends RST, as an app killed mid-request does
                 }
-                socket.close();
+                connection.tcp().close();
             } catch (IOException ignored) {
                 // closing what is broken anyway
             }
@@ -247,10 +304,13 @@ public final class LoadGenerator {
         List<Profile> profiles = new ArrayList<>();
         for (String item : spec.split(",")) {
             String[] f = item.trim().split(":");
-            if (f.length != 4 || !(f[3].equals("fin") || f[3].equals("rst"))) {
-                throw new IllegalArgumentException("PROFILES item '" + item + "' is not name:timeout_ms:share:fin|rst");
+            if (f.length != 5 || !(f[3].equals("fin") || f[3].equals("rst")) || !(f[4].equals("http")
+                    || f[4].equals("https"))) {
+                throw new IllegalArgumentException("PROFILES item '" + item
+                        + "' is not name:timeout_ms:share:fin|rst:http|https");
             }
-            profiles.add(new Profile(f[0], Integer.parseInt(f[1]), Double.parseDouble(f[2]), f[3].equals("rst")));
+            profiles.add(new Profile(f[0], Integer.parseInt(f[1]), Double.parseDouble(f[2]), f[3].equals("rst"),
+                    f[4].equals("https")));
         }
         return profiles;
     }

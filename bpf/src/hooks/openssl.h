@@ -43,7 +43,19 @@ int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_
 	return 0;
 }
 
-/* One return probe serves all four: the call's own entry said what it was. BPF_KPROBE reads a
+/*
+ * int SSL_do_handshake(SSL *ssl), SSL_accept(SSL *ssl), SSL_connect(SSL *ssl): no plaintext, but
+ * their syscalls tell which socket the SSL * uses before its first read, which OpenSSL may serve
+ * from what the handshake already received (a TLS 1.3 client's request right after its Finished).
+ */
+SEC("uprobe")
+int BPF_KPROBE(ssl_handshake_enter, void *ssl)
+{
+	ssl_call_begin((__u64)ssl, 0, 0, 0);
+	return 0;
+}
+
+/* One return probe serves them all: the call's own entry said what it was. BPF_KPROBE reads a
  * uprobe's arguments the same way (pt_regs). */
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_call_return, int ret)

@@ -54,7 +54,11 @@ public final class OpenSslProbes implements AutoCloseable {
             new Probe("SSL_write", BpfObject.PROGRAM_SSL_WRITE_ENTER, true),
             new Probe("SSL_read", BpfObject.PROGRAM_SSL_READ_ENTER, true),
             new Probe("SSL_write_ex", BpfObject.PROGRAM_SSL_WRITE_EX_ENTER, false), // OpenSSL >= 1.1.1
-            new Probe("SSL_read_ex", BpfObject.PROGRAM_SSL_READ_EX_ENTER, false));
+            new Probe("SSL_read_ex", BpfObject.PROGRAM_SSL_READ_EX_ENTER, false),
+            // which socket an SSL * uses, before a first read served from what the handshake received
+            new Probe("SSL_do_handshake", BpfObject.PROGRAM_SSL_HANDSHAKE_ENTER, false),
+            new Probe("SSL_accept", BpfObject.PROGRAM_SSL_HANDSHAKE_ENTER, false),
+            new Probe("SSL_connect", BpfObject.PROGRAM_SSL_HANDSHAKE_ENTER, false));
 
     private static final long SECOND_LOOK_NS = 1_000_000_000L;
     private static final long THIRD_LOOK_NS = 4_000_000_000L;

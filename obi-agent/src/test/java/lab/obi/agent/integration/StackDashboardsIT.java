@@ -58,6 +58,7 @@ class StackDashboardsIT {
     private final String ns = "obi-stack-" + ProcessHandle.current().pid();
     private final String hostSide = "obis" + (ProcessHandle.current().pid() % 100000);
     private final int lbPort = Lab.freePort();
+    private final int lbTlsPort = Lab.freePort();
     private final int prometheusPort = Lab.freePort();
     private final int jaegerUiPort = Lab.freePort();
     private final int jaegerOtlpPort = Lab.freePort();
@@ -93,7 +94,8 @@ class StackDashboardsIT {
 
         startSeconds = System.currentTimeMillis() / 1000;
         Process loadgen = lab.startWithEnvironment("loadgen", Map.of("OTEL_SERVICE_NAME", "loadgen", "TARGET",
-                "http://127.0.0.1:" + lbPort, "RATE", "50", "CLIENTS", "128", "REPORT_S", "5"), java(),
+                "http://127.0.0.1:" + lbPort, "TARGET_TLS", "https://127.0.0.1:" + lbTlsPort, "RATE", "50", "CLIENTS",
+                "128", "REPORT_S", "5"), java(),
                 source("demo/app/LoadGenerator.java"));
         Thread.sleep(LOAD_BEFORE.toMillis());
         Process netplan = new ProcessBuilder("ip", "netns", "exec", ns, "sh",
@@ -254,6 +256,9 @@ class StackDashboardsIT {
                 .replace("backend-a1:8080", "127.0.0.1:" + a1).replace("backend-a2:8080", "127.0.0.1:" + a2)
                 .replace("backend-b1:8080", CLOUD_B + ":8080").replace("backend-b2:8080", CLOUD_B + ":8081")
                 .replace("listen 80;", "listen 127.0.0.1:" + lbPort + ";")
+                .replace("listen 443 ssl;", "listen 127.0.0.1:" + lbTlsPort + " ssl;")
+                .replace("/etc/nginx/certs/lb.pem", lab.selfSignedCertificate().resolve("cert.pem").toString())
+                .replace("/etc/nginx/certs/lb.key", lab.selfSignedCertificate().resolve("key.pem").toString())
                 .replace("/var/log/nginx/access.log", lab.path("lb-access.log").toString());
         Files.writeString(lab.path("lb-server.conf"), server);
         Files.createDirectories(lab.path("lb-tmp"));
