@@ -27,11 +27,34 @@ enum {
 	OBI_TCP_CLOSING = 11,
 };
 
-/* Returns the struct sock of a TCP socket behind fd, or 0 for anything else (files, pipes, UDP...). */
+/* Linux 6.2+: a kernel pointer read with plain, exception-handled loads instead of helper calls. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+static __always_inline int is_tcp(__u16 family, __u8 protocol)
+{
+	return (family == OBI_AF_INET || family == OBI_AF_INET6) && protocol == OBI_IPPROTO_TCP;
+}
+
+/* The fallback for kernels without bpf_rdonly_cast: one probe-read helper call per field. */
+static __always_inline __u64 tcp_sock_of_file_probe_read(struct file *file)
+{
+	umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & OBI_S_IFMT) != OBI_S_IFSOCK)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : 0;
+	if (!sk || !is_tcp(BPF_CORE_READ(sk, __sk_common.skc_family), BPF_CORE_READ(sk, sk_protocol)))
+		return 0;
+	return (__u64)sk;
+}
+
+/*
+ * Returns the struct sock of a TCP socket behind fd, or 0 for anything else (files, pipes, UDP...).
+ * This runs on every read and write of every process: plain loads through BTF pointers, one helper
+ * call (the fd array, indexed by a number the verifier cannot bound) where the kernel allows it.
+ */
 static __always_inline __u64 tcp_sock_of_fd(__u64 fd)
 {
-	/* Direct loads through the BTF task pointer: this runs on every read and write of every
-	 * process, and plain loads cost a fraction of probe-read helper calls. */
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct files_struct *files = task->files;
 	if (!files)
@@ -47,19 +70,15 @@ static __always_inline __u64 tcp_sock_of_fd(__u64 fd)
 		return 0;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return 0;
-	umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
-	if ((mode & OBI_S_IFMT) != OBI_S_IFSOCK)
+	if (!bpf_rdonly_cast)
+		return tcp_sock_of_file_probe_read(file);
+	struct file *f = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
+	struct inode *inode = bpf_rdonly_cast(f->f_inode, bpf_core_type_id_kernel(struct inode));
+	if ((inode->i_mode & OBI_S_IFMT) != OBI_S_IFSOCK)
 		return 0;
-	struct socket *sock = BPF_CORE_READ(file, private_data);
-	if (!sock)
-		return 0;
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
-		return 0;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != OBI_AF_INET && family != OBI_AF_INET6)
-		return 0;
-	if (BPF_CORE_READ(sk, sk_protocol) != OBI_IPPROTO_TCP)
+	struct socket *sock = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
+	struct sock *sk = bpf_rdonly_cast(sock->sk, bpf_core_type_id_kernel(struct sock));
+	if (!sk || !is_tcp(sk->__sk_common.skc_family, sk->sk_protocol))
 		return 0;
 	return (__u64)sk;
 }

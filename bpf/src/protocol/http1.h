@@ -19,9 +19,9 @@ struct {
 	__type(value, struct head_bytes);
 } scan_scratch SEC(".maps");
 
-static long scan_head_step(__u32 i, struct head_scan *s)
+static long scan_head(__u32 w, struct head_scan *s)
 {
-	return scan_head_byte(i, s);
+	return scan_head_word(w, s);
 }
 
 /* Status line seen: read the head once, keep its first bytes and work out where the body ends. */
@@ -50,7 +50,8 @@ static __always_inline void http1_begin_response(struct conn_state *st, const st
 
 	s.buf = buf;
 	s.len = n;
-	bpf_loop(OBI_HEAD_SCAN_MAX, scan_head_step, &s, 0);
+	bpf_loop(OBI_HEAD_SCAN_MAX / 8, scan_head, &s, 0);
+	head_content_length(&s);
 
 	st->phase = PHASE_RESPONSE;
 	st->rec.status = code;
