@@ -13,3 +13,9 @@ static __always_inline int exchange_open(const struct conn_state *st)
 {
 	return st->phase == PHASE_REQUEST || st->phase == PHASE_RESPONSE;
 }
+
+/* An exchange that a record will report: open, or answered and waiting for the close to tell more. */
+static __always_inline int exchange_begun(const struct conn_state *st)
+{
+	return exchange_open(st) || st->phase == PHASE_AWAIT_CLOSE;
+}

@@ -127,6 +127,56 @@ static __always_inline void peek_bytes(__u8 peek[PEEK_LEN], const struct io_chun
 		bpf_probe_read_user(peek, n, c->data);
 }
 
+/* Request bytes that begin like a request line but are too few to tell: kept until they do, or cannot. */
+static __always_inline void begin_partial(struct conn_state *st, const struct io_chunk *c, __u64 now)
+{
+	st->phase = PHASE_PARTIAL;
+	st->rec.header.direction = c->in ? OBI_DIR_SERVER : OBI_DIR_CLIENT;
+	st->rec.start_ns = now; /* the request began with its first byte */
+	append_request_head(st, c->data, c->data_len);
+	http1_note_request_tail(st, c);
+	add_bytes(st, c);
+}
+
+/* Bytes that were no request after all: a new connection is forgotten, a kept-alive one waits again. */
+static __always_inline void drop_partial(struct conn_state *st)
+{
+	if (st->rec.request_index) {
+		reset_exchange(st);
+		return;
+	}
+	__u64 sk = st->sk;
+	bpf_map_delete_elem(&conns, &sk);
+}
+
+/* More bytes of a partial request line: an exchange once they look like a request, dropped once they cannot. */
+static __always_inline void continue_partial(struct conn_state *st, const struct io_chunk *c, __u64 now)
+{
+	__u8 head[PEEK_LEN] = {};
+
+	if (c->in != (st->rec.header.direction == OBI_DIR_SERVER)) {
+		drop_partial(st); /* the other side spoke first: a protocol with a greeting, not HTTP */
+		return;
+	}
+	append_request_head(st, c->data, c->data_len);
+	http1_note_request_tail(st, c);
+	add_bytes(st, c);
+	__u32 n = st->rec.req_head_len;
+	__builtin_memcpy(head, st->rec.req_head, PEEK_LEN);
+	for (__u32 k = 0; k < PEEK_LEN; k++)
+		if (k >= n)
+			head[k] = 0; /* bytes of an earlier exchange's head */
+	if (looks_like_request(head)) {
+		start_exchange(st, st->rec.header.direction, st->rec.start_ns);
+		link_to_thread(st, c->sk);
+		st->head_request = is_head_method(head);
+		st->last_request_ns = now;
+		st->rec.request_end_ns = now;
+	} else if (!could_begin_request(head, n)) {
+		drop_partial(st);
+	}
+}
+
 /* A response with no request in between: pipelined requests read in one go earlier. */
 static __always_inline void start_pipelined(struct conn_state *st)
 {
@@ -147,15 +197,26 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 		st->conn_bytes[c->in & 1] += c->total;
 		return;
 	}
+	if (st && st->phase == PHASE_PARTIAL) {
+		st->conn_bytes[c->in & 1] += c->total;
+		continue_partial(st, c, now);
+		return;
+	}
 	peek_bytes(peek, c);
 	int request = looks_like_request(peek);
 	if (!st) {
-		if (!request)
+		int partial = !request && could_begin_request(peek, c->data_len);
+		if (!request && !partial)
 			return; /* not HTTP, or a connection that started before the agent: no state */
 		st = track_connection(c->sk);
 		if (!st)
 			return;
 		st->tls = c->tls;
+		if (partial) {
+			st->conn_bytes[c->in & 1] += c->total;
+			begin_partial(st, c, now);
+			return;
+		}
 	}
 	st->conn_bytes[c->in & 1] += c->total;
 	__u16 code = status_line_code(peek);
@@ -168,6 +229,11 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 			st->last_request_ns = now;
 			http1_note_request_tail(st, c);
 			add_bytes(st, c);
+			return;
+		}
+		if (st->phase == PHASE_IDLE && c->in == (st->rec.header.direction == OBI_DIR_SERVER) &&
+		    could_begin_request(peek, c->data_len)) {
+			begin_partial(st, c, now); /* the next request on a kept-alive connection, a few bytes per read */
 			return;
 		}
 		if (st->phase != PHASE_IDLE || !code || st->rec.request_index == 0 ||
@@ -238,7 +304,7 @@ static __always_inline void on_peer_fin(struct conn_state *st, __u64 now)
 
 static __always_inline void on_reset_received(struct conn_state *st, __u64 now)
 {
-	if (st->phase == PHASE_IDLE || st->phase == PHASE_GIVEN_UP || st->rec.rst_ns)
+	if (!exchange_begun(st) || st->rec.rst_ns)
 		return;
 	note_abandon_point(st);
 	st->rec.rst_ns = now;
@@ -248,7 +314,7 @@ static __always_inline void on_reset_received(struct conn_state *st, __u64 now)
 /* This side ended the connection (or it ended under us): whatever is open is finished now. */
 static __always_inline void on_connection_end(struct conn_state *st, __u64 now, int local)
 {
-	if (st->phase == PHASE_IDLE || st->phase == PHASE_GIVEN_UP)
+	if (!exchange_begun(st))
 		return;
 	if (st->phase != PHASE_AWAIT_CLOSE && !(st->rec.flags & OBI_F_UNTIL_CLOSE))
 		st->rec.end_ns = now;

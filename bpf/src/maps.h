@@ -32,6 +32,7 @@ struct {
 
 enum phase {
 	PHASE_IDLE = 0,     /* between exchanges: next bytes must look like a request */
+	PHASE_PARTIAL,      /* the bytes so far begin like a request line, a few bytes per read: not yet one */
 	PHASE_REQUEST,      /* request seen, waiting for the response */
 	PHASE_RESPONSE,     /* response under way */
 	PHASE_AWAIT_CLOSE,  /* response complete after a peer FIN: the close tells half-close from abandon */

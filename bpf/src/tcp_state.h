@@ -68,7 +68,7 @@ static __always_inline void on_retransmit(__u64 sk, int bare_fin, __u64 now)
 		return;
 	}
 	__sync_fetch_and_add(&st->conn_retransmits, 1);
-	if (st->phase == PHASE_IDLE) {
+	if (!exchange_begun(st)) {
 		/* The response was all written, so its record went out; a client may still be waiting for its tail. */
 		if (st->rec.request_index && !bare_fin)
 			emit_late_retransmit(st, now);
@@ -97,7 +97,7 @@ static __always_inline void on_reset_out(__u64 sk)
 	if (!st)
 		return;
 	st->conn_flags |= OBI_CF_RST_SENT;
-	if (st->phase != PHASE_IDLE)
+	if (exchange_begun(st))
 		st->rec.flags |= OBI_F_RST_SENT;
 }
 

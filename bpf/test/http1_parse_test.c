@@ -62,6 +62,14 @@ static void request_lines(void)
 	for (unsigned i = 0; i < sizeof(not_requests) / sizeof(*not_requests); i++)
 		EXPECT(!looks_like_request(peek(not_requests[i])), not_requests[i]);
 	EXPECT(is_head_method(peek("HEAD / HTTP/1.1")), "HEAD");
+
+	const char *beginnings[] = {"G", "GE", "GET", "GET ", "P", "PO", "POS", "POST ", "OPTIONS ", "DEL"};
+	for (unsigned i = 0; i < sizeof(beginnings) / sizeof(*beginnings); i++)
+		EXPECT(could_begin_request(peek(beginnings[i]), strlen(beginnings[i])), beginnings[i]);
+	const char *not_beginnings[] = {"X", "g", "GT", "GETS", "GET\r", "PING", "HTTP/", "\x16\x03", "SSH-2.0"};
+	for (unsigned i = 0; i < sizeof(not_beginnings) / sizeof(*not_beginnings); i++)
+		EXPECT(!could_begin_request(peek(not_beginnings[i]), strlen(not_beginnings[i])), not_beginnings[i]);
+	EXPECT(!could_begin_request(peek("GET /"), 0), "nothing yet");
 	EXPECT(!is_head_method(peek("HEADER / HTTP/1.1")), "not HEAD");
 }
 

@@ -43,7 +43,7 @@ int on_tcp_retransmit(struct tcp_skb_ctx *ctx)
 
 	/* the skb is read only when it matters: a tracked connection between exchanges */
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
-	int fin_only = st && st->phase == PHASE_IDLE && bare_fin(ctx->skbaddr);
+	int fin_only = st && !exchange_begun(st) && bare_fin(ctx->skbaddr);
 	on_retransmit(sk, fin_only, bpf_ktime_get_ns());
 	return 0;
 }

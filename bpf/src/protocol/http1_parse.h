@@ -50,6 +50,32 @@ static __always_inline int looks_like_request(const __u8 b[PEEK_LEN])
 	return 0;
 }
 
+/* b[0..n) equals the first n bytes of method + " " (n at most its length + 1). */
+static __always_inline int method_prefix(const __u8 b[PEEK_LEN], __u32 n, const char *method, __u32 len)
+{
+	for (__u32 k = 0; k < PEEK_LEN; k++) {
+		if (k >= n || k > len)
+			break;
+		if (b[k] != (k == len ? ' ' : (__u8)method[k]))
+			return 0;
+	}
+	return n <= len + 1;
+}
+
+/*
+ * The n bytes a request has sent so far are too few for looks_like_request, but a request line may
+ * begin with them: a slow client, or small segments, sending its request a few bytes per read.
+ */
+static __always_inline int could_begin_request(const __u8 b[PEEK_LEN], __u32 n)
+{
+	if (n == 0 || n >= PEEK_LEN)
+		return 0;
+	return method_prefix(b, n, "GET", 3) || method_prefix(b, n, "PUT", 3) || method_prefix(b, n, "POST", 4) ||
+	       method_prefix(b, n, "HEAD", 4) || method_prefix(b, n, "PATCH", 5) || method_prefix(b, n, "TRACE", 5) ||
+	       method_prefix(b, n, "DELETE", 6) || method_prefix(b, n, "OPTIONS", 7) ||
+	       method_prefix(b, n, "CONNECT", 7);
+}
+
 static __always_inline int is_head_method(const __u8 b[PEEK_LEN])
 {
 	return b[0] == 'H' && b[1] == 'E' && b[2] == 'A' && b[3] == 'D' && b[4] == ' ';

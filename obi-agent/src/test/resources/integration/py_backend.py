@@ -1,9 +1,11 @@
 """The Python backend of the integration tests: http.server, HTTP/1.1 keep-alive.
 Usage: python3 py_backend.py PORT [ADDRESS]
+With TLS_CERT and TLS_KEY set (PEM files), it serves HTTPS: Python's ssl module, that is OpenSSL.
 With REQUEST_LOG set, every request is logged when it ends as "CLIENT_PORT TARGET STATUS OUTCOME":
 STATUS is the status line this server wrote ("-" if none), OUTCOME "ok", "read-failed" (the request
 never arrived in full) or "write-failed ERROR" (what the server saw when its client had gone)."""
 import os
+import ssl
 import sys
 import threading
 import time
@@ -67,5 +69,9 @@ class Handler(BaseHTTPRequestHandler):
 
 ThreadingHTTPServer.daemon_threads = True
 server = ThreadingHTTPServer((sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1", int(sys.argv[1])), Handler)
+if os.environ.get("TLS_CERT"):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(os.environ["TLS_CERT"], os.environ["TLS_KEY"])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print("listening", flush=True)
 server.serve_forever()

@@ -301,6 +301,38 @@ class KernelStateMachineIT {
     }
 
     @Test
+    void aRequestSentOneByteAtATimeIsOneExchangeFromItsFirstByte() {
+        long sk = nextSk.incrementAndGet();
+        long before = System.nanoTime();
+        for (char c : REQUEST.toCharArray()) {
+            io(sk, true, String.valueOf(c));
+        }
+        io(sk, false, RESPONSE);
+        ExchangeRecord r = single(drained(ExchangeRecord.class));
+        assertEquals(REQUEST, new String(r.requestHead(), StandardCharsets.ISO_8859_1));
+        assertEquals(REQUEST.length(), r.bytesIn());
+        assertEquals(200, verdict(r).status());
+        assertTrue(r.requestEndNs() - r.startNs() > 0, "from the first byte to the last");
+        assertTrue(r.has(ExchangeFlags.REQUEST_ENDS_BLANK_LINE));
+
+        io(sk, true, "G"); // the next request on the same connection, slowly again
+        io(sk, true, "ET /users/8 HTTP/1.1\r\n\r\n");
+        io(sk, false, RESPONSE);
+        assertEquals(2, single(drained(ExchangeRecord.class)).requestIndex());
+    }
+
+    @Test
+    void bytesThatOnlyBeganLikeARequestAreForgotten() {
+        long sk = nextSk.incrementAndGet();
+        for (char c : "PING\r\n".toCharArray()) {
+            io(sk, true, String.valueOf(c));
+        }
+        io(sk, false, RESPONSE);
+        state(sk, TCP_ESTABLISHED, TCP_CLOSE);
+        assertEquals(List.of(), drain(), "no exchange, and no connection left to report");
+    }
+
+    @Test
     void aServerThatNeverReactsToTheFinIsReportedOnceTheWaitRunsOut() throws Exception {
         long sk = nextSk.incrementAndGet();
         io(sk, true, REQUEST);
