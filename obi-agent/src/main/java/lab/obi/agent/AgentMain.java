@@ -13,7 +13,7 @@ import lab.obi.agent.bpf.RingBufferReader;
 import lab.obi.agent.config.AgentConfig;
 import lab.obi.agent.exchange.ExchangeAssembler;
 import lab.obi.agent.export.JsonLinesWriter;
-import lab.obi.agent.http.RouteNormaliser;
+import lab.obi.agent.protocol.RouteNormaliser;
 import lab.obi.agent.network.HostTcpCounters;
 import lab.obi.agent.network.InterfaceOutage;
 import lab.obi.agent.network.InterfaceOutages;

@@ -1,5 +1,6 @@
 package lab.obi.agent.exchange;
 
+import lab.obi.agent.protocol.AbortKind;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.LongAdder;
@@ -8,9 +9,11 @@ import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.LateRetransmitRecord;
 import lab.obi.agent.capture.SocketOwner;
 import lab.obi.agent.capture.TcpFacts;
-import lab.obi.agent.http.HttpParser;
-import lab.obi.agent.http.HttpRequestHead;
-import lab.obi.agent.http.RouteNormaliser;
+import lab.obi.agent.protocol.http1.HttpParser;
+import lab.obi.agent.protocol.http1.HttpRequestHead;
+import lab.obi.agent.protocol.RouteNormaliser;
+import lab.obi.agent.protocol.Verdict;
+import lab.obi.agent.protocol.http1.Verdicts;
 import lab.obi.agent.network.InterfaceOutage;
 import lab.obi.agent.network.InterfaceOutages;
 import lab.obi.agent.process.ProcessInfo;

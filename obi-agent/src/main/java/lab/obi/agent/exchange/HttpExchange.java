@@ -1,5 +1,7 @@
 package lab.obi.agent.exchange;
 
+import lab.obi.agent.protocol.AbortKind;
+
 /**
  * One HTTP request as obi-agent reports it: the kernel's facts joined with the parsed request,
  * the verdict and the process with its end of the connection ({@code socket}). Nullable fields are absent from the request log.

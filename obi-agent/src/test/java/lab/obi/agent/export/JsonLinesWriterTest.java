@@ -17,7 +17,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
-import lab.obi.agent.exchange.AbortKind;
+import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.exchange.ConnectionSummary;
 import lab.obi.agent.exchange.HttpExchange;
 import lab.obi.agent.exchange.LateRetransmit;

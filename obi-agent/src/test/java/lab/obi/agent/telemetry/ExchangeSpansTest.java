@@ -6,7 +6,7 @@ import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
-import lab.obi.agent.exchange.AbortKind;
+import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.exchange.HttpExchange;
 import lab.obi.agent.exchange.LateRetransmit;
 import lab.obi.agent.exchange.ObservedSocket;

@@ -1,4 +1,4 @@
-package lab.obi.agent.exchange;
+package lab.obi.agent.protocol;
 
 /** Why an exchange was abandoned; {@link #wireName()} is the value in the request log and in metrics. */
 public enum AbortKind {

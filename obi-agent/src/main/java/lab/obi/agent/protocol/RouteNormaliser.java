@@ -1,4 +1,4 @@
-package lab.obi.agent.http;
+package lab.obi.agent.protocol;
 
 import java.util.Set;
 import java.util.Map;

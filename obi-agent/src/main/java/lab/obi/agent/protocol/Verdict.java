@@ -1,4 +1,4 @@
-package lab.obi.agent.exchange;
+package lab.obi.agent.protocol;
 
 /**
  * What obi-agent concludes about one exchange from the kernel's facts.

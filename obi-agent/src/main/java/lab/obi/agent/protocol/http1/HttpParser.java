@@ -1,4 +1,4 @@
-package lab.obi.agent.http;
+package lab.obi.agent.protocol.http1;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;

@@ -1,4 +1,4 @@
-package lab.obi.agent.http;
+package lab.obi.agent.protocol;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

@@ -1,4 +1,4 @@
-package lab.obi.agent.exchange;
+package lab.obi.agent.protocol.http1;
 
 import static lab.obi.agent.capture.ExchangeRecord.F_LOCAL_CLOSE;
 import static lab.obi.agent.capture.ExchangeRecord.F_PEER_FIN;
@@ -10,8 +10,8 @@ import static lab.obi.agent.capture.ExchangeRecord.F_UNTIL_CLOSE;
 import java.util.OptionalInt;
 import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
-import lab.obi.agent.http.HttpParser;
-import lab.obi.agent.http.HttpRequestHead;
+import lab.obi.agent.protocol.AbortKind;
+import lab.obi.agent.protocol.Verdict;
 
 /**
  * Decides, from what the kernel saw, the status a server's access log would show and whether the

@@ -1,4 +1,4 @@
-package lab.obi.agent.exchange;
+package lab.obi.agent.protocol.http1;
 
 import static lab.obi.agent.capture.ExchangeRecord.F_FIN_BEFORE_REQUEST;
 import static lab.obi.agent.capture.ExchangeRecord.F_LOCAL_CLOSE;
@@ -13,7 +13,9 @@ import java.util.function.Consumer;
 import java.util.stream.Stream;
 import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.ExchangeRecord.Direction;
-import lab.obi.agent.http.HttpParser;
+import lab.obi.agent.capture.RecordBuilder;
+import lab.obi.agent.protocol.AbortKind;
+import lab.obi.agent.protocol.Verdict;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;

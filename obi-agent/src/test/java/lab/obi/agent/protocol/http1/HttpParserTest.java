@@ -1,4 +1,4 @@
-package lab.obi.agent.http;
+package lab.obi.agent.protocol.http1;
 
 import static java.nio.charset.StandardCharsets.ISO_8859_1;
 import static java.nio.charset.StandardCharsets.UTF_8;

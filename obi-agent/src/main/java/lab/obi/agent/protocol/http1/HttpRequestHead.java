@@ -1,4 +1,4 @@
-package lab.obi.agent.http;
+package lab.obi.agent.protocol.http1;
 
 /**
  * The parts of an HTTP/1.x request head that obi-agent reports.
