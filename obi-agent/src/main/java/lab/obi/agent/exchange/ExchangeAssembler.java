@@ -89,6 +89,7 @@ public final class ExchangeAssembler {
                 r.bytesOut(),
                 request.traceparent(),
                 request.uberTraceId(),
+                request.caller(),
                 r.parentConnId() == 0 ? null : r.parentConnId(),
                 r.parentConnId() == 0 ? null : r.parentRequestIndex(),
                 evidence(r, verdict.aborted(), epochOffsetNs)));

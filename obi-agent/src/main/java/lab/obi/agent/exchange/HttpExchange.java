@@ -1,12 +1,14 @@
 package lab.obi.agent.exchange;
 
 import lab.obi.agent.protocol.AbortKind;
+import lab.obi.agent.protocol.TraceContext;
 
 /**
  * One HTTP request as obi-agent reports it: the kernel's facts joined with the parsed request,
  * the verdict and the process with its end of the connection ({@code socket}). Nullable fields are absent from the request log.
  * A client exchange made while a server exchange was in flight on the same thread names it by
  * {@code parentConnId}/{@code parentRequestIndex} (the server's {@code connId}/{@code requestIndex}).
+ * {@code traceparent}/{@code uberTraceId}: the trace headers as sent; {@code caller}: the span they name.
  * {@code tcp}: what TCP and the host's interfaces did meanwhile.
  */
 public record HttpExchange(
@@ -29,6 +31,7 @@ public record HttpExchange(
         long bytesOut,
         String traceparent,
         String uberTraceId,
+        TraceContext caller,
         Long parentConnId,
         Integer parentRequestIndex,
         TcpEvidence tcp) {

@@ -17,6 +17,7 @@ import lab.obi.agent.exchange.HttpExchange;
 import lab.obi.agent.exchange.LateRetransmit;
 import lab.obi.agent.exchange.ObservedSocket;
 import lab.obi.agent.exchange.TcpEvidence;
+import lab.obi.agent.protocol.TraceContext;
 
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -53,7 +54,7 @@ final class ExchangeSpans {
 
     /** @param threadParent for a client exchange, the span of the server request its thread was serving, or null */
     Identity identify(HttpExchange e, SpanContext threadParent) {
-        Optional<SpanContext> header = TraceContext.parent(e.traceparent(), e.uberTraceId());
+        Optional<SpanContext> header = Optional.ofNullable(e.caller()).map(ExchangeSpans::remoteParent);
         if (e.socket().direction() == Direction.SERVER) {
             return new Identity(newSpan(header.map(SpanContext::getTraceId).orElseGet(ids::generateTraceId)),
                     header.orElse(SpanContext.getInvalid()));
@@ -139,6 +140,11 @@ final class ExchangeSpans {
         }
         events.sort(Comparator.comparingLong(EventData::getEpochNanos));
         return List.copyOf(events);
+    }
+
+    private static SpanContext remoteParent(TraceContext caller) {
+        return SpanContext.createFromRemoteParent(caller.traceId(), caller.spanId(),
+                caller.sampled() ? TraceFlags.getSampled() : TraceFlags.getDefault(), TraceState.getDefault());
     }
 
     private SpanContext newSpan(String traceId) {

@@ -22,6 +22,7 @@ import lab.obi.agent.network.LinkState;
 import lab.obi.agent.capture.TcpFacts;
 import lab.obi.agent.capture.RecordBuilder;
 import lab.obi.agent.protocol.AbortKind;
+import lab.obi.agent.protocol.TraceContext;
 import lab.obi.agent.process.ProcessResolver;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,6 +32,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ExchangeAssemblerTest {
 
     private static final String TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    private static final TraceContext CALLER = new TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", true);
 
     static final InterfaceOutages.Listener NO_LISTENER = new InterfaceOutages.Listener() {
         @Override
@@ -121,7 +123,7 @@ class ExchangeAssemblerTest {
         assertEquals(new HttpExchange(1_700_000_000_000_001_000L, 2_000, new ObservedSocket(Direction.CLIENT, 4242,
                 "java", null, "orders", "ab".repeat(32), "10.0.0.5", 8080, "2001:db8::7", 51234), 7, 1, "POST",
                 "/orders/{id}?debug=1", "api.example", "okhttp/4.12", 200, true, AbortKind.RST, 250L, true, true, 78, 512,
-                TRACEPARENT, "abc:def:0:1", null, null, new TcpEvidence(0, null, null, false, true,
+                TRACEPARENT, "abc:def:0:1", CALLER, null, null, new TcpEvidence(0, null, null, false, true,
                 1_700_000_000_000_001_250L, null, null, null, null, List.of())), e);
     }
 

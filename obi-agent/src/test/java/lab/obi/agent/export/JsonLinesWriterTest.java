@@ -35,14 +35,14 @@ class JsonLinesWriterTest {
         return new HttpExchange(1_700_000_000_123_456_789L, 2_500_000, new ObservedSocket(Direction.SERVER, 4242, text,
                 "/usr/sbin/nginx", "shop", "ab".repeat(32), "127.0.0.1", 8080, "::1", 51234), 7, 3, "GET",
                 "/users/{id}", text, text, 400, true, AbortKind.WRITE_ERROR, 1_000L, true, false, 78, 0, TRACEPARENT,
-                "abc:def:0:1", 9L, 2, new TcpEvidence(3, 1_700_000_000_123_456_800L, 1_700_000_000_124_000_000L, false,
+                "abc:def:0:1", null, 9L, 2, new TcpEvidence(3, 1_700_000_000_123_456_800L, 1_700_000_000_124_000_000L, false,
                 true, 1_700_000_000_125_000_000L, 250, 40_000_000L, null, null, List.of(new TcpEvidence.Outage("eth0",
                 "down", 1_700_000_000_100_000_000L, 300_000_000L))));
     }
 
     private static HttpExchange minimal() {
         return new HttpExchange(1, 2, new ObservedSocket(Direction.CLIENT, 3, null, null, "svc", null, null, 0, null,
-                0), 4, 5, "HEAD", "/", null, null, null, false, null, null, false, true, 0, 0, null, null, null, null,
+                0), 4, 5, "HEAD", "/", null, null, null, false, null, null, false, true, 0, 0, null, null, null, null, null,
                 TcpEvidence.NONE);
     }
 

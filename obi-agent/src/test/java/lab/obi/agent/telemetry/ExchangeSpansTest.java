@@ -10,6 +10,7 @@ import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.exchange.HttpExchange;
 import lab.obi.agent.exchange.LateRetransmit;
 import lab.obi.agent.exchange.ObservedSocket;
+import lab.obi.agent.protocol.TraceContext;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -17,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.*;
 class ExchangeSpansTest {
 
     private static final String TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    private static final TraceContext CALLER = new TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", true);
     private final ExchangeSpans spans = new ExchangeSpans(new ProcessResources("node-1"));
 
     private ExchangeSpan span(HttpExchange e, io.opentelemetry.api.trace.SpanContext threadParent) {
@@ -27,7 +29,7 @@ class ExchangeSpansTest {
         return new HttpExchange(1_000_000_000L, 250_000_000L, new ObservedSocket(direction, 42, "java", "/usr/bin/java",
                 "orders", "c0ffee", "10.0.0.1", 8080, "10.0.0.2", 51000), 7, 2, "GET", "/orders/{id}", "shop", "curl/8",
                 status, aborted, aborted ? AbortKind.FIN : null, aborted ? 200_000_000L : null, false, true, 80, 0,
-                traceparent, null, null, null, TcpEvidence.NONE);
+                traceparent, null, traceparent == null ? null : CALLER, null, null, TcpEvidence.NONE);
     }
 
     @Test

@@ -1,6 +1,8 @@
 package lab.obi.agent.protocol.http1;
 
 import java.nio.charset.StandardCharsets;
+import lab.obi.agent.protocol.TraceContext;
+import lab.obi.agent.protocol.http1.HttpRequestHead.TraceHeader;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -82,8 +84,8 @@ public final class HttpParser {
                 version,
                 visibleAsciiOrNull(fields[Field.HOST.ordinal()]),
                 fields[Field.USER_AGENT.ordinal()],
-                validTraceparent(fields[Field.TRACEPARENT.ordinal()]),
-                validUberTraceId(fields[Field.UBER_TRACE_ID.ordinal()]),
+                traceparent(validTraceparent(fields[Field.TRACEPARENT.ordinal()])),
+                uberTraceId(validUberTraceId(fields[Field.UBER_TRACE_ID.ordinal()])),
                 contentLength(fields[Field.CONTENT_LENGTH.ordinal()]),
                 transferEncoding != null && transferEncoding.toLowerCase(Locale.ROOT).endsWith("chunked"),
                 headers.headLength()));
@@ -255,6 +257,40 @@ public final class HttpParser {
                 && isHex(parts[2], 16)
                 && isHex(parts[3], 2);
         return valid ? decoded : null;
+    }
+
+    /** A valid traceparent: version-traceid-spanid-flags, the sampled flag being the low bit of the flags. */
+    private static TraceHeader traceparent(String valid) {
+        if (valid == null) {
+            return null;
+        }
+        boolean sampled = (hexValue(valid.charAt(54)) & 1) != 0;
+        return new TraceHeader(valid, new TraceContext(valid.substring(3, 35), valid.substring(36, 52), sampled));
+    }
+
+    /**
+     * A valid uber-trace-id: trace-id:span-id:parent-span-id:flags, ids of up to 32 and 16 hex digits in
+     * either case; the caller's span is span-id, sampled is the low bit of the flags.
+     */
+    private static TraceHeader uberTraceId(String valid) {
+        if (valid == null) {
+            return null;
+        }
+        int spanStart = valid.indexOf(':') + 1;
+        int parentStart = valid.indexOf(':', spanStart) + 1;
+        boolean sampled = (hexValue(valid.charAt(valid.length() - 1)) & 1) != 0;
+        return new TraceHeader(valid, new TraceContext(lowerHexOfWidth(valid, 0, spanStart - 1, 32),
+                lowerHexOfWidth(valid, spanStart, parentStart - 1, 16), sampled));
+    }
+
+    /** Jaeger drops leading zeros and may use upper case; OpenTelemetry ids have their full width in lower case. */
+    private static String lowerHexOfWidth(String s, int from, int to, int width) {
+        String digits = s.substring(from, to).toLowerCase(Locale.ROOT);
+        return digits.length() == width ? digits : "0".repeat(width - digits.length()) + digits;
+    }
+
+    private static int hexValue(char c) {
+        return Character.digit(c, 16);
     }
 
     private static Long contentLength(String value) {

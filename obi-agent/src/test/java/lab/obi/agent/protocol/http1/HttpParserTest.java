@@ -12,6 +12,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Random;
 import java.util.stream.Stream;
+import lab.obi.agent.protocol.TraceContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -241,6 +242,41 @@ class HttpParserTest {
     void uberTraceId(String value, String expected) {
         assertEquals(expected, HttpParser.validUberTraceId(value));
         assertEquals(expected, parse("GET / HTTP/1.1\r\nuber-trace-id: " + value + "\r\n").orElseThrow().uberTraceId());
+    }
+
+    private static String withTraceHeaders(String traceparent, String uberTraceId) {
+        return "GET / HTTP/1.1\r\n" + (traceparent == null ? "" : "traceparent: " + traceparent + "\r\n")
+                + (uberTraceId == null ? "" : "uber-trace-id: " + uberTraceId + "\r\n") + "\r\n";
+    }
+
+    @ParameterizedTest
+    @CsvSource(nullValues = "null", value = {
+            // traceparent, uber-trace-id, expected trace id, expected parent span id, sampled
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01, null, 4bf92f3577b34da6a3ce929d0e0e4736, 00f067aa0ba902b7, true",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00, null, 4bf92f3577b34da6a3ce929d0e0e4736, 00f067aa0ba902b7, false",
+            "null, abc:def:0:1, 00000000000000000000000000000abc, 0000000000000def, true",
+            "null, ABC:DEF:0:1, 00000000000000000000000000000abc, 0000000000000def, true",
+            "null, 4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:0, 4bf92f3577b34da6a3ce929d0e0e4736, 00f067aa0ba902b7, false",
+            "null, 4bf92f3577b34da6a3ce929d0e0e4736%3A00f067aa0ba902b7%3A0%3A03, 4bf92f3577b34da6a3ce929d0e0e4736, 00f067aa0ba902b7, true",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01, abc:def:0:1, 4bf92f3577b34da6a3ce929d0e0e4736, 00f067aa0ba902b7, true",
+    })
+    void callerFromTraceHeaders(String traceparent, String uber, String traceId, String spanId, boolean sampled) {
+        TraceContext caller = parse(withTraceHeaders(traceparent, uber)).orElseThrow().caller();
+        assertEquals(traceId, caller.traceId());
+        assertEquals(spanId, caller.spanId());
+        assertEquals(sampled, caller.sampled());
+    }
+
+    @ParameterizedTest
+    @CsvSource(nullValues = "null", value = {
+            "null, null",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01, null",
+            "garbage, null",
+            "null, 0:def:0:1",
+            "null, abc:def:0",
+    })
+    void noCallerWithoutAValidHeader(String traceparent, String uber) {
+        assertNull(parse(withTraceHeaders(traceparent, uber)).orElseThrow().caller());
     }
 
     @ParameterizedTest
