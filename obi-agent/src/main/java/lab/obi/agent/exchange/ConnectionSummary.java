@@ -1,5 +1,7 @@
 package lab.obi.agent.exchange;
 
+import lab.obi.agent.process.ObservedSocket;
+
 /**
  * A connection that carried HTTP, at its close: how long it lived, what moved, how it ended.
  * Unix epoch nanoseconds; nullable fields are unknown.

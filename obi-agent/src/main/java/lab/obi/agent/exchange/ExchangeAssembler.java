@@ -16,6 +16,7 @@ import lab.obi.agent.protocol.Verdict;
 import lab.obi.agent.protocol.http1.Verdicts;
 import lab.obi.agent.network.InterfaceOutage;
 import lab.obi.agent.network.InterfaceOutages;
+import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.process.ProcessInfo;
 import lab.obi.agent.process.ProcessResolver;
 
@@ -124,7 +125,9 @@ public final class ExchangeAssembler {
 
     private ObservedSocket socket(SocketOwner owner) {
         ProcessInfo process = processResolver.resolve(owner.pid(), owner.comm());
-        return new ObservedSocket(owner.direction(), owner.pid(), process.comm(), process.exe(),
+        ObservedSocket.Direction direction = owner.direction() == ExchangeRecord.Direction.SERVER
+                ? ObservedSocket.Direction.SERVER : ObservedSocket.Direction.CLIENT;
+        return new ObservedSocket(direction, owner.pid(), process.comm(), process.exe(),
                 process.serviceName(), process.containerId(), AddressText.of(owner.localAddress()),
                 owner.localPort(), AddressText.of(owner.peerAddress()), owner.peerPort());
     }

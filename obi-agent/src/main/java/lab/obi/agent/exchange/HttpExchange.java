@@ -1,5 +1,7 @@
 package lab.obi.agent.exchange;
 
+import lab.obi.agent.process.ObservedSocket;
+
 import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.protocol.TraceContext;
 

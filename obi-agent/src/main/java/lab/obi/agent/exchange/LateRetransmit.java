@@ -1,5 +1,7 @@
 package lab.obi.agent.exchange;
 
+import lab.obi.agent.process.ObservedSocket;
+
 /**
  * A segment sent again after exchange {@code requestIndex} of connection {@code connId} was reported:
  * its response was all written, and the client was still waiting for its tail. Unix epoch nanoseconds.

@@ -10,7 +10,7 @@ import java.util.Locale;
 import lab.obi.agent.exchange.ConnectionSummary;
 import lab.obi.agent.exchange.HttpExchange;
 import lab.obi.agent.exchange.LateRetransmit;
-import lab.obi.agent.exchange.ObservedSocket;
+import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.exchange.TcpEvidence;
 
 /**

@@ -12,10 +12,10 @@ import io.opentelemetry.sdk.common.InstrumentationScopeInfo;
 import io.opentelemetry.sdk.trace.IdGenerator;
 import io.opentelemetry.sdk.trace.data.EventData;
 import io.opentelemetry.sdk.trace.data.StatusData;
-import lab.obi.agent.capture.ExchangeRecord.Direction;
+import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.exchange.HttpExchange;
 import lab.obi.agent.exchange.LateRetransmit;
-import lab.obi.agent.exchange.ObservedSocket;
+import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.exchange.TcpEvidence;
 import lab.obi.agent.protocol.TraceContext;
 

@@ -7,12 +7,12 @@ import io.opentelemetry.api.metrics.DoubleHistogram;
 import io.opentelemetry.api.metrics.LongCounter;
 import io.opentelemetry.api.metrics.Meter;
 import io.opentelemetry.context.Context;
-import lab.obi.agent.capture.ExchangeRecord.Direction;
+import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.exchange.ConnectionSummary;
 import lab.obi.agent.exchange.HttpExchange;
 import lab.obi.agent.exchange.LateRetransmit;
-import lab.obi.agent.exchange.ObservedSocket;
+import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.exchange.TcpEvidence;
 import lab.obi.agent.protocol.http1.Verdicts;
 

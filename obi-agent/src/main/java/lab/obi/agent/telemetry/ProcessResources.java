@@ -4,7 +4,7 @@ import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
 import io.opentelemetry.sdk.resources.Resource;
-import lab.obi.agent.exchange.ObservedSocket;
+import lab.obi.agent.process.ObservedSocket;
 
 import java.util.LinkedHashMap;
 import java.util.Map;

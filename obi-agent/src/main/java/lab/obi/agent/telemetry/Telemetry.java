@@ -20,7 +20,7 @@ import io.opentelemetry.exporter.otlp.internal.OtlpMetricExporterProvider;
 import io.opentelemetry.exporter.otlp.internal.OtlpSpanExporterProvider;
 import io.opentelemetry.sdk.autoconfigure.spi.ConfigProperties;
 import io.opentelemetry.sdk.autoconfigure.spi.internal.DefaultConfigProperties;
-import lab.obi.agent.capture.ExchangeRecord.Direction;
+import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.exchange.ConnectionSummary;
 import lab.obi.agent.exchange.HttpExchange;
 import lab.obi.agent.exchange.LateRetransmit;

@@ -14,7 +14,8 @@ import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.LateRetransmitRecord;
 import lab.obi.agent.capture.SocketOwner;
 import java.net.InetAddress;
-import lab.obi.agent.capture.ExchangeRecord.Direction;
+import lab.obi.agent.process.ObservedSocket;
+import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.protocol.RouteNormaliser;
 import lab.obi.agent.network.InterfaceOutage;
 import lab.obi.agent.network.InterfaceOutages;
@@ -61,7 +62,7 @@ class ExchangeAssemblerTest {
         InetAddress local = InetAddress.getByName("10.0.0.2");
         InetAddress peer = InetAddress.getByName("10.0.0.1");
         TcpFacts established = new TcpFacts(0, 0, 0, 1_000, 0, 120, 0);
-        SocketOwner owner = new SocketOwner(99, "python3", Direction.SERVER, local, 8080, peer, 5555);
+        SocketOwner owner = new SocketOwner(99, "python3", ExchangeRecord.Direction.SERVER, local, 8080, peer, 5555);
         ConnectionRecord closed = new ConnectionRecord(7, 1_000, 61_000_001_000L, 300, 9_000, 3, 2,
                 ConnectionRecord.F_PEER_CLOSED_FIRST | ConnectionRecord.F_RST_SENT, owner, established);
         ConnectionSummary c = assembler(false).connection(closed, 10);
@@ -88,7 +89,7 @@ class ExchangeAssemblerTest {
     @Test
     void namesTheExchangeALateRetransmitBelongsTo() throws IOException {
         LateRetransmitRecord r = new LateRetransmitRecord(7, 4, 2_000, 0, new SocketOwner(99, "python3",
-                Direction.SERVER, InetAddress.getByName("::1"), 8080, InetAddress.getByName("::1"), 5555));
+                ExchangeRecord.Direction.SERVER, InetAddress.getByName("::1"), 8080, InetAddress.getByName("::1"), 5555));
         LateRetransmit late = assembler(false).lateRetransmit(r, 1_000_000);
         assertEquals(1_002_000, late.atUnixNs());
         assertEquals(7, late.connId());
@@ -109,7 +110,7 @@ class ExchangeAssemblerTest {
         Files.writeString(proc.resolve("sys/kernel/hostname"), "node-1\n");
 
         RecordBuilder r = new RecordBuilder();
-        r.direction = Direction.CLIENT;
+        r.direction = ExchangeRecord.Direction.CLIENT;
         r.localAddress = RecordBuilder.address("::ffff:10.0.0.5");
         r.peerAddress = RecordBuilder.address("2001:db8::7");
         r.requestHead = ("POST http://api.example/orders/42?debug=1 HTTP/1.1\r\n"

@@ -5,11 +5,11 @@ import lab.obi.agent.exchange.TcpEvidence;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
-import lab.obi.agent.capture.ExchangeRecord.Direction;
+import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.exchange.HttpExchange;
 import lab.obi.agent.exchange.LateRetransmit;
-import lab.obi.agent.exchange.ObservedSocket;
+import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.protocol.TraceContext;
 import org.junit.jupiter.api.Test;
 

@@ -5,9 +5,9 @@ import lab.obi.agent.exchange.TcpEvidence;
 import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.TraceFlags;
 import io.opentelemetry.api.trace.TraceState;
-import lab.obi.agent.capture.ExchangeRecord.Direction;
+import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.exchange.HttpExchange;
-import lab.obi.agent.exchange.ObservedSocket;
+import lab.obi.agent.process.ObservedSocket;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;

@@ -1,6 +1,4 @@
-package lab.obi.agent.exchange;
-
-import lab.obi.agent.capture.ExchangeRecord.Direction;
+package lab.obi.agent.process;
 
 /** An observed process and its end of a connection: what every report (exchange, connection, late retransmit) names. */
 public record ObservedSocket(
@@ -14,4 +12,7 @@ public record ObservedSocket(
         int localPort,
         String peerAddress,
         int peerPort) {
+
+    /** The process's side of the connection: it accepted it (server) or opened it (client). */
+    public enum Direction { SERVER, CLIENT }
 }
