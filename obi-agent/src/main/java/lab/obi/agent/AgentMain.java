@@ -11,15 +11,15 @@ import lab.obi.agent.bpf.BpfException;
 import lab.obi.agent.bpf.KernelCounter;
 import lab.obi.agent.bpf.RingBufferReader;
 import lab.obi.agent.config.AgentConfig;
-import lab.obi.agent.exchange.ExchangeAssembler;
+import lab.obi.agent.assembly.AssemblyStage;
 import lab.obi.agent.export.JsonLinesWriter;
-import lab.obi.agent.protocol.RouteNormaliser;
 import lab.obi.agent.network.HostTcpCounters;
 import lab.obi.agent.network.InterfaceOutage;
 import lab.obi.agent.network.InterfaceOutages;
 import lab.obi.agent.network.NetlinkLinkMonitor;
 import lab.obi.agent.process.ProcessResolver;
 import lab.obi.agent.process.WatchFilter;
+import lab.obi.agent.protocol.RouteNormaliser;
 import lab.obi.agent.telemetry.SelfStats;
 import lab.obi.agent.telemetry.Telemetry;
 import org.eclipse.microprofile.health.Readiness;
@@ -94,8 +94,6 @@ public class AgentMain implements QuarkusApplication {
         byte[] object = bpfObject();
         RouteNormaliser routes = new RouteNormaliser(config.routes().maxPerService());
         InterfaceOutages outages = new InterfaceOutages(new OutageReport());
-        ExchangeAssembler assembler = new ExchangeAssembler(new ProcessResolver(Path.of("/proc")), routes,
-                config.routes().keepQuery(), outages);
         if (!config.output().path().equals(NO_OUTPUT)) {
             writer = new JsonLinesWriter(openOutput());
         }
@@ -107,7 +105,9 @@ public class AgentMain implements QuarkusApplication {
         }
         WatchFilter filter = new WatchFilter(config.watch().excludeExecutables(),
                 config.watch().services().orElse(Set.of()), config.watch().ports().orElse(Set.of()));
-        pipeline = new ExchangePipeline(config.capture().queueCapacity(), assembler, filter, writer, telemetry);
+        pipeline = new ExchangePipeline(config.capture().queueCapacity(),
+                reports -> new AssemblyStage(new ProcessResolver(Path.of("/proc")), routes, config.routes().keepQuery(),
+                        outages, filter, reports), writer, telemetry);
         BpfCapture.Settings settings = new BpfCapture.Settings((int) ProcessHandle.current().pid(),
                 config.capture().requestHeadBytes(), config.capture().peerFinWait().toNanos(),
                 config.bpf().ringbufSizeMb() << 20, config.bpf().maxConnections());

@@ -7,11 +7,12 @@ import lab.obi.agent.capture.LateRetransmitRecord;
 import lab.obi.agent.capture.RecordDecoder;
 import lab.obi.agent.capture.SocketOwner;
 import lab.obi.agent.capture.TcpFacts;
-import lab.obi.agent.exchange.ConnectionSummary;
-import lab.obi.agent.exchange.ExchangeAssembler;
-import lab.obi.agent.exchange.LateRetransmit;
+import lab.obi.agent.assembly.AssemblyStage;
 import lab.obi.agent.export.JsonLinesWriter;
-import lab.obi.agent.process.WatchFilter;
+import lab.obi.agent.report.ConnectionSummary;
+import lab.obi.agent.report.ExchangeReport;
+import lab.obi.agent.report.LateRetransmitReport;
+import lab.obi.agent.report.ReportConsumer;
 import lab.obi.agent.telemetry.Telemetry;
 import org.jboss.logging.Logger;
 
@@ -21,6 +22,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
 
 /**
  * From ring-buffer bytes to request-log lines, metrics and spans (exchanges; connections at their
@@ -28,7 +30,7 @@ import java.util.concurrent.atomic.LongAdder;
  * and enqueues, so slow process lookups or a slow output never stall the kernel side for long; a queue
  * that stays full drops and counts.
  */
-final class ExchangePipeline implements AutoCloseable {
+final class ExchangePipeline implements ReportConsumer, AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(ExchangePipeline.class);
     private static final ExchangeRecord STOP = new ExchangeRecord(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -38,23 +40,19 @@ final class ExchangePipeline implements AutoCloseable {
     private static final long FULL_QUEUE_WAIT_MS = 20;
 
     private final BlockingQueue<KernelRecord> queue;
-    private final ExchangeAssembler assembler;
+    private final AssemblyStage assembly;
     private final JsonLinesWriter writer; // null: no request log
     private final Telemetry telemetry;
-    private final WatchFilter filter;
     private final Thread worker;
     private final LongAdder received = new LongAdder();
     private final LongAdder undecodable = new LongAdder();
     private final LongAdder queueFull = new LongAdder();
-    private final LongAdder reported = new LongAdder();
-    private final LongAdder ignored = new LongAdder();
     private final LongAdder writeFailures = new LongAdder();
 
-    ExchangePipeline(int capacity, ExchangeAssembler assembler, WatchFilter filter, JsonLinesWriter writer,
+    ExchangePipeline(int capacity, Function<ReportConsumer, AssemblyStage> assembly, JsonLinesWriter writer,
                      Telemetry telemetry) {
-        this.filter = filter;
         this.queue = new ArrayBlockingQueue<>(capacity);
-        this.assembler = assembler;
+        this.assembly = assembly.apply(this);
         this.writer = writer;
         this.telemetry = telemetry;
         this.worker = new Thread(this::run, "obi-assembler");
@@ -97,7 +95,7 @@ final class ExchangePipeline implements AutoCloseable {
                     break;
                 }
                 if (record != null) {
-                    process(record, clock.epochOffsetNs());
+                    assembly.accept(record, clock.epochOffsetNs());
                 }
                 if (queue.isEmpty()) {
                     flush();
@@ -106,33 +104,26 @@ final class ExchangePipeline implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        assembly.releaseAllWaiting();
         flush();
     }
 
-    private void process(KernelRecord record, long epochOffsetNs) {
-        if (record instanceof ExchangeRecord exchangeRecord) {
-            assembler.assemble(exchangeRecord, epochOffsetNs).ifPresent(exchange -> {
-                if (!filter.watched(exchange.socket())) {
-                    ignored.increment();
-                    return;
-                }
-                reported.increment();
-                telemetry.record(exchange);
-                log(w -> w.write(exchange));
-            });
-        } else if (record instanceof ConnectionRecord connectionRecord) {
-            ConnectionSummary connection = assembler.connection(connectionRecord, epochOffsetNs);
-            if (filter.watched(connection.socket())) {
-                telemetry.connectionClosed(connection);
-                log(w -> w.write(connection));
-            }
-        } else if (record instanceof LateRetransmitRecord retransmitRecord) {
-            LateRetransmit retransmit = assembler.lateRetransmit(retransmitRecord, epochOffsetNs);
-            if (filter.watched(retransmit.socket())) {
-                telemetry.retransmittedAfterResponse(retransmit);
-                log(w -> w.write(retransmit));
-            }
-        }
+    @Override
+    public void exchange(ExchangeReport report) {
+        telemetry.exchange(report);
+        log(w -> w.write(report.exchange()));
+    }
+
+    @Override
+    public void connectionClosed(ConnectionSummary connection) {
+        telemetry.connectionClosed(connection);
+        log(w -> w.write(connection));
+    }
+
+    @Override
+    public void lateRetransmit(LateRetransmitReport report) {
+        telemetry.lateRetransmit(report);
+        log(w -> w.write(report.retransmit()));
     }
 
     private interface LogLine {
@@ -165,8 +156,8 @@ final class ExchangePipeline implements AutoCloseable {
     }
 
     Stats stats() {
-        return new Stats(received.sum(), undecodable.sum(), queueFull.sum(), assembler.rejectedCount(),
-                reported.sum(), ignored.sum(), writeFailures.sum(), queue.size());
+        return new Stats(received.sum(), undecodable.sum(), queueFull.sum(), assembly.notHttpCount(),
+                assembly.reportedCount(), assembly.ignoredCount(), writeFailures.sum(), queue.size());
     }
 
     record Stats(long received, long undecodable, long queueFull, long notHttp, long reported, long ignored,

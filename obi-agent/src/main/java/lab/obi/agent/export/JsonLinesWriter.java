@@ -7,11 +7,11 @@ import com.fasterxml.jackson.core.io.SerializedString;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.util.Locale;
-import lab.obi.agent.exchange.ConnectionSummary;
-import lab.obi.agent.exchange.HttpExchange;
-import lab.obi.agent.exchange.LateRetransmit;
+import lab.obi.agent.report.ConnectionSummary;
+import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.report.LateRetransmit;
 import lab.obi.agent.process.ObservedSocket;
-import lab.obi.agent.exchange.TcpEvidence;
+import lab.obi.agent.report.TcpEvidence;
 
 /**
  * Writes the request log: one JSON object per line, UTF-8, absent (null) fields omitted. "record" says

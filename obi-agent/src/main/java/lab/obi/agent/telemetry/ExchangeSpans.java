@@ -3,31 +3,26 @@ package lab.obi.agent.telemetry;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
-import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
-import io.opentelemetry.api.trace.TraceFlags;
-import io.opentelemetry.api.trace.TraceState;
 import io.opentelemetry.sdk.common.InstrumentationScopeInfo;
-import io.opentelemetry.sdk.trace.IdGenerator;
 import io.opentelemetry.sdk.trace.data.EventData;
 import io.opentelemetry.sdk.trace.data.StatusData;
-import lab.obi.agent.process.ObservedSocket.Direction;
-import lab.obi.agent.exchange.HttpExchange;
-import lab.obi.agent.exchange.LateRetransmit;
 import lab.obi.agent.process.ObservedSocket;
-import lab.obi.agent.exchange.TcpEvidence;
-import lab.obi.agent.protocol.TraceContext;
+import lab.obi.agent.process.ObservedSocket.Direction;
+import lab.obi.agent.report.ExchangeReport;
+import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.report.LateRetransmit;
+import lab.obi.agent.report.LateRetransmitReport;
+import lab.obi.agent.report.TcpEvidence;
 
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Optional;
 
 /**
- * One span per exchange, with the observed process as its resource. A server span continues the
- * caller's trace (traceparent or uber-trace-id). A client span that carries a trace header takes
- * the header's ids: that is the span the server on the other side names as its parent.
+ * One span per exchange, with the observed process as its resource and the ids the assembly gave
+ * it; one per retransmit after a response, a child of that response's server span.
  */
 final class ExchangeSpans {
 
@@ -41,53 +36,27 @@ final class ExchangeSpans {
     static final AttributeKey<String> INTERFACE = AttributeKey.stringKey("network.interface.name");
     static final AttributeKey<String> INTERFACE_CAUSE = AttributeKey.stringKey("obi.network.interface.cause");
 
-    private final IdGenerator ids = IdGenerator.random();
     private final ProcessResources resources;
 
     ExchangeSpans(ProcessResources resources) {
         this.resources = resources;
     }
 
-    /** A span's identity and parent: cheap, needed for exemplars even when spans are not exported. */
-    record Identity(SpanContext context, SpanContext parent) {
-    }
-
-    /** @param threadParent for a client exchange, the span of the server request its thread was serving, or null */
-    Identity identify(HttpExchange e, SpanContext threadParent) {
-        Optional<SpanContext> header = Optional.ofNullable(e.caller()).map(ExchangeSpans::remoteParent);
-        if (e.socket().direction() == Direction.SERVER) {
-            return new Identity(newSpan(header.map(SpanContext::getTraceId).orElseGet(ids::generateTraceId)),
-                    header.orElse(SpanContext.getInvalid()));
-        }
-        if (header.isPresent()) {
-            SpanContext context = SpanContext.create(header.get().getTraceId(), header.get().getSpanId(),
-                    TraceFlags.getSampled(), TraceState.getDefault());
-            boolean sameTrace = threadParent != null && threadParent.getTraceId().equals(context.getTraceId());
-            return new Identity(context, sameTrace ? threadParent : SpanContext.getInvalid());
-        }
-        if (threadParent != null) {
-            return new Identity(newSpan(threadParent.getTraceId()), threadParent);
-        }
-        return new Identity(newSpan(ids.generateTraceId()), SpanContext.getInvalid());
-    }
-
-    ExchangeSpan toSpan(HttpExchange e, Identity identity) {
+    ExchangeSpan toSpan(ExchangeReport report) {
+        HttpExchange e = report.exchange();
         boolean server = e.socket().direction() == Direction.SERVER;
         String errorType = HttpMetrics.errorType(e, server);
         StatusData status = errorType == null ? StatusData.unset()
                 : StatusData.create(StatusCode.ERROR, e.aborted() ? "abandoned: " + errorType : errorType);
-        return new ExchangeSpan(name(e), server ? SpanKind.SERVER : SpanKind.CLIENT, identity.context(),
-                identity.parent(), status,
+        return new ExchangeSpan(name(e), server ? SpanKind.SERVER : SpanKind.CLIENT, report.span(),
+                report.parent(), status,
                 e.startUnixNs(), attributes(e, server, errorType), events(e), e.startUnixNs() + e.durationNs(),
                 resources.of(e.socket()), SCOPE);
     }
 
-    /**
-     * A retransmit after the server wrote its whole response cannot join that span (it has ended): it
-     * is a child span at the moment of the retransmit, so the trace shows the client's wait past the
-     * server's end.
-     */
-    ExchangeSpan lateRetransmitSpan(LateRetransmit r, SpanContext exchange) {
+    /** A retransmit after the response, at its moment, in the trace of the server exchange it belongs to. */
+    ExchangeSpan lateRetransmitSpan(LateRetransmitReport report) {
+        LateRetransmit r = report.retransmit();
         AttributesBuilder a = Attributes.builder()
                 .put(AttributeKey.stringKey("obi.tcp.retransmit"), "after_response")
                 .put(AttributeKey.stringKey("network.peer.address"), r.socket().peerAddress())
@@ -97,7 +66,7 @@ final class ExchangeSpans {
         if (r.rttUs() != null) {
             a.put(AttributeKey.doubleKey("obi.tcp.rtt"), r.rttUs() / 1e6);
         }
-        return new ExchangeSpan(LATE_RETRANSMIT_SPAN, SpanKind.INTERNAL, newSpan(exchange.getTraceId()), exchange,
+        return new ExchangeSpan(LATE_RETRANSMIT_SPAN, SpanKind.INTERNAL, report.span(), report.parent(),
                 StatusData.unset(), r.atUnixNs(), a.build(), List.of(), r.atUnixNs(), resources.of(r.socket()), SCOPE);
     }
 
@@ -140,15 +109,6 @@ final class ExchangeSpans {
         }
         events.sort(Comparator.comparingLong(EventData::getEpochNanos));
         return List.copyOf(events);
-    }
-
-    private static SpanContext remoteParent(TraceContext caller) {
-        return SpanContext.createFromRemoteParent(caller.traceId(), caller.spanId(),
-                caller.sampled() ? TraceFlags.getSampled() : TraceFlags.getDefault(), TraceState.getDefault());
-    }
-
-    private SpanContext newSpan(String traceId) {
-        return SpanContext.create(traceId, ids.generateSpanId(), TraceFlags.getSampled(), TraceState.getDefault());
     }
 
     private static String name(HttpExchange e) {

@@ -9,11 +9,11 @@ import io.opentelemetry.api.metrics.Meter;
 import io.opentelemetry.context.Context;
 import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.protocol.AbortKind;
-import lab.obi.agent.exchange.ConnectionSummary;
-import lab.obi.agent.exchange.HttpExchange;
-import lab.obi.agent.exchange.LateRetransmit;
+import lab.obi.agent.report.ConnectionSummary;
+import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.report.LateRetransmit;
 import lab.obi.agent.process.ObservedSocket;
-import lab.obi.agent.exchange.TcpEvidence;
+import lab.obi.agent.report.TcpEvidence;
 import lab.obi.agent.protocol.http1.Verdicts;
 
 import java.util.List;

@@ -11,7 +11,7 @@ import io.opentelemetry.sdk.metrics.data.MetricData;
 import io.opentelemetry.sdk.metrics.export.CollectionRegistration;
 import io.opentelemetry.sdk.metrics.export.MetricExporter;
 import io.opentelemetry.sdk.metrics.export.MetricReader;
-import lab.obi.agent.exchange.HttpExchange;
+import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.process.ObservedSocket;
 
 import java.time.Duration;

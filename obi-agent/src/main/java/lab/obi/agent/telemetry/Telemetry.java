@@ -13,17 +13,15 @@ import io.opentelemetry.sdk.metrics.SdkMeterProviderBuilder;
 import io.opentelemetry.sdk.metrics.View;
 import io.opentelemetry.sdk.resources.Resource;
 
-import io.opentelemetry.api.trace.Span;
-import io.opentelemetry.api.trace.SpanContext;
-import io.opentelemetry.context.Context;
 import io.opentelemetry.exporter.otlp.internal.OtlpMetricExporterProvider;
 import io.opentelemetry.exporter.otlp.internal.OtlpSpanExporterProvider;
 import io.opentelemetry.sdk.autoconfigure.spi.ConfigProperties;
 import io.opentelemetry.sdk.autoconfigure.spi.internal.DefaultConfigProperties;
-import lab.obi.agent.process.ObservedSocket.Direction;
-import lab.obi.agent.exchange.ConnectionSummary;
-import lab.obi.agent.exchange.HttpExchange;
-import lab.obi.agent.exchange.LateRetransmit;
+import lab.obi.agent.report.ConnectionSummary;
+import lab.obi.agent.report.ExchangeReport;
+import lab.obi.agent.report.LateRetransmit;
+import lab.obi.agent.report.LateRetransmitReport;
+import lab.obi.agent.report.ReportConsumer;
 import lab.obi.agent.network.HostTcpCounters;
 import lab.obi.agent.network.InterfaceOutage;
 
@@ -44,7 +42,7 @@ import java.util.function.UnaryOperator;
  * histograms when exponential histograms are on) and pushed over OTLP with the spans when an OTLP
  * endpoint is configured (the standard OTEL_EXPORTER_OTLP_* variables).
  */
-public final class Telemetry implements AutoCloseable {
+public final class Telemetry implements ReportConsumer, AutoCloseable {
 
     private static final AttributeKey<String> DROP_REASON = AttributeKey.stringKey("obi.drop.reason");
     private static final AttributeKey<String> QUEUE = AttributeKey.stringKey("obi.queue");
@@ -56,7 +54,6 @@ public final class Telemetry implements AutoCloseable {
     private final SdkMeterProvider otlpSelfProvider; // null: metrics not pushed
     private final ReportingMetricExporter metricExport; // null: metrics not pushed
     private final ExchangeSpans spans;
-    private final ThreadParents threadParents = new ThreadParents();
     private final SpanExport spanExport; // null: traces not exported
     private final List<NetworkMetrics> networkMetrics = new ArrayList<>();
 
@@ -148,31 +145,24 @@ public final class Telemetry implements AutoCloseable {
 
     /**
      * Records the exchange's metrics and exports its span. The span is the context of the
-     * measurements, so the duration histograms carry its trace id as an exemplar. A client call
-     * made while its thread served a request waits for that request's span, its parent.
+     * measurements, so the duration histograms carry its trace id as an exemplar.
      */
-    public void record(HttpExchange exchange) {
-        long now = System.nanoTime();
-        if (exchange.socket().direction() == Direction.CLIENT && exchange.parentConnId() != null) {
-            SpanContext parent = threadParents.serverSpan(exchange.parentConnId(), exchange.parentRequestIndex());
-            if (parent != null) {
-                emit(exchange, parent);
-            } else {
-                threadParents.hold(exchange, now).forEach(orphan -> emit(orphan, null));
-            }
-        } else {
-            SpanContext span = emit(exchange, null);
-            if (exchange.socket().direction() == Direction.SERVER) {
-                threadParents.serverSpanCreated(exchange.connId(), exchange.requestIndex(), span)
-                        .forEach(child -> emit(child, span));
-            }
+    @Override
+    public void exchange(ExchangeReport report) {
+        if (spanExport != null) {
+            spanExport.offer(spans.toSpan(report));
         }
-        threadParents.expired(now, false).forEach(orphan -> emit(orphan, null));
+        if (scrapeMetrics != null) {
+            scrapeMetrics.record(report.exchange(), report.context());
+        }
+        if (otlpMetrics != null) {
+            otlpMetrics.record(report.exchange(), report.context());
+        }
     }
 
     /** A connection's lifetime, by who closed it. */
+    @Override
     public void connectionClosed(ConnectionSummary connection) {
-        threadParents.connectionClosed(connection.connId());
         if (scrapeMetrics != null) {
             scrapeMetrics.connectionClosed(connection);
         }
@@ -183,35 +173,20 @@ public final class Telemetry implements AutoCloseable {
 
     /**
      * Counted with the other retransmits; in the trace of the server exchange whose response it
-     * carried when that span is still known.
+     * carried when that span is known.
      */
-    public void retransmittedAfterResponse(LateRetransmit retransmit) {
+    @Override
+    public void lateRetransmit(LateRetransmitReport report) {
+        LateRetransmit retransmit = report.retransmit();
         if (scrapeMetrics != null) {
             scrapeMetrics.retransmittedAfterResponse(retransmit);
         }
         if (otlpMetrics != null) {
             otlpMetrics.metrics(retransmit.socket()).retransmittedAfterResponse(retransmit);
         }
-        SpanContext exchange = retransmit.socket().direction() == Direction.SERVER
-                ? threadParents.serverSpan(retransmit.connId(), retransmit.requestIndex()) : null;
-        if (spanExport != null && exchange != null) {
-            spanExport.offer(spans.lateRetransmitSpan(retransmit, exchange));
+        if (spanExport != null && report.parent().isValid()) {
+            spanExport.offer(spans.lateRetransmitSpan(report));
         }
-    }
-
-    private SpanContext emit(HttpExchange exchange, SpanContext threadParent) {
-        ExchangeSpans.Identity identity = spans.identify(exchange, threadParent);
-        if (spanExport != null) {
-            spanExport.offer(spans.toSpan(exchange, identity));
-        }
-        Context context = Context.root().with(Span.wrap(identity.context()));
-        if (scrapeMetrics != null) {
-            scrapeMetrics.record(exchange, context);
-        }
-        if (otlpMetrics != null) {
-            otlpMetrics.record(exchange, context);
-        }
-        return identity.context();
     }
 
     private void registerSelfMetrics(Meter meter, Supplier<SelfStats> selfStats) {
@@ -298,7 +273,6 @@ public final class Telemetry implements AutoCloseable {
 
     @Override
     public void close() throws InterruptedException {
-        threadParents.expired(System.nanoTime(), true).forEach(orphan -> emit(orphan, null));
         if (spanExport != null) {
             spanExport.close();
         }

@@ -1,6 +1,6 @@
 package lab.obi.agent.export;
 
-import lab.obi.agent.exchange.TcpEvidence;
+import lab.obi.agent.report.TcpEvidence;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -18,9 +18,9 @@ import java.util.Iterator;
 import java.util.List;
 import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.protocol.AbortKind;
-import lab.obi.agent.exchange.ConnectionSummary;
-import lab.obi.agent.exchange.HttpExchange;
-import lab.obi.agent.exchange.LateRetransmit;
+import lab.obi.agent.report.ConnectionSummary;
+import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.report.LateRetransmit;
 import lab.obi.agent.process.ObservedSocket;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -1,14 +1,15 @@
 package lab.obi.agent.telemetry;
 
-import lab.obi.agent.exchange.TcpEvidence;
+import lab.obi.agent.report.TcpEvidence;
 
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import lab.obi.agent.process.ObservedSocket.Direction;
+import lab.obi.agent.assembly.SpanIdentities;
 import lab.obi.agent.protocol.AbortKind;
-import lab.obi.agent.exchange.HttpExchange;
-import lab.obi.agent.exchange.LateRetransmit;
+import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.report.LateRetransmit;
 import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.protocol.TraceContext;
 import org.junit.jupiter.api.Test;
@@ -19,10 +20,11 @@ class ExchangeSpansTest {
 
     private static final String TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     private static final TraceContext CALLER = new TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", true);
+    private final SpanIdentities identities = new SpanIdentities();
     private final ExchangeSpans spans = new ExchangeSpans(new ProcessResources("node-1"));
 
     private ExchangeSpan span(HttpExchange e, io.opentelemetry.api.trace.SpanContext threadParent) {
-        return spans.toSpan(e, spans.identify(e, threadParent));
+        return spans.toSpan(identities.exchange(e, threadParent));
     }
 
     private static HttpExchange exchange(Direction direction, Integer status, boolean aborted, String traceparent) {
@@ -55,7 +57,7 @@ class ExchangeSpansTest {
         ExchangeSpan server = span(exchange(Direction.SERVER, 200, false, TRACEPARENT), null);
         LateRetransmit late = new LateRetransmit(1_650_000_000L, new ObservedSocket(Direction.SERVER, 42, "java",
                 "/usr/bin/java", "orders", "c0ffee", "10.0.0.1", 8080, "10.0.0.2", 51000), 7, 2, 300);
-        ExchangeSpan child = spans.lateRetransmitSpan(late, server.getSpanContext());
+        ExchangeSpan child = spans.lateRetransmitSpan(identities.lateRetransmit(late, server.getSpanContext()));
         assertEquals(server.getTraceId(), child.getTraceId());
         assertEquals(server.getSpanId(), child.getParentSpanId());
         assertEquals(SpanKind.INTERNAL, child.getKind());

@@ -1,4 +1,4 @@
-package lab.obi.agent.exchange;
+package lab.obi.agent.assembly;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;

@@ -1,7 +1,6 @@
-package lab.obi.agent.exchange;
+package lab.obi.agent.report;
 
 import lab.obi.agent.process.ObservedSocket;
-
 import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.protocol.TraceContext;
 

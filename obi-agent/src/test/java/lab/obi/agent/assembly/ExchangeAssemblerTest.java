@@ -1,4 +1,4 @@
-package lab.obi.agent.exchange;
+package lab.obi.agent.assembly;
 
 import static java.nio.charset.StandardCharsets.ISO_8859_1;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -25,6 +25,10 @@ import lab.obi.agent.capture.RecordBuilder;
 import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.protocol.TraceContext;
 import lab.obi.agent.process.ProcessResolver;
+import lab.obi.agent.report.ConnectionSummary;
+import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.report.LateRetransmit;
+import lab.obi.agent.report.TcpEvidence;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -54,7 +58,7 @@ class ExchangeAssemblerTest {
 
     private ExchangeAssembler assembler(boolean keepQuery) {
         return new ExchangeAssembler(new ProcessResolver(proc), new RouteNormaliser(100), keepQuery,
-                new InterfaceOutages(NO_LISTENER));
+                new InterfaceOutages(NO_LISTENER), new ConnectionStates());
     }
 
     @Test
@@ -134,7 +138,7 @@ class ExchangeAssemblerTest {
         outages.baseline(new LinkState(5, "vethb1", true, true, false));
         outages.update(new LinkState(5, "vethb1", true, false, false), 1_000_000_000L);
         ExchangeAssembler assembler = new ExchangeAssembler(new ProcessResolver(proc), new RouteNormaliser(100), false,
-                outages);
+                outages, new ConnectionStates());
 
         RecordBuilder quick = new RecordBuilder();
         quick.startNs = 1_000_000_500L;

@@ -1,4 +1,4 @@
-package lab.obi.agent.exchange;
+package lab.obi.agent.assembly;
 
 import java.net.InetAddress;
 

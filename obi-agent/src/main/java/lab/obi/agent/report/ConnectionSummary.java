@@ -1,4 +1,4 @@
-package lab.obi.agent.exchange;
+package lab.obi.agent.report;
 
 import lab.obi.agent.process.ObservedSocket;
 

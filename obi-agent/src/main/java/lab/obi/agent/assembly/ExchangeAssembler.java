@@ -1,6 +1,5 @@
-package lab.obi.agent.exchange;
+package lab.obi.agent.assembly;
 
-import lab.obi.agent.protocol.AbortKind;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.LongAdder;
@@ -9,22 +8,28 @@ import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.LateRetransmitRecord;
 import lab.obi.agent.capture.SocketOwner;
 import lab.obi.agent.capture.TcpFacts;
-import lab.obi.agent.protocol.http1.HttpParser;
-import lab.obi.agent.protocol.http1.HttpRequestHead;
-import lab.obi.agent.protocol.RouteNormaliser;
-import lab.obi.agent.protocol.Verdict;
-import lab.obi.agent.protocol.http1.Verdicts;
 import lab.obi.agent.network.InterfaceOutage;
 import lab.obi.agent.network.InterfaceOutages;
 import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.process.ProcessInfo;
 import lab.obi.agent.process.ProcessResolver;
+import lab.obi.agent.protocol.RouteNormaliser;
+import lab.obi.agent.protocol.Verdict;
+import lab.obi.agent.protocol.http1.HttpParser;
+import lab.obi.agent.protocol.http1.HttpRequestHead;
+import lab.obi.agent.protocol.http1.Pipelining;
+import lab.obi.agent.protocol.http1.Verdicts;
+import lab.obi.agent.report.ConnectionSummary;
+import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.report.LateRetransmit;
+import lab.obi.agent.report.TcpEvidence;
 
 /**
- * Joins a kernel record with its parsed request, its verdict and its process into the exchange
- * obi-agent reports. Not thread-safe: records of one connection must come in order from one thread.
+ * The one step that reads the kernel's records: joins each with its parsed request, its verdict and
+ * its process into what obi-agent reports. Not thread-safe: records of one connection must come in
+ * order from one thread.
  */
-public final class ExchangeAssembler {
+final class ExchangeAssembler {
 
     /** An RTO is at least 200 ms: a request this slow may have waited for the network. */
     private static final long SLOW_NS = 200_000_000L;
@@ -36,15 +41,17 @@ public final class ExchangeAssembler {
     private final RouteNormaliser routeNormaliser;
     private final boolean keepQuery;
     private final LongAdder rejected = new LongAdder();
-    private final PipelinedRequests pipelined = new PipelinedRequests();
     private final InterfaceOutages outages;
+    private final ConnectionStates connections;
 
-    public ExchangeAssembler(ProcessResolver processResolver, RouteNormaliser routeNormaliser, boolean keepQuery,
-                             InterfaceOutages outages) {
+    /** @param connections where the request bytes a pipelined read left are kept for the next exchanges */
+    ExchangeAssembler(ProcessResolver processResolver, RouteNormaliser routeNormaliser, boolean keepQuery,
+                      InterfaceOutages outages, ConnectionStates connections) {
         this.processResolver = processResolver;
         this.routeNormaliser = routeNormaliser;
         this.keepQuery = keepQuery;
         this.outages = outages;
+        this.connections = connections;
     }
 
     /**
@@ -53,13 +60,15 @@ public final class ExchangeAssembler {
      *
      * @param epochOffsetNs what to add to CLOCK_MONOTONIC to get nanoseconds since the Unix epoch
      */
-    public Optional<HttpExchange> assemble(ExchangeRecord r, long epochOffsetNs) {
+    Optional<HttpExchange> assemble(ExchangeRecord r, long epochOffsetNs) {
         boolean pipelinedWithoutHead = r.has(ExchangeRecord.F_PIPELINED) && r.requestHead().length == 0;
-        byte[] head = pipelinedWithoutHead ? pipelined.take(r.connId()) : r.requestHead();
+        byte[] head = pipelinedWithoutHead ? connections.takePipelined(r.connId()) : r.requestHead();
         Optional<HttpRequestHead> parsed = HttpParser.parseRequest(head);
-        parsed.ifPresent(p -> pipelined.rememberAfterFirstRequest(r.connId(), head, p.contentLength()));
+        if (parsed.isPresent()) {
+            connections.keepPipelined(r.connId(), Pipelining.afterFirstRequest(head, parsed.get()));
+        }
         if (r.has(ExchangeRecord.F_CONN_CLOSED)) {
-            pipelined.forget(r.connId());
+            connections.requestsEnded(r.connId());
         }
         if (parsed.isEmpty() && !pipelinedWithoutHead) {
             rejected.increment();
@@ -97,8 +106,7 @@ public final class ExchangeAssembler {
     }
 
     /** A connection's summary at its close. */
-    public ConnectionSummary connection(ConnectionRecord r, long epochOffsetNs) {
-        pipelined.forget(r.connId());
+    ConnectionSummary connection(ConnectionRecord r, long epochOffsetNs) {
         String closedBy = r.has(ConnectionRecord.F_LOCAL_CLOSED_FIRST) ? "local"
                 : r.has(ConnectionRecord.F_PEER_CLOSED_FIRST) ? "peer" : "reset";
         return new ConnectionSummary(
@@ -118,7 +126,7 @@ public final class ExchangeAssembler {
     }
 
     /** A retransmit after an exchange was reported, named by the exchange's connection and index. */
-    public LateRetransmit lateRetransmit(LateRetransmitRecord r, long epochOffsetNs) {
+    LateRetransmit lateRetransmit(LateRetransmitRecord r, long epochOffsetNs) {
         return new LateRetransmit(r.atNs() + epochOffsetNs, socket(r.owner()), r.connId(), r.requestIndex(),
                 r.srttUs() == 0 ? null : r.srttUs());
     }
@@ -165,7 +173,7 @@ public final class ExchangeAssembler {
     }
 
     /** How many records were dropped because their bytes were not an HTTP/1.x request. */
-    public long rejectedCount() {
+    long rejectedCount() {
         return rejected.sum();
     }
 }
