@@ -2,8 +2,11 @@ package lab.obi.agent;
 
 import io.quarkus.runtime.Quarkus;
 import io.quarkus.runtime.QuarkusApplication;
+import io.quarkus.runtime.QuarkusBindException;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.annotations.QuarkusMain;
+import io.quarkus.runtime.util.ExceptionUtil;
+import io.smallrye.config.ConfigValidationException;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import lab.obi.agent.bpf.BpfCapture;
@@ -33,7 +36,6 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,6 +53,13 @@ public class AgentMain implements QuarkusApplication {
     private static final String EMBEDDED_OBJECT = "bpf/obi.bpf.o";
     private static final int EXIT_CANNOT_RUN = 2;
     private static final String NO_OUTPUT = "none";
+    /**
+     * Hibernate Validator announces its version when it first validates the configuration, before
+     * Quarkus's logging (which hides that line) is set up: an invalid value would be reported after it.
+     * Held here: the logging framework keeps no strong reference to a logger's level.
+     */
+    private static final java.util.logging.Logger VALIDATOR_LOG =
+            java.util.logging.Logger.getLogger("org.hibernate.validator");
 
     @Inject
     AgentConfig config;
@@ -72,12 +81,36 @@ public class AgentMain implements QuarkusApplication {
     private StatsLog stats;
     private NetlinkLinkMonitor linkMonitor;
 
+    public static void main(String... args) {
+        VALIDATOR_LOG.setLevel(java.util.logging.Level.WARNING);
+        Quarkus.run(AgentMain.class, AgentMain::exit, args);
+    }
+
+    /**
+     * Every reason the agent cannot start is one line: Quarkus would print an invalid configuration
+     * as a header and an indented list, and a busy health port as four lines of advice.
+     */
+    private static void exit(int status, Throwable failure) {
+        if (failure == null) {
+            System.exit(status);
+        }
+        Throwable cause = ExceptionUtil.getRootCause(failure);
+        if (cause instanceof ConfigValidationException invalid) {
+            for (int i = 0; i < invalid.getProblemCount(); i++) {
+                System.err.println("cannot start: " + invalid.getProblem(i).getMessage());
+            }
+        } else if (cause instanceof QuarkusBindException busy) {
+            LOG.errorf("cannot start: the health endpoint cannot listen on %s:%d, it is in use (set quarkus.http.port)",
+                    busy.getHost(), busy.getPort());
+        } else {
+            LOG.error("cannot start", failure);
+        }
+        System.exit(EXIT_CANNOT_RUN);
+    }
+
     @Override
     public int run(String... args) throws Exception {
-        List<String> problems = new ArrayList<>(configProblems());
-        if (problems.isEmpty()) {
-            problems.addAll(Preflight.problems());
-        }
+        List<String> problems = Preflight.problems();
         if (!problems.isEmpty()) {
             problems.forEach(p -> LOG.error("cannot start: " + p));
             return EXIT_CANNOT_RUN;
@@ -245,34 +278,6 @@ public class AgentMain implements QuarkusApplication {
         }
         return new SelfStats(s.received(), s.reported(), s.ignored(), s.notHttp(), drops, s.queued(),
                 peerFinWaitsExpired);
-    }
-
-    private List<String> configProblems() {
-        List<String> problems = new ArrayList<>();
-        int head = config.capture().requestHeadBytes();
-        if (head < 64 || head > 1024) {
-            problems.add("obi.capture.request-head-bytes must be within 64..1024, got " + head);
-        }
-        int ringMb = config.bpf().ringbufSizeMb();
-        if (ringMb < 1 || ringMb > 256 || Integer.bitCount(ringMb) != 1) {
-            problems.add("obi.bpf.ringbuf-size-mb must be a power of two within 1..256, got " + ringMb);
-        }
-        if (config.bpf().maxConnections() < 1024) {
-            problems.add("obi.bpf.max-connections must be at least 1024, got " + config.bpf().maxConnections());
-        }
-        if (config.capture().peerFinWait().isNegative() || config.capture().peerFinWait().isZero()) {
-            problems.add("obi.capture.peer-fin-wait must be positive, got " + config.capture().peerFinWait());
-        }
-        if (config.capture().queueCapacity() < 1) {
-            problems.add("obi.capture.queue-capacity must be positive, got " + config.capture().queueCapacity());
-        }
-        if (config.export().spanQueueCapacity() < 1) {
-            problems.add("obi.export.span-queue-capacity must be positive, got " + config.export().spanQueueCapacity());
-        }
-        if (config.routes().maxPerService() < 1) {
-            problems.add("obi.routes.max-per-service must be positive, got " + config.routes().maxPerService());
-        }
-        return problems;
     }
 
     /** Interface outages in the log and the metrics, as they happen. */

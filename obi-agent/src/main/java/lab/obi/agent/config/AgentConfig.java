@@ -3,12 +3,19 @@ package lab.obi.agent.config;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import io.smallrye.config.WithName;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.Positive;
+import org.hibernate.validator.constraints.time.DurationMin;
 
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
 
-/** Every knob of obi-agent (prefix {@code obi.}); the defaults observe every process on the host. */
+/**
+ * Every knob of obi-agent (prefix {@code obi.}), validated at start-up: a value out of range stops
+ * the agent with one line that names the property. The defaults observe every process on the host.
+ */
 @ConfigMapping(prefix = "obi")
 public interface AgentConfig {
 
@@ -34,9 +41,11 @@ public interface AgentConfig {
     }
 
     interface Capture {
-        /** Bytes of each request head copied by the kernel (method, target, headers); 64..1024. */
+        /** Bytes of each request head copied by the kernel (method, target, headers). */
         @WithName("request-head-bytes")
         @WithDefault("512")
+        @Min(64)
+        @Max(1024)
         int requestHeadBytes();
 
         /**
@@ -46,11 +55,13 @@ public interface AgentConfig {
          */
         @WithName("peer-fin-wait")
         @WithDefault("60s")
+        @DurationMin(nanos = 1)
         Duration peerFinWait();
 
         /** Records waiting between the ring buffer and the request log; beyond, records are dropped and counted. */
         @WithName("queue-capacity")
         @WithDefault("65536")
+        @Positive
         int queueCapacity();
     }
 
@@ -59,14 +70,18 @@ public interface AgentConfig {
         @WithName("object-path")
         Optional<String> objectPath();
 
-        /** Kernel-to-agent ring buffer size in MiB, a power of two. */
+        /** Kernel-to-agent ring buffer size in MiB. */
         @WithName("ringbuf-size-mb")
         @WithDefault("16")
+        @Min(1)
+        @Max(256)
+        @PowerOfTwo
         int ringbufSizeMb();
 
         /** Connections tracked at once; beyond, new connections are not observed and are counted. */
         @WithName("max-connections")
         @WithDefault("65536")
+        @Min(1024)
         int maxConnections();
     }
 
@@ -79,6 +94,7 @@ public interface AgentConfig {
         /** Distinct routes per service before new ones collapse into /{overflow}. */
         @WithName("max-per-service")
         @WithDefault("500")
+        @Positive
         int maxPerService();
     }
 
@@ -120,6 +136,7 @@ public interface AgentConfig {
         /** Spans waiting for export; beyond, spans are dropped and counted (a slow Collector never grows memory). */
         @WithName("span-queue-capacity")
         @WithDefault("8192")
+        @Positive
         int spanQueueCapacity();
     }
 
