@@ -8,6 +8,7 @@ import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.Positive;
 import org.hibernate.validator.constraints.time.DurationMin;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
@@ -19,7 +20,7 @@ import java.util.Set;
 @ConfigMapping(prefix = "obi")
 public interface AgentConfig {
 
-    Output output();
+    RequestLog requestLog();
 
     Capture capture();
 
@@ -29,15 +30,24 @@ public interface AgentConfig {
 
     Metrics metrics();
 
+    Traces traces();
+
+    Network network();
+
+    Watch watch();
+
     /** How often drop and throughput counters are logged; 0 turns the summary off. */
     @WithName("stats-interval")
     @WithDefault("10s")
     Duration statsInterval();
 
-    interface Output {
-        /** Where the JSON Lines request log goes: "-" for stdout, "none" for no log, else a file appended to. */
-        @WithDefault("-")
-        String path();
+    /** The request log: one JSON object per exchange, connection close and late retransmit. */
+    interface RequestLog {
+        @WithDefault("true")
+        boolean enabled();
+
+        /** A file the log is appended to; without one, the log goes to stdout. */
+        Optional<Path> path();
     }
 
     interface Capture {
@@ -58,7 +68,7 @@ public interface AgentConfig {
         @DurationMin(nanos = 1)
         Duration peerFinWait();
 
-        /** Records waiting between the ring buffer and the request log; beyond, records are dropped and counted. */
+        /** Records waiting between the ring buffer and the sinks; beyond, records are dropped and counted. */
         @WithName("queue-capacity")
         @WithDefault("65536")
         @Positive
@@ -98,16 +108,12 @@ public interface AgentConfig {
         int maxPerService();
     }
 
+    /** Request, TCP, network and agent metrics: on a Prometheus scrape endpoint, pushed over OTLP, or both. */
     interface Metrics {
-        /** Address of the Prometheus scrape endpoint (/metrics). */
-        @WithName("prometheus.host")
-        @WithDefault("0.0.0.0")
-        String prometheusHost();
 
-        /** Port of the Prometheus scrape endpoint; 0 turns metrics off. */
-        @WithName("prometheus.port")
-        @WithDefault("9464")
-        int prometheusPort();
+        Prometheus prometheus();
+
+        Otlp otlp();
 
         /** Label server-side request metrics with the client's address (cardinality grows with clients). */
         @WithName("peer-addresses")
@@ -118,29 +124,45 @@ public interface AgentConfig {
         @WithName("exponential-histograms")
         @WithDefault("false")
         boolean exponentialHistograms();
+
+        /** The scrape endpoint, http://host:port/metrics. */
+        interface Prometheus {
+            @WithDefault("true")
+            boolean enabled();
+
+            @WithDefault("0.0.0.0")
+            String host();
+
+            @WithDefault("9464")
+            @Min(1)
+            @Max(65535)
+            int port();
+        }
+
+        interface Otlp {
+            /** Push metrics over OTLP when OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT is set. */
+            @WithDefault("true")
+            boolean enabled();
+        }
     }
 
-    Export export();
+    /** One span per request. */
+    interface Traces {
 
-    interface Export {
-        /** Push metrics over OTLP when OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT is set. */
-        @WithName("otlp-metrics")
-        @WithDefault("true")
-        boolean otlpMetrics();
+        Otlp otlp();
 
-        /** Push one span per request over OTLP when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. */
-        @WithName("otlp-traces")
-        @WithDefault("true")
-        boolean otlpTraces();
+        interface Otlp {
+            /** Push spans over OTLP when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. */
+            @WithDefault("true")
+            boolean enabled();
 
-        /** Spans waiting for export; beyond, spans are dropped and counted (a slow Collector never grows memory). */
-        @WithName("span-queue-capacity")
-        @WithDefault("8192")
-        @Positive
-        int spanQueueCapacity();
+            /** Spans waiting for export; beyond, spans are dropped and counted (a slow Collector never grows memory). */
+            @WithName("queue-capacity")
+            @WithDefault("8192")
+            @Positive
+            int queueCapacity();
+        }
     }
-
-    Network network();
 
     interface Network {
         /**
@@ -151,8 +173,6 @@ public interface AgentConfig {
         @WithDefault("true")
         boolean interfaceEvents();
     }
-
-    Watch watch();
 
     interface Watch {
         /** Executables never reported: the observability stack itself. */

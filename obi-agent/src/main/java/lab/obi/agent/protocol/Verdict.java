@@ -18,4 +18,7 @@ public record Verdict(
         Integer status,
         boolean truncated,
         boolean requestComplete) {
+
+    /** nginx: the client closed the connection before the server answered. */
+    public static final int CLIENT_CLOSED_REQUEST = 499;
 }

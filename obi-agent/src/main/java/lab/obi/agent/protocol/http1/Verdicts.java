@@ -23,8 +23,6 @@ import lab.obi.agent.protocol.Verdict;
  */
 public final class Verdicts {
 
-    /** nginx: the client closed the connection before the server answered. */
-    public static final int CLIENT_CLOSED_REQUEST = 499;
     /** nginx: the client left in the middle of its request, which was never complete. */
     static final int BAD_REQUEST = 400;
     /** nginx: the server closed the connection without answering. */
@@ -62,7 +60,7 @@ public final class Verdicts {
     /** nginx's code for a request that got no status line. */
     private static Integer noAnswer(boolean requestComplete, boolean clientLeft) {
         if (requestComplete) {
-            return clientLeft ? CLIENT_CLOSED_REQUEST : NO_RESPONSE;
+            return clientLeft ? Verdict.CLIENT_CLOSED_REQUEST : NO_RESPONSE;
         }
         return clientLeft ? BAD_REQUEST : REQUEST_TIMEOUT;
     }

@@ -1,4 +1,4 @@
-package lab.obi.agent.telemetry;
+package lab.obi.agent.sink.otlp.spans;
 
 import lab.obi.agent.report.TcpEvidence;
 
@@ -7,6 +7,7 @@ import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.assembly.SpanIdentities;
+import lab.obi.agent.sink.otlp.ProcessResources;
 import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.report.LateRetransmit;

@@ -1,4 +1,4 @@
-package lab.obi.agent.telemetry;
+package lab.obi.agent.sink.otlp.spans;
 
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.SpanContext;

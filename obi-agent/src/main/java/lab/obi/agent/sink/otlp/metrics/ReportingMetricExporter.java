@@ -1,4 +1,4 @@
-package lab.obi.agent.telemetry;
+package lab.obi.agent.sink.otlp.metrics;
 
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import io.opentelemetry.sdk.common.export.MemoryMode;

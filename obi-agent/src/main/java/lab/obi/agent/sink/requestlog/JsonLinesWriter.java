@@ -1,4 +1,4 @@
-package lab.obi.agent.export;
+package lab.obi.agent.sink.requestlog;
 
 import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonFactory;
@@ -7,10 +7,10 @@ import com.fasterxml.jackson.core.io.SerializedString;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.util.Locale;
+import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.report.LateRetransmit;
-import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.report.TcpEvidence;
 
 /**
@@ -20,7 +20,7 @@ import lab.obi.agent.report.TcpEvidence;
  * Output is buffered until {@link #flush()}; {@link #close()} closes the stream.
  * Not thread-safe: one writer thread owns an instance.
  */
-public final class JsonLinesWriter implements AutoCloseable {
+final class JsonLinesWriter implements AutoCloseable {
 
     private static final JsonFactory JSON = new JsonFactory();
 
@@ -40,13 +40,13 @@ public final class JsonLinesWriter implements AutoCloseable {
     }
 
 
-    public JsonLinesWriter(OutputStream out) throws IOException {
+    JsonLinesWriter(OutputStream out) throws IOException {
         this.json = JSON.createGenerator(out, JsonEncoding.UTF8);
         // Lines are separated by the newline written after each object, not by Jackson's default space.
         json.setRootValueSeparator(null);
     }
 
-    public void write(HttpExchange e) throws IOException {
+    void write(HttpExchange e) throws IOException {
         json.writeStartObject();
         string(Field.RECORD, "exchange");
         number(Field.START_UNIX_NS, e.startUnixNs());
@@ -83,7 +83,7 @@ public final class JsonLinesWriter implements AutoCloseable {
         json.writeRaw('\n');
     }
 
-    public void write(ConnectionSummary c) throws IOException {
+    void write(ConnectionSummary c) throws IOException {
         json.writeStartObject();
         string(Field.RECORD, "connection");
         number(Field.START_UNIX_NS, c.startUnixNs());
@@ -107,7 +107,7 @@ public final class JsonLinesWriter implements AutoCloseable {
         json.writeRaw('\n');
     }
 
-    public void write(LateRetransmit r) throws IOException {
+    void write(LateRetransmit r) throws IOException {
         json.writeStartObject();
         string(Field.RECORD, "late_retransmit");
         number(Field.AT_UNIX_NS, r.atUnixNs());
@@ -179,7 +179,7 @@ public final class JsonLinesWriter implements AutoCloseable {
         json.writeBoolean(value);
     }
 
-    public void flush() throws IOException {
+    void flush() throws IOException {
         json.flush();
     }
 

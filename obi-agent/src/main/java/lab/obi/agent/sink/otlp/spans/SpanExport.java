@@ -1,4 +1,4 @@
-package lab.obi.agent.telemetry;
+package lab.obi.agent.sink.otlp.spans;
 
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import io.opentelemetry.sdk.trace.data.SpanData;

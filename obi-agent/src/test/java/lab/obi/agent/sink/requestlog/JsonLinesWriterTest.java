@@ -1,4 +1,4 @@
-package lab.obi.agent.export;
+package lab.obi.agent.sink.requestlog;
 
 import lab.obi.agent.report.TcpEvidence;
 

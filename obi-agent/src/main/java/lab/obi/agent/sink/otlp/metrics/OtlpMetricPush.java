@@ -1,18 +1,21 @@
-package lab.obi.agent.telemetry;
+package lab.obi.agent.sink.otlp.metrics;
 
 import io.opentelemetry.context.Context;
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import io.opentelemetry.sdk.metrics.Aggregation;
 import io.opentelemetry.sdk.metrics.InstrumentType;
 import io.opentelemetry.sdk.metrics.SdkMeterProvider;
-import io.opentelemetry.sdk.metrics.SdkMeterProviderBuilder;
 import io.opentelemetry.sdk.metrics.data.AggregationTemporality;
 import io.opentelemetry.sdk.metrics.data.MetricData;
 import io.opentelemetry.sdk.metrics.export.CollectionRegistration;
 import io.opentelemetry.sdk.metrics.export.MetricExporter;
 import io.opentelemetry.sdk.metrics.export.MetricReader;
-import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.process.ObservedSocket;
+import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.sink.metrics.AgentMetrics;
+import lab.obi.agent.sink.metrics.HttpMetrics;
+import lab.obi.agent.sink.metrics.MetricOptions;
+import lab.obi.agent.sink.otlp.ProcessResources;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -22,7 +25,6 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.function.UnaryOperator;
 
 /**
  * Request metrics over OTLP with the observed process as their resource: one meter provider per
@@ -36,8 +38,7 @@ final class OtlpMetricPush implements AutoCloseable {
 
     private final MetricExporter exporter;
     private final ProcessResources resources;
-    private final UnaryOperator<SdkMeterProviderBuilder> views;
-    private final boolean peerAddresses;
+    private final MetricOptions options;
     private final List<CollectingReader> fixedReaders = new ArrayList<>();
     private final LinkedHashMap<String, Meters> processes = new LinkedHashMap<>(16, 0.75f, true);
     private final List<CollectingReader> closing = new ArrayList<>();
@@ -50,12 +51,10 @@ final class OtlpMetricPush implements AutoCloseable {
     private record Meters(SdkMeterProvider provider, CollectingReader reader, HttpMetrics metrics, long[] lastUsed) {
     }
 
-    OtlpMetricPush(MetricExporter exporter, Duration interval, ProcessResources resources,
-                   UnaryOperator<SdkMeterProviderBuilder> views, boolean peerAddresses) {
-        this.peerAddresses = peerAddresses;
+    OtlpMetricPush(MetricExporter exporter, Duration interval, ProcessResources resources, MetricOptions options) {
         this.exporter = exporter;
         this.resources = resources;
-        this.views = views;
+        this.options = options;
         long ms = interval.toMillis();
         scheduler.scheduleAtFixedRate(this::push, ms, ms, TimeUnit.MILLISECONDS);
     }
@@ -80,9 +79,10 @@ final class OtlpMetricPush implements AutoCloseable {
         long now = System.nanoTime();
         Meters meters = processes.computeIfAbsent(ProcessResources.key(observed), k -> {
             CollectingReader reader = new CollectingReader(exporter);
-            SdkMeterProvider provider = views.apply(SdkMeterProvider.builder()
+            SdkMeterProvider provider = options.histograms(SdkMeterProvider.builder()
                     .setResource(resources.of(observed)).registerMetricReader(reader)).build();
-            return new Meters(provider, reader, new HttpMetrics(provider.get("lab.obi.agent"), false, peerAddresses), new long[1]);
+            return new Meters(provider, reader, new HttpMetrics(provider.get(AgentMetrics.SCOPE), false,
+                    options.peerAddresses()), new long[1]);
         });
         meters.lastUsed()[0] = now;
         Iterator<Meters> eldest = processes.values().iterator();

@@ -1,4 +1,4 @@
-package lab.obi.agent.telemetry;
+package lab.obi.agent.sink.metrics;
 
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
@@ -7,18 +7,28 @@ import io.opentelemetry.api.metrics.DoubleHistogram;
 import io.opentelemetry.api.metrics.LongCounter;
 import io.opentelemetry.api.metrics.Meter;
 import io.opentelemetry.context.Context;
+import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.protocol.AbortKind;
+import lab.obi.agent.protocol.Verdict;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.report.LateRetransmit;
-import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.report.TcpEvidence;
-import lab.obi.agent.protocol.http1.Verdicts;
+import lab.obi.agent.sink.SemanticConventions;
 
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+
+import static lab.obi.agent.sink.SemanticConventions.ABORT_KIND;
+import static lab.obi.agent.sink.SemanticConventions.CLIENT_ADDRESS;
+import static lab.obi.agent.sink.SemanticConventions.ERROR_TYPE;
+import static lab.obi.agent.sink.SemanticConventions.METHOD;
+import static lab.obi.agent.sink.SemanticConventions.ROUTE;
+import static lab.obi.agent.sink.SemanticConventions.SERVER_ADDRESS;
+import static lab.obi.agent.sink.SemanticConventions.SERVER_PORT;
+import static lab.obi.agent.sink.SemanticConventions.STATUS;
 
 /**
  * The request metrics: OpenTelemetry HTTP semantic conventions where they exist
@@ -28,27 +38,19 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class HttpMetrics {
 
     /** Sub-millisecond to 30 s: the tail, not the average, is what obi-lab is about. */
-    public static final List<Double> DURATION_BUCKETS = List.of(0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025,
+    private static final List<Double> DURATION_BUCKETS = List.of(0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025,
             0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0);
 
-    static final AttributeKey<String> METHOD = AttributeKey.stringKey("http.request.method");
-    static final AttributeKey<Long> STATUS = AttributeKey.longKey("http.response.status_code");
-    static final AttributeKey<String> ROUTE = AttributeKey.stringKey("http.route");
-    static final AttributeKey<String> SERVER_ADDRESS = AttributeKey.stringKey("server.address");
-    static final AttributeKey<Long> SERVER_PORT = AttributeKey.longKey("server.port");
-    static final AttributeKey<String> CLIENT_ADDRESS = AttributeKey.stringKey("client.address");
-    static final AttributeKey<String> ERROR_TYPE = AttributeKey.stringKey("error.type");
-    static final AttributeKey<String> SERVICE = AttributeKey.stringKey("service.name");
-    static final AttributeKey<String> DIRECTION = AttributeKey.stringKey("obi.direction");
-    static final AttributeKey<String> ABORT_KIND = AttributeKey.stringKey("obi.abort.kind");
+    private static final AttributeKey<String> SERVICE = AttributeKey.stringKey("service.name");
+    private static final AttributeKey<String> DIRECTION = AttributeKey.stringKey("obi.direction");
 
     /** Loopback and a LAN are well under a millisecond; a WAN or a retransmit storm is not. */
-    public static final List<Double> RTT_BUCKETS = List.of(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+    private static final List<Double> RTT_BUCKETS = List.of(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
             0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0);
-    static final AttributeKey<String> RESET_DIRECTION = AttributeKey.stringKey("obi.tcp.reset.direction");
-    static final AttributeKey<String> CLOSED_BY = AttributeKey.stringKey("obi.tcp.closed_by");
+    private static final AttributeKey<String> RESET_DIRECTION = AttributeKey.stringKey("obi.tcp.reset.direction");
+    private static final AttributeKey<String> CLOSED_BY = AttributeKey.stringKey("obi.tcp.closed_by");
     /** Connections live from one request to hours in a pool. */
-    public static final List<Double> CONNECTION_BUCKETS = List.of(0.01, 0.1, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0,
+    private static final List<Double> CONNECTION_BUCKETS = List.of(0.01, 0.1, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0,
             3600.0);
 
     private static final Set<String> KNOWN_METHODS =
@@ -79,7 +81,7 @@ public final class HttpMetrics {
      * @param serviceAttribute label points with service.name: where the resource is the agent, not the process
      * @param peerAddresses    label server requests with client.address
      */
-    HttpMetrics(Meter meter, boolean serviceAttribute, boolean peerAddresses) {
+    public HttpMetrics(Meter meter, boolean serviceAttribute, boolean peerAddresses) {
         this.serviceAttribute = serviceAttribute;
         this.peerAddresses = peerAddresses;
         serverDuration = meter.histogramBuilder("http.server.request.duration").setUnit("s")
@@ -117,7 +119,7 @@ public final class HttpMetrics {
     }
 
     /** @param context the exchange's span: its trace id becomes the exemplar of the duration histograms */
-    void record(HttpExchange e, Context context) {
+    public void record(HttpExchange e, Context context) {
         ObservedSocket socket = e.socket();
         boolean server = socket.direction() == Direction.SERVER;
         AttributesBuilder base = base(socket);
@@ -168,14 +170,14 @@ public final class HttpMetrics {
     }
 
     /** Connections older than the agent are left out: their lifetime is not known. */
-    void connectionClosed(ConnectionSummary c) {
+    public void connectionClosed(ConnectionSummary c) {
         if (c.lifetimeFromEstablished()) {
             connectionDuration.record(c.durationNs() / NANOS_PER_SECOND,
                     peer(c.socket(), service(c.socket())).toBuilder().put(CLOSED_BY, c.closedBy()).build());
         }
     }
 
-    void retransmittedAfterResponse(LateRetransmit r) {
+    public void retransmittedAfterResponse(LateRetransmit r) {
         retransmits.add(1, peer(r.socket(), service(r.socket())));
     }
 
@@ -201,7 +203,7 @@ public final class HttpMetrics {
     private void startAbandonedAtZero(Attributes service, String route) {
         for (AbortKind kind : SERVER_ABORT_KINDS) {
             abandoned.add(0, service.toBuilder().put(ABORT_KIND, kind.wireName()).put(ROUTE, route)
-                    .put(STATUS, (long) Verdicts.CLIENT_CLOSED_REQUEST).build());
+                    .put(STATUS, (long) Verdict.CLIENT_CLOSED_REQUEST).build());
         }
     }
 
@@ -229,22 +231,11 @@ public final class HttpMetrics {
         } else {
             a.put(SERVER_ADDRESS, e.socket().peerAddress()).put(SERVER_PORT, e.socket().peerPort());
         }
-        String error = errorType(e, server);
+        String error = SemanticConventions.errorType(e);
         if (error != null) {
             a.put(ERROR_TYPE, error);
         }
         return a.build();
-    }
-
-    /** The abort kind for abandoned requests; else, as the conventions say, the 5xx (server) or 4xx/5xx (client) code. */
-    static String errorType(HttpExchange e, boolean server) {
-        if (e.aborted() && e.abortKind() != null) {
-            return e.abortKind().wireName();
-        }
-        if (e.status() != null && (e.status() >= 500 || (!server && e.status() >= 400))) {
-            return Integer.toString(e.status());
-        }
-        return null;
     }
 
     private static String direction(boolean server) {

@@ -1,4 +1,4 @@
-package lab.obi.agent.telemetry;
+package lab.obi.agent.sink.metrics;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package lab.obi.agent.telemetry;
+package lab.obi.agent.sink.otlp.spans;
 
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
@@ -15,6 +15,8 @@ import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.report.LateRetransmit;
 import lab.obi.agent.report.LateRetransmitReport;
 import lab.obi.agent.report.TcpEvidence;
+import lab.obi.agent.sink.SemanticConventions;
+import lab.obi.agent.sink.otlp.ProcessResources;
 
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -33,8 +35,8 @@ final class ExchangeSpans {
     static final String LATE_RETRANSMIT_SPAN = "TCP retransmit after response";
     static final String INTERFACE_DOWN_EVENT = "obi.network.interface.down";
     static final String INTERFACE_UP_EVENT = "obi.network.interface.up";
-    static final AttributeKey<String> INTERFACE = AttributeKey.stringKey("network.interface.name");
-    static final AttributeKey<String> INTERFACE_CAUSE = AttributeKey.stringKey("obi.network.interface.cause");
+    private static final AttributeKey<String> INTERFACE = SemanticConventions.INTERFACE;
+    private static final AttributeKey<String> INTERFACE_CAUSE = SemanticConventions.INTERFACE_CAUSE;
 
     private final ProcessResources resources;
 
@@ -45,7 +47,7 @@ final class ExchangeSpans {
     ExchangeSpan toSpan(ExchangeReport report) {
         HttpExchange e = report.exchange();
         boolean server = e.socket().direction() == Direction.SERVER;
-        String errorType = HttpMetrics.errorType(e, server);
+        String errorType = SemanticConventions.errorType(e);
         StatusData status = errorType == null ? StatusData.unset()
                 : StatusData.create(StatusCode.ERROR, e.aborted() ? "abandoned: " + errorType : errorType);
         return new ExchangeSpan(name(e), server ? SpanKind.SERVER : SpanKind.CLIENT, report.span(),
@@ -104,7 +106,7 @@ final class ExchangeSpans {
         }
         if (e.aborted() && e.abortKind() != null && e.timeToAbandonNs() != null) {
             events.add(EventData.create(e.startUnixNs() + e.timeToAbandonNs(), ABANDONED_EVENT, Attributes.of(
-                    HttpMetrics.ABORT_KIND, e.abortKind().wireName(),
+                    SemanticConventions.ABORT_KIND, e.abortKind().wireName(),
                     AttributeKey.doubleKey("obi.time_to_abandon"), e.timeToAbandonNs() / 1e9)));
         }
         events.sort(Comparator.comparingLong(EventData::getEpochNanos));
@@ -121,21 +123,21 @@ final class ExchangeSpans {
     private static Attributes attributes(HttpExchange e, boolean server, String errorType) {
         ObservedSocket socket = e.socket();
         AttributesBuilder a = Attributes.builder();
-        putIfPresent(a, HttpMetrics.METHOD, e.method());
-        putIfPresent(a, HttpMetrics.ROUTE, e.route());
+        putIfPresent(a, SemanticConventions.METHOD, e.method());
+        putIfPresent(a, SemanticConventions.ROUTE, e.route());
         if (e.status() != null) {
-            a.put(HttpMetrics.STATUS, e.status().longValue());
+            a.put(SemanticConventions.STATUS, e.status().longValue());
         }
-        putIfPresent(a, HttpMetrics.ERROR_TYPE, errorType);
+        putIfPresent(a, SemanticConventions.ERROR_TYPE, errorType);
         putIfPresent(a, AttributeKey.stringKey("user_agent.original"), e.userAgent());
         if (server) {
-            putIfPresent(a, HttpMetrics.SERVER_ADDRESS, e.host());
-            a.put(HttpMetrics.SERVER_PORT, socket.localPort());
-            a.put(HttpMetrics.CLIENT_ADDRESS, socket.peerAddress());
+            putIfPresent(a, SemanticConventions.SERVER_ADDRESS, e.host());
+            a.put(SemanticConventions.SERVER_PORT, socket.localPort());
+            a.put(SemanticConventions.CLIENT_ADDRESS, socket.peerAddress());
             a.put(AttributeKey.longKey("client.port"), socket.peerPort());
         } else {
-            a.put(HttpMetrics.SERVER_ADDRESS, socket.peerAddress());
-            a.put(HttpMetrics.SERVER_PORT, socket.peerPort());
+            a.put(SemanticConventions.SERVER_ADDRESS, socket.peerAddress());
+            a.put(SemanticConventions.SERVER_PORT, socket.peerPort());
         }
         a.put(AttributeKey.stringKey("network.peer.address"), socket.peerAddress());
         a.put(AttributeKey.longKey("network.peer.port"), socket.peerPort());

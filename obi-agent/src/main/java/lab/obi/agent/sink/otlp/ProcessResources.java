@@ -1,4 +1,4 @@
-package lab.obi.agent.telemetry;
+package lab.obi.agent.sink.otlp;
 
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
@@ -10,7 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** The OpenTelemetry resource of an observed process, cached; used by spans and by OTLP metrics. */
-final class ProcessResources {
+public final class ProcessResources {
 
     private static final int MAX_RESOURCES = 4096;
 
@@ -22,16 +22,16 @@ final class ProcessResources {
         }
     };
 
-    ProcessResources(String hostName) {
+    public ProcessResources(String hostName) {
         this.hostName = hostName;
     }
 
     /** Processes are told apart by pid, service and executable: a reused pid gets its own resource. */
-    static String key(ObservedSocket e) {
+    public static String key(ObservedSocket e) {
         return e.pid() + "/" + e.service() + "/" + e.exe();
     }
 
-    Resource of(ObservedSocket e) {
+    public Resource of(ObservedSocket e) {
         return resources.computeIfAbsent(key(e), k -> {
             AttributesBuilder a = Attributes.builder()
                     .put("service.name", e.service())

@@ -1,4 +1,4 @@
-package lab.obi.agent.telemetry;
+package lab.obi.agent.sink.metrics;
 
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
@@ -8,6 +8,7 @@ import io.opentelemetry.api.metrics.LongCounter;
 import io.opentelemetry.api.metrics.Meter;
 import lab.obi.agent.network.HostTcpCounters;
 import lab.obi.agent.network.InterfaceOutage;
+import lab.obi.agent.sink.SemanticConventions;
 
 import java.util.List;
 import java.util.function.Supplier;
@@ -16,20 +17,20 @@ import java.util.function.Supplier;
  * The host's network, next to the requests: interface outages (what `netplan apply` does to the
  * links) and the host-wide TCP counters that per-connection hooks cannot see.
  */
-final class NetworkMetrics {
+public final class NetworkMetrics {
 
-    static final AttributeKey<String> INTERFACE = ExchangeSpans.INTERFACE;
-    static final AttributeKey<String> STATE = AttributeKey.stringKey("obi.network.interface.state");
-    static final AttributeKey<String> CAUSE = ExchangeSpans.INTERFACE_CAUSE;
+    private static final AttributeKey<String> INTERFACE = SemanticConventions.INTERFACE;
+    private static final AttributeKey<String> STATE = AttributeKey.stringKey("obi.network.interface.state");
+    private static final AttributeKey<String> CAUSE = SemanticConventions.INTERFACE_CAUSE;
 
     /** From a blip to a minute: netplan apply takes a few hundred milliseconds to a few seconds. */
-    static final List<Double> OUTAGE_BUCKETS = List.of(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0);
+    private static final List<Double> OUTAGE_BUCKETS = List.of(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0);
 
     private final LongCounter stateChanges;
     private final DoubleHistogram outageDuration;
     private final DoubleCounter downtime;
 
-    NetworkMetrics(Meter meter, Supplier<HostTcpCounters.Snapshot> host) {
+    public NetworkMetrics(Meter meter, Supplier<HostTcpCounters.Snapshot> host) {
         stateChanges = meter.counterBuilder("obi.network.interface.state_changes").setUnit("{change}")
                 .setDescription("Interfaces that stopped carrying traffic (down, no_carrier) or carried it again (up)")
                 .build();
@@ -57,18 +58,18 @@ final class NetworkMetrics {
     }
 
     /** Its counters start at 0: the first outage of an interface must show in increase(). */
-    void appeared(String interfaceName) {
+    public void appeared(String interfaceName) {
         for (String state : List.of("down", "no_carrier", "up")) {
             stateChanges.add(0, Attributes.of(INTERFACE, interfaceName, STATE, state));
         }
         downtime.add(0, Attributes.of(INTERFACE, interfaceName));
     }
 
-    void down(InterfaceOutage outage) {
+    public void down(InterfaceOutage outage) {
         stateChanges.add(1, Attributes.of(INTERFACE, outage.interfaceName(), STATE, outage.cause()));
     }
 
-    void up(InterfaceOutage outage) {
+    public void up(InterfaceOutage outage) {
         stateChanges.add(1, Attributes.of(INTERFACE, outage.interfaceName(), STATE, "up"));
         outageDuration.record(outage.durationNs() / 1e9,
                 Attributes.of(INTERFACE, outage.interfaceName(), CAUSE, outage.cause()));

@@ -1,4 +1,4 @@
-package lab.obi.agent;
+package lab.obi.agent.pipeline;
 
 import java.time.Instant;
 
