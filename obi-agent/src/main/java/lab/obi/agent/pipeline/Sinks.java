@@ -139,8 +139,8 @@ final class Sinks implements ReportConsumer, InterfaceOutages.Listener, AutoClos
     }
 
     /** Empty when spans are not exported. */
-    Optional<SelfStats.SpanExport> spanExport() {
-        return otlpSpans.map(s -> new SelfStats.SpanExport(s.exported(), s.queueFull(), s.failed(), s.queued()));
+    Optional<SelfStats.SpanExportCounts> spanExport() {
+        return otlpSpans.map(s -> new SelfStats.SpanExportCounts(s.exported(), s.queueFull(), s.failed(), s.queued()));
     }
 
     /** Empty when metrics are not pushed. */

@@ -8,10 +8,12 @@ import io.opentelemetry.api.metrics.LongCounter;
 import io.opentelemetry.api.metrics.Meter;
 import lab.obi.agent.network.HostTcpCounters;
 import lab.obi.agent.network.InterfaceOutage;
-import lab.obi.agent.sink.SemanticConventions;
 
 import java.util.List;
 import java.util.function.Supplier;
+
+import static lab.obi.agent.sink.SemanticConventions.INTERFACE;
+import static lab.obi.agent.sink.SemanticConventions.INTERFACE_CAUSE;
 
 /**
  * The host's network, next to the requests: interface outages (what `netplan apply` does to the
@@ -19,9 +21,7 @@ import java.util.function.Supplier;
  */
 public final class NetworkMetrics {
 
-    private static final AttributeKey<String> INTERFACE = SemanticConventions.INTERFACE;
     private static final AttributeKey<String> STATE = AttributeKey.stringKey("obi.network.interface.state");
-    private static final AttributeKey<String> CAUSE = SemanticConventions.INTERFACE_CAUSE;
 
     /** From a blip to a minute: netplan apply takes a few hundred milliseconds to a few seconds. */
     private static final List<Double> OUTAGE_BUCKETS = List.of(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0);
@@ -72,7 +72,7 @@ public final class NetworkMetrics {
     public void up(InterfaceOutage outage) {
         stateChanges.add(1, Attributes.of(INTERFACE, outage.interfaceName(), STATE, "up"));
         outageDuration.record(outage.durationNs() / 1e9,
-                Attributes.of(INTERFACE, outage.interfaceName(), CAUSE, outage.cause()));
+                Attributes.of(INTERFACE, outage.interfaceName(), INTERFACE_CAUSE, outage.cause()));
         downtime.add(outage.durationNs() / 1e9, Attributes.of(INTERFACE, outage.interfaceName()));
     }
 }

@@ -12,7 +12,7 @@ import java.util.OptionalLong;
  * @param metricExportFailures failed OTLP metric pushes; empty when metrics are not pushed
  */
 public record SelfStats(long recordsReceived, long requestsReported, long ignored, long notHttp, Map<String, Long> drops,
-                        long queueDepth, long peerFinWaitsExpired, Optional<SpanExport> spanExport,
+                        long queueDepth, long peerFinWaitsExpired, Optional<SpanExportCounts> spanExport,
                         OptionalLong metricExportFailures) {
 
     /**
@@ -20,6 +20,6 @@ public record SelfStats(long recordsReceived, long requestsReported, long ignore
      * @param failed    spans the OTLP endpoint did not accept
      * @param queued    spans waiting for export
      */
-    public record SpanExport(long exported, long queueFull, long failed, int queued) {
+    public record SpanExportCounts(long exported, long queueFull, long failed, int queued) {
     }
 }

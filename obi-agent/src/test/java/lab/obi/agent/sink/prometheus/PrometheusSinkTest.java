@@ -226,7 +226,7 @@ class PrometheusSinkTest {
         assertEquals(MetricDataType.DOUBLE_SUM, metric("process.cpu.time").getType());
 
         selfStats = new SelfStats(10, 7, 2, 1, Map.of(), 4, 1,
-                Optional.of(new SelfStats.SpanExport(100, 3, 2, 5)), OptionalLong.of(4));
+                Optional.of(new SelfStats.SpanExportCounts(100, 3, 2, 5)), OptionalLong.of(4));
         collected = null;
         assertEquals(100, metric("obi.agent.spans.exported").getLongSumData().getPoints().iterator().next().getValue());
         assertEquals(3, counter("obi.agent.dropped", Attributes.of(DROP_REASON, "span_queue_full")));

@@ -22,6 +22,9 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
+import static lab.obi.agent.sink.SemanticConventions.INTERFACE;
+import static lab.obi.agent.sink.SemanticConventions.INTERFACE_CAUSE;
+
 /**
  * One span per exchange, with the observed process as its resource and the ids the assembly gave
  * it; one per retransmit after a response, a child of that response's server span.
@@ -35,8 +38,6 @@ final class ExchangeSpans {
     static final String LATE_RETRANSMIT_SPAN = "TCP retransmit after response";
     static final String INTERFACE_DOWN_EVENT = "obi.network.interface.down";
     static final String INTERFACE_UP_EVENT = "obi.network.interface.up";
-    private static final AttributeKey<String> INTERFACE = SemanticConventions.INTERFACE;
-    private static final AttributeKey<String> INTERFACE_CAUSE = SemanticConventions.INTERFACE_CAUSE;
 
     private final ProcessResources resources;
 
