@@ -150,9 +150,10 @@ public final class AssemblyStage {
         out.lateRetransmit(identities.lateRetransmit(retransmit, server));
     }
 
+    /** Called for every exchange, almost always with nothing to release: no iterator. */
     private void releaseWithoutParent(List<HttpExchange> clients) {
-        for (HttpExchange client : clients) {
-            out.exchange(identities.exchange(client, null));
+        for (int i = 0; i < clients.size(); i++) {
+            out.exchange(identities.exchange(clients.get(i), null));
         }
     }
 }
