@@ -43,6 +43,7 @@ public interface AgentConfig {
 
     /** The request log: one JSON object per exchange, connection close and late retransmit. */
     interface RequestLog {
+        /** Write the request log at all. */
         @WithDefault("true")
         boolean enabled();
 
@@ -127,6 +128,7 @@ public interface AgentConfig {
 
         /** The scrape endpoint, http://host:port/metrics. */
         interface Prometheus {
+            /** Serve the endpoint at all. */
             @WithDefault("true")
             boolean enabled();
 
