@@ -22,8 +22,9 @@ http { access_log off; keepalive_requests 1000000; client_body_temp_path $work/t
   server { listen 127.0.0.1:$port; root $work/www; } }
 CONF
 nginx -p "$work" -c "$work/nginx.conf"
-java @obi-agent/jvm.options -XX:StartFlightRecording=filename="$work/agent.jfr",settings=profile -Dobi.output.path="$work/requests.jsonl" \
-  -Dobi.metrics.prometheus.port=0 -Dquarkus.http.port=0 -Dobi.stats-interval=0 -jar "$jar" 2>"$work/agent.log" &
+java @obi-agent/jvm.options -XX:StartFlightRecording=filename="$work/agent.jfr",settings=profile \
+  -Dobi.request-log.path="$work/requests.jsonl" -Dobi.metrics.prometheus.enabled=false \
+  -Dquarkus.http.port=0 -Dobi.stats-interval=0 -jar "$jar" 2>"$work/agent.log" &
 agent=$!
 until grep -q "obi-agent capturing" "$work/agent.log"; do sleep 0.2; done
 wrk -t2 -c50 -d5s "http://127.0.0.1:$port/index.html" >/dev/null # warm-up

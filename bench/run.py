@@ -202,7 +202,8 @@ class Agent:
         self.log = lab.work / "requests.jsonl"
         self.log.unlink(missing_ok=True)
         options = [f"-Dobi.metrics.prometheus.port={self.metrics_port}", f"-Dquarkus.http.port={health}",
-                   f"-Dobi.output.path={'none' if otlp else self.log}", "-Dobi.stats-interval=0"]
+                   "-Dobi.stats-interval=0"]
+        options.append("-Dobi.request-log.enabled=false" if otlp else f"-Dobi.request-log.path={self.log}")
         if services:
             options.append(f"-Dobi.watch.services={services}")
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{lab.collector_grpc}",

@@ -3,16 +3,24 @@ package lab.obi.agent.config;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import io.smallrye.config.WithName;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.Positive;
+import org.hibernate.validator.constraints.time.DurationMin;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
 
-/** Every knob of obi-agent (prefix {@code obi.}); the defaults observe every process on the host. */
+/**
+ * Every knob of obi-agent (prefix {@code obi.}), validated at start-up: a value out of range stops
+ * the agent with one line that names the property. The defaults observe every process on the host.
+ */
 @ConfigMapping(prefix = "obi")
 public interface AgentConfig {
 
-    Output output();
+    RequestLog requestLog();
 
     Capture capture();
 
@@ -22,21 +30,33 @@ public interface AgentConfig {
 
     Metrics metrics();
 
+    Traces traces();
+
+    Network network();
+
+    Watch watch();
+
     /** How often drop and throughput counters are logged; 0 turns the summary off. */
     @WithName("stats-interval")
     @WithDefault("10s")
     Duration statsInterval();
 
-    interface Output {
-        /** Where the JSON Lines request log goes: "-" for stdout, "none" for no log, else a file appended to. */
-        @WithDefault("-")
-        String path();
+    /** The request log: one JSON object per exchange, connection close and late retransmit. */
+    interface RequestLog {
+        /** Write the request log at all. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** A file the log is appended to; without one, the log goes to stdout. */
+        Optional<Path> path();
     }
 
     interface Capture {
-        /** Bytes of each request head copied by the kernel (method, target, headers); 64..1024. */
+        /** Bytes of each request head copied by the kernel (method, target, headers). */
         @WithName("request-head-bytes")
         @WithDefault("512")
+        @Min(64)
+        @Max(1024)
         int requestHeadBytes();
 
         /**
@@ -46,11 +66,13 @@ public interface AgentConfig {
          */
         @WithName("peer-fin-wait")
         @WithDefault("60s")
+        @DurationMin(nanos = 1)
         Duration peerFinWait();
 
-        /** Records waiting between the ring buffer and the request log; beyond, records are dropped and counted. */
+        /** Records waiting between the ring buffer and the sinks; beyond, records are dropped and counted. */
         @WithName("queue-capacity")
         @WithDefault("65536")
+        @Positive
         int queueCapacity();
     }
 
@@ -59,14 +81,18 @@ public interface AgentConfig {
         @WithName("object-path")
         Optional<String> objectPath();
 
-        /** Kernel-to-agent ring buffer size in MiB, a power of two. */
+        /** Kernel-to-agent ring buffer size in MiB. */
         @WithName("ringbuf-size-mb")
         @WithDefault("16")
+        @Min(1)
+        @Max(256)
+        @PowerOfTwo
         int ringbufSizeMb();
 
         /** Connections tracked at once; beyond, new connections are not observed and are counted. */
         @WithName("max-connections")
         @WithDefault("65536")
+        @Min(1024)
         int maxConnections();
     }
 
@@ -79,19 +105,16 @@ public interface AgentConfig {
         /** Distinct routes per service before new ones collapse into /{overflow}. */
         @WithName("max-per-service")
         @WithDefault("500")
+        @Positive
         int maxPerService();
     }
 
+    /** Request, TCP, network and agent metrics: on a Prometheus scrape endpoint, pushed over OTLP, or both. */
     interface Metrics {
-        /** Address of the Prometheus scrape endpoint (/metrics). */
-        @WithName("prometheus.host")
-        @WithDefault("0.0.0.0")
-        String prometheusHost();
 
-        /** Port of the Prometheus scrape endpoint; 0 turns metrics off. */
-        @WithName("prometheus.port")
-        @WithDefault("9464")
-        int prometheusPort();
+        Prometheus prometheus();
+
+        Otlp otlp();
 
         /** Label server-side request metrics with the client's address (cardinality grows with clients). */
         @WithName("peer-addresses")
@@ -102,28 +125,46 @@ public interface AgentConfig {
         @WithName("exponential-histograms")
         @WithDefault("false")
         boolean exponentialHistograms();
+
+        /** The scrape endpoint, http://host:port/metrics. */
+        interface Prometheus {
+            /** Serve the endpoint at all. */
+            @WithDefault("true")
+            boolean enabled();
+
+            @WithDefault("0.0.0.0")
+            String host();
+
+            @WithDefault("9464")
+            @Min(1)
+            @Max(65535)
+            int port();
+        }
+
+        interface Otlp {
+            /** Push metrics over OTLP when OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT is set. */
+            @WithDefault("true")
+            boolean enabled();
+        }
     }
 
-    Export export();
+    /** One span per request. */
+    interface Traces {
 
-    interface Export {
-        /** Push metrics over OTLP when OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT is set. */
-        @WithName("otlp-metrics")
-        @WithDefault("true")
-        boolean otlpMetrics();
+        Otlp otlp();
 
-        /** Push one span per request over OTLP when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. */
-        @WithName("otlp-traces")
-        @WithDefault("true")
-        boolean otlpTraces();
+        interface Otlp {
+            /** Push spans over OTLP when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. */
+            @WithDefault("true")
+            boolean enabled();
 
-        /** Spans waiting for export; beyond, spans are dropped and counted (a slow Collector never grows memory). */
-        @WithName("span-queue-capacity")
-        @WithDefault("8192")
-        int spanQueueCapacity();
+            /** Spans waiting for export; beyond, spans are dropped and counted (a slow Collector never grows memory). */
+            @WithName("queue-capacity")
+            @WithDefault("8192")
+            @Positive
+            int queueCapacity();
+        }
     }
-
-    Network network();
 
     interface Network {
         /**
@@ -145,8 +186,6 @@ public interface AgentConfig {
         @WithDefault("true")
         boolean enabled();
     }
-
-    Watch watch();
 
     interface Watch {
         /** Executables never reported: the observability stack itself. */

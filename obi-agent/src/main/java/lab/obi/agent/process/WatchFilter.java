@@ -1,7 +1,5 @@
 package lab.obi.agent.process;
 
-import lab.obi.agent.exchange.ObservedSocket;
-
 import java.util.Set;
 
 /**

@@ -58,7 +58,7 @@ class CollectorExportIT {
         collector = new CollectorServer(lab);
         collector.start();
         lab.startAgent(Map.of("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + collector.grpcPort,
-                "OTEL_METRIC_EXPORT_INTERVAL", "1000"), "-Dobi.output.path=none");
+                "OTEL_METRIC_EXPORT_INTERVAL", "1000"), "-Dobi.request-log.enabled=false");
         base = "http://127.0.0.1:" + lab.jdkPort;
 
         for (int i = 0; i < W3C; i++) {

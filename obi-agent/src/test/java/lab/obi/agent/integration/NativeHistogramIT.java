@@ -31,7 +31,7 @@ class NativeHistogramIT {
     void sendAKnownMix() throws Exception {
         lab = new Lab();
         lab.startBackends();
-        lab.startAgent("-Dobi.output.path=none", "-Dobi.metrics.exponential-histograms=true",
+        lab.startAgent("-Dobi.request-log.enabled=false", "-Dobi.metrics.exponential-histograms=true",
                 "-Dobi.metrics.peer-addresses=true");
         prometheus = new PrometheusServer(lab);
         prometheus.start(lab.agentMetricsPort, "exemplar-storage,native-histograms");

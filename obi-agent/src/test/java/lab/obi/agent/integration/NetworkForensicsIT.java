@@ -73,7 +73,7 @@ class NetworkForensicsIT {
         collector = new CollectorServer(lab);
         collector.start();
         lab.startAgent(java.util.Map.of("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + collector.grpcPort),
-                "-Dobi.export.otlp-metrics=false");
+                "-Dobi.metrics.otlp.enabled=false");
         HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         awaitThroughNginx(client);
         for (int i = 0; i < 20; i++) { // nginx's keep-alive connections to the backend, and a baseline

@@ -40,7 +40,7 @@ class PrometheusScrapeIT {
     void runAKnownMix() throws Exception {
         lab = new Lab();
         lab.startBackends();
-        lab.startAgent("-Dobi.output.path=none");
+        lab.startAgent("-Dobi.request-log.enabled=false");
         prometheus = new PrometheusServer(lab);
         prometheus.start(lab.agentMetricsPort);
 

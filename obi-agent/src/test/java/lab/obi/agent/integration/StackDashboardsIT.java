@@ -90,7 +90,7 @@ class StackDashboardsIT {
         startPrometheus();
         // As compose.yaml runs it: scraped by Prometheus, spans to the Collector, metrics not pushed twice.
         lab.startAgent(Map.of("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + COLLECTOR_GRPC),
-                "-Dobi.metrics.peer-addresses=true", "-Dobi.output.path=none", "-Dobi.export.otlp-metrics=false");
+                "-Dobi.metrics.peer-addresses=true", "-Dobi.request-log.enabled=false", "-Dobi.metrics.otlp.enabled=false");
 
         startSeconds = System.currentTimeMillis() / 1000;
         Process loadgen = lab.startWithEnvironment("loadgen", Map.of("OTEL_SERVICE_NAME", "loadgen", "TARGET",

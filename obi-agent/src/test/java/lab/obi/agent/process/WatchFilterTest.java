@@ -1,7 +1,7 @@
 package lab.obi.agent.process;
 
-import lab.obi.agent.capture.ExchangeRecord.Direction;
-import lab.obi.agent.exchange.ObservedSocket;
+import lab.obi.agent.process.ObservedSocket.Direction;
+import lab.obi.agent.process.ObservedSocket;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 

@@ -1,0 +1,159 @@
+package lab.obi.agent.assembly;
+
+import io.opentelemetry.api.trace.SpanContext;
+import lab.obi.agent.capture.ConnectionRecord;
+import lab.obi.agent.capture.ExchangeRecord;
+import lab.obi.agent.capture.KernelRecord;
+import lab.obi.agent.capture.LateRetransmitRecord;
+import lab.obi.agent.network.InterfaceOutages;
+import lab.obi.agent.process.ObservedSocket.Direction;
+import lab.obi.agent.process.ProcessResolver;
+import lab.obi.agent.process.WatchFilter;
+import lab.obi.agent.protocol.RouteNormaliser;
+import lab.obi.agent.report.ConnectionSummary;
+import lab.obi.agent.report.ExchangeReport;
+import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.report.LateRetransmit;
+import lab.obi.agent.report.ReportConsumer;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
+
+/**
+ * Turns the kernel's records into finished reports with their place in a trace, before any sink sees
+ * them, so the request log, the metrics and the spans all see an exchange at the same moment and the
+ * same way. It owns everything kept per connection in user space: pipelining remainders, each
+ * connection's latest server span, the client calls waiting for the server request their thread was
+ * serving (such a call ends first, so its record comes first; it leaves with its parent). Reports of
+ * unwatched processes and ports (obi.watch.*) are dropped here. Single-threaded: records of one
+ * connection must come in order.
+ */
+public final class AssemblyStage {
+
+    private final ConnectionStates connections = new ConnectionStates();
+    private final ThreadParents threadParents = new ThreadParents(connections);
+    private final SpanIdentities identities = new SpanIdentities();
+    private final ExchangeAssembler exchanges;
+    private final WatchFilter filter;
+    private final ReportConsumer out;
+    private final LongSupplier nanoTime;
+    private final LongAdder reported = new LongAdder();
+    private final LongAdder ignored = new LongAdder();
+
+    /** @param out where finished reports go: the sinks */
+    public AssemblyStage(ProcessResolver processes, RouteNormaliser routes, boolean keepQuery,
+                         InterfaceOutages outages, WatchFilter filter, ReportConsumer out) {
+        this(processes, routes, keepQuery, outages, filter, out, System::nanoTime);
+    }
+
+    AssemblyStage(ProcessResolver processes, RouteNormaliser routes, boolean keepQuery, InterfaceOutages outages,
+                  WatchFilter filter, ReportConsumer out, LongSupplier nanoTime) {
+        this.exchanges = new ExchangeAssembler(processes, routes, keepQuery, outages, connections);
+        this.filter = filter;
+        this.out = out;
+        this.nanoTime = nanoTime;
+    }
+
+    /** @param epochOffsetNs what to add to the record's CLOCK_MONOTONIC times to get Unix epoch nanoseconds */
+    public void accept(KernelRecord record, long epochOffsetNs) {
+        if (record instanceof ExchangeRecord exchange) {
+            exchange(exchange, epochOffsetNs);
+        } else if (record instanceof ConnectionRecord connection) {
+            connectionClosed(connection, epochOffsetNs);
+        } else if (record instanceof LateRetransmitRecord retransmit) {
+            lateRetransmit(retransmit, epochOffsetNs);
+        }
+    }
+
+    /** Client calls that waited too long for their server request go out without a parent. */
+    public void expireWaiting() {
+        releaseWithoutParent(threadParents.expired(nanoTime.getAsLong(), false));
+    }
+
+    /** At shutdown: every client call still waiting goes out without a parent. */
+    public void releaseAllWaiting() {
+        releaseWithoutParent(threadParents.expired(nanoTime.getAsLong(), true));
+    }
+
+    /** Requests reported: HTTP, and of a watched process and port. */
+    public long reportedCount() {
+        return reported.sum();
+    }
+
+    /** Requests of processes or ports not watched (obi.watch.*). */
+    public long ignoredCount() {
+        return ignored.sum();
+    }
+
+    /** Records whose bytes were not an HTTP/1.x request. */
+    public long notHttpCount() {
+        return exchanges.rejectedCount();
+    }
+
+    private void exchange(ExchangeRecord record, long epochOffsetNs) {
+        Optional<HttpExchange> assembled = exchanges.assemble(record, epochOffsetNs);
+        if (assembled.isEmpty()) {
+            return;
+        }
+        HttpExchange e = assembled.get();
+        long now = nanoTime.getAsLong();
+        if (filter.watched(e.socket())) {
+            reported.increment();
+            join(e, now);
+        } else {
+            ignored.increment();
+            if (e.socket().direction() == Direction.SERVER) {
+                // No span for it: the client calls it made go out without a parent now, not after the wait.
+                releaseWithoutParent(threadParents.serverSpanCreated(e.connId(), e.requestIndex(),
+                        SpanContext.getInvalid()));
+            }
+        }
+        releaseWithoutParent(threadParents.expired(now, false));
+    }
+
+    private void join(HttpExchange e, long now) {
+        if (e.socket().direction() == Direction.CLIENT && e.parentConnId() != null) {
+            SpanContext parent = threadParents.serverSpan(e.parentConnId(), e.parentRequestIndex());
+            if (parent != null) {
+                out.exchange(identities.exchange(e, parent));
+            } else {
+                releaseWithoutParent(threadParents.hold(e, now));
+            }
+            return;
+        }
+        ExchangeReport report = identities.exchange(e, null);
+        out.exchange(report);
+        if (e.socket().direction() == Direction.SERVER) {
+            for (HttpExchange child : threadParents.serverSpanCreated(e.connId(), e.requestIndex(), report.span())) {
+                out.exchange(identities.exchange(child, report.span()));
+            }
+        }
+    }
+
+    private void connectionClosed(ConnectionRecord record, long epochOffsetNs) {
+        ConnectionSummary connection = exchanges.connection(record, epochOffsetNs);
+        connections.closed(connection.connId());
+        if (filter.watched(connection.socket())) {
+            out.connectionClosed(connection);
+        }
+    }
+
+    private void lateRetransmit(LateRetransmitRecord record, long epochOffsetNs) {
+        LateRetransmit retransmit = exchanges.lateRetransmit(record, epochOffsetNs);
+        if (!filter.watched(retransmit.socket())) {
+            return;
+        }
+        SpanContext server = retransmit.socket().direction() == Direction.SERVER
+                ? threadParents.serverSpan(retransmit.connId(), retransmit.requestIndex()) : null;
+        out.lateRetransmit(identities.lateRetransmit(retransmit, server));
+    }
+
+    /** Called for every exchange, almost always with nothing to release: no iterator. */
+    private void releaseWithoutParent(List<HttpExchange> clients) {
+        for (int i = 0; i < clients.size(); i++) {
+            out.exchange(identities.exchange(clients.get(i), null));
+        }
+    }
+}

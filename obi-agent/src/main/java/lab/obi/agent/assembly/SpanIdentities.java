@@ -1,0 +1,69 @@
+package lab.obi.agent.assembly;
+
+import io.opentelemetry.api.trace.SpanContext;
+import io.opentelemetry.api.trace.TraceFlags;
+import io.opentelemetry.api.trace.TraceState;
+import io.opentelemetry.sdk.trace.IdGenerator;
+import lab.obi.agent.process.ObservedSocket.Direction;
+import lab.obi.agent.protocol.TraceContext;
+import lab.obi.agent.report.ExchangeReport;
+import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.report.LateRetransmit;
+import lab.obi.agent.report.LateRetransmitReport;
+
+/**
+ * Gives reports their place in a trace. A server exchange continues its caller's trace (traceparent
+ * or uber-trace-id). A client exchange that carries a trace header is the span the header names: the
+ * one the server on the other side names as its parent. A client call made while its thread served a
+ * request is that request's child. Every span is sampled: the Collector's tail sampling decides.
+ */
+public final class SpanIdentities {
+
+    private final IdGenerator ids = IdGenerator.random();
+
+    /**
+     * @param threadParent for a client exchange, the span of the server request its thread was serving;
+     *                     null when there is none, invalid when that request is not reported
+     */
+    public ExchangeReport exchange(HttpExchange e, SpanContext threadParent) {
+        TraceContext caller = e.caller();
+        if (e.socket().direction() == Direction.SERVER) {
+            return caller == null
+                    ? ExchangeReport.traced(e, newSpan(ids.generateTraceId()), SpanContext.getInvalid())
+                    : ExchangeReport.traced(e, newSpan(caller.traceId()), remoteParent(caller));
+        }
+        SpanContext server = threadParent != null && threadParent.isValid() ? threadParent : null;
+        if (caller != null) {
+            SpanContext named = SpanContext.create(caller.traceId(), caller.spanId(), TraceFlags.getSampled(),
+                    TraceState.getDefault());
+            // A parent from another trace would be a guess.
+            boolean sameTrace = server != null && server.getTraceId().equals(named.getTraceId());
+            return ExchangeReport.traced(e, named, sameTrace ? server : SpanContext.getInvalid());
+        }
+        return server != null
+                ? ExchangeReport.traced(e, newSpan(server.getTraceId()), server)
+                : ExchangeReport.traced(e, newSpan(ids.generateTraceId()), SpanContext.getInvalid());
+    }
+
+    /**
+     * A retransmit after the server wrote its whole response cannot join that span (it has ended): it
+     * gets a child span of its own, so the trace shows the client's wait past the server's end.
+     *
+     * @param serverSpan the span of the exchange whose response was sent again; null or invalid when unknown
+     */
+    public LateRetransmitReport lateRetransmit(LateRetransmit r, SpanContext serverSpan) {
+        if (serverSpan == null || !serverSpan.isValid()) {
+            return new LateRetransmitReport(r, SpanContext.getInvalid(), SpanContext.getInvalid());
+        }
+        return new LateRetransmitReport(r, newSpan(serverSpan.getTraceId()), serverSpan);
+    }
+
+    private static SpanContext remoteParent(TraceContext caller) {
+        return SpanContext.createFromRemoteParent(caller.traceId(), caller.spanId(),
+                caller.sampled() ? TraceFlags.getSampled() : TraceFlags.getDefault(), TraceState.getDefault());
+    }
+
+    private SpanContext newSpan(String traceId) {
+        return SpanContext.create(traceId, ids.generateSpanId(), TraceFlags.getSampled(), TraceState.getDefault());
+    }
+}

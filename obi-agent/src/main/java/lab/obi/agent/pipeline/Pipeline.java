@@ -1,0 +1,166 @@
+package lab.obi.agent.pipeline;
+
+import lab.obi.agent.assembly.AssemblyStage;
+import lab.obi.agent.contract.KernelCounter;
+import lab.obi.agent.capture.KernelRecord;
+import lab.obi.agent.capture.RecordDecoder;
+import lab.obi.agent.config.AgentConfig;
+import lab.obi.agent.network.InterfaceOutages;
+import lab.obi.agent.process.ProcessResolver;
+import lab.obi.agent.process.WatchFilter;
+import lab.obi.agent.protocol.RouteNormaliser;
+import lab.obi.agent.sink.metrics.SelfStats;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.IntSupplier;
+import java.util.function.Supplier;
+
+/**
+ * From ring-buffer bytes to the sinks. The ring-buffer thread only decodes and enqueues, so slow
+ * process lookups or a slow sink never stall the kernel side for long; a queue that stays full drops
+ * and counts. One worker thread runs the assembly stage, which hands each finished report to every
+ * sink.
+ */
+public final class Pipeline implements AutoCloseable {
+
+    private static final long FULL_QUEUE_WAIT_MS = 20;
+    /** How often an idle worker lets waiting client calls expire and looks whether it should stop. */
+    private static final long IDLE_WAKE_MS = 200;
+
+    private final LongAdder received = new LongAdder();
+    private final LongAdder undecodable = new LongAdder();
+    private final LongAdder queueFull = new LongAdder();
+    private final BlockingQueue<KernelRecord> queue;
+    private final Supplier<Map<KernelCounter, Long>> kernelCounters;
+    private final IntSupplier tlsLibraries;
+    private final Sinks sinks;
+    private final InterfaceOutages outages;
+    private final AssemblyStage assembly;
+    private final Thread worker = new Thread(this::run, "obi-assembler");
+    private volatile boolean closing;
+
+    /**
+     * @param kernelCounters the kernel's counters; empty while they cannot be read
+     * @param tlsLibraries   OpenSSL libraries whose HTTPS is seen
+     */
+    public Pipeline(AgentConfig config, Supplier<Map<KernelCounter, Long>> kernelCounters, IntSupplier tlsLibraries)
+            throws IOException {
+        this.queue = new ArrayBlockingQueue<>(config.capture().queueCapacity());
+        this.kernelCounters = kernelCounters;
+        this.tlsLibraries = tlsLibraries;
+        this.sinks = Sinks.open(config, this::selfStats);
+        this.outages = new InterfaceOutages(sinks);
+        WatchFilter filter = new WatchFilter(config.watch().excludeExecutables(),
+                config.watch().services().orElse(Set.of()), config.watch().ports().orElse(Set.of()));
+        this.assembly = new AssemblyStage(new ProcessResolver(Path.of("/proc")),
+                new RouteNormaliser(config.routes().maxPerService()), config.routes().keepQuery(), outages, filter,
+                sinks);
+    }
+
+    public void start() {
+        worker.start();
+    }
+
+    /** The host's interface outages, as the link monitor reports them: evidence on requests, metrics in the sinks. */
+    public InterfaceOutages interfaceOutages() {
+        return outages;
+    }
+
+    /** Where reports go, for the start-up line. */
+    public String description() {
+        return sinks.description();
+    }
+
+    /** Called on the ring-buffer thread for every record. */
+    public void accept(byte[] recordBytes) {
+        received.increment();
+        Optional<KernelRecord> record = RecordDecoder.decode(recordBytes);
+        if (record.isEmpty()) {
+            undecodable.increment();
+        } else if (!queue.offer(record.get()) && !offerWithin(record.get(), FULL_QUEUE_WAIT_MS)) {
+            queueFull.increment();
+        }
+    }
+
+    /**
+     * A full queue first holds the ring-buffer thread briefly: the kernel's ring buffer keeps filling
+     * meanwhile, so a burst (or the JIT warming up) is absorbed instead of dropped.
+     */
+    private boolean offerWithin(KernelRecord record, long millis) {
+        try {
+            return queue.offer(record, millis, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private void run() {
+        MonotonicClock clock = new MonotonicClock();
+        boolean unflushed = false;
+        try {
+            while (true) {
+                KernelRecord record = queue.poll(IDLE_WAKE_MS, TimeUnit.MILLISECONDS);
+                if (record != null) {
+                    assembly.accept(record, clock.epochOffsetNs());
+                    unflushed = true;
+                } else {
+                    if (closing) {
+                        break; // everything queued before close() is processed
+                    }
+                    assembly.expireWaiting();
+                }
+                if (unflushed && queue.isEmpty()) {
+                    sinks.flush();
+                    unflushed = false;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        assembly.releaseAllWaiting();
+        sinks.flush();
+    }
+
+    /** The agent's own counters now, for its metrics and its log line. */
+    SelfStats selfStats() {
+        if (assembly == null) { // a scrape while the sinks are being built, before the pipeline is complete
+            return new SelfStats(0, 0, 0, 0, Map.of(), 0, 0, 0, Optional.empty(), OptionalLong.empty());
+        }
+        Map<String, Long> drops = new LinkedHashMap<>();
+        drops.put("queue_full", queueFull.sum());
+        drops.put("undecodable", undecodable.sum());
+        drops.put("write_failure", sinks.writeFailures());
+        long peerFinWaitsExpired = 0;
+        for (Map.Entry<KernelCounter, Long> c : kernelCounters.get().entrySet()) {
+            if (c.getKey() == KernelCounter.PEER_FIN_WAIT_EXPIRED) {
+                peerFinWaitsExpired = c.getValue();
+            } else if (c.getKey() != KernelCounter.RECORDS) {
+                drops.put(c.getKey().name().toLowerCase(), c.getValue());
+            }
+        }
+        return new SelfStats(received.sum(), assembly.reportedCount(), assembly.ignoredCount(),
+                assembly.notHttpCount(), drops, queue.size(), peerFinWaitsExpired, tlsLibraries.getAsInt(),
+                sinks.spanExport(), sinks.metricExportFailures());
+    }
+
+    /** Processes everything already queued, lets every waiting client call out, then closes the sinks. */
+    @Override
+    public void close() throws InterruptedException {
+        closing = true;
+        if (worker.isAlive()) {
+            worker.join(30_000);
+        }
+        sinks.close();
+    }
+}

@@ -1,0 +1,39 @@
+package lab.obi.agent.report;
+
+import lab.obi.agent.process.ObservedSocket;
+import lab.obi.agent.protocol.AbortKind;
+import lab.obi.agent.protocol.TraceContext;
+
+/**
+ * One HTTP request as obi-agent reports it: the kernel's facts joined with the parsed request,
+ * the verdict and the process with its end of the connection ({@code socket}). Nullable fields are absent from the request log.
+ * A client exchange made while a server exchange was in flight on the same thread names it by
+ * {@code parentConnId}/{@code parentRequestIndex} (the server's {@code connId}/{@code requestIndex}).
+ * {@code traceparent}/{@code uberTraceId}: the trace headers as sent; {@code caller}: the span they name.
+ * {@code tcp}: what TCP and the host's interfaces did meanwhile.
+ */
+public record HttpExchange(
+        long startUnixNs,
+        long durationNs,
+        ObservedSocket socket,
+        long connId,
+        int requestIndex,
+        String method,
+        String route,
+        String host,
+        String userAgent,
+        Integer status,
+        boolean aborted,
+        AbortKind abortKind,
+        Long timeToAbandonNs,
+        boolean truncated,
+        boolean requestComplete,
+        long bytesIn,
+        long bytesOut,
+        String traceparent,
+        String uberTraceId,
+        TraceContext caller,
+        Long parentConnId,
+        Integer parentRequestIndex,
+        TcpEvidence tcp) {
+}

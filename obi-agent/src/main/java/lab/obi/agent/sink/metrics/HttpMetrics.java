@@ -1,0 +1,244 @@
+package lab.obi.agent.sink.metrics;
+
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.common.AttributesBuilder;
+import io.opentelemetry.api.metrics.DoubleHistogram;
+import io.opentelemetry.api.metrics.LongCounter;
+import io.opentelemetry.api.metrics.Meter;
+import io.opentelemetry.context.Context;
+import lab.obi.agent.process.ObservedSocket;
+import lab.obi.agent.process.ObservedSocket.Direction;
+import lab.obi.agent.protocol.AbortKind;
+import lab.obi.agent.protocol.Verdict;
+import lab.obi.agent.report.ConnectionSummary;
+import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.report.LateRetransmit;
+import lab.obi.agent.report.TcpEvidence;
+import lab.obi.agent.sink.SemanticConventions;
+
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+import static lab.obi.agent.sink.SemanticConventions.ABORT_KIND;
+import static lab.obi.agent.sink.SemanticConventions.CLIENT_ADDRESS;
+import static lab.obi.agent.sink.SemanticConventions.ERROR_TYPE;
+import static lab.obi.agent.sink.SemanticConventions.METHOD;
+import static lab.obi.agent.sink.SemanticConventions.ROUTE;
+import static lab.obi.agent.sink.SemanticConventions.SERVER_ADDRESS;
+import static lab.obi.agent.sink.SemanticConventions.SERVER_PORT;
+import static lab.obi.agent.sink.SemanticConventions.STATUS;
+
+/**
+ * The request metrics: OpenTelemetry HTTP semantic conventions where they exist
+ * (http.server.request.duration, http.client.request.duration), obi.* for what they do not cover
+ * (abandoned requests, time to abandon, bytes on the wire including heads).
+ */
+public final class HttpMetrics {
+
+    /** Sub-millisecond to 30 s: the tail, not the average, is what obi-lab is about. */
+    private static final List<Double> DURATION_BUCKETS = List.of(0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025,
+            0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0);
+
+    private static final AttributeKey<String> SERVICE = AttributeKey.stringKey("service.name");
+    private static final AttributeKey<String> DIRECTION = AttributeKey.stringKey("obi.direction");
+
+    /** Loopback and a LAN are well under a millisecond; a WAN or a retransmit storm is not. */
+    private static final List<Double> RTT_BUCKETS = List.of(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+            0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0);
+    private static final AttributeKey<String> RESET_DIRECTION = AttributeKey.stringKey("obi.tcp.reset.direction");
+    private static final AttributeKey<String> CLOSED_BY = AttributeKey.stringKey("obi.tcp.closed_by");
+    /** Connections live from one request to hours in a pool. */
+    private static final List<Double> CONNECTION_BUCKETS = List.of(0.01, 0.1, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0,
+            3600.0);
+
+    private static final Set<String> KNOWN_METHODS =
+            Set.of("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH");
+    private static final double NANOS_PER_SECOND = 1e9;
+
+    private final DoubleHistogram serverDuration;
+    private final DoubleHistogram clientDuration;
+    private final LongCounter abandoned;
+    private final DoubleHistogram timeToAbandon;
+    private final LongCounter received;
+    private final LongCounter sent;
+    private final LongCounter retransmits;
+    private final LongCounter resets;
+    private final DoubleHistogram rtt;
+    private final DoubleHistogram connectDuration;
+    private final DoubleHistogram connectionDuration;
+
+    /** What a client's abandon looks like at a server: it closed (FIN) or reset (RST) the connection. */
+    private static final List<AbortKind> SERVER_ABORT_KINDS = List.of(AbortKind.FIN, AbortKind.RST);
+
+    private final Set<List<String>> serverRoutes = ConcurrentHashMap.newKeySet();
+    private final Set<Attributes> peers = ConcurrentHashMap.newKeySet();
+    private final boolean serviceAttribute;
+    private final boolean peerAddresses;
+
+    /**
+     * @param serviceAttribute label points with service.name: where the resource is the agent, not the process
+     * @param peerAddresses    label server requests with client.address
+     */
+    public HttpMetrics(Meter meter, boolean serviceAttribute, boolean peerAddresses) {
+        this.serviceAttribute = serviceAttribute;
+        this.peerAddresses = peerAddresses;
+        serverDuration = meter.histogramBuilder("http.server.request.duration").setUnit("s")
+                .setDescription("Duration of HTTP server requests, as the kernel saw them")
+                .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
+        clientDuration = meter.histogramBuilder("http.client.request.duration").setUnit("s")
+                .setDescription("Duration of HTTP client requests, as the kernel saw them")
+                .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
+        abandoned = meter.counterBuilder("obi.http.abandoned").setUnit("{request}")
+                .setDescription("Requests their peer gave up on, by abort kind and the status the server wrote"
+                        + " (499: none before the client left)").build();
+        timeToAbandon = meter.histogramBuilder("obi.http.time_to_abandon").setUnit("s")
+                .setDescription("From the first request byte to the moment the request was abandoned")
+                .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
+        received = meter.counterBuilder("obi.http.received").setUnit("By")
+                .setDescription("Bytes read by the observed process during HTTP exchanges, heads included").build();
+        retransmits = meter.counterBuilder("obi.tcp.retransmits").setUnit("{segment}")
+                .setDescription("TCP segments retransmitted on a connection while one of its HTTP exchanges was open,"
+                        + " or after a response was all written while its tail had not arrived")
+                .build();
+        resets = meter.counterBuilder("obi.tcp.resets").setUnit("{reset}")
+                .setDescription("TCP resets sent or received on a connection while one of its HTTP exchanges was open")
+                .build();
+        rtt = meter.histogramBuilder("obi.tcp.rtt").setUnit("s")
+                .setDescription("Smoothed round-trip time of the connection when an HTTP exchange ended")
+                .setExplicitBucketBoundariesAdvice(RTT_BUCKETS).build();
+        connectDuration = meter.histogramBuilder("obi.tcp.connect.duration").setUnit("s")
+                .setDescription("Client connections: first SYN to ESTABLISHED, SYN retries included")
+                .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
+        connectionDuration = meter.histogramBuilder("obi.tcp.connection.duration").setUnit("s")
+                .setDescription("Lifetime of connections that carried HTTP, ESTABLISHED to close, by who closed first")
+                .setExplicitBucketBoundariesAdvice(CONNECTION_BUCKETS).build();
+        sent = meter.counterBuilder("obi.http.sent").setUnit("By")
+                .setDescription("Bytes written by the observed process during HTTP exchanges, heads included").build();
+    }
+
+    /** @param context the exchange's span: its trace id becomes the exemplar of the duration histograms */
+    public void record(HttpExchange e, Context context) {
+        ObservedSocket socket = e.socket();
+        boolean server = socket.direction() == Direction.SERVER;
+        AttributesBuilder base = base(socket);
+        if (server && peerAddresses) {
+            base.put(CLIENT_ADDRESS, socket.peerAddress());
+        }
+        Attributes request = requestAttributes(e, server, base);
+        double seconds = e.durationNs() / NANOS_PER_SECOND;
+        (server ? serverDuration : clientDuration).record(seconds, request, context);
+
+        Attributes service = service(socket);
+        received.add(e.bytesIn(), service);
+        sent.add(e.bytesOut(), service);
+        TcpEvidence t = e.tcp();
+        Attributes peer = peer(socket, service);
+        if (t.retransmits() > 0) {
+            retransmits.add(t.retransmits(), peer);
+        }
+        if (t.resetSent()) {
+            resets.add(1, peer.toBuilder().put(RESET_DIRECTION, "sent").build());
+        }
+        if (t.resetReceived()) {
+            resets.add(1, peer.toBuilder().put(RESET_DIRECTION, "received").build());
+        }
+        if (t.rttUs() != null) {
+            rtt.record(t.rttUs() / 1e6, peer, context);
+        }
+        if (t.connectNs() != null) {
+            connectDuration.record(t.connectNs() / NANOS_PER_SECOND, peer, context);
+        }
+        if (server && e.route() != null && serverRoutes.add(List.of(socket.service(), e.route()))) {
+            startAbandonedAtZero(service, e.route());
+        }
+        if (e.aborted() && e.abortKind() != null) {
+            AttributesBuilder kind = service.toBuilder().put(ABORT_KIND, e.abortKind().wireName());
+            if (e.route() != null) {
+                kind.put(ROUTE, e.route());
+            }
+            if (e.status() != null) {
+                kind.put(STATUS, e.status().longValue()); // 499, or the status written after the client left
+            }
+            abandoned.add(1, kind.build());
+            if (e.timeToAbandonNs() != null) {
+                timeToAbandon.record(e.timeToAbandonNs() / NANOS_PER_SECOND,
+                        service.toBuilder().put(ABORT_KIND, e.abortKind().wireName()).build(), context);
+            }
+        }
+    }
+
+    /** Connections older than the agent are left out: their lifetime is not known. */
+    public void connectionClosed(ConnectionSummary c) {
+        if (c.lifetimeFromEstablished()) {
+            connectionDuration.record(c.durationNs() / NANOS_PER_SECOND,
+                    peer(c.socket(), service(c.socket())).toBuilder().put(CLOSED_BY, c.closedBy()).build());
+        }
+    }
+
+    public void retransmittedAfterResponse(LateRetransmit r) {
+        retransmits.add(1, peer(r.socket(), service(r.socket())));
+    }
+
+    private Attributes service(ObservedSocket o) {
+        return base(o).put(DIRECTION, direction(o.direction() == Direction.SERVER)).build();
+    }
+
+    /** What TCP facts are counted by: the service and its side, and for a client the server it called. */
+    private Attributes peer(ObservedSocket o, Attributes service) {
+        Attributes peer = o.direction() == Direction.SERVER ? service
+                : service.toBuilder().put(SERVER_ADDRESS, o.peerAddress()).build();
+        if (peers.add(peer)) {
+            startTcpAtZero(peer);
+        }
+        return peer;
+    }
+
+    /**
+     * A counter series that first appears with a burst (a route's first 499s, in the middle of an
+     * incident) is invisible to rate() and increase(): they need a sample before the burst. Every
+     * server route gets its 499 series at 0 when it is first seen.
+     */
+    private void startAbandonedAtZero(Attributes service, String route) {
+        for (AbortKind kind : SERVER_ABORT_KINDS) {
+            abandoned.add(0, service.toBuilder().put(ABORT_KIND, kind.wireName()).put(ROUTE, route)
+                    .put(STATUS, (long) Verdict.CLIENT_CLOSED_REQUEST).build());
+        }
+    }
+
+    /** Retransmits and resets come in bursts too: each service and peer starts at 0. */
+    private void startTcpAtZero(Attributes peer) {
+        retransmits.add(0, peer);
+        resets.add(0, peer.toBuilder().put(RESET_DIRECTION, "sent").build());
+        resets.add(0, peer.toBuilder().put(RESET_DIRECTION, "received").build());
+    }
+
+    private AttributesBuilder base(ObservedSocket e) {
+        return serviceAttribute ? Attributes.builder().put(SERVICE, e.service()) : Attributes.builder();
+    }
+
+    private static Attributes requestAttributes(HttpExchange e, boolean server, AttributesBuilder a) {
+        a.put(METHOD, e.method() != null && KNOWN_METHODS.contains(e.method()) ? e.method() : "_OTHER");
+        if (e.status() != null) {
+            a.put(STATUS, e.status().longValue());
+        }
+        if (e.route() != null) {
+            a.put(ROUTE, e.route());
+        }
+        if (server) {
+            a.put(SERVER_PORT, e.socket().localPort());
+        } else {
+            a.put(SERVER_ADDRESS, e.socket().peerAddress()).put(SERVER_PORT, e.socket().peerPort());
+        }
+        String error = SemanticConventions.errorType(e);
+        if (error != null) {
+            a.put(ERROR_TYPE, error);
+        }
+        return a.build();
+    }
+
+    private static String direction(boolean server) {
+        return server ? "server" : "client";
+    }
+}

@@ -1,0 +1,27 @@
+package lab.obi.agent.sink.metrics;
+
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/**
+ * The agent's own counters at one moment; drops are keyed by reason (ringbuf_full, queue_full...).
+ * {@code peerFinWaitsExpired}: exchanges reported without the server's reaction to the peer's FIN;
+ * {@code tlsLibraries}: OpenSSL libraries (and executables) whose HTTPS is seen.
+ *
+ * @param spanExport           the OTLP span sink's counters; empty when spans are not exported
+ * @param metricExportFailures failed OTLP metric pushes; empty when metrics are not pushed
+ */
+public record SelfStats(long recordsReceived, long requestsReported, long ignored, long notHttp, Map<String, Long> drops,
+                        long queueDepth, long peerFinWaitsExpired, int tlsLibraries,
+                        Optional<SpanExportCounts> spanExport,
+                        OptionalLong metricExportFailures) {
+
+    /**
+     * @param queueFull spans dropped because the export queue was full
+     * @param failed    spans the OTLP endpoint did not accept
+     * @param queued    spans waiting for export
+     */
+    public record SpanExportCounts(long exported, long queueFull, long failed, int queued) {
+    }
+}

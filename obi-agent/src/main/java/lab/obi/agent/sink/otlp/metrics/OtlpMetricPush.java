@@ -1,0 +1,159 @@
+package lab.obi.agent.sink.otlp.metrics;
+
+import io.opentelemetry.context.Context;
+import io.opentelemetry.sdk.common.CompletableResultCode;
+import io.opentelemetry.sdk.metrics.Aggregation;
+import io.opentelemetry.sdk.metrics.InstrumentType;
+import io.opentelemetry.sdk.metrics.SdkMeterProvider;
+import io.opentelemetry.sdk.metrics.data.AggregationTemporality;
+import io.opentelemetry.sdk.metrics.data.MetricData;
+import io.opentelemetry.sdk.metrics.export.CollectionRegistration;
+import io.opentelemetry.sdk.metrics.export.MetricExporter;
+import io.opentelemetry.sdk.metrics.export.MetricReader;
+import lab.obi.agent.process.ObservedSocket;
+import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.sink.metrics.AgentMetrics;
+import lab.obi.agent.sink.metrics.HttpMetrics;
+import lab.obi.agent.sink.metrics.MetricOptions;
+import lab.obi.agent.sink.otlp.ProcessResources;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Request metrics over OTLP with the observed process as their resource: one meter provider per
+ * process (bounded, idle ones closed), all collected by one thread and pushed in one request per
+ * interval. The SDK's periodic reader would cost a thread per process and would shut down a shared one.
+ */
+final class OtlpMetricPush implements AutoCloseable {
+
+    static final int MAX_PROCESSES = 512;
+    static final long IDLE_NANOS = 10 * 60 * 1_000_000_000L;
+
+    private final MetricExporter exporter;
+    private final ProcessResources resources;
+    private final MetricOptions options;
+    private final List<CollectingReader> fixedReaders = new ArrayList<>();
+    private final LinkedHashMap<String, Meters> processes = new LinkedHashMap<>(16, 0.75f, true);
+    private final List<CollectingReader> closing = new ArrayList<>();
+    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "obi-otlp-metrics");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private record Meters(SdkMeterProvider provider, CollectingReader reader, HttpMetrics metrics, long[] lastUsed) {
+    }
+
+    OtlpMetricPush(MetricExporter exporter, Duration interval, ProcessResources resources, MetricOptions options) {
+        this.exporter = exporter;
+        this.resources = resources;
+        this.options = options;
+        long ms = interval.toMillis();
+        scheduler.scheduleAtFixedRate(this::push, ms, ms, TimeUnit.MILLISECONDS);
+    }
+
+    /** A reader for a provider of the agent's own (the self-telemetry). */
+    synchronized MetricReader newReader() {
+        CollectingReader reader = new CollectingReader(exporter);
+        fixedReaders.add(reader);
+        return reader;
+    }
+
+    void record(HttpExchange exchange, Context context) {
+        meters(exchange.socket()).metrics().record(exchange, context);
+    }
+
+    /** The metrics of the observed process, its own resource. */
+    HttpMetrics metrics(ObservedSocket observed) {
+        return meters(observed).metrics();
+    }
+
+    private synchronized Meters meters(ObservedSocket observed) {
+        long now = System.nanoTime();
+        Meters meters = processes.computeIfAbsent(ProcessResources.key(observed), k -> {
+            CollectingReader reader = new CollectingReader(exporter);
+            SdkMeterProvider provider = options.histograms(SdkMeterProvider.builder()
+                    .setResource(resources.of(observed)).registerMetricReader(reader)).build();
+            return new Meters(provider, reader, new HttpMetrics(provider.get(AgentMetrics.SCOPE), false,
+                    options.peerAddresses()), new long[1]);
+        });
+        meters.lastUsed()[0] = now;
+        Iterator<Meters> eldest = processes.values().iterator();
+        while (eldest.hasNext()) {
+            Meters m = eldest.next();
+            if (processes.size() <= MAX_PROCESSES && now - m.lastUsed()[0] < IDLE_NANOS) {
+                break; // access order: the rest were used more recently
+            }
+            eldest.remove();
+            closing.add(m.reader()); // its last values go out with the next push
+        }
+        return meters;
+    }
+
+    private void push() {
+        List<MetricData> batch = new ArrayList<>();
+        synchronized (this) {
+            fixedReaders.forEach(r -> batch.addAll(r.collect()));
+            processes.values().forEach(m -> batch.addAll(m.reader().collect()));
+            closing.forEach(r -> batch.addAll(r.collect()));
+            closing.clear();
+        }
+        if (!batch.isEmpty()) {
+            exporter.export(batch).join(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        scheduler.shutdown();
+        scheduler.awaitTermination(15, TimeUnit.SECONDS);
+        push();
+        exporter.shutdown().join(10, TimeUnit.SECONDS);
+    }
+
+    /** A reader collected on demand by {@link #push()}. */
+    private static final class CollectingReader implements MetricReader {
+        private final MetricExporter exporter;
+        private volatile CollectionRegistration registration = CollectionRegistration.noop();
+
+        CollectingReader(MetricExporter exporter) {
+            this.exporter = exporter;
+        }
+
+        @Override
+        public void register(CollectionRegistration collectionRegistration) {
+            registration = collectionRegistration;
+        }
+
+        java.util.Collection<MetricData> collect() {
+            return registration.collectAllMetrics();
+        }
+
+        @Override
+        public AggregationTemporality getAggregationTemporality(InstrumentType instrumentType) {
+            return exporter.getAggregationTemporality(instrumentType);
+        }
+
+        @Override
+        public Aggregation getDefaultAggregation(InstrumentType instrumentType) {
+            return exporter.getDefaultAggregation(instrumentType);
+        }
+
+        @Override
+        public CompletableResultCode forceFlush() {
+            return CompletableResultCode.ofSuccess();
+        }
+
+        @Override
+        public CompletableResultCode shutdown() {
+            return CompletableResultCode.ofSuccess();
+        }
+    }
+}

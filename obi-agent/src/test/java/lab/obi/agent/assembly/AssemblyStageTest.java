@@ -1,0 +1,280 @@
+package lab.obi.agent.assembly;
+
+import lab.obi.agent.contract.ConnectionFlags;
+import lab.obi.agent.contract.ExchangeFlags;
+import static java.nio.charset.StandardCharsets.ISO_8859_1;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.opentelemetry.api.trace.Span;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import lab.obi.agent.capture.ConnectionRecord;
+import lab.obi.agent.capture.ExchangeRecord;
+import lab.obi.agent.capture.LateRetransmitRecord;
+import lab.obi.agent.capture.RecordBuilder;
+import lab.obi.agent.capture.SocketOwner;
+import lab.obi.agent.capture.TcpFacts;
+import lab.obi.agent.network.InterfaceOutages;
+import lab.obi.agent.process.ProcessResolver;
+import lab.obi.agent.process.WatchFilter;
+import lab.obi.agent.protocol.RouteNormaliser;
+import lab.obi.agent.report.ConnectionSummary;
+import lab.obi.agent.report.ExchangeReport;
+import lab.obi.agent.report.LateRetransmitReport;
+import lab.obi.agent.report.ReportConsumer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AssemblyStageTest {
+
+    private static final String TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    private static final long SERVER_CONN = 7;
+    private static final long CLIENT_CONN = 9;
+
+    @TempDir
+    Path proc;
+
+    private final List<Object> reports = new ArrayList<>();
+    private long now = 1_000;
+
+    private final ReportConsumer collect = new ReportConsumer() {
+        @Override
+        public void exchange(ExchangeReport exchange) {
+            reports.add(exchange);
+        }
+
+        @Override
+        public void connectionClosed(ConnectionSummary connection) {
+            reports.add(connection);
+        }
+
+        @Override
+        public void lateRetransmit(LateRetransmitReport retransmit) {
+            reports.add(retransmit);
+        }
+    };
+
+    private AssemblyStage stage(WatchFilter filter) {
+        return new AssemblyStage(new ProcessResolver(proc), new RouteNormaliser(100), false,
+                new InterfaceOutages(ExchangeAssemblerTest.NO_LISTENER), filter, collect, () -> now);
+    }
+
+    private AssemblyStage stage() {
+        return stage(new WatchFilter(Set.of(), Set.of(), Set.of()));
+    }
+
+    private static ExchangeRecord server(int requestIndex, String head) {
+        RecordBuilder r = new RecordBuilder();
+        r.connId = SERVER_CONN;
+        r.requestIndex = requestIndex;
+        r.requestHead = head.getBytes(ISO_8859_1);
+        return r.build();
+    }
+
+    private static ExchangeRecord server(int requestIndex) {
+        return server(requestIndex, "GET /orders/" + requestIndex + " HTTP/1.1\r\ntraceparent: " + TRACEPARENT
+                + "\r\n\r\n");
+    }
+
+    /** A call to port 9000 made while the thread served request {@code parentRequestIndex} of SERVER_CONN. */
+    private static ExchangeRecord clientCall(int parentRequestIndex) {
+        RecordBuilder r = new RecordBuilder();
+        r.connId = CLIENT_CONN;
+        r.direction = ExchangeRecord.Direction.CLIENT;
+        r.localPort = 40000;
+        r.peerPort = 9000;
+        r.parentConnId = SERVER_CONN;
+        r.parentRequestIndex = parentRequestIndex;
+        r.requestHead = "GET /stock HTTP/1.1\r\n\r\n".getBytes(ISO_8859_1);
+        return r.build();
+    }
+
+    private static SocketOwner serverOwner() {
+        return new SocketOwner(4242, "nginx", ExchangeRecord.Direction.SERVER, RecordBuilder.address("127.0.0.1"),
+                8080, RecordBuilder.address("127.0.0.1"), 51234);
+    }
+
+    private static ConnectionRecord closed(long connId) {
+        return new ConnectionRecord(connId, 1_000, 5_000, 100, 200, 2, 0, ConnectionFlags.PEER_CLOSED_FIRST,
+                serverOwner(), TcpFacts.NONE);
+    }
+
+    private static LateRetransmitRecord retransmitted(int requestIndex) {
+        return new LateRetransmitRecord(SERVER_CONN, requestIndex, 4_000, 300, serverOwner());
+    }
+
+    private ExchangeReport exchange(int i) {
+        return (ExchangeReport) reports.get(i);
+    }
+
+    @Test
+    void aServerExchangeContinuesItsCallersTrace() {
+        stage().accept(server(1), 0);
+        ExchangeReport report = exchange(0);
+        assertEquals("4bf92f3577b34da6a3ce929d0e0e4736", report.span().getTraceId());
+        assertEquals("00f067aa0ba902b7", report.parent().getSpanId());
+        assertTrue(report.parent().isRemote(), "the caller's span is in another process");
+        assertTrue(report.parent().isSampled());
+        assertEquals(report.span(), Span.fromContext(report.context()).getSpanContext(),
+                "measurements take the exchange's span as their exemplar");
+    }
+
+    @Test
+    void aClientCallWaitsForTheServerRequestItsThreadServedAndComesOutWithIt() {
+        AssemblyStage stage = stage();
+        stage.accept(clientCall(1), 0);
+        assertEquals(List.of(), reports, "its parent is not assembled yet");
+
+        stage.accept(server(1), 0);
+        assertEquals(2, reports.size());
+        ExchangeReport server = exchange(0);
+        ExchangeReport client = exchange(1);
+        assertEquals("/orders/{id}", server.exchange().route());
+        assertEquals("/stock", client.exchange().route());
+        assertEquals(server.span(), client.parent());
+        assertEquals(server.span().getTraceId(), client.span().getTraceId());
+    }
+
+    @Test
+    void aClientCallAfterItsServerRequestWasAssembledIsJoinedAtOnce() {
+        AssemblyStage stage = stage();
+        stage.accept(server(1), 0);
+        stage.accept(clientCall(1), 0);
+        assertEquals(exchange(0).span(), exchange(1).parent());
+        stage.accept(clientCall(0), 0);
+        assertEquals(2, reports.size(), "request 0 of the connection was never seen: the call waits");
+    }
+
+    @Test
+    void aWaitingClientCallGoesOutWithoutParentAfterAMinute() {
+        AssemblyStage stage = stage();
+        stage.accept(clientCall(1), 0);
+        now += ThreadParents.MAX_WAIT_NANOS - 1;
+        stage.expireWaiting();
+        assertEquals(List.of(), reports);
+        now += 1;
+        stage.expireWaiting();
+        assertEquals(1, reports.size());
+        assertFalse(exchange(0).parent().isValid());
+        assertNotEquals("4bf92f3577b34da6a3ce929d0e0e4736", exchange(0).span().getTraceId(), "a trace of its own");
+
+        stage.accept(server(1), 0);
+        assertEquals(2, reports.size(), "the server request, and no second copy of the call");
+    }
+
+    @Test
+    void atShutdownEveryWaitingCallGoesOut() {
+        AssemblyStage stage = stage();
+        stage.accept(clientCall(1), 0);
+        stage.accept(clientCall(2), 0);
+        stage.releaseAllWaiting();
+        assertEquals(2, reports.size());
+        assertFalse(exchange(0).parent().isValid());
+        assertFalse(exchange(1).parent().isValid());
+    }
+
+    @Test
+    void aServerRequestThatIsNotWatchedReleasesItsCallsWithoutParentAtOnce() {
+        AssemblyStage stage = stage(new WatchFilter(Set.of(), Set.of(), Set.of(9000)));
+        stage.accept(clientCall(1), 0);
+        stage.accept(server(1), 0);
+        assertEquals(1, reports.size(), "the call is reported, its server request is not");
+        assertEquals("/stock", exchange(0).exchange().route());
+        assertFalse(exchange(0).parent().isValid(), "no span for a request that is not reported");
+        stage.accept(clientCall(1), 0);
+        assertEquals(2, reports.size(), "a later call of that request does not wait either");
+        assertEquals(2, stage.reportedCount());
+        assertEquals(1, stage.ignoredCount());
+    }
+
+    @Test
+    void aLateRetransmitIsAChildOfTheServerExchangeWhoseResponseItCarried() {
+        AssemblyStage stage = stage();
+        stage.accept(server(1), 0);
+        stage.accept(retransmitted(1), 0);
+        ExchangeReport server = exchange(0);
+        LateRetransmitReport late = (LateRetransmitReport) reports.get(1);
+        assertEquals(server.span(), late.parent());
+        assertEquals(server.span().getTraceId(), late.span().getTraceId());
+        assertNotEquals(server.span().getSpanId(), late.span().getSpanId());
+
+        stage.accept(server(2), 0);
+        stage.accept(retransmitted(1), 0);
+        LateRetransmitReport stale = (LateRetransmitReport) reports.get(3);
+        assertFalse(stale.parent().isValid(), "the connection moved on: only its latest exchange is known");
+        assertFalse(stale.span().isValid());
+    }
+
+    @Test
+    void aConnectionsCloseDropsEverythingKeptForIt() {
+        AssemblyStage stage = stage();
+        stage.accept(server(1, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"), 0);
+        stage.accept(closed(SERVER_CONN), 0);
+        ConnectionSummary connection = (ConnectionSummary) reports.get(1);
+        assertEquals(SERVER_CONN, connection.connId());
+        assertEquals("peer", connection.closedBy());
+
+        stage.accept(retransmitted(1), 0);
+        assertFalse(((LateRetransmitReport) reports.get(2)).parent().isValid(), "the server span is forgotten");
+
+        RecordBuilder pipelined = new RecordBuilder();
+        pipelined.connId = SERVER_CONN;
+        pipelined.requestIndex = 2;
+        pipelined.requestHead = new byte[0];
+        pipelined.flags = ExchangeFlags.RESPONSE_COMPLETE | ExchangeFlags.PIPELINED;
+        stage.accept(pipelined.build(), 0);
+        assertNull(exchange(3).exchange().route(), "the pipelined request bytes are forgotten");
+    }
+
+    @Test
+    void pipelinedRequestsGetTheirRequestLineFromTheFirstExchangesBytes() {
+        AssemblyStage stage = stage();
+        stage.accept(server(1, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"), 0);
+        RecordBuilder second = new RecordBuilder();
+        second.connId = SERVER_CONN;
+        second.requestIndex = 2;
+        second.requestHead = new byte[0];
+        second.flags = ExchangeFlags.RESPONSE_COMPLETE | ExchangeFlags.PIPELINED;
+        stage.accept(second.build(), 0);
+        assertEquals("/a", exchange(0).exchange().route());
+        assertEquals("/b", exchange(1).exchange().route());
+    }
+
+    @Test
+    void reportsOfProcessesThatAreNotWatchedAreDroppedAndCounted() {
+        AssemblyStage stage = stage(new WatchFilter(Set.of("nginx"), Set.of(), Set.of()));
+        stage.accept(server(1), 0);
+        stage.accept(retransmitted(1), 0);
+        stage.accept(closed(SERVER_CONN), 0);
+        RecordBuilder notHttp = new RecordBuilder();
+        notHttp.requestHead = "SSH-2.0-OpenSSH_9.6\r\n".getBytes(ISO_8859_1);
+        stage.accept(notHttp.build(), 0);
+        assertEquals(List.of(), reports);
+        assertEquals(0, stage.reportedCount());
+        assertEquals(1, stage.ignoredCount());
+        assertEquals(1, stage.notHttpCount());
+    }
+
+    @Test
+    void aClientSpanNamedByItsTraceHeaderIsTheChildOfItsThreadsServerRequestInTheSameTrace() {
+        AssemblyStage stage = stage();
+        stage.accept(server(1), 0);
+        RecordBuilder call = new RecordBuilder();
+        call.connId = CLIENT_CONN;
+        call.direction = ExchangeRecord.Direction.CLIENT;
+        call.parentConnId = SERVER_CONN;
+        call.parentRequestIndex = 1;
+        call.requestHead = ("GET /stock HTTP/1.1\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01"
+                + "\r\n\r\n").getBytes(ISO_8859_1);
+        stage.accept(call.build(), 0);
+        ExchangeReport client = exchange(1);
+        assertEquals("1111111111111111", client.span().getSpanId(), "the span the server on the other side names");
+        assertEquals(exchange(0).span(), client.parent());
+    }
+}

@@ -1,0 +1,124 @@
+package lab.obi.agent.sink.otlp.spans;
+
+import lab.obi.agent.report.TcpEvidence;
+
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import lab.obi.agent.process.ObservedSocket.Direction;
+import lab.obi.agent.assembly.SpanIdentities;
+import lab.obi.agent.sink.otlp.ProcessResources;
+import lab.obi.agent.protocol.AbortKind;
+import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.report.LateRetransmit;
+import lab.obi.agent.process.ObservedSocket;
+import lab.obi.agent.protocol.TraceContext;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class ExchangeSpansTest {
+
+    private static final String TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    private static final TraceContext CALLER = new TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", true);
+    private final SpanIdentities identities = new SpanIdentities();
+    private final ExchangeSpans spans = new ExchangeSpans(new ProcessResources("node-1"));
+
+    private ExchangeSpan span(HttpExchange e, io.opentelemetry.api.trace.SpanContext threadParent) {
+        return spans.toSpan(identities.exchange(e, threadParent));
+    }
+
+    private static HttpExchange exchange(Direction direction, Integer status, boolean aborted, String traceparent) {
+        return new HttpExchange(1_000_000_000L, 250_000_000L, new ObservedSocket(direction, 42, "java", "/usr/bin/java",
+                "orders", "c0ffee", "10.0.0.1", 8080, "10.0.0.2", 51000), 7, 2, "GET", "/orders/{id}", "shop", "curl/8",
+                status, aborted, aborted ? AbortKind.FIN : null, aborted ? 200_000_000L : null, false, true, 80, 0,
+                traceparent, null, traceparent == null ? null : CALLER, null, null, TcpEvidence.NONE);
+    }
+
+    @Test
+    void serverSpanContinuesTheCallersTraceWithKernelTimes() {
+        ExchangeSpan span = span(exchange(Direction.SERVER, 200, false, TRACEPARENT), null);
+        assertEquals(SpanKind.SERVER, span.getKind());
+        assertEquals("GET /orders/{id}", span.getName());
+        assertEquals("4bf92f3577b34da6a3ce929d0e0e4736", span.getTraceId());
+        assertEquals("00f067aa0ba902b7", span.getParentSpanId());
+        assertNotEquals("00f067aa0ba902b7", span.getSpanId());
+        assertEquals(1_000_000_000L, span.getStartEpochNanos());
+        assertEquals(1_250_000_000L, span.getEndEpochNanos());
+        assertEquals(StatusCode.UNSET, span.getStatus().getStatusCode());
+        assertEquals("orders", span.getResource().getAttribute(AttributeKey.stringKey("service.name")));
+        assertEquals("node-1/42", span.getResource().getAttribute(AttributeKey.stringKey("service.instance.id")));
+        assertEquals("c0ffee", span.getResource().getAttribute(AttributeKey.stringKey("container.id")));
+        assertEquals(8080L, span.getAttributes().get(AttributeKey.longKey("server.port")));
+        assertEquals("10.0.0.2", span.getAttributes().get(AttributeKey.stringKey("client.address")));
+    }
+
+    @Test
+    void aRetransmitAfterTheResponseIsAChildOfTheServerSpanAtItsMoment() {
+        ExchangeSpan server = span(exchange(Direction.SERVER, 200, false, TRACEPARENT), null);
+        LateRetransmit late = new LateRetransmit(1_650_000_000L, new ObservedSocket(Direction.SERVER, 42, "java",
+                "/usr/bin/java", "orders", "c0ffee", "10.0.0.1", 8080, "10.0.0.2", 51000), 7, 2, 300);
+        ExchangeSpan child = spans.lateRetransmitSpan(identities.lateRetransmit(late, server.getSpanContext()));
+        assertEquals(server.getTraceId(), child.getTraceId());
+        assertEquals(server.getSpanId(), child.getParentSpanId());
+        assertEquals(SpanKind.INTERNAL, child.getKind());
+        assertEquals(1_650_000_000L, child.getStartEpochNanos());
+        assertTrue(child.getStartEpochNanos() > server.getEndEpochNanos(), "after the server's span ended");
+        assertEquals("after_response", child.getAttributes().get(AttributeKey.stringKey("obi.tcp.retransmit")));
+        assertEquals(0.0003, child.getAttributes().get(AttributeKey.doubleKey("obi.tcp.rtt")));
+        assertEquals("orders", child.getResource().getAttribute(AttributeKey.stringKey("service.name")));
+    }
+
+    @Test
+    void clientSpanWithATraceHeaderIsTheSpanTheHeaderNames() {
+        ExchangeSpan span = span(exchange(Direction.CLIENT, 200, false, TRACEPARENT), null);
+        assertEquals(SpanKind.CLIENT, span.getKind());
+        assertEquals("00f067aa0ba902b7", span.getSpanId());
+        assertFalse(span.getParentSpanContext().isValid());
+        assertEquals("10.0.0.2", span.getAttributes().get(AttributeKey.stringKey("server.address")));
+    }
+
+    @Test
+    void withoutHeaderARootSpanStartsANewTrace() {
+        ExchangeSpan a = span(exchange(Direction.SERVER, 200, false, null), null);
+        ExchangeSpan b = span(exchange(Direction.SERVER, 200, false, null), null);
+        assertFalse(a.getParentSpanContext().isValid());
+        assertNotEquals(a.getTraceId(), b.getTraceId());
+        assertTrue(a.getSpanContext().isSampled(), "sampled: the Collector's tail sampling decides");
+    }
+
+    @Test
+    void abandonedRequestIsAnErrorWithTheAbandonEventAtItsMoment() {
+        ExchangeSpan span = span(exchange(Direction.SERVER, 499, true, null), null);
+        assertEquals(StatusCode.ERROR, span.getStatus().getStatusCode());
+        assertEquals("fin", span.getAttributes().get(AttributeKey.stringKey("error.type")));
+        assertEquals(1, span.getEvents().size());
+        assertEquals("obi.abandoned", span.getEvents().get(0).getName());
+        assertEquals(1_200_000_000L, span.getEvents().get(0).getEpochNanos());
+        assertEquals("fin", span.getEvents().get(0).getAttributes().get(AttributeKey.stringKey("obi.abort.kind")));
+    }
+
+    @Test
+    void serverErrorsAre5xxOnlyClientErrors4xxToo() {
+        assertEquals(StatusCode.UNSET, span(exchange(Direction.SERVER, 404, false, null), null).getStatus().getStatusCode());
+        assertEquals(StatusCode.ERROR, span(exchange(Direction.CLIENT, 404, false, null), null).getStatus().getStatusCode());
+        assertEquals(StatusCode.ERROR, span(exchange(Direction.SERVER, 503, false, null), null).getStatus().getStatusCode());
+    }
+
+    @Test
+    void aClientCallInsideAServerRequestIsItsChild() {
+        ExchangeSpan server = span(exchange(Direction.SERVER, 200, false, TRACEPARENT), null);
+        ExchangeSpan client = span(exchange(Direction.CLIENT, 200, false, null), server.getSpanContext());
+        assertEquals(server.getTraceId(), client.getTraceId());
+        assertEquals(server.getSpanId(), client.getParentSpanId());
+        assertEquals(SpanKind.CLIENT, client.getKind());
+    }
+
+    @Test
+    void aClientHeaderOfAnotherTraceKeepsItsOwnTrace() {
+        ExchangeSpan server = span(exchange(Direction.SERVER, 200, false, null), null);
+        ExchangeSpan client = span(exchange(Direction.CLIENT, 200, false, TRACEPARENT), server.getSpanContext());
+        assertEquals("4bf92f3577b34da6a3ce929d0e0e4736", client.getTraceId());
+        assertFalse(client.getParentSpanContext().isValid(), "a parent from another trace would be a guess");
+    }
+}

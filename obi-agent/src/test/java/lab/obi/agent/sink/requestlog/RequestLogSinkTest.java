@@ -1,0 +1,110 @@
+package lab.obi.agent.sink.requestlog;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.opentelemetry.api.trace.SpanContext;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import lab.obi.agent.config.AgentConfig;
+import lab.obi.agent.report.ConnectionSummary;
+import lab.obi.agent.report.LateRetransmit;
+import lab.obi.agent.report.LateRetransmitReport;
+import lab.obi.agent.report.TestReports;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RequestLogSinkTest {
+
+    private record Config(boolean enabled, Optional<Path> path) implements AgentConfig.RequestLog {
+    }
+
+    private static final ConnectionSummary CLOSED = new ConnectionSummary(10, 20, true, TestReports.SERVER, 7, 2,
+            300, 9_000, 0, false, false, "peer", null);
+    private static final LateRetransmitReport LATE = new LateRetransmitReport(
+            new LateRetransmit(99, TestReports.SERVER, 7, 2, null), SpanContext.getInvalid(), SpanContext.getInvalid());
+
+    private static List<String> records(String log) {
+        return log.lines().map(line -> line.substring(0, line.indexOf(',')).replace("{\"record\":", "")).toList();
+    }
+
+    @Test
+    void everyReportIsALineInTheOrderItCameAndLinesAreWrittenAtTheFlush() throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        RequestLogSink sink = new RequestLogSink(out);
+        sink.exchange(TestReports.traced(TestReports.exchange(TestReports.SERVER, "/orders/{id}", 200)));
+        sink.connectionClosed(CLOSED);
+        sink.lateRetransmit(LATE);
+        assertEquals("", out.toString(UTF_8), "buffered until the pipeline has nothing queued");
+
+        sink.flush();
+        String log = out.toString(UTF_8);
+        assertEquals(List.of("\"exchange\"", "\"connection\"", "\"late_retransmit\""), records(log));
+        assertTrue(log.lines().findFirst().orElseThrow().contains("\"route\":\"/orders/{id}\",\"host\":\"shop\""));
+        assertTrue(log.endsWith("}\n"));
+        assertEquals(0, sink.writeFailures());
+    }
+
+    @Test
+    void aStreamThatFailsIsCountedNotThrown() throws IOException {
+        OutputStream full = new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                throw new IOException("No space left on device");
+            }
+        };
+        RequestLogSink sink = new RequestLogSink(full);
+        sink.exchange(TestReports.traced(TestReports.exchange(TestReports.SERVER, "/", 200)));
+        sink.flush();
+        assertEquals(1, sink.writeFailures());
+        sink.connectionClosed(CLOSED);
+        sink.flush();
+        assertEquals(2, sink.writeFailures(), "every failure counts, the log line says it once");
+        sink.close();
+    }
+
+    @Test
+    void closingClosesTheStream() throws IOException {
+        boolean[] closed = {false};
+        RequestLogSink sink = new RequestLogSink(new ByteArrayOutputStream() {
+            @Override
+            public void close() {
+                closed[0] = true;
+            }
+        });
+        sink.close();
+        assertTrue(closed[0]);
+    }
+
+    @Test
+    void aFileIsAppendedToAndStdoutIsTheDefault(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("requests.jsonl");
+        Files.writeString(file, "{\"record\":\"earlier\"}\n");
+        RequestLogSink sink = RequestLogSink.open(new Config(true, Optional.of(file))).orElseThrow();
+        sink.connectionClosed(CLOSED);
+        sink.close();
+        List<String> lines = Files.readAllLines(file);
+        assertEquals("{\"record\":\"earlier\"}", lines.get(0));
+        assertEquals(List.of("\"connection\""), records(lines.get(1)));
+
+        assertEquals(file.toString(), RequestLogSink.describe(new Config(true, Optional.of(file))));
+        assertEquals("stdout", RequestLogSink.describe(new Config(true, Optional.empty())));
+        assertEquals("off", RequestLogSink.describe(new Config(false, Optional.of(file))));
+        assertEquals(Optional.empty(), RequestLogSink.open(new Config(false, Optional.of(file))));
+    }
+
+    @Test
+    void aFileThatCannotBeOpenedSaysWhichSetting(@TempDir Path dir) {
+        Path missing = dir.resolve("no/such/dir/requests.jsonl");
+        IOException e = assertThrows(IOException.class,
+                () -> RequestLogSink.open(new Config(true, Optional.of(missing))));
+        assertTrue(e.getMessage().startsWith("cannot open the request log obi.request-log.path=" + missing), e.getMessage());
+    }
+}
