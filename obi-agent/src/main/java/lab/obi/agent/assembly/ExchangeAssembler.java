@@ -104,7 +104,9 @@ final class ExchangeAssembler {
                 request.caller(),
                 r.parentConnId() == 0 ? null : r.parentConnId(),
                 r.parentConnId() == 0 ? null : r.parentRequestIndex(),
-                evidence(r, verdict.aborted(), epochOffsetNs)));
+                evidence(r, verdict.aborted(), epochOffsetNs),
+                r.has(ExchangeFlags.TLS),
+                request.version() == null ? null : request.version().substring("HTTP/".length())));
     }
 
     /** A connection's summary at its close. */

@@ -10,7 +10,8 @@ import lab.obi.agent.protocol.TraceContext;
  * A client exchange made while a server exchange was in flight on the same thread names it by
  * {@code parentConnId}/{@code parentRequestIndex} (the server's {@code connId}/{@code requestIndex}).
  * {@code traceparent}/{@code uberTraceId}: the trace headers as sent; {@code caller}: the span they name.
- * {@code tcp}: what TCP and the host's interfaces did meanwhile.
+ * {@code tcp}: what TCP and the host's interfaces did meanwhile. {@code tls}: read through OpenSSL
+ * (HTTPS); {@code httpVersion}: "1.1" or "1.0", from the request line (null when it was not captured).
  */
 public record HttpExchange(
         long startUnixNs,
@@ -35,5 +36,7 @@ public record HttpExchange(
         TraceContext caller,
         Long parentConnId,
         Integer parentRequestIndex,
-        TcpEvidence tcp) {
+        TcpEvidence tcp,
+        boolean tls,
+        String httpVersion) {
 }

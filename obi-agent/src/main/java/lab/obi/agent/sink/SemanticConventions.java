@@ -17,11 +17,19 @@ public final class SemanticConventions {
     public static final AttributeKey<Long> SERVER_PORT = AttributeKey.longKey("server.port");
     public static final AttributeKey<String> CLIENT_ADDRESS = AttributeKey.stringKey("client.address");
     public static final AttributeKey<String> ERROR_TYPE = AttributeKey.stringKey("error.type");
+    public static final AttributeKey<String> URL_SCHEME = AttributeKey.stringKey("url.scheme");
+    public static final AttributeKey<String> PROTOCOL_NAME = AttributeKey.stringKey("network.protocol.name");
+    public static final AttributeKey<String> PROTOCOL_VERSION = AttributeKey.stringKey("network.protocol.version");
     public static final AttributeKey<String> ABORT_KIND = AttributeKey.stringKey("obi.abort.kind");
     public static final AttributeKey<String> INTERFACE = AttributeKey.stringKey("network.interface.name");
     public static final AttributeKey<String> INTERFACE_CAUSE = AttributeKey.stringKey("obi.network.interface.cause");
 
     private SemanticConventions() {
+    }
+
+    /** https for an exchange read through OpenSSL, else http. */
+    public static String scheme(HttpExchange e) {
+        return e.tls() ? "https" : "http";
     }
 
     /** The abort kind for abandoned requests; else, as the conventions say, the 5xx (server) or 4xx/5xx (client) code. */

@@ -24,7 +24,7 @@ class ThreadParentsTest {
     private static HttpExchange client(long parentConnId, int parentRequestIndex) {
         return new HttpExchange(0, 0, new ObservedSocket(Direction.CLIENT, 1, "java", null, "svc", null, "127.0.0.1",
                 40000, "127.0.0.1", 80), 9, 1, "GET", "/", null, null, 200, false, null, null, false, true, 0, 0, null, null, null,
-                parentConnId, parentRequestIndex, TcpEvidence.NONE);
+                parentConnId, parentRequestIndex, TcpEvidence.NONE, false, "1.1");
     }
 
     @Test

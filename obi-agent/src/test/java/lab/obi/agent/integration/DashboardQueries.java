@@ -148,13 +148,31 @@ final class DashboardQueries {
     }
 
     /** An instant query's samples by the value of one label. */
-    Map<String, Double> byLabel(String promql, long atSeconds, String label) throws Exception {
+    Map<String, Double> byLabel(String promql, double atSeconds, String label) throws Exception {
         JsonNode result = json.readTree(get("/api/v1/query?query=" + URLEncoder.encode(promql, StandardCharsets.UTF_8)
                 + "&time=" + atSeconds).body()).path("data").path("result");
         Map<String, Double> values = new TreeMap<>();
         result.forEach(r -> values.put(r.path("metric").path(label).asText(),
                 Double.parseDouble(r.path("value").get(1).asText())));
         return values;
+    }
+
+    /** By the value of one label: the query's value at {@code to} less its value at {@code from} (0 if absent). */
+    Map<String, Double> difference(String promql, double from, double to, String label) throws Exception {
+        Map<String, Double> before = byLabel(promql, from, label);
+        Map<String, Double> after = byLabel(promql, to, label);
+        Map<String, Double> difference = new TreeMap<>();
+        after.forEach((key, value) -> difference.put(key, value - before.getOrDefault(key, 0.0)));
+        return difference;
+    }
+
+    /** When a series was sampled (its scrapes), in the {@code rangeSeconds} up to {@code atSeconds}, oldest first. */
+    List<Double> sampleTimes(String selector, long atSeconds, long rangeSeconds) throws Exception {
+        JsonNode result = json.readTree(get("/api/v1/query?query=" + URLEncoder.encode(selector + "[" + rangeSeconds
+                + "s]", StandardCharsets.UTF_8) + "&time=" + atSeconds).body()).path("data").path("result");
+        List<Double> times = new ArrayList<>();
+        result.get(0).path("values").forEach(v -> times.add(v.get(0).asDouble()));
+        return times;
     }
 
     /** The value of an instant query that sums to one sample; 0 when it returns nothing. */

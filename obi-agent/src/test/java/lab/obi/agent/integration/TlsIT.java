@@ -153,6 +153,7 @@ class TlsIT {
         assertEquals(1, served.stream().map(r -> r.path("conn_id").asLong()).distinct().count(), "one connection");
         assertEquals(KEEP_ALIVE_REQUESTS, served.stream().mapToInt(r -> r.path("request_index").asInt()).max().orElse(0));
         for (JsonNode r : served) {
+            assertTrue(r.path("tls").asBoolean(), "read through OpenSSL: " + r);
             assertEquals(200, r.path("status").asInt(), r.toString());
             assertFalse(r.path("aborted").asBoolean(), r.toString());
             assertTrue(r.path("comm").asText().startsWith("python"), r.toString());
@@ -166,6 +167,7 @@ class TlsIT {
         List<JsonNode> gaveUp = records(curlClient().and(route("/slow")));
         assertEquals(CURL_ABANDONS, gaveUp.size());
         for (JsonNode r : gaveUp) {
+            assertTrue(r.path("tls").asBoolean(), "curl's side, read through OpenSSL: " + r);
             assertEquals("client_close", r.path("abort_kind").asText(), r.toString());
             long tta = r.path("time_to_abandon_ns").asLong();
             assertTrue(tta >= 150_000_000L && tta <= 400_000_000L, "curl --max-time 0.2 gave up after " + tta + " ns");

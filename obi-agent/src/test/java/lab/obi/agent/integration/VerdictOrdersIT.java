@@ -333,6 +333,24 @@ class VerdictOrdersIT {
     }
 
     @Test
+    void httpsIsToldApartInTheLogAndTheMetrics() {
+        for (JsonNode r : exchanges) {
+            if (onNginx(r)) {
+                assertEquals(r.path("local_port").asInt() == lab.nginxTlsPort, r.path("tls").asBoolean(),
+                        "read through OpenSSL exactly on the TLS listener: " + r);
+            }
+        }
+        for (String scheme : List.of("http", "https")) {
+            int port = scheme.equals("https") ? lab.nginxTlsPort : lab.nginxPort;
+            long nginx499 = nginxById.values().stream().filter(l -> l.status() == 499
+                    && nginxPort(id(l.request())) == port).count();
+            double counted = sum(metrics, "http_server_request_duration_seconds_count", nginxServer()
+                    .and(l -> l.contains("url_scheme=\"" + scheme + "\"") && l.contains("http_response_status_code=\"499\"")));
+            assertEquals(nginx499, counted, 0.0, "nginx's 499s over " + scheme);
+        }
+    }
+
+    @Test
     void abandonTimesAreWhenTheClientLeft() {
         Map<String, long[]> boundsMs = Map.of(
                 "fin_then_answered_jdk", new long[] {90, 200},

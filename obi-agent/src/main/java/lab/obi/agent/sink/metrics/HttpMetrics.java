@@ -18,6 +18,7 @@ import lab.obi.agent.report.TcpEvidence;
 import lab.obi.agent.sink.SemanticConventions;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -28,6 +29,7 @@ import static lab.obi.agent.sink.SemanticConventions.METHOD;
 import static lab.obi.agent.sink.SemanticConventions.ROUTE;
 import static lab.obi.agent.sink.SemanticConventions.SERVER_ADDRESS;
 import static lab.obi.agent.sink.SemanticConventions.SERVER_PORT;
+import static lab.obi.agent.sink.SemanticConventions.URL_SCHEME;
 import static lab.obi.agent.sink.SemanticConventions.STATUS;
 
 /**
@@ -60,6 +62,7 @@ public final class HttpMetrics {
     private final DoubleHistogram serverDuration;
     private final DoubleHistogram clientDuration;
     private final LongCounter abandoned;
+    private final LongCounter serverRequests;
     private final DoubleHistogram timeToAbandon;
     private final LongCounter received;
     private final LongCounter sent;
@@ -72,7 +75,8 @@ public final class HttpMetrics {
     /** What a client's abandon looks like at a server: it closed (FIN) or reset (RST) the connection. */
     private static final List<AbortKind> SERVER_ABORT_KINDS = List.of(AbortKind.FIN, AbortKind.RST);
 
-    private final Set<List<String>> serverRoutes = ConcurrentHashMap.newKeySet();
+    /** A server route's attributes (service and route), built once: every request counts in obi.http.server.requests. */
+    private final Map<List<String>, Attributes> serverRoutes = new ConcurrentHashMap<>();
     private final Set<Attributes> peers = ConcurrentHashMap.newKeySet();
     private final boolean serviceAttribute;
     private final boolean peerAddresses;
@@ -90,6 +94,9 @@ public final class HttpMetrics {
         clientDuration = meter.histogramBuilder("http.client.request.duration").setUnit("s")
                 .setDescription("Duration of HTTP client requests, as the kernel saw them")
                 .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
+        serverRequests = meter.counterBuilder("obi.http.server.requests").setUnit("{request}")
+                .setDescription("Server requests per route, started at 0 when a route is first seen, like the 499s"
+                        + " of obi.http.abandoned: the denominator of a 499 ratio that rate() gets exactly").build();
         abandoned = meter.counterBuilder("obi.http.abandoned").setUnit("{request}")
                 .setDescription("Requests their peer gave up on, by abort kind and the status the server wrote"
                         + " (499: none before the client left)").build();
@@ -150,8 +157,8 @@ public final class HttpMetrics {
         if (t.connectNs() != null) {
             connectDuration.record(t.connectNs() / NANOS_PER_SECOND, peer, context);
         }
-        if (server && e.route() != null && serverRoutes.add(List.of(socket.service(), e.route()))) {
-            startAbandonedAtZero(service, e.route());
+        if (server && e.route() != null) {
+            serverRequests.add(1, serverRoute(service, socket.service(), e.route()));
         }
         if (e.aborted() && e.abortKind() != null) {
             AttributesBuilder kind = service.toBuilder().put(ABORT_KIND, e.abortKind().wireName());
@@ -200,6 +207,18 @@ public final class HttpMetrics {
      * incident) is invisible to rate() and increase(): they need a sample before the burst. Every
      * server route gets its 499 series at 0 when it is first seen.
      */
+    private Attributes serverRoute(Attributes service, String serviceName, String route) {
+        Attributes known = serverRoutes.get(List.of(serviceName, route));
+        if (known != null) {
+            return known;
+        }
+        Attributes attributes = service.toBuilder().put(ROUTE, route).build();
+        serverRequests.add(0, attributes);
+        startAbandonedAtZero(service, route);
+        serverRoutes.put(List.of(serviceName, route), attributes);
+        return attributes;
+    }
+
     private void startAbandonedAtZero(Attributes service, String route) {
         for (AbortKind kind : SERVER_ABORT_KINDS) {
             abandoned.add(0, service.toBuilder().put(ABORT_KIND, kind.wireName()).put(ROUTE, route)
@@ -226,6 +245,7 @@ public final class HttpMetrics {
         if (e.route() != null) {
             a.put(ROUTE, e.route());
         }
+        a.put(URL_SCHEME, SemanticConventions.scheme(e));
         if (server) {
             a.put(SERVER_PORT, e.socket().localPort());
         } else {

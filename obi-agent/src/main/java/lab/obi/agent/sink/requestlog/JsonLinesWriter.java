@@ -29,7 +29,7 @@ final class JsonLinesWriter implements AutoCloseable {
     /** Every field of the log, its JSON name escaped once rather than on every line. */
     private enum Field {
         RECORD, START_UNIX_NS, DURATION_NS, CONN_ID, REQUEST_INDEX, METHOD, ROUTE, HOST, USER_AGENT, STATUS,
-        ABORTED, ABORT_KIND, TIME_TO_ABANDON_NS, TRUNCATED, REQUEST_COMPLETE, BYTES_IN, BYTES_OUT, TRACEPARENT, UBER_TRACE_ID,
+        TLS, ABORTED, ABORT_KIND, TIME_TO_ABANDON_NS, TRUNCATED, REQUEST_COMPLETE, BYTES_IN, BYTES_OUT, TRACEPARENT, UBER_TRACE_ID,
         PARENT_CONN_ID, PARENT_REQUEST_INDEX, LIFETIME_FROM_ESTABLISHED, REQUESTS, RETRANSMITS, RESET_SENT,
         RESET_RECEIVED, CLOSED_BY, RTT_US, AT_UNIX_NS, DIRECTION, PID, COMM, EXE, SERVICE, CONTAINER_ID,
         LOCAL_ADDRESS, LOCAL_PORT, PEER_ADDRESS, PEER_PORT, FIRST_RETRANSMIT_UNIX_NS, LAST_RETRANSMIT_UNIX_NS,
@@ -60,6 +60,9 @@ final class JsonLinesWriter implements AutoCloseable {
         string(Field.USER_AGENT, e.userAgent());
         if (e.status() != null) {
             number(Field.STATUS, e.status());
+        }
+        if (e.tls()) {
+            bool(Field.TLS, true); // written only when it says something
         }
         bool(Field.ABORTED, e.aborted());
         string(Field.ABORT_KIND, e.abortKind() == null ? null : e.abortKind().wireName());

@@ -84,7 +84,7 @@ class PrometheusSinkTest {
         assertEquals("obi-agent", duration.getResource().getAttribute(SERVICE));
         HistogramPointData point = point(duration.getHistogramData().getPoints(), Attributes.builder()
                 .put(SERVICE, "orders").put("http.request.method", "GET").put(STATUS, 200L)
-                .put(ROUTE, "/orders/{id}").put("server.port", 8080L).build());
+                .put(ROUTE, "/orders/{id}").put("server.port", 8080L).put("url.scheme", "http").build());
         assertEquals(1, point.getCount());
         assertEquals(0.25, point.getSum(), 1e-9);
         assertEquals(List.of(0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
@@ -112,6 +112,10 @@ class PrometheusSinkTest {
                     .put(STATUS, 499L).build()).getValue(), kind);
         }
         assertEquals(2, abandoned.getLongSumData().getPoints().size(), "only the server kinds, only 499");
+        MetricData requests = metric("obi.http.server.requests");
+        assertEquals(1, point(requests.getLongSumData().getPoints(), Attributes.builder().put(SERVICE, "orders")
+                .put("obi.direction", "server").put(ROUTE, "/orders/{id}").build()).getValue(),
+                "the 499 ratio's denominator, created with them");
     }
 
     @Test
@@ -139,7 +143,7 @@ class PrometheusSinkTest {
 
         HistogramPointData duration = point(metric("http.client.request.duration").getHistogramData().getPoints(),
                 Attributes.builder().put(SERVICE, "orders").put("http.request.method", "GET").put(STATUS, 404L)
-                        .put(ROUTE, "/stock").put("server.address", "10.0.0.3").put("server.port", 5432L)
+                        .put(ROUTE, "/stock").put("server.address", "10.0.0.3").put("server.port", 5432L).put("url.scheme", "http")
                         .put("error.type", "404").build());
         assertEquals(1, duration.getCount());
         Attributes peer = Attributes.of(SERVICE, "orders", AttributeKey.stringKey("obi.direction"), "client",

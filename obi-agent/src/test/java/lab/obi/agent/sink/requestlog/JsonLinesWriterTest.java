@@ -37,13 +37,13 @@ class JsonLinesWriterTest {
                 "/users/{id}", text, text, 400, true, AbortKind.WRITE_ERROR, 1_000L, true, false, 78, 0, TRACEPARENT,
                 "abc:def:0:1", null, 9L, 2, new TcpEvidence(3, 1_700_000_000_123_456_800L, 1_700_000_000_124_000_000L, false,
                 true, 1_700_000_000_125_000_000L, 250, 40_000_000L, null, null, List.of(new TcpEvidence.Outage("eth0",
-                "down", 1_700_000_000_100_000_000L, 300_000_000L))));
+                "down", 1_700_000_000_100_000_000L, 300_000_000L))), true, "1.1");
     }
 
     private static HttpExchange minimal() {
         return new HttpExchange(1, 2, new ObservedSocket(Direction.CLIENT, 3, null, null, "svc", null, null, 0, null,
                 0), 4, 5, "HEAD", "/", null, null, null, false, null, null, false, true, 0, 0, null, null, null, null, null,
-                TcpEvidence.NONE);
+                TcpEvidence.NONE, false, null);
     }
 
     private static String written(HttpExchange... exchanges) throws IOException {
@@ -67,7 +67,7 @@ class JsonLinesWriterTest {
         JsonNode json = MAPPER.readTree(written(full("nginx")));
         assertEquals(List.of("record", "start_unix_ns", "duration_ns", "direction", "pid", "comm", "exe", "service", "container_id",
                 "local_address", "local_port", "peer_address", "peer_port", "conn_id", "request_index", "method", "route",
-                "host", "user_agent", "status", "aborted", "abort_kind", "time_to_abandon_ns", "truncated", "request_complete", "bytes_in",
+                "host", "user_agent", "status", "tls", "aborted", "abort_kind", "time_to_abandon_ns", "truncated", "request_complete", "bytes_in",
                 "bytes_out", "traceparent", "uber_trace_id", "retransmits", "first_retransmit_unix_ns",
                 "last_retransmit_unix_ns", "reset_received", "reset_received_unix_ns", "rtt_us", "new_connection",
                 "connection_age_ns", "interface_outages", "parent_conn_id", "parent_request_index"),
@@ -86,6 +86,7 @@ class JsonLinesWriterTest {
         assertEquals("server", json.get("direction").asText());
         assertEquals(400, json.get("status").asInt());
         assertFalse(json.get("request_complete").asBoolean());
+        assertTrue(json.get("tls").asBoolean(), "read through OpenSSL");
         assertTrue(json.get("aborted").asBoolean());
         assertEquals("write_error", json.get("abort_kind").asText());
         assertEquals(1_000L, json.get("time_to_abandon_ns").asLong());
@@ -153,7 +154,7 @@ class JsonLinesWriterTest {
         for (int i = 0; i < 2; i++) {
             assertFalse(lines[i].chars().anyMatch(c -> c < 0x20), "no raw control characters");
             JsonNode json = MAPPER.readTree(lines[i]);
-            assertEquals(40, json.size());
+            assertEquals(41, json.size());
             assertEquals(text, json.get("user_agent").asText());
             assertEquals(text, json.get("host").asText());
             assertEquals(text, json.get("comm").asText());

@@ -131,6 +131,11 @@ final class ExchangeSpans {
         }
         putIfPresent(a, SemanticConventions.ERROR_TYPE, errorType);
         putIfPresent(a, AttributeKey.stringKey("user_agent.original"), e.userAgent());
+        a.put(SemanticConventions.URL_SCHEME, SemanticConventions.scheme(e));
+        if (e.httpVersion() != null) {
+            a.put(SemanticConventions.PROTOCOL_NAME, "http");
+            a.put(SemanticConventions.PROTOCOL_VERSION, e.httpVersion());
+        }
         if (server) {
             putIfPresent(a, SemanticConventions.SERVER_ADDRESS, e.host());
             a.put(SemanticConventions.SERVER_PORT, socket.localPort());

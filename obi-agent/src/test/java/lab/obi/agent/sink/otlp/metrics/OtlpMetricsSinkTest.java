@@ -97,8 +97,8 @@ class OtlpMetricsSinkTest {
         HistogramPointData point = ordersDuration.getHistogramData().getPoints().iterator().next();
         assertEquals(Attributes.builder().put("http.request.method", "GET")
                 .put(AttributeKey.longKey("http.response.status_code"), 200L).put("http.route", "/orders/{id}")
-                .put(AttributeKey.longKey("server.port"), 8080L).build(), point.getAttributes(),
-                "the service is the resource, not a label");
+                .put(AttributeKey.longKey("server.port"), 8080L).put("url.scheme", "http").build(),
+                point.getAttributes(), "the service is the resource, not a label");
         assertEquals(orders.span().getTraceId(), point.getExemplars().get(0).getSpanContext().getTraceId());
         assertEquals(0, named("obi.http.abandoned").get(0).getLongSumData().getPoints().stream()
                 .mapToLong(p -> p.getValue()).sum(), "499 series start at 0 over OTLP too");

@@ -32,7 +32,7 @@ class ExchangeSpansTest {
         return new HttpExchange(1_000_000_000L, 250_000_000L, new ObservedSocket(direction, 42, "java", "/usr/bin/java",
                 "orders", "c0ffee", "10.0.0.1", 8080, "10.0.0.2", 51000), 7, 2, "GET", "/orders/{id}", "shop", "curl/8",
                 status, aborted, aborted ? AbortKind.FIN : null, aborted ? 200_000_000L : null, false, true, 80, 0,
-                traceparent, null, traceparent == null ? null : CALLER, null, null, TcpEvidence.NONE);
+                traceparent, null, traceparent == null ? null : CALLER, null, null, TcpEvidence.NONE, false, "1.1");
     }
 
     @Test
@@ -51,6 +51,19 @@ class ExchangeSpansTest {
         assertEquals("c0ffee", span.getResource().getAttribute(AttributeKey.stringKey("container.id")));
         assertEquals(8080L, span.getAttributes().get(AttributeKey.longKey("server.port")));
         assertEquals("10.0.0.2", span.getAttributes().get(AttributeKey.stringKey("client.address")));
+    }
+
+    @Test
+    void anExchangeReadThroughOpenSslIsHttps() {
+        HttpExchange clear = exchange(Direction.SERVER, 200, false, null);
+        HttpExchange tls = new HttpExchange(clear.startUnixNs(), clear.durationNs(), clear.socket(), clear.connId(),
+                clear.requestIndex(), clear.method(), clear.route(), clear.host(), clear.userAgent(), clear.status(),
+                false, null, null, false, true, 80, 0, null, null, null, null, null, TcpEvidence.NONE, true, "1.0");
+        assertEquals("http", span(clear, null).getAttributes().get(AttributeKey.stringKey("url.scheme")));
+        ExchangeSpan https = span(tls, null);
+        assertEquals("https", https.getAttributes().get(AttributeKey.stringKey("url.scheme")));
+        assertEquals("http", https.getAttributes().get(AttributeKey.stringKey("network.protocol.name")));
+        assertEquals("1.0", https.getAttributes().get(AttributeKey.stringKey("network.protocol.version")));
     }
 
     @Test
