@@ -20,6 +20,7 @@ enum obi_record_kind {
 	OBI_RECORD_EXCHANGE = 1,        /* struct obi_exchange_record */
 	OBI_RECORD_CONNECTION = 2,      /* struct obi_connection_record */
 	OBI_RECORD_LATE_RETRANSMIT = 3, /* struct obi_late_retransmit_record */
+	OBI_RECORD_RESPONSE_ACKED = 4,  /* struct obi_response_acked_record */
 };
 
 enum obi_direction {
@@ -89,6 +90,8 @@ struct obi_exchange_record {
 	__u64 request_end_ns;            /* last request bytes */
 	__u64 response_start_ns;         /* first response bytes */
 	__u64 end_ns;                    /* last response bytes, or when the exchange was closed */
+	__u64 queued_ns;                 /* server: the request's first bytes arrived in the socket (0: not seen) */
+	__u64 accepted_ns;               /* server, a connection's first request: accept() returned it (0: not seen) */
 	__u64 fin_ns;                    /* peer FIN while open */
 	__u64 rst_ns;                    /* RST received while open */
 	__u64 write_error_ns;            /* failed write while open */
@@ -141,6 +144,22 @@ struct obi_late_retransmit_record {
 	__u64 at_ns;
 	__u32 request_index;
 	__u32 srtt_us;
+};
+
+/*
+ * The peer acknowledged the last byte of a server's response long after it was written (a
+ * delayed ACK at most: 200 ms), or after a segment of it was sent again: the client's wait went on
+ * past the exchange's record.
+ */
+struct obi_response_acked_record {
+	struct obi_record_header header;
+	struct obi_socket socket;
+	__u64 end_ns;   /* the response's last write (the exchange's end_ns) */
+	__u64 acked_ns; /* the ACK that covered it arrived */
+	__u32 request_index;
+	__u32 retransmits; /* segments sent again between end_ns and acked_ns */
+	__u32 srtt_us;
+	__u32 _pad;
 };
 
 /* Per-CPU counters (map "counters", BPF_MAP_TYPE_PERCPU_ARRAY of __u64), one slot each. */

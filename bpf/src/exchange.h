@@ -15,6 +15,7 @@
 #include "handshake.h"
 #include "records.h"
 #include "thread_link.h"
+#include "arrival.h"
 #include "protocol/http1.h"
 
 static __always_inline struct conn_state *track_connection(__u64 sk)
@@ -37,7 +38,10 @@ static __always_inline struct conn_state *track_connection(__u64 sk)
 	if (peer_has_closed(sk))
 		st->peer_fin_ns = st->tracked_ns; /* its FIN came before anything was tracked */
 	fill_addresses(&st->rec.socket, sk);
-	take_handshake(&st->rec.tcp, sk);
+	struct handshake_facts server = {};
+	take_handshake(&st->rec.tcp, &server, sk);
+	st->accepted_ns = server.accepted_ns;
+	st->next_queued_ns = server.first_data_ns;
 	return st;
 }
 
@@ -77,6 +81,8 @@ static __always_inline void start_exchange(struct conn_state *st, __u8 direction
 	st->rec.content_length = ~0ULL;
 	st->rec.tid = (__u32)id;
 	bpf_get_current_comm(st->rec.socket.comm, sizeof(st->rec.socket.comm));
+	if (direction == OBI_DIR_SERVER)
+		take_queue_times(st);
 	if (st->peer_fin_ns && direction == OBI_DIR_SERVER) {
 		/* The client had closed its side already: from this request's point of view, at once. */
 		st->rec.fin_ns = start_ns;
@@ -111,10 +117,13 @@ static __always_inline void response_complete(struct conn_state *st)
 		return;
 	}
 	st->rec.flags |= OBI_F_RESPONSE_COMPLETE;
-	if (st->rec.flags & OBI_F_PEER_FIN)
+	if (st->rec.flags & OBI_F_PEER_FIN) {
 		st->phase = PHASE_AWAIT_CLOSE; /* half-close or abandon: the close will tell */
-	else
-		emit(st, 0);
+		return;
+	}
+	if (st->rec.header.direction == OBI_DIR_SERVER)
+		await_ack(st);
+	emit(st, 0);
 }
 
 static __always_inline void peek_bytes(__u8 peek[PEEK_LEN], const struct io_chunk *c)
@@ -183,6 +192,7 @@ static __always_inline void start_pipelined(struct conn_state *st)
 	__u8 direction = st->rec.header.direction;
 
 	start_exchange(st, direction, st->last_request_ns);
+	st->rec.queued_ns = 0; /* it came with an earlier request: it queued behind that one */
 	st->rec.flags |= OBI_F_PIPELINED;
 }
 

@@ -17,6 +17,8 @@
 struct handshake {
 	__u64 syn_sent_ns;     /* 0: server side */
 	__u64 established_ns;  /* 0: handshake under way */
+	__u64 accepted_ns;     /* server side: accept() returned it */
+	__u64 first_data_ns;   /* server side: the first bytes arrived from the peer */
 	__u32 syn_retransmits;
 };
 
@@ -55,7 +57,13 @@ static __always_inline void on_handshake_retransmit(__u64 sk)
 		__sync_fetch_and_add(&h->syn_retransmits, 1);
 }
 
-static __always_inline void take_handshake(struct obi_tcp_facts *tcp, __u64 sk)
+/* What the connection's first exchange needs of its handshake; the entry goes. */
+struct handshake_facts {
+	__u64 accepted_ns;
+	__u64 first_data_ns;
+};
+
+static __always_inline void take_handshake(struct obi_tcp_facts *tcp, struct handshake_facts *server, __u64 sk)
 {
 	struct handshake *h = bpf_map_lookup_elem(&handshakes, &sk);
 
@@ -65,5 +73,7 @@ static __always_inline void take_handshake(struct obi_tcp_facts *tcp, __u64 sk)
 	if (h->syn_sent_ns && h->established_ns)
 		tcp->connect_ns = h->established_ns - h->syn_sent_ns;
 	tcp->syn_retransmits = h->syn_retransmits;
+	server->accepted_ns = h->accepted_ns;
+	server->first_data_ns = h->first_data_ns;
 	bpf_map_delete_elem(&handshakes, &sk);
 }

@@ -11,55 +11,12 @@
 #include <bpf/bpf_helpers.h>
 #include "maps.h"
 #include "io_chunk.h"
+#include "thread_io.h"
 #include "exchange.h"
 
 #define OBI_EPIPE 32
 #define OBI_ECONNRESET 104
 #define OBI_IOV_SCAN 16 /* iovecs summed to find the end of a vectored write */
-
-enum io_kind {
-	IO_BUF,      /* one user buffer */
-	IO_IOV,      /* struct iovec array */
-	IO_MSG,      /* struct user_msghdr */
-	IO_SENDFILE, /* bytes from a file: counted, not seen */
-};
-
-struct io_args {
-	__u64 sk;
-	__u64 ptr;
-	__u64 len; /* buffer length or iovec count */
-	__s32 syscall_nr;
-	__u8 kind;
-	__u8 in;
-	__u8 pending;    /* set on entry, cleared on exit */
-	__u8 ciphertext; /* inside an OpenSSL call: it moves TLS records, only its failure counts */
-};
-
-/* An OpenSSL read or write under way: its plaintext is folded when it returns. */
-struct ssl_call {
-	__u64 ssl;       /* the SSL * (0: no call under way) */
-	__u64 buf;       /* the plaintext buffer */
-	__u64 count_ptr; /* SSL_read_ex/SSL_write_ex: where the byte count goes (0: it is the return value) */
-	__u64 sk;        /* the socket its own syscalls used (0: none, the bytes were buffered) */
-	__u8 in;
-};
-
-/*
- * What a thread does with sockets now, in task storage instead of a hash keyed by thread id:
- * cheaper per call, and freed with the thread, so a thread that dies inside a call leaks nothing.
- */
-struct thread_io {
-	struct io_args call;
-	struct ssl_call ssl;
-	__u64 close_deferred_sk; /* TCP_CLOSE came inside this thread's write to it: finished when the write returns */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct thread_io);
-} inflight SEC(".maps");
 
 struct ssl_key {
 	__u64 ssl;
@@ -174,8 +131,11 @@ static __always_inline void io_end(__s32 syscall_nr, long ret)
 		return;
 	struct io_args a = t->call;
 	t->call.pending = 0;
-	if (a.syscall_nr == syscall_nr)
+	if (a.syscall_nr == syscall_nr) {
 		fold_io(&a, ret);
+		if (ret > 0 && !a.ciphertext)
+			t->last_sk = a.sk;
+	}
 	/* inside an OpenSSL call, the plaintext it returns comes first */
 	__u64 deferred = t->close_deferred_sk;
 	if (deferred && !t->ssl.ssl) {

@@ -49,6 +49,14 @@ struct conn_state {
 	__u64 sk;            /* the struct sock this state belongs to (the map key) */
 	__u64 peer_fin_ns;   /* the peer's FIN arrived, whether an exchange was open or not (0: not yet) */
 	__u64 close_deferred_ns; /* TCP_CLOSE came inside a write of this socket: finished when the write returns */
+	/* Server side, for the next exchange: when its request's first bytes arrived, when accept() returned. */
+	__u64 next_queued_ns;
+	__u64 accepted_ns;
+	/* Server side, after a response was all written: the ACK that covers its last byte is awaited. */
+	__u64 ack_wait_since_ns; /* the response's last write (0: nothing awaited) */
+	__u32 ack_wait_seq;      /* the sequence number just past the response */
+	__u32 ack_wait_index;    /* its exchange's request_index */
+	__u32 ack_wait_retransmits;
 	/* The whole connection, for its record at the close. */
 	__u64 tracked_ns;
 	__u64 conn_bytes[2]; /* [1] read, [0] written: indexed by direction, no branch for the verifier to follow */

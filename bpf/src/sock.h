@@ -14,6 +14,8 @@
 #define OBI_S_IFSOCK 0140000
 #define OBI_IPPROTO_TCP 6
 #define OBI_TCPHDR_FIN 0x01
+#define OBI_TCPHDR_SYN 0x02
+#define OBI_TCPHDR_ACK 0x10
 
 /* TCP states as sock:inet_sock_set_state reports them (include/net/tcp_states.h, a stable ABI). */
 enum {

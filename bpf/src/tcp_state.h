@@ -16,7 +16,6 @@
 #include "exchange.h"
 #include "io.h"
 
-#define OBI_TCPHDR_FIN 0x01
 
 static __always_inline void note_first_fin(struct conn_state *st, __u32 who)
 {
@@ -72,6 +71,8 @@ static __always_inline void on_retransmit(__u64 sk, int bare_fin, __u64 now)
 		/* The response was all written, so its record went out; a client may still be waiting for its tail. */
 		if (st->rec.request_index && !bare_fin)
 			emit_late_retransmit(st, now);
+		if (st->ack_wait_since_ns && !bare_fin)
+			st->ack_wait_retransmits += 1;
 		return;
 	}
 	__sync_fetch_and_add(&st->rec.tcp.retransmits, 1);

@@ -59,10 +59,12 @@ static __always_inline void ssl_call_end(long ret)
 			.in = call.in,
 			.tls = 1,
 		};
-		if (sk)
+		if (sk) {
 			on_data(&c, bpf_ktime_get_ns());
-		else
+			t->last_sk = sk;
+		} else {
 			count(OBI_C_TLS_NO_SOCKET);
+		}
 	}
 	__u64 deferred = t->close_deferred_sk;
 	if (deferred) {

@@ -110,3 +110,27 @@ int enter_shutdown(struct trace_event_raw_sys_enter *ctx)
 	on_local_shutdown(tcp_sock_of_fd(ctx->args[0]));
 	return 0;
 }
+
+/* accept() and accept4() return the connection: its wait in the accept queue ends. */
+static __always_inline void accepted(const struct trace_event_raw_sys_exit *ctx)
+{
+	if (ctx->ret < 0 || !observed_task())
+		return;
+	__u64 sk = tcp_sock_of_fd(ctx->ret);
+	if (sk)
+		on_accepted(sk, bpf_ktime_get_ns());
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	accepted(ctx);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	accepted(ctx);
+	return 0;
+}

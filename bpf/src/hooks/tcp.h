@@ -61,3 +61,37 @@ int on_tcp_send_reset(struct tcp_skb_ctx *ctx)
 	on_reset_out((__u64)ctx->skaddr);
 	return 0;
 }
+
+/* The segment's TCP header as tcp_v4_rcv/tcp_v6_rcv left it in the skb's control block. */
+static __always_inline void read_segment(const void *skbaddr, struct segment *seg)
+{
+	const struct tcp_skb_cb *cb =
+		(const void *)skbaddr + bpf_core_field_offset(struct sk_buff, cb);
+	__u32 seq = BPF_CORE_READ(cb, seq);
+	__u32 end_seq = BPF_CORE_READ(cb, end_seq);
+	__u8 flags = BPF_CORE_READ(cb, tcp_flags);
+	__u32 control = (flags & OBI_TCPHDR_FIN ? 1 : 0) + (flags & OBI_TCPHDR_SYN ? 1 : 0);
+
+	seg->ack = (flags & OBI_TCPHDR_ACK) != 0;
+	seg->ack_seq = BPF_CORE_READ(cb, ack_seq);
+	seg->data = end_seq - seq > control;
+}
+
+/*
+ * tcp_probe fires for every segment an established connection receives. The raw tracepoint skips
+ * the event's formatting, which costs more than the lookups here.
+ */
+SEC("raw_tp/tcp_probe")
+int on_tcp_segment_in(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 sk = ctx->args[0];
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
+	struct handshake *h = st ? 0 : bpf_map_lookup_elem(&handshakes, &sk);
+	struct segment seg = {};
+
+	if (!segment_matters(st, h))
+		return 0;
+	read_segment((const void *)ctx->args[1], &seg);
+	on_segment_in(st, h, &seg, bpf_ktime_get_ns());
+	return 0;
+}

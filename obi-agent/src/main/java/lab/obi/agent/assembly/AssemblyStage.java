@@ -5,6 +5,7 @@ import lab.obi.agent.capture.ConnectionRecord;
 import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.KernelRecord;
 import lab.obi.agent.capture.LateRetransmitRecord;
+import lab.obi.agent.capture.ResponseAckedRecord;
 import lab.obi.agent.network.InterfaceOutages;
 import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.process.ProcessResolver;
@@ -14,6 +15,7 @@ import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.ExchangeReport;
 import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.report.LateRetransmit;
+import lab.obi.agent.report.ResponseAcked;
 import lab.obi.agent.report.ReportConsumer;
 
 import java.util.List;
@@ -26,7 +28,8 @@ import java.util.function.LongSupplier;
  * them, so the request log, the metrics and the spans all see an exchange at the same moment and the
  * same way. It owns everything kept per connection in user space: pipelining remainders, each
  * connection's latest server span, the client calls waiting for the server request their thread was
- * serving (such a call ends first, so its record comes first; it leaves with its parent). Reports of
+ * serving (such a call ends first, so its record comes first; it leaves with its parent), which also
+ * tell why a slow request was slow (obi.slow.cause). Reports of
  * unwatched processes and ports (obi.watch.*) are dropped here. Single-threaded: records of one
  * connection must come in order.
  */
@@ -36,21 +39,26 @@ public final class AssemblyStage {
     private final ThreadParents threadParents = new ThreadParents(connections);
     private final SpanIdentities identities = new SpanIdentities();
     private final ExchangeAssembler exchanges;
+    private final SlowCauses slowCauses;
     private final WatchFilter filter;
     private final ReportConsumer out;
     private final LongSupplier nanoTime;
     private final LongAdder reported = new LongAdder();
     private final LongAdder ignored = new LongAdder();
 
-    /** @param out where finished reports go: the sinks */
+    /**
+     * @param slowNs a request this long in the host is slow, and its cause is told
+     * @param out    where finished reports go: the sinks
+     */
     public AssemblyStage(ProcessResolver processes, RouteNormaliser routes, boolean keepQuery,
-                         InterfaceOutages outages, WatchFilter filter, ReportConsumer out) {
-        this(processes, routes, keepQuery, outages, filter, out, System::nanoTime);
+                         InterfaceOutages outages, WatchFilter filter, long slowNs, ReportConsumer out) {
+        this(processes, routes, keepQuery, outages, filter, slowNs, out, System::nanoTime);
     }
 
     AssemblyStage(ProcessResolver processes, RouteNormaliser routes, boolean keepQuery, InterfaceOutages outages,
-                  WatchFilter filter, ReportConsumer out, LongSupplier nanoTime) {
+                  WatchFilter filter, long slowNs, ReportConsumer out, LongSupplier nanoTime) {
         this.exchanges = new ExchangeAssembler(processes, routes, keepQuery, outages, connections);
+        this.slowCauses = new SlowCauses(slowNs);
         this.filter = filter;
         this.out = out;
         this.nanoTime = nanoTime;
@@ -64,6 +72,8 @@ public final class AssemblyStage {
             connectionClosed(connection, epochOffsetNs);
         } else if (record instanceof LateRetransmitRecord retransmit) {
             lateRetransmit(retransmit, epochOffsetNs);
+        } else if (record instanceof ResponseAckedRecord acked) {
+            responseAcked(acked, epochOffsetNs);
         }
     }
 
@@ -114,22 +124,30 @@ public final class AssemblyStage {
     }
 
     private void join(HttpExchange e, long now) {
-        if (e.socket().direction() == Direction.CLIENT && e.parentConnId() != null) {
-            SpanContext parent = threadParents.serverSpan(e.parentConnId(), e.parentRequestIndex());
-            if (parent != null) {
-                out.exchange(identities.exchange(e, parent));
-            } else {
+        if (e.socket().direction() == Direction.CLIENT) {
+            SpanContext parent = e.parentConnId() == null ? null
+                    : threadParents.serverSpan(e.parentConnId(), e.parentRequestIndex());
+            if (e.parentConnId() != null && parent == null) {
                 releaseWithoutParent(threadParents.hold(e, now));
+            } else {
+                out.exchange(call(e, parent));
             }
             return;
         }
         ExchangeReport report = identities.exchange(e, null);
+        // The calls it made ended first and waited for it: they tell whose processing it waited on.
+        List<HttpExchange> calls = threadParents.serverSpanCreated(e.connId(), e.requestIndex(), report.span());
+        report = report.withSlowCause(slowCauses.of(e, calls));
+        connections.serverExchange(e.connId(), e.requestIndex(), report.span(), report);
         out.exchange(report);
-        if (e.socket().direction() == Direction.SERVER) {
-            for (HttpExchange child : threadParents.serverSpanCreated(e.connId(), e.requestIndex(), report.span())) {
-                out.exchange(identities.exchange(child, report.span()));
-            }
+        for (int i = 0; i < calls.size(); i++) {
+            out.exchange(call(calls.get(i), report.span()));
         }
+    }
+
+    /** @param parent the server request it was made for; null when there is none */
+    private ExchangeReport call(HttpExchange e, SpanContext parent) {
+        return identities.exchange(e, parent).withSlowCause(slowCauses.of(e, List.of()));
     }
 
     private void connectionClosed(ConnectionRecord record, long epochOffsetNs) {
@@ -150,10 +168,19 @@ public final class AssemblyStage {
         out.lateRetransmit(identities.lateRetransmit(retransmit, server));
     }
 
+    private void responseAcked(ResponseAckedRecord record, long epochOffsetNs) {
+        ResponseAcked acked = exchanges.responseAcked(record, epochOffsetNs);
+        if (!filter.watched(acked.socket())) {
+            return;
+        }
+        ExchangeReport exchange = connections.serverReport(acked.connId(), acked.requestIndex());
+        out.responseAcked(identities.responseAcked(acked, exchange, slowCauses.ofAckWait(exchange, acked)));
+    }
+
     /** Called for every exchange, almost always with nothing to release: no iterator. */
     private void releaseWithoutParent(List<HttpExchange> clients) {
         for (int i = 0; i < clients.size(); i++) {
-            out.exchange(identities.exchange(clients.get(i), null));
+            out.exchange(call(clients.get(i), null));
         }
     }
 }

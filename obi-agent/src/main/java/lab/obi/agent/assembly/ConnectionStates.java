@@ -1,6 +1,7 @@
 package lab.obi.agent.assembly;
 
 import io.opentelemetry.api.trace.SpanContext;
+import lab.obi.agent.report.ExchangeReport;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -8,7 +9,7 @@ import java.util.Map;
 /**
  * What the assembly keeps about a connection between its records: the request bytes a pipelined
  * read left for the exchanges after the first, and the latest server exchange with its span (the
- * parent of client calls made while serving it and of retransmits of its response). The
+ * parent of client calls made while serving it, of retransmits of its response and of its late ACK). The
  * connection's close drops all of it, here. Bounded, least recently used first out, for
  * connections whose close is never seen; single-threaded.
  */
@@ -25,6 +26,7 @@ final class ConnectionStates {
     private static final class LatestServer {
         int requestIndex;
         SpanContext span;
+        ExchangeReport report; // null when the exchange was not reported
     }
 
     private final Map<Long, byte[]> pipelined = leastRecentlyUsedFirst(MAX_PIPELINED);
@@ -65,7 +67,14 @@ final class ConnectionStates {
         return latest != null && latest.requestIndex == requestIndex ? latest.span : null;
     }
 
-    void serverExchange(long connId, int requestIndex, SpanContext span) {
+    /** The report of the connection's latest server exchange if it is exchange {@code requestIndex}; else null. */
+    ExchangeReport serverReport(long connId, int requestIndex) {
+        LatestServer latest = latestServers.get(connId);
+        return latest != null && latest.requestIndex == requestIndex ? latest.report : null;
+    }
+
+    /** @param report null when the exchange is not reported ({@code span} is then invalid) */
+    void serverExchange(long connId, int requestIndex, SpanContext span, ExchangeReport report) {
         LatestServer latest = latestServers.get(connId);
         if (latest == null) {
             latest = new LatestServer();
@@ -73,6 +82,7 @@ final class ConnectionStates {
         }
         latest.requestIndex = requestIndex;
         latest.span = span;
+        latest.report = report;
     }
 
     /** The connection closed: none of its exchanges will be named again. */

@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.LongAdder;
 import lab.obi.agent.capture.ConnectionRecord;
 import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.LateRetransmitRecord;
+import lab.obi.agent.capture.ResponseAckedRecord;
 import lab.obi.agent.capture.SocketOwner;
 import lab.obi.agent.capture.TcpFacts;
 import lab.obi.agent.network.InterfaceOutage;
@@ -24,6 +25,8 @@ import lab.obi.agent.protocol.http1.Verdicts;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.report.LateRetransmit;
+import lab.obi.agent.report.Phases;
+import lab.obi.agent.report.ResponseAcked;
 import lab.obi.agent.report.TcpEvidence;
 
 /**
@@ -80,6 +83,7 @@ final class ExchangeAssembler {
         HttpRequestHead request = parsed.orElse(UNKNOWN_REQUEST);
         ObservedSocket socket = socket(r.owner());
         Verdict verdict = Verdicts.judge(r, parsed.orElse(null));
+        TcpEvidence tcp = evidence(r, verdict.aborted(), epochOffsetNs);
         return Optional.of(new HttpExchange(
                 r.startNs() + epochOffsetNs,
                 Math.max(0, r.endNs() - r.startNs()),
@@ -104,9 +108,42 @@ final class ExchangeAssembler {
                 request.caller(),
                 r.parentConnId() == 0 ? null : r.parentConnId(),
                 r.parentConnId() == 0 ? null : r.parentRequestIndex(),
-                evidence(r, verdict.aborted(), epochOffsetNs),
+                tcp,
                 r.has(ExchangeFlags.TLS),
-                request.version() == null ? null : request.version().substring("HTTP/".length())));
+                request.version() == null ? null : request.version().substring("HTTP/".length()),
+                phases(r, tcp.connectNs())));
+    }
+
+    /**
+     * The kernel's moments, each clamped between its neighbours so the transfer and processing phases
+     * add up to the duration exactly, whatever order a pipelined or aborted exchange left them in.
+     */
+    static Phases phases(ExchangeRecord r, Long connectNs) {
+        long start = r.startNs();
+        long end = Math.max(start, r.endNs());
+        long requestEnd = clamp(r.requestEndNs(), start, end);
+        long responseStart = r.responseStartNs() == 0 ? end : clamp(r.responseStartNs(), requestEnd, end);
+        Long acceptQueue = null;
+        Long receiveQueue = null;
+        if (r.owner().direction() == ExchangeRecord.Direction.SERVER) {
+            long queued = r.queuedNs();
+            long accepted = r.acceptedNs();
+            long established = r.tcp().establishedNs();
+            if (queued != 0 && queued <= start) {
+                // The request waited for accept() first if it came before it, then for the first read.
+                long acceptedAt = accepted == 0 ? queued : clamp(accepted, queued, start);
+                acceptQueue = accepted == 0 ? null : acceptedAt - queued;
+                receiveQueue = start - acceptedAt;
+            } else if (accepted != 0 && established != 0 && established <= accepted && accepted <= start) {
+                acceptQueue = accepted - established; // its arrival unseen (TLS): from the handshake
+            }
+        }
+        return new Phases(connectNs, acceptQueue, receiveQueue, requestEnd - start, responseStart - requestEnd,
+                end - responseStart);
+    }
+
+    private static long clamp(long ns, long low, long high) {
+        return Math.min(Math.max(ns, low), high);
     }
 
     /** A connection's summary at its close. */
@@ -133,6 +170,12 @@ final class ExchangeAssembler {
     LateRetransmit lateRetransmit(LateRetransmitRecord r, long epochOffsetNs) {
         return new LateRetransmit(r.atNs() + epochOffsetNs, socket(r.owner()), r.connId(), r.requestIndex(),
                 r.srttUs() == 0 ? null : r.srttUs());
+    }
+
+    /** A response's last byte acknowledged late, named by its exchange's connection and index. */
+    ResponseAcked responseAcked(ResponseAckedRecord r, long epochOffsetNs) {
+        return new ResponseAcked(r.endNs() + epochOffsetNs, r.ackedNs() + epochOffsetNs, socket(r.owner()), r.connId(),
+                r.requestIndex(), r.retransmits(), r.srttUs() == 0 ? null : r.srttUs());
     }
 
     private ObservedSocket socket(SocketOwner owner) {

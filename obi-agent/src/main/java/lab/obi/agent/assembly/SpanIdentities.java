@@ -10,6 +10,9 @@ import lab.obi.agent.report.ExchangeReport;
 import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.report.LateRetransmit;
 import lab.obi.agent.report.LateRetransmitReport;
+import lab.obi.agent.report.ResponseAcked;
+import lab.obi.agent.report.ResponseAckedReport;
+import lab.obi.agent.report.SlowCause;
 
 /**
  * Gives reports their place in a trace. A server exchange continues its caller's trace (traceparent
@@ -56,6 +59,20 @@ public final class SpanIdentities {
             return new LateRetransmitReport(r, SpanContext.getInvalid(), SpanContext.getInvalid());
         }
         return new LateRetransmitReport(r, newSpan(serverSpan.getTraceId()), serverSpan);
+    }
+
+    /**
+     * A late ACK gets a span of its own after the server exchange's, from the response's last write to
+     * the ACK, so the trace shows how long the client still waited.
+     *
+     * @param exchange the server exchange it ends; null when unknown
+     */
+    public ResponseAckedReport responseAcked(ResponseAcked acked, ExchangeReport exchange, SlowCause cause) {
+        SpanContext server = exchange == null ? SpanContext.getInvalid() : exchange.span();
+        if (!server.isValid()) {
+            return new ResponseAckedReport(acked, null, SpanContext.getInvalid(), SpanContext.getInvalid(), cause);
+        }
+        return new ResponseAckedReport(acked, exchange.exchange(), newSpan(server.getTraceId()), server, cause);
     }
 
     private static SpanContext remoteParent(TraceContext caller) {

@@ -59,7 +59,7 @@ final class ThreadParents {
      * that were waiting for it.
      */
     List<HttpExchange> serverSpanCreated(long connId, int requestIndex, SpanContext span) {
-        connections.serverExchange(connId, requestIndex, span);
+        connections.serverExchange(connId, requestIndex, span, null);
         if (waiting.isEmpty()) {
             return List.of();
         }

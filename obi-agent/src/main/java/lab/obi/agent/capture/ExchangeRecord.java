@@ -6,6 +6,8 @@ package lab.obi.agent.capture;
  * Facts only: the verdict (aborted, 499, truncated) is derived in {@code lab.obi.agent.exchange}.
  * {@code parentConnId}/{@code parentRequestIndex}: for a client exchange, the server exchange in flight
  * on the same thread when it started (0 when there is none or the thread serves requests concurrently).
+ * {@code queuedNs}/{@code acceptedNs}: server side, when the request's first bytes arrived in the socket
+ * and when accept() returned its connection (a connection's first request).
  */
 public record ExchangeRecord(
         long connId,
@@ -13,6 +15,8 @@ public record ExchangeRecord(
         long requestEndNs,
         long responseStartNs,
         long endNs,
+        long queuedNs,
+        long acceptedNs,
         long finNs,
         long rstNs,
         long writeErrorNs,

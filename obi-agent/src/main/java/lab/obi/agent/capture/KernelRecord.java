@@ -1,5 +1,9 @@
 package lab.obi.agent.capture;
 
-/** What one ring-buffer record says: an exchange, a closed connection, or a retransmit after an exchange's record. */
-public sealed interface KernelRecord permits ExchangeRecord, ConnectionRecord, LateRetransmitRecord {
+/**
+ * What one ring-buffer record says: an exchange, a closed connection, a retransmit after an exchange's
+ * record, or the late ACK of a response.
+ */
+public sealed interface KernelRecord
+        permits ExchangeRecord, ConnectionRecord, LateRetransmitRecord, ResponseAckedRecord {
 }

@@ -14,12 +14,13 @@ import lab.obi.agent.contract.ExchangeRecordLayout;
 import lab.obi.agent.contract.LateRetransmitRecordLayout;
 import lab.obi.agent.contract.RecordHeaderLayout;
 import lab.obi.agent.contract.RecordKinds;
+import lab.obi.agent.contract.ResponseAckedRecordLayout;
 import lab.obi.agent.contract.SocketLayout;
 import lab.obi.agent.contract.TcpFactsLayout;
 
 /**
- * Turns the bytes of one ring-buffer record into an {@link ExchangeRecord}, {@link ConnectionRecord}
- * or {@link LateRetransmitRecord}, by the layouts generated from the BPF object (lab.obi.agent.contract).
+ * Turns the bytes of one ring-buffer record into an {@link ExchangeRecord}, {@link ConnectionRecord},
+ * {@link LateRetransmitRecord} or {@link ResponseAckedRecord}, by the layouts generated from the BPF object (lab.obi.agent.contract).
  */
 public final class RecordDecoder {
 
@@ -49,6 +50,9 @@ public final class RecordDecoder {
         if (kind == RecordKinds.LATE_RETRANSMIT && length >= LateRetransmitRecordLayout.SIZE) {
             return Optional.of(lateRetransmit(bytes, b, side));
         }
+        if (kind == RecordKinds.RESPONSE_ACKED && length >= ResponseAckedRecordLayout.SIZE) {
+            return Optional.of(responseAcked(bytes, b, side));
+        }
         return Optional.empty();
     }
 
@@ -64,6 +68,8 @@ public final class RecordDecoder {
                 b.getLong(ExchangeRecordLayout.REQUEST_END_NS),
                 b.getLong(ExchangeRecordLayout.RESPONSE_START_NS),
                 b.getLong(ExchangeRecordLayout.END_NS),
+                b.getLong(ExchangeRecordLayout.QUEUED_NS),
+                b.getLong(ExchangeRecordLayout.ACCEPTED_NS),
                 b.getLong(ExchangeRecordLayout.FIN_NS),
                 b.getLong(ExchangeRecordLayout.RST_NS),
                 b.getLong(ExchangeRecordLayout.WRITE_ERROR_NS),
@@ -106,6 +112,17 @@ public final class RecordDecoder {
                 b.getLong(LateRetransmitRecordLayout.AT_NS),
                 b.getInt(LateRetransmitRecordLayout.SRTT_US),
                 owner(bytes, b, side, LateRetransmitRecordLayout.SOCKET));
+    }
+
+    private static ResponseAckedRecord responseAcked(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side) {
+        return new ResponseAckedRecord(
+                connId(b),
+                b.getInt(ResponseAckedRecordLayout.REQUEST_INDEX),
+                b.getLong(ResponseAckedRecordLayout.END_NS),
+                b.getLong(ResponseAckedRecordLayout.ACKED_NS),
+                b.getInt(ResponseAckedRecordLayout.RETRANSMITS),
+                b.getInt(ResponseAckedRecordLayout.SRTT_US),
+                owner(bytes, b, side, ResponseAckedRecordLayout.SOCKET));
     }
 
     private static long connId(ByteBuffer b) {

@@ -178,6 +178,19 @@ public interface AgentConfig {
 
     Tls tls();
 
+    Slow slow();
+
+    /** What counts as a slow request, whose cause is told (obi.slow.cause). */
+    interface Slow {
+        /**
+         * A request whose time in the host (its duration, and the queues or the connect before it)
+         * reaches this is slow; the default is the Collector's tail-sampling latency policy.
+         */
+        @WithDefault("500ms")
+        @DurationMin(nanos = 1)
+        Duration threshold();
+    }
+
     interface Tls {
         /**
          * See HTTPS through OpenSSL: uprobes on every libssl the host's and the containers' processes

@@ -64,7 +64,7 @@ public final class Pipeline implements AutoCloseable {
                 config.watch().services().orElse(Set.of()), config.watch().ports().orElse(Set.of()));
         this.assembly = new AssemblyStage(new ProcessResolver(Path.of("/proc")),
                 new RouteNormaliser(config.routes().maxPerService()), config.routes().keepQuery(), outages, filter,
-                sinks);
+                config.slow().threshold().toNanos(), sinks);
     }
 
     public void start() {

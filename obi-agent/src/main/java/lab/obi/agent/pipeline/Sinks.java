@@ -8,6 +8,7 @@ import lab.obi.agent.network.InterfaceOutages;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.ExchangeReport;
 import lab.obi.agent.report.LateRetransmitReport;
+import lab.obi.agent.report.ResponseAckedReport;
 import lab.obi.agent.report.ReportConsumer;
 import lab.obi.agent.sink.Sink;
 import lab.obi.agent.sink.metrics.AgentMetrics;
@@ -108,6 +109,13 @@ final class Sinks implements ReportConsumer, InterfaceOutages.Listener, AutoClos
     public void lateRetransmit(LateRetransmitReport retransmit) {
         for (Sink sink : all) {
             sink.lateRetransmit(retransmit);
+        }
+    }
+
+    @Override
+    public void responseAcked(ResponseAckedReport acked) {
+        for (Sink sink : all) {
+            sink.responseAcked(acked);
         }
     }
 

@@ -12,10 +12,16 @@ import io.opentelemetry.context.Context;
  *                invalid for a trace's root
  * @param context an OpenTelemetry context whose current span is {@code span}: what measurements of
  *                this exchange take their exemplar from, built once for every sink
+ * @param slowCause why it was slow, when it was slower than {@code obi.slow.threshold}; else null
  */
-public record ExchangeReport(HttpExchange exchange, SpanContext span, SpanContext parent, Context context) {
+public record ExchangeReport(HttpExchange exchange, SpanContext span, SpanContext parent, Context context,
+                             SlowCause slowCause) {
 
     public static ExchangeReport traced(HttpExchange exchange, SpanContext span, SpanContext parent) {
-        return new ExchangeReport(exchange, span, parent, Context.root().with(Span.wrap(span)));
+        return new ExchangeReport(exchange, span, parent, Context.root().with(Span.wrap(span)), null);
+    }
+
+    public ExchangeReport withSlowCause(SlowCause cause) {
+        return cause == slowCause ? this : new ExchangeReport(exchange, span, parent, context, cause);
     }
 }

@@ -12,6 +12,7 @@ import lab.obi.agent.protocol.TraceContext;
  * {@code traceparent}/{@code uberTraceId}: the trace headers as sent; {@code caller}: the span they name.
  * {@code tcp}: what TCP and the host's interfaces did meanwhile. {@code tls}: read through OpenSSL
  * (HTTPS); {@code httpVersion}: "1.1" or "1.0", from the request line (null when it was not captured).
+ * {@code phases}: where its time went.
  */
 public record HttpExchange(
         long startUnixNs,
@@ -38,5 +39,6 @@ public record HttpExchange(
         Integer parentRequestIndex,
         TcpEvidence tcp,
         boolean tls,
-        String httpVersion) {
+        String httpVersion,
+        Phases phases) {
 }

@@ -8,4 +8,6 @@ public interface ReportConsumer {
     void connectionClosed(ConnectionSummary connection);
 
     void lateRetransmit(LateRetransmitReport retransmit);
+
+    void responseAcked(ResponseAckedReport acked);
 }

@@ -17,6 +17,7 @@ import java.util.Set;
 import lab.obi.agent.capture.ConnectionRecord;
 import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.LateRetransmitRecord;
+import lab.obi.agent.capture.ResponseAckedRecord;
 import lab.obi.agent.capture.RecordBuilder;
 import lab.obi.agent.capture.SocketOwner;
 import lab.obi.agent.capture.TcpFacts;
@@ -27,6 +28,8 @@ import lab.obi.agent.protocol.RouteNormaliser;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.ExchangeReport;
 import lab.obi.agent.report.LateRetransmitReport;
+import lab.obi.agent.report.ResponseAckedReport;
+import lab.obi.agent.report.SlowCause;
 import lab.obi.agent.report.ReportConsumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,6 +42,8 @@ class AssemblyStageTest {
 
     @TempDir
     Path proc;
+
+    static final long SLOW_NS = 500_000_000L;
 
     private final List<Object> reports = new ArrayList<>();
     private long now = 1_000;
@@ -58,11 +63,16 @@ class AssemblyStageTest {
         public void lateRetransmit(LateRetransmitReport retransmit) {
             reports.add(retransmit);
         }
+
+        @Override
+        public void responseAcked(ResponseAckedReport acked) {
+            reports.add(acked);
+        }
     };
 
     private AssemblyStage stage(WatchFilter filter) {
         return new AssemblyStage(new ProcessResolver(proc), new RouteNormaliser(100), false,
-                new InterfaceOutages(ExchangeAssemblerTest.NO_LISTENER), filter, collect, () -> now);
+                new InterfaceOutages(ExchangeAssemblerTest.NO_LISTENER), filter, SLOW_NS, collect, () -> now);
     }
 
     private AssemblyStage stage() {
@@ -209,6 +219,53 @@ class AssemblyStageTest {
         LateRetransmitReport stale = (LateRetransmitReport) reports.get(3);
         assertFalse(stale.parent().isValid(), "the connection moved on: only its latest exchange is known");
         assertFalse(stale.span().isValid());
+    }
+
+    @Test
+    void aSlowRequestWaitingOnASlowCallTakesTheCallsCause() {
+        AssemblyStage stage = stage();
+        RecordBuilder call = new RecordBuilder();
+        call.connId = CLIENT_CONN;
+        call.direction = ExchangeRecord.Direction.CLIENT;
+        call.parentConnId = SERVER_CONN;
+        call.parentRequestIndex = 1;
+        call.startNs = 1_000_000;
+        call.requestEndNs = 1_000_000;
+        call.responseStartNs = 901_000_000;
+        call.endNs = 901_000_000;
+        call.tcp = new TcpFacts(2, 300_000_000, 700_000_000, 0, 0, 0, 0); // it retransmitted: the network
+        call.requestHead = "GET /stock HTTP/1.1\r\n\r\n".getBytes(ISO_8859_1);
+        stage.accept(call.build(), 0);
+        RecordBuilder request = new RecordBuilder();
+        request.connId = SERVER_CONN;
+        request.startNs = 0;
+        request.requestEndNs = 0;
+        request.responseStartNs = 902_000_000;
+        request.endNs = 903_000_000;
+        stage.accept(request.build(), 0);
+
+        assertEquals(SlowCause.NETWORK, exchange(0).slowCause(), "the request waited on a call the network held up");
+        assertEquals(SlowCause.NETWORK, exchange(1).slowCause());
+        assertEquals(exchange(0).span(), exchange(1).parent());
+    }
+
+    @Test
+    void aLateAckJoinsItsExchangeAndMakesItSlowWhenTheWaitIsLong() {
+        AssemblyStage stage = stage();
+        stage.accept(server(1), 0);
+        assertNull(exchange(0).slowCause(), "2 µs: not slow");
+        stage.accept(new ResponseAckedRecord(SERVER_CONN, 1, 3_000, 600_003_000, 3, 40, serverOwner()), 0);
+        ResponseAckedReport acked = (ResponseAckedReport) reports.get(1);
+        assertEquals(exchange(0).span(), acked.parent());
+        assertEquals(exchange(0).exchange(), acked.exchange());
+        assertEquals(600_000_000, acked.acked().ackWaitNs());
+        assertEquals(SlowCause.NETWORK, acked.slowCause());
+
+        stage.accept(new ResponseAckedRecord(SERVER_CONN, 7, 3_000, 600_003_000, 0, 40, serverOwner()), 0);
+        ResponseAckedReport unknown = (ResponseAckedReport) reports.get(2);
+        assertNull(unknown.exchange(), "not the connection's latest exchange");
+        assertFalse(unknown.parent().isValid());
+        assertNull(unknown.slowCause());
     }
 
     @Test

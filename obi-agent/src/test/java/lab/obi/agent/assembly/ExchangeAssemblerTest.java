@@ -29,6 +29,7 @@ import lab.obi.agent.protocol.TraceContext;
 import lab.obi.agent.process.ProcessResolver;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.report.Phases;
 import lab.obi.agent.report.LateRetransmit;
 import lab.obi.agent.report.TcpEvidence;
 import org.junit.jupiter.api.Test;
@@ -131,7 +132,8 @@ class ExchangeAssemblerTest {
                 "java", null, "orders", "ab".repeat(32), "10.0.0.5", 8080, "2001:db8::7", 51234), 7, 1, "POST",
                 "/orders/{id}?debug=1", "api.example", "okhttp/4.12", 200, true, AbortKind.RST, 250L, true, true, 78, 512,
                 TRACEPARENT, "abc:def:0:1", CALLER, null, null, new TcpEvidence(0, null, null, false, true,
-                1_700_000_000_000_001_250L, null, null, null, null, List.of()), false, "1.1"), e);
+                1_700_000_000_000_001_250L, null, null, null, null, List.of()), false, "1.1",
+                new Phases(null, null, null, 100, 900, 1_000)), e);
     }
 
     @Test

@@ -7,6 +7,7 @@ import io.opentelemetry.api.trace.TraceFlags;
 import io.opentelemetry.api.trace.TraceState;
 import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.report.Phases;
 import lab.obi.agent.process.ObservedSocket;
 import org.junit.jupiter.api.Test;
 
@@ -24,7 +25,7 @@ class ThreadParentsTest {
     private static HttpExchange client(long parentConnId, int parentRequestIndex) {
         return new HttpExchange(0, 0, new ObservedSocket(Direction.CLIENT, 1, "java", null, "svc", null, "127.0.0.1",
                 40000, "127.0.0.1", 80), 9, 1, "GET", "/", null, null, 200, false, null, null, false, true, 0, 0, null, null, null,
-                parentConnId, parentRequestIndex, TcpEvidence.NONE, false, "1.1");
+                parentConnId, parentRequestIndex, TcpEvidence.NONE, false, "1.1", Phases.NONE);
     }
 
     @Test

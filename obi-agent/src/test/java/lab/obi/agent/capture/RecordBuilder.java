@@ -14,6 +14,8 @@ public final class RecordBuilder {
     public long requestEndNs = 1_100;
     public long responseStartNs = 2_000;
     public long endNs = 3_000;
+    public long queuedNs;
+    public long acceptedNs;
     public long finNs;
     public long rstNs;
     public long writeErrorNs;
@@ -38,7 +40,7 @@ public final class RecordBuilder {
     public byte[] requestHead = "GET /users/42 HTTP/1.1\r\nHost: shop.example\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
 
     public ExchangeRecord build() {
-        return new ExchangeRecord(connId, startNs, requestEndNs, responseStartNs, endNs, finNs, rstNs, writeErrorNs,
+        return new ExchangeRecord(connId, startNs, requestEndNs, responseStartNs, endNs, queuedNs, acceptedNs, finNs, rstNs, writeErrorNs,
                 bytesIn, bytesOut, responseBytesAtAbandon, contentLength,
                 new SocketOwner(pid, comm, direction, localAddress, localPort, peerAddress, peerPort), pid,
                 requestIndex, flags, status, localAddress.getAddress().length == 4 ? 2 : 10, responseHead,

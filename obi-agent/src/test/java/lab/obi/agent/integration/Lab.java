@@ -154,6 +154,12 @@ final class Lab implements AutoCloseable {
         return agent.pid();
     }
 
+    /** The agent's Prometheus endpoint, as a scrape reads it. */
+    String scrapeAgent() throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + agentMetricsPort
+                + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+    }
+
     String agentLog() throws IOException {
         return Files.readString(log("agent"));
     }

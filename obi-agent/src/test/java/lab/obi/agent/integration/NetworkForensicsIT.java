@@ -191,6 +191,11 @@ class NetworkForensicsIT {
         assertTrue(upstream.path("first_retransmit_unix_ns").asLong() >= start, upstream.toString());
         assertTrue(outageNames(upstream).contains(hostSide), upstream.toString());
         assertFalse(upstream.path("new_connection").asBoolean(), "a keep-alive connection: " + upstream);
+        // nginx waited on its upstream call; the call waited on the network: the 499 is the network's.
+        assertEquals(abandoned.path("conn_id").asLong(), upstream.path("parent_conn_id").asLong(),
+                "the upstream call joins the request it forwards: " + upstream);
+        assertEquals("network", upstream.path("slow_cause").asText(), upstream.toString());
+        assertEquals("network", abandoned.path("slow_cause").asText(), abandoned.toString());
         System.out.printf("== 499 during the outage after %.0f ms, outages %s; nginx upstream: %d retransmits, first after %.0f ms%n",
                 abandoned.path("duration_ns").asLong() / 1e6, outageNames(abandoned), upstream.path("retransmits").asInt(),
                 (upstream.path("first_retransmit_unix_ns").asLong() - upstream.path("start_unix_ns").asLong()) / 1e6);
@@ -209,6 +214,8 @@ class NetworkForensicsIT {
         assertTrue(slow.path("connect_ns").asLong() < slow.path("syn_retransmits").asLong() * 4_000_000_000L,
                 "no longer than its retries explain: " + slow);
         assertTrue(slow.path("rtt_us").asLong() > 0, slow.toString());
+        assertEquals(slow.path("connect_ns").asLong(), slow.path("phases_ns").path("connect").asLong(), slow.toString());
+        assertEquals("connect", slow.path("slow_cause").asText(), slow.toString());
 
         JsonNode warm = records.stream().filter(r -> r.path("direction").asText().equals("client")
                 && r.path("comm").asText().equals("nginx") && r.path("route").asText().equals("/fast")
@@ -261,6 +268,16 @@ class NetworkForensicsIT {
         List<JsonNode> children = lateRetransmitSpansUnder(server.path("conn_id").asText(), late.size());
         assertEquals(late.size(), children.size(), "one span per retransmit in the server exchange's trace");
 
+        // The server's own time was short; the client's wait for the response's tail was its ACK wait.
+        JsonNode acked = responseAcked(server);
+        long ackWait = acked.path("ack_wait_ns").asLong();
+        assertTrue(Math.abs(serverEnd - acked.path("end_unix_ns").asLong()) < 1_000_000L, "the server's last write: " + acked);
+        assertTrue(ackWait >= (TAIL_DROP_MS - TAIL_SERVER_MS) * 1_000_000L, "waited past the drops: " + acked);
+        assertTrue(acked.path("acked_unix_ns").asLong() <= clientEnd + 50_000_000L, "acked as curl got it: " + acked);
+        assertTrue(acked.path("retransmits").asInt() >= 1, acked.toString());
+        assertEquals("network", acked.path("slow_cause").asText(), acked.toString());
+        assertFalse(server.has("slow_cause"), "the server's own part was not slow: " + server);
+
         Matcher counted = Pattern.compile("(?m)^obi_tcp_retransmits_total\\{(?=[^}]*obi_direction=\"server\")"
                 + "(?=[^}]*service_name=\"cloud-b\")[^}]*} ([0-9.eE+-]+)").matcher(metrics);
         assertTrue(counted.find(), "cloud-b's retransmits counted");
@@ -294,10 +311,27 @@ class NetworkForensicsIT {
         // Undisturbed, this link's RTT is tens of microseconds: a queue in the bucket shows as hundreds of ms.
         assertTrue(server.path("rtt_us").asLong() >= 20_000, "RTT with the bucket's queue: " + server);
         assertTrue(connection.path("rtt_us").asLong() >= 20_000, connection.toString());
-        System.out.printf("== %d bytes through %d Mbit/s: curl %.0f ms, server %.0f ms (rtt %d us), connection %d bytes out, rtt %d us%n",
+        // The server's phases and its ACK wait end when curl had the last byte.
+        JsonNode acked = responseAcked(server);
+        long serverSeen = server.path("start_unix_ns").asLong() + server.path("duration_ns").asLong()
+                + acked.path("ack_wait_ns").asLong();
+        long clientEnd = client.path("start_unix_ns").asLong() + client.path("duration_ns").asLong();
+        assertTrue(Math.abs(serverSeen - clientEnd) < 50_000_000L, "the ACK wait ends the transfer curl saw: "
+                + (serverSeen - clientEnd) / 1e6 + " ms apart; " + acked);
+        assertEquals("network", acked.path("slow_cause").asText(), "a transfer held back past the last write: " + acked);
+        assertEquals("network", client.path("slow_cause").asText(), client.toString());
+        System.out.printf("== %d bytes through %d Mbit/s: curl %.0f ms, server %.0f ms (rtt %d us) + %.0f ms for the"
+                        + " last byte's ACK, connection %d bytes out, rtt %d us%n",
                 THROTTLED_BYTES, THROTTLE_MBIT, client.path("duration_ns").asLong() / 1e6,
                 server.path("duration_ns").asLong() / 1e6, server.path("rtt_us").asLong(),
-                connection.path("bytes_out").asLong(), connection.path("rtt_us").asLong());
+                acked.path("ack_wait_ns").asLong() / 1e6, connection.path("bytes_out").asLong(),
+                connection.path("rtt_us").asLong());
+    }
+
+    private JsonNode responseAcked(JsonNode server) {
+        return log.responseAcks().stream().filter(a -> a.path("conn_id").asLong() == server.path("conn_id").asLong()
+                        && a.path("request_index").asInt() == server.path("request_index").asInt()).findFirst()
+                .orElseThrow(() -> new AssertionError("the late ACK of " + server + " in " + log.responseAcks()));
     }
 
     /** Children of the server span of connection connId, once the Collector has them. */

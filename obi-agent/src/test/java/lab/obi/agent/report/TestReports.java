@@ -30,7 +30,7 @@ public final class TestReports {
                                         AbortKind abort, TcpEvidence tcp) {
         return new HttpExchange(1_000_000_000L, 250_000_000L, socket, 7, 2, method, route, "shop", "curl/8", status,
                 abort != null, abort, abort != null ? 200_000_000L : null, false, true, 80, 512, null, null, null,
-                null, null, tcp, false, "1.1");
+                null, null, tcp, false, "1.1", Phases.NONE);
     }
 
     public static HttpExchange exchange(ObservedSocket socket, String route, Integer status) {

@@ -12,8 +12,12 @@ import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.protocol.Verdict;
 import lab.obi.agent.report.ConnectionSummary;
+import lab.obi.agent.report.ExchangeReport;
 import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.report.LateRetransmit;
+import lab.obi.agent.report.Phase;
+import lab.obi.agent.report.ResponseAckedReport;
+import lab.obi.agent.report.SlowCause;
 import lab.obi.agent.report.TcpEvidence;
 import lab.obi.agent.sink.SemanticConventions;
 
@@ -35,7 +39,8 @@ import static lab.obi.agent.sink.SemanticConventions.STATUS;
 /**
  * The request metrics: OpenTelemetry HTTP semantic conventions where they exist
  * (http.server.request.duration, http.client.request.duration), obi.* for what they do not cover
- * (abandoned requests, time to abandon, bytes on the wire including heads).
+ * (abandoned requests, time to abandon, bytes on the wire including heads, where a server request's
+ * time went and why a slow one was slow).
  */
 public final class HttpMetrics {
 
@@ -71,12 +76,22 @@ public final class HttpMetrics {
     private final DoubleHistogram rtt;
     private final DoubleHistogram connectDuration;
     private final DoubleHistogram connectionDuration;
+    private final DoubleHistogram serverPhases;
+    private final LongCounter slowRequests;
 
     /** What a client's abandon looks like at a server: it closed (FIN) or reset (RST) the connection. */
     private static final List<AbortKind> SERVER_ABORT_KINDS = List.of(AbortKind.FIN, AbortKind.RST);
 
-    /** A server route's attributes (service and route), built once: every request counts in obi.http.server.requests. */
-    private final Map<List<String>, Attributes> serverRoutes = new ConcurrentHashMap<>();
+    private static final AttributeKey<String> PHASE = AttributeKey.stringKey("obi.phase");
+    private static final AttributeKey<String> SLOW_CAUSE = AttributeKey.stringKey("obi.slow.cause");
+    private static final Phase[] PHASES = Phase.values();
+    private static final SlowCause[] SLOW_CAUSES = SlowCause.values();
+
+    /** A server route's attribute sets, built once: every request counts in obi.http.server.requests. */
+    private record RouteSeries(Attributes route, Attributes[] phases, Attributes[] slowCauses) {
+    }
+
+    private final Map<List<String>, RouteSeries> serverRoutes = new ConcurrentHashMap<>();
     private final Set<Attributes> peers = ConcurrentHashMap.newKeySet();
     private final boolean serviceAttribute;
     private final boolean peerAddresses;
@@ -121,12 +136,21 @@ public final class HttpMetrics {
         connectionDuration = meter.histogramBuilder("obi.tcp.connection.duration").setUnit("s")
                 .setDescription("Lifetime of connections that carried HTTP, ESTABLISHED to close, by who closed first")
                 .setExplicitBucketBoundariesAdvice(CONNECTION_BUCKETS).build();
+        serverPhases = meter.histogramBuilder("obi.http.server.phase.duration").setUnit("s")
+                .setDescription("Where server requests' time went, by phase (obi.phase): accept and receive queues,"
+                        + " request transfer, processing, response transfer, wait for the response's ACK")
+                .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
+        slowRequests = meter.counterBuilder("obi.http.server.slow_requests").setUnit("{request}")
+                .setDescription("Server requests slower than obi.slow.threshold in the host, by cause (obi.slow.cause)")
+                .build();
         sent = meter.counterBuilder("obi.http.sent").setUnit("By")
                 .setDescription("Bytes written by the observed process during HTTP exchanges, heads included").build();
     }
 
-    /** @param context the exchange's span: its trace id becomes the exemplar of the duration histograms */
-    public void record(HttpExchange e, Context context) {
+    /** The exchange's span becomes the exemplar of the duration histograms. */
+    public void record(ExchangeReport report) {
+        HttpExchange e = report.exchange();
+        Context context = report.context();
         ObservedSocket socket = e.socket();
         boolean server = socket.direction() == Direction.SERVER;
         AttributesBuilder base = base(socket);
@@ -158,7 +182,13 @@ public final class HttpMetrics {
             connectDuration.record(t.connectNs() / NANOS_PER_SECOND, peer, context);
         }
         if (server && e.route() != null) {
-            serverRequests.add(1, serverRoute(service, socket.service(), e.route()));
+            RouteSeries route = serverRoute(service, socket.service(), e.route());
+            serverRequests.add(1, route.route());
+            e.phases().forEach((phase, ns) -> serverPhases.record(ns / NANOS_PER_SECOND,
+                    route.phases()[phase.ordinal()], context));
+            if (report.slowCause() != null) {
+                slowRequests.add(1, route.slowCauses()[report.slowCause().ordinal()]);
+            }
         }
         if (e.aborted() && e.abortKind() != null) {
             AttributesBuilder kind = service.toBuilder().put(ABORT_KIND, e.abortKind().wireName());
@@ -181,6 +211,19 @@ public final class HttpMetrics {
         if (c.lifetimeFromEstablished()) {
             connectionDuration.record(c.durationNs() / NANOS_PER_SECOND,
                     peer(c.socket(), service(c.socket())).toBuilder().put(CLOSED_BY, c.closedBy()).build());
+        }
+    }
+
+    /** The wait for a response's ACK is a phase of its request; a wait that made it slow counts it as slow. */
+    public void responseAcked(ResponseAckedReport r) {
+        HttpExchange e = r.exchange();
+        if (e == null || e.route() == null) {
+            return;
+        }
+        RouteSeries route = serverRoute(service(e.socket()), e.socket().service(), e.route());
+        serverPhases.record(r.acked().ackWaitNs() / NANOS_PER_SECOND, route.phases()[Phase.ACK_WAIT.ordinal()]);
+        if (r.slowCause() != null) {
+            slowRequests.add(1, route.slowCauses()[r.slowCause().ordinal()]);
         }
     }
 
@@ -207,16 +250,26 @@ public final class HttpMetrics {
      * incident) is invisible to rate() and increase(): they need a sample before the burst. Every
      * server route gets its 499 series at 0 when it is first seen.
      */
-    private Attributes serverRoute(Attributes service, String serviceName, String route) {
-        Attributes known = serverRoutes.get(List.of(serviceName, route));
+    private RouteSeries serverRoute(Attributes service, String serviceName, String route) {
+        RouteSeries known = serverRoutes.get(List.of(serviceName, route));
         if (known != null) {
             return known;
         }
         Attributes attributes = service.toBuilder().put(ROUTE, route).build();
+        Attributes[] phases = new Attributes[PHASES.length];
+        for (Phase phase : PHASES) {
+            phases[phase.ordinal()] = attributes.toBuilder().put(PHASE, phase.wireName()).build();
+        }
+        Attributes[] causes = new Attributes[SLOW_CAUSES.length];
+        for (SlowCause cause : SLOW_CAUSES) {
+            causes[cause.ordinal()] = attributes.toBuilder().put(SLOW_CAUSE, cause.wireName()).build();
+            slowRequests.add(0, causes[cause.ordinal()]); // a table of causes needs them all from the start
+        }
         serverRequests.add(0, attributes);
         startAbandonedAtZero(service, route);
-        serverRoutes.put(List.of(serviceName, route), attributes);
-        return attributes;
+        RouteSeries series = new RouteSeries(attributes, phases, causes);
+        serverRoutes.put(List.of(serviceName, route), series);
+        return series;
     }
 
     private void startAbandonedAtZero(Attributes service, String route) {

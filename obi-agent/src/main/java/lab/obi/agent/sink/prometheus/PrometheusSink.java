@@ -11,6 +11,7 @@ import lab.obi.agent.network.InterfaceOutage;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.ExchangeReport;
 import lab.obi.agent.report.LateRetransmitReport;
+import lab.obi.agent.report.ResponseAckedReport;
 import lab.obi.agent.sink.Sink;
 import lab.obi.agent.sink.metrics.AgentMetrics;
 import lab.obi.agent.sink.metrics.HttpMetrics;
@@ -72,7 +73,7 @@ public final class PrometheusSink implements Sink {
     /** The duration histograms take the exchange's span as their exemplar. */
     @Override
     public void exchange(ExchangeReport report) {
-        http.record(report.exchange(), report.context());
+        http.record(report);
     }
 
     /** A connection's lifetime, by who closed it. */
@@ -85,6 +86,11 @@ public final class PrometheusSink implements Sink {
     @Override
     public void lateRetransmit(LateRetransmitReport report) {
         http.retransmittedAfterResponse(report.retransmit());
+    }
+
+    @Override
+    public void responseAcked(ResponseAckedReport report) {
+        http.responseAcked(report);
     }
 
     @Override

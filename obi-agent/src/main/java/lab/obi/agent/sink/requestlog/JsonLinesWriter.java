@@ -6,17 +6,23 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.io.SerializedString;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.util.Arrays;
 import java.util.Locale;
 import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.report.LateRetransmit;
+import lab.obi.agent.report.Phase;
+import lab.obi.agent.report.Phases;
+import lab.obi.agent.report.ResponseAcked;
+import lab.obi.agent.report.SlowCause;
 import lab.obi.agent.report.TcpEvidence;
 
 /**
  * Writes the request log: one JSON object per line, UTF-8, absent (null) fields omitted. "record" says
  * what a line is: "exchange" (a request and its response), "connection" (a connection at its close),
- * "late_retransmit" (a segment sent again after an exchange's line: its response's tail).
+ * "late_retransmit" (a segment sent again after an exchange's line: its response's tail),
+ * "response_acked" (a response's last byte acknowledged long after the exchange's line).
  * Output is buffered until {@link #flush()}; {@link #close()} closes the stream.
  * Not thread-safe: one writer thread owns an instance.
  */
@@ -34,10 +40,15 @@ final class JsonLinesWriter implements AutoCloseable {
         RESET_RECEIVED, CLOSED_BY, RTT_US, AT_UNIX_NS, DIRECTION, PID, COMM, EXE, SERVICE, CONTAINER_ID,
         LOCAL_ADDRESS, LOCAL_PORT, PEER_ADDRESS, PEER_PORT, FIRST_RETRANSMIT_UNIX_NS, LAST_RETRANSMIT_UNIX_NS,
         RESET_RECEIVED_UNIX_NS, NEW_CONNECTION, CONNECTION_AGE_NS, CONNECT_NS, SYN_RETRANSMITS,
-        INTERFACE_OUTAGES, INTERFACE, CAUSE, DOWN_UNIX_NS;
+        INTERFACE_OUTAGES, INTERFACE, CAUSE, DOWN_UNIX_NS, PHASES_NS, SLOW_CAUSE, END_UNIX_NS, ACKED_UNIX_NS,
+        ACK_WAIT_NS;
 
         final SerializedString json = new SerializedString(name().toLowerCase(Locale.ROOT));
     }
+
+    private static final Phase[] PHASES = Phase.values();
+    private static final SerializedString[] PHASE_NAMES = Arrays.stream(PHASES)
+            .map(p -> new SerializedString(p.wireName())).toArray(SerializedString[]::new);
 
 
     JsonLinesWriter(OutputStream out) throws IOException {
@@ -46,7 +57,8 @@ final class JsonLinesWriter implements AutoCloseable {
         json.setRootValueSeparator(null);
     }
 
-    void write(HttpExchange e) throws IOException {
+    /** @param slowCause null unless the exchange was slow */
+    void write(HttpExchange e, SlowCause slowCause) throws IOException {
         json.writeStartObject();
         string(Field.RECORD, "exchange");
         number(Field.START_UNIX_NS, e.startUnixNs());
@@ -78,6 +90,8 @@ final class JsonLinesWriter implements AutoCloseable {
         string(Field.TRACEPARENT, e.traceparent());
         string(Field.UBER_TRACE_ID, e.uberTraceId());
         writeTcp(e.tcp(), e.requestIndex());
+        writePhases(e.phases());
+        string(Field.SLOW_CAUSE, slowCause == null ? null : slowCause.wireName());
         if (e.parentConnId() != null) {
             number(Field.PARENT_CONN_ID, e.parentConnId());
             number(Field.PARENT_REQUEST_INDEX, e.parentRequestIndex());
@@ -120,6 +134,36 @@ final class JsonLinesWriter implements AutoCloseable {
         optionalNumber(Field.RTT_US, r.rttUs());
         json.writeEndObject();
         json.writeRaw('\n');
+    }
+
+    /** @param slowCause null unless the wait for the ACK made the request slow */
+    void write(ResponseAcked a, SlowCause slowCause) throws IOException {
+        json.writeStartObject();
+        string(Field.RECORD, "response_acked");
+        number(Field.END_UNIX_NS, a.endUnixNs());
+        number(Field.ACKED_UNIX_NS, a.ackedUnixNs());
+        number(Field.ACK_WAIT_NS, a.ackWaitNs());
+        observed(a.socket());
+        number(Field.CONN_ID, a.connId());
+        number(Field.REQUEST_INDEX, a.requestIndex());
+        number(Field.RETRANSMITS, a.retransmits());
+        optionalNumber(Field.RTT_US, a.rttUs());
+        string(Field.SLOW_CAUSE, slowCause == null ? null : slowCause.wireName());
+        json.writeEndObject();
+        json.writeRaw('\n');
+    }
+
+    private void writePhases(Phases p) throws IOException {
+        json.writeFieldName(Field.PHASES_NS.json);
+        json.writeStartObject();
+        for (Phase phase : PHASES) {
+            Long ns = p.ns(phase);
+            if (ns != null) {
+                json.writeFieldName(PHASE_NAMES[phase.ordinal()]);
+                json.writeNumber(ns.longValue());
+            }
+        }
+        json.writeEndObject();
     }
 
     private void observed(ObservedSocket o) throws IOException {

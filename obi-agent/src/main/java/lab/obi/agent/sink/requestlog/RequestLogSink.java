@@ -4,6 +4,7 @@ import lab.obi.agent.config.AgentConfig;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.ExchangeReport;
 import lab.obi.agent.report.LateRetransmitReport;
+import lab.obi.agent.report.ResponseAckedReport;
 import lab.obi.agent.sink.Sink;
 import org.jboss.logging.Logger;
 
@@ -61,7 +62,7 @@ public final class RequestLogSink implements Sink {
     @Override
     public void exchange(ExchangeReport report) {
         try {
-            writer.write(report.exchange());
+            writer.write(report.exchange(), report.slowCause());
         } catch (IOException e) {
             failed(e);
         }
@@ -80,6 +81,15 @@ public final class RequestLogSink implements Sink {
     public void lateRetransmit(LateRetransmitReport report) {
         try {
             writer.write(report.retransmit());
+        } catch (IOException e) {
+            failed(e);
+        }
+    }
+
+    @Override
+    public void responseAcked(ResponseAckedReport report) {
+        try {
+            writer.write(report.acked(), report.slowCause());
         } catch (IOException e) {
             failed(e);
         }

@@ -20,6 +20,10 @@ import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.report.TestReports;
+import lab.obi.agent.report.SlowCause;
+import lab.obi.agent.report.ResponseAcked;
+import lab.obi.agent.report.Phases;
 import lab.obi.agent.report.LateRetransmit;
 import lab.obi.agent.process.ObservedSocket;
 import org.junit.jupiter.api.Test;
@@ -37,20 +41,20 @@ class JsonLinesWriterTest {
                 "/users/{id}", text, text, 400, true, AbortKind.WRITE_ERROR, 1_000L, true, false, 78, 0, TRACEPARENT,
                 "abc:def:0:1", null, 9L, 2, new TcpEvidence(3, 1_700_000_000_123_456_800L, 1_700_000_000_124_000_000L, false,
                 true, 1_700_000_000_125_000_000L, 250, 40_000_000L, null, null, List.of(new TcpEvidence.Outage("eth0",
-                "down", 1_700_000_000_100_000_000L, 300_000_000L))), true, "1.1");
+                "down", 1_700_000_000_100_000_000L, 300_000_000L))), true, "1.1", Phases.NONE);
     }
 
     private static HttpExchange minimal() {
         return new HttpExchange(1, 2, new ObservedSocket(Direction.CLIENT, 3, null, null, "svc", null, null, 0, null,
                 0), 4, 5, "HEAD", "/", null, null, null, false, null, null, false, true, 0, 0, null, null, null, null, null,
-                TcpEvidence.NONE, false, null);
+                TcpEvidence.NONE, false, null, Phases.NONE);
     }
 
     private static String written(HttpExchange... exchanges) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (JsonLinesWriter writer = new JsonLinesWriter(out)) {
             for (HttpExchange e : exchanges) {
-                writer.write(e);
+                writer.write(e, null);
             }
         }
         return out.toString(UTF_8);
@@ -70,7 +74,7 @@ class JsonLinesWriterTest {
                 "host", "user_agent", "status", "tls", "aborted", "abort_kind", "time_to_abandon_ns", "truncated", "request_complete", "bytes_in",
                 "bytes_out", "traceparent", "uber_trace_id", "retransmits", "first_retransmit_unix_ns",
                 "last_retransmit_unix_ns", "reset_received", "reset_received_unix_ns", "rtt_us", "new_connection",
-                "connection_age_ns", "interface_outages", "parent_conn_id", "parent_request_index"),
+                "connection_age_ns", "interface_outages", "phases_ns", "parent_conn_id", "parent_request_index"),
                 fieldNames(json));
         assertEquals(3, json.get("retransmits").asInt());
         assertEquals(250, json.get("rtt_us").asInt());
@@ -99,7 +103,8 @@ class JsonLinesWriterTest {
         String line = written(minimal());
         assertEquals("{\"record\":\"exchange\",\"start_unix_ns\":1,\"duration_ns\":2,\"direction\":\"client\",\"pid\":3,\"service\":\"svc\","
                 + "\"local_port\":0,\"peer_port\":0,\"conn_id\":4,\"request_index\":5,\"method\":\"HEAD\",\"route\":\"/\","
-                + "\"aborted\":false,\"truncated\":false,\"bytes_in\":0,\"bytes_out\":0,\"retransmits\":0,\"new_connection\":false}\n", line);
+                + "\"aborted\":false,\"truncated\":false,\"bytes_in\":0,\"bytes_out\":0,\"retransmits\":0,\"new_connection\":false,"
+                + "\"phases_ns\":{\"request_transfer\":0,\"processing\":0,\"response_transfer\":0}}\n", line);
     }
 
     @Test
@@ -120,6 +125,37 @@ class JsonLinesWriterTest {
         assertEquals(12, json.get("requests").asInt());
         assertEquals(50_000, json.get("bytes_out").asLong());
         assertEquals("peer", json.get("closed_by").asText());
+    }
+
+    @Test
+    void writesALateAckWithItsWaitAndCause() throws IOException {
+        ResponseAcked a = new ResponseAcked(1_000, 700_001_000, new ObservedSocket(Direction.SERVER, 3, "python3", null,
+                "cloud-b", null, "10.0.0.2", 8080, "10.0.0.1", 5555), 7, 4, 2, 300);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (JsonLinesWriter writer = new JsonLinesWriter(out)) {
+            writer.write(a, SlowCause.NETWORK);
+        }
+        assertEquals("{\"record\":\"response_acked\",\"end_unix_ns\":1000,\"acked_unix_ns\":700001000,"
+                + "\"ack_wait_ns\":700000000,\"direction\":\"server\",\"pid\":3,\"comm\":\"python3\","
+                + "\"service\":\"cloud-b\",\"local_address\":\"10.0.0.2\",\"local_port\":8080,"
+                + "\"peer_address\":\"10.0.0.1\",\"peer_port\":5555,\"conn_id\":7,\"request_index\":4,"
+                + "\"retransmits\":2,\"rtt_us\":300,\"slow_cause\":\"network\"}\n", out.toString(UTF_8));
+    }
+
+    @Test
+    void aSlowExchangeHasItsPhasesAndCause() throws IOException {
+        HttpExchange e = TestReports.exchange(TestReports.SERVER, "/x", 200);
+        HttpExchange slow = new HttpExchange(e.startUnixNs(), 600_000_000, e.socket(), e.connId(), e.requestIndex(),
+                e.method(), e.route(), e.host(), e.userAgent(), e.status(), false, null, null, false, true, 1, 1, null,
+                null, null, null, null, TcpEvidence.NONE, false, "1.1", new Phases(null, 0L, 2_000L, 0, 600_000_000, 0));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (JsonLinesWriter writer = new JsonLinesWriter(out)) {
+            writer.write(slow, SlowCause.PROCESSING);
+        }
+        JsonNode json = MAPPER.readTree(out.toString(UTF_8));
+        assertEquals("{\"accept_queue\":0,\"receive_queue\":2000,\"request_transfer\":0,\"processing\":600000000,"
+                + "\"response_transfer\":0}", json.get("phases_ns").toString());
+        assertEquals("processing", json.get("slow_cause").asText());
     }
 
     @Test
@@ -154,7 +190,7 @@ class JsonLinesWriterTest {
         for (int i = 0; i < 2; i++) {
             assertFalse(lines[i].chars().anyMatch(c -> c < 0x20), "no raw control characters");
             JsonNode json = MAPPER.readTree(lines[i]);
-            assertEquals(41, json.size());
+            assertEquals(42, json.size());
             assertEquals(text, json.get("user_agent").asText());
             assertEquals(text, json.get("host").asText());
             assertEquals(text, json.get("comm").asText());
@@ -181,7 +217,7 @@ class JsonLinesWriterTest {
     void flushPushesBufferedLinesAndCloseClosesTheStream() throws IOException {
         ClosableBuffer out = new ClosableBuffer();
         JsonLinesWriter writer = new JsonLinesWriter(out);
-        writer.write(minimal());
+        writer.write(minimal(), null);
         writer.flush();
         assertTrue(out.toString(UTF_8).endsWith("}\n"));
         writer.close();
@@ -207,7 +243,7 @@ class JsonLinesWriterTest {
         };
         assertThrows(IOException.class, () -> {
             JsonLinesWriter writer = new JsonLinesWriter(broken);
-            writer.write(minimal());
+            writer.write(minimal(), null);
             writer.flush();
         });
     }

@@ -11,6 +11,7 @@ import io.opentelemetry.sdk.metrics.export.CollectionRegistration;
 import io.opentelemetry.sdk.metrics.export.MetricExporter;
 import io.opentelemetry.sdk.metrics.export.MetricReader;
 import lab.obi.agent.process.ObservedSocket;
+import lab.obi.agent.report.ExchangeReport;
 import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.sink.metrics.AgentMetrics;
 import lab.obi.agent.sink.metrics.HttpMetrics;
@@ -66,8 +67,8 @@ final class OtlpMetricPush implements AutoCloseable {
         return reader;
     }
 
-    void record(HttpExchange exchange, Context context) {
-        meters(exchange.socket()).metrics().record(exchange, context);
+    void record(ExchangeReport report) {
+        meters(report.exchange().socket()).metrics().record(report);
     }
 
     /** The metrics of the observed process, its own resource. */

@@ -11,6 +11,7 @@ import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.ExchangeReport;
 import lab.obi.agent.report.LateRetransmit;
 import lab.obi.agent.report.LateRetransmitReport;
+import lab.obi.agent.report.ResponseAckedReport;
 import lab.obi.agent.sink.Sink;
 import lab.obi.agent.sink.metrics.AgentMetrics;
 import lab.obi.agent.sink.metrics.MetricOptions;
@@ -60,7 +61,7 @@ public final class OtlpMetricsSink implements Sink {
     /** The duration histograms take the exchange's span as their exemplar. */
     @Override
     public void exchange(ExchangeReport report) {
-        push.record(report.exchange(), report.context());
+        push.record(report);
     }
 
     /** A connection's lifetime, by who closed it. */
@@ -74,6 +75,13 @@ public final class OtlpMetricsSink implements Sink {
     public void lateRetransmit(LateRetransmitReport report) {
         LateRetransmit retransmit = report.retransmit();
         push.metrics(retransmit.socket()).retransmittedAfterResponse(retransmit);
+    }
+
+    @Override
+    public void responseAcked(ResponseAckedReport report) {
+        if (report.exchange() != null) {
+            push.metrics(report.exchange().socket()).responseAcked(report);
+        }
     }
 
     @Override

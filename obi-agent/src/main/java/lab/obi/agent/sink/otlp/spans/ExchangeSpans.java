@@ -3,9 +3,14 @@ package lab.obi.agent.sink.otlp.spans;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
+import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.TraceFlags;
+import io.opentelemetry.api.trace.TraceState;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.sdk.common.InstrumentationScopeInfo;
+import io.opentelemetry.sdk.resources.Resource;
+import io.opentelemetry.sdk.trace.IdGenerator;
 import io.opentelemetry.sdk.trace.data.EventData;
 import io.opentelemetry.sdk.trace.data.StatusData;
 import lab.obi.agent.process.ObservedSocket;
@@ -14,11 +19,17 @@ import lab.obi.agent.report.ExchangeReport;
 import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.report.LateRetransmit;
 import lab.obi.agent.report.LateRetransmitReport;
+import lab.obi.agent.report.Phase;
+import lab.obi.agent.report.Phases;
+import lab.obi.agent.report.ResponseAcked;
+import lab.obi.agent.report.ResponseAckedReport;
+import lab.obi.agent.report.SlowCause;
 import lab.obi.agent.report.TcpEvidence;
 import lab.obi.agent.sink.SemanticConventions;
 import lab.obi.agent.sink.otlp.ProcessResources;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 
@@ -27,7 +38,8 @@ import static lab.obi.agent.sink.SemanticConventions.INTERFACE_CAUSE;
 
 /**
  * One span per exchange, with the observed process as its resource and the ids the assembly gave
- * it; one per retransmit after a response, a child of that response's server span.
+ * it, its phases as attributes; a slow one's phases as child spans too; one per retransmit after a
+ * response and one for a late ACK of it, children of that response's server span.
  */
 final class ExchangeSpans {
 
@@ -38,6 +50,19 @@ final class ExchangeSpans {
     static final String LATE_RETRANSMIT_SPAN = "TCP retransmit after response";
     static final String INTERFACE_DOWN_EVENT = "obi.network.interface.down";
     static final String INTERFACE_UP_EVENT = "obi.network.interface.up";
+    static final String ACK_WAIT_SPAN = "TCP wait for the response's ACK";
+    static final AttributeKey<String> SLOW_CAUSE = AttributeKey.stringKey("obi.slow.cause");
+    static final AttributeKey<String> PHASE = AttributeKey.stringKey("obi.phase");
+
+    private static final Phase[] PHASES = Phase.values();
+    /** obi.phase.accept_queue.duration and the like, in seconds, on every exchange's span. */
+    private static final List<AttributeKey<Double>> PHASE_DURATIONS = Arrays.stream(PHASES)
+            .map(p -> AttributeKey.doubleKey("obi.phase." + p.wireName() + ".duration")).toList();
+    /** A slow request's phases as child spans, named for Jaeger's timeline. */
+    private static final List<String> PHASE_SPAN_NAMES = Arrays.stream(PHASES)
+            .map(p -> p.wireName().replace('_', ' ')).toList();
+
+    private final IdGenerator ids = IdGenerator.random();
 
     private final ProcessResources resources;
 
@@ -53,8 +78,54 @@ final class ExchangeSpans {
                 : StatusData.create(StatusCode.ERROR, e.aborted() ? "abandoned: " + errorType : errorType);
         return new ExchangeSpan(name(e), server ? SpanKind.SERVER : SpanKind.CLIENT, report.span(),
                 report.parent(), status,
-                e.startUnixNs(), attributes(e, server, errorType), events(e), e.startUnixNs() + e.durationNs(),
-                resources.of(e.socket()), SCOPE);
+                e.startUnixNs(), attributes(e, server, errorType, report.slowCause()), events(e),
+                e.startUnixNs() + e.durationNs(), resources.of(e.socket()), SCOPE);
+    }
+
+    /**
+     * A slow request's phases as child spans of its own, so Jaeger's timeline shows where the time
+     * went: the queues before the request's start, then its transfers and processing.
+     */
+    List<ExchangeSpan> phaseSpans(ExchangeReport report) {
+        HttpExchange e = report.exchange();
+        Phases p = e.phases();
+        List<ExchangeSpan> children = new ArrayList<>();
+        Resource resource = resources.of(e.socket());
+        long at = e.startUnixNs() - p.beforeStartNs();
+        for (Phase phase : PHASES) {
+            Long ns = p.ns(phase);
+            if (ns == null) {
+                continue;
+            }
+            if (ns > 0) {
+                SpanContext span = SpanContext.create(report.span().getTraceId(), ids.generateSpanId(),
+                        TraceFlags.getSampled(), TraceState.getDefault());
+                children.add(new ExchangeSpan(PHASE_SPAN_NAMES.get(phase.ordinal()), SpanKind.INTERNAL, span,
+                        report.span(), StatusData.unset(), at, Attributes.of(PHASE, phase.wireName()), List.of(),
+                        at + ns, resource, SCOPE));
+            }
+            at += ns;
+        }
+        return children;
+    }
+
+    /** The wait for a response's ACK, after the server's span, in its trace. */
+    ExchangeSpan ackWaitSpan(ResponseAckedReport report) {
+        ResponseAcked a = report.acked();
+        AttributesBuilder attributes = Attributes.builder()
+                .put(PHASE, Phase.ACK_WAIT.wireName())
+                .put(PHASE_DURATIONS.get(Phase.ACK_WAIT.ordinal()), a.ackWaitNs() / 1e9)
+                .put(AttributeKey.longKey("obi.tcp.retransmits"), a.retransmits())
+                .put(AttributeKey.longKey("obi.connection.id"), a.connId())
+                .put(AttributeKey.longKey("obi.connection.request_index"), a.requestIndex());
+        if (a.rttUs() != null) {
+            attributes.put(AttributeKey.doubleKey("obi.tcp.rtt"), a.rttUs() / 1e6);
+        }
+        if (report.slowCause() != null) {
+            attributes.put(SLOW_CAUSE, report.slowCause().wireName());
+        }
+        return new ExchangeSpan(ACK_WAIT_SPAN, SpanKind.INTERNAL, report.span(), report.parent(), StatusData.unset(),
+                a.endUnixNs(), attributes.build(), List.of(), a.ackedUnixNs(), resources.of(a.socket()), SCOPE);
     }
 
     /** A retransmit after the response, at its moment, in the trace of the server exchange it belongs to. */
@@ -121,7 +192,7 @@ final class ExchangeSpans {
         return e.route() == null ? e.method() : e.method() + " " + e.route();
     }
 
-    private static Attributes attributes(HttpExchange e, boolean server, String errorType) {
+    private static Attributes attributes(HttpExchange e, boolean server, String errorType, SlowCause slowCause) {
         ObservedSocket socket = e.socket();
         AttributesBuilder a = Attributes.builder();
         putIfPresent(a, SemanticConventions.METHOD, e.method());
@@ -175,6 +246,10 @@ final class ExchangeSpans {
         }
         if (e.truncated()) {
             a.put(AttributeKey.booleanKey("obi.response.truncated"), true);
+        }
+        e.phases().forEach((phase, ns) -> a.put(PHASE_DURATIONS.get(phase.ordinal()), ns / 1e9));
+        if (slowCause != null) {
+            a.put(SLOW_CAUSE, slowCause.wireName());
         }
         return a.build();
     }

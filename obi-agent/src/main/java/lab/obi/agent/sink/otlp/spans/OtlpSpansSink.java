@@ -5,6 +5,7 @@ import lab.obi.agent.config.AgentConfig;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.ExchangeReport;
 import lab.obi.agent.report.LateRetransmitReport;
+import lab.obi.agent.report.ResponseAckedReport;
 import lab.obi.agent.sink.Sink;
 import lab.obi.agent.sink.otlp.OtlpEnvironment;
 import lab.obi.agent.sink.otlp.ProcessResources;
@@ -37,6 +38,11 @@ public final class OtlpSpansSink implements Sink {
     @Override
     public void exchange(ExchangeReport report) {
         export.offer(spans.toSpan(report));
+        if (report.slowCause() != null) {
+            for (ExchangeSpan phase : spans.phaseSpans(report)) {
+                export.offer(phase);
+            }
+        }
     }
 
     @Override
@@ -48,6 +54,13 @@ public final class OtlpSpansSink implements Sink {
     public void lateRetransmit(LateRetransmitReport report) {
         if (report.parent().isValid()) {
             export.offer(spans.lateRetransmitSpan(report));
+        }
+    }
+
+    @Override
+    public void responseAcked(ResponseAckedReport report) {
+        if (report.parent().isValid()) {
+            export.offer(spans.ackWaitSpan(report));
         }
     }
 

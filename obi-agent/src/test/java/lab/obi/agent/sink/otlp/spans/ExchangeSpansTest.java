@@ -10,6 +10,10 @@ import lab.obi.agent.assembly.SpanIdentities;
 import lab.obi.agent.sink.otlp.ProcessResources;
 import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.report.HttpExchange;
+import java.util.List;
+import lab.obi.agent.report.ExchangeReport;
+import lab.obi.agent.report.SlowCause;
+import lab.obi.agent.report.Phases;
 import lab.obi.agent.report.LateRetransmit;
 import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.protocol.TraceContext;
@@ -32,7 +36,7 @@ class ExchangeSpansTest {
         return new HttpExchange(1_000_000_000L, 250_000_000L, new ObservedSocket(direction, 42, "java", "/usr/bin/java",
                 "orders", "c0ffee", "10.0.0.1", 8080, "10.0.0.2", 51000), 7, 2, "GET", "/orders/{id}", "shop", "curl/8",
                 status, aborted, aborted ? AbortKind.FIN : null, aborted ? 200_000_000L : null, false, true, 80, 0,
-                traceparent, null, traceparent == null ? null : CALLER, null, null, TcpEvidence.NONE, false, "1.1");
+                traceparent, null, traceparent == null ? null : CALLER, null, null, TcpEvidence.NONE, false, "1.1", Phases.NONE);
     }
 
     @Test
@@ -58,7 +62,7 @@ class ExchangeSpansTest {
         HttpExchange clear = exchange(Direction.SERVER, 200, false, null);
         HttpExchange tls = new HttpExchange(clear.startUnixNs(), clear.durationNs(), clear.socket(), clear.connId(),
                 clear.requestIndex(), clear.method(), clear.route(), clear.host(), clear.userAgent(), clear.status(),
-                false, null, null, false, true, 80, 0, null, null, null, null, null, TcpEvidence.NONE, true, "1.0");
+                false, null, null, false, true, 80, 0, null, null, null, null, null, TcpEvidence.NONE, true, "1.0", Phases.NONE);
         assertEquals("http", span(clear, null).getAttributes().get(AttributeKey.stringKey("url.scheme")));
         ExchangeSpan https = span(tls, null);
         assertEquals("https", https.getAttributes().get(AttributeKey.stringKey("url.scheme")));
@@ -80,6 +84,28 @@ class ExchangeSpansTest {
         assertEquals("after_response", child.getAttributes().get(AttributeKey.stringKey("obi.tcp.retransmit")));
         assertEquals(0.0003, child.getAttributes().get(AttributeKey.doubleKey("obi.tcp.rtt")));
         assertEquals("orders", child.getResource().getAttribute(AttributeKey.stringKey("service.name")));
+    }
+
+    @Test
+    void aSlowRequestsPhasesAreChildSpansEndToEnd() {
+        HttpExchange e = exchange(Direction.SERVER, 200, false, null);
+        HttpExchange slow = new HttpExchange(e.startUnixNs(), 700, e.socket(), e.connId(), e.requestIndex(), e.method(),
+                e.route(), e.host(), e.userAgent(), e.status(), false, null, null, false, true, 1, 1, null, null, null,
+                null, null, TcpEvidence.NONE, false, "1.1", new Phases(null, 300L, 0L, 100, 500, 100));
+        ExchangeReport report = identities.exchange(slow, null).withSlowCause(SlowCause.ACCEPT_QUEUE);
+        ExchangeSpan parent = spans.toSpan(report);
+        assertEquals("accept_queue", parent.getAttributes().get(AttributeKey.stringKey("obi.slow.cause")));
+        assertEquals(5e-7, parent.getAttributes().get(AttributeKey.doubleKey("obi.phase.processing.duration")));
+        List<ExchangeSpan> phases = spans.phaseSpans(report);
+        assertEquals(List.of("accept queue", "request transfer", "processing", "response transfer"),
+                phases.stream().map(ExchangeSpan::getName).toList(), "phases that took time, in order");
+        assertEquals(e.startUnixNs() - 300, phases.get(0).getStartEpochNanos(), "the queue came before the request");
+        assertEquals(e.startUnixNs(), phases.get(1).getStartEpochNanos());
+        assertEquals(parent.getEndEpochNanos(), phases.get(3).getEndEpochNanos());
+        for (ExchangeSpan phase : phases) {
+            assertEquals(parent.getSpanId(), phase.getParentSpanId());
+            assertEquals(SpanKind.INTERNAL, phase.getKind());
+        }
     }
 
     @Test
