@@ -114,7 +114,8 @@ def main():
     structs = sorted((t for t in btf.types if t["kind"] == "STRUCT" and t.get("name", "").startswith("obi_")),
                      key=lambda t: t["name"])
     for needed in ("obi_record_header", "obi_exchange_record", "obi_connection_record",
-                   "obi_late_retransmit_record", "obi_response_acked_record", "obi_config"):
+                   "obi_late_retransmit_record", "obi_response_acked_record",
+                   "obi_connect_failed_record", "obi_config"):
         if needed not in {s["name"] for s in structs}:
             sys.exit(f"gen_contract: struct {needed} is not in the object's BTF (see bpf/src/contract_types.h)")
     for s in structs:

@@ -21,6 +21,7 @@ enum obi_record_kind {
 	OBI_RECORD_CONNECTION = 2,      /* struct obi_connection_record */
 	OBI_RECORD_LATE_RETRANSMIT = 3, /* struct obi_late_retransmit_record */
 	OBI_RECORD_RESPONSE_ACKED = 4,  /* struct obi_response_acked_record */
+	OBI_RECORD_CONNECT_FAILED = 5,  /* struct obi_connect_failed_record */
 };
 
 enum obi_direction {
@@ -160,6 +161,21 @@ struct obi_response_acked_record {
 	__u32 retransmits; /* segments sent again between end_ns and acked_ns */
 	__u32 srtt_us;
 	__u32 _pad;
+};
+
+/*
+ * A connection that a thread opened while serving a request and that never reached ESTABLISHED (its
+ * SYNs unanswered until it was given up): the request waited on it though no exchange ever started.
+ * header.conn_id is 0: the connection was never tracked.
+ */
+struct obi_connect_failed_record {
+	struct obi_record_header header;
+	struct obi_socket socket;
+	__u64 syn_sent_ns;
+	__u64 end_ns;         /* the attempt ended (TCP_CLOSE) */
+	__u64 parent_conn_id; /* the server request its thread was serving */
+	__u32 parent_request_index;
+	__u32 syn_retransmits;
 };
 
 /* Per-CPU counters (map "counters", BPF_MAP_TYPE_PERCPU_ARRAY of __u64), one slot each. */

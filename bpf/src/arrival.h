@@ -15,7 +15,7 @@
 #include "handshake.h"
 #include "records.h"
 
-/* TCP_DELACK_MAX: an ACK later than a delayed ACK can be is the network's doing, or the client's. */
+/* TCP_DELACK_MAX: an ACK later than a delayed ACK can be, and a round trip, is the network's doing or the client's. */
 #define OBI_ACK_WAIT_REPORTED_NS (200ULL * 1000000)
 
 /* A server's accept() returned the connection: the end of its wait in the accept queue. */
@@ -43,12 +43,19 @@ static __always_inline void take_queue_times(struct conn_state *st)
 	st->next_queued_ns = 0;
 }
 
-/* After the last write of a server's response: its last byte is acknowledged when snd_una passes it. */
+/*
+ * After the last write of a server's response: its last byte is acknowledged when an ACK covers it.
+ * On loopback the ACK can come inside the write itself: then there is nothing to wait for.
+ */
 static __always_inline void await_ack(struct conn_state *st)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)st->sk;
+	__u32 write_seq = BPF_CORE_READ(tp, write_seq);
 
-	st->ack_wait_seq = BPF_CORE_READ(tp, write_seq);
+	st->ack_wait_since_ns = 0;
+	if ((__s32)(BPF_CORE_READ(tp, snd_una) - write_seq) >= 0)
+		return;
+	st->ack_wait_seq = write_seq;
 	st->ack_wait_since_ns = st->rec.end_ns;
 	st->ack_wait_index = st->rec.request_index;
 	st->ack_wait_retransmits = 0;
@@ -102,7 +109,8 @@ static __always_inline void on_segment_in(struct conn_state *st, struct handshak
 		return;
 	}
 	if (st->ack_wait_since_ns && seg->ack && (__s32)(seg->ack_seq - st->ack_wait_seq) >= 0) {
-		if (now - st->ack_wait_since_ns >= OBI_ACK_WAIT_REPORTED_NS || st->ack_wait_retransmits)
+		__u64 rtt_ns = smoothed_rtt_us(st->sk) * 1000ULL;
+		if (now - st->ack_wait_since_ns >= OBI_ACK_WAIT_REPORTED_NS + rtt_ns || st->ack_wait_retransmits)
 			emit_response_acked(st, now);
 		st->ack_wait_since_ns = 0;
 	}

@@ -12,6 +12,7 @@ const struct obi_exchange_record *obi_contract_exchange_record __attribute__((un
 const struct obi_connection_record *obi_contract_connection_record __attribute__((unused));
 const struct obi_late_retransmit_record *obi_contract_late_retransmit_record __attribute__((unused));
 const struct obi_response_acked_record *obi_contract_response_acked_record __attribute__((unused));
+const struct obi_connect_failed_record *obi_contract_connect_failed_record __attribute__((unused));
 const enum obi_record_kind *obi_contract_record_kind __attribute__((unused));
 const enum obi_direction *obi_contract_direction __attribute__((unused));
 const enum obi_exchange_flag *obi_contract_exchange_flag __attribute__((unused));

@@ -38,10 +38,12 @@ static __always_inline struct conn_state *track_connection(__u64 sk)
 	if (peer_has_closed(sk))
 		st->peer_fin_ns = st->tracked_ns; /* its FIN came before anything was tracked */
 	fill_addresses(&st->rec.socket, sk);
-	struct handshake_facts server = {};
-	take_handshake(&st->rec.tcp, &server, sk);
-	st->accepted_ns = server.accepted_ns;
-	st->next_queued_ns = server.first_data_ns;
+	struct handshake_facts facts = {};
+	take_handshake(&st->rec.tcp, &facts, sk);
+	st->accepted_ns = facts.accepted_ns;
+	st->next_queued_ns = facts.first_data_ns;
+	st->connect_parent_conn_id = facts.parent_conn_id;
+	st->connect_parent_index = facts.parent_request_index;
 	return st;
 }
 

@@ -57,6 +57,9 @@ struct conn_state {
 	__u32 ack_wait_seq;      /* the sequence number just past the response */
 	__u32 ack_wait_index;    /* its exchange's request_index */
 	__u32 ack_wait_retransmits;
+	/* Client side: the request its thread was serving when it connected, for the first exchange. */
+	__u64 connect_parent_conn_id;
+	__u32 connect_parent_index;
 	/* The whole connection, for its record at the close. */
 	__u64 tracked_ns;
 	__u64 conn_bytes[2]; /* [1] read, [0] written: indexed by direction, no branch for the verifier to follow */

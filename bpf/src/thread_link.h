@@ -4,7 +4,8 @@
  * calls on the handler's thread while the request is in flight. An event loop (nginx, a proxy)
  * serves many requests per thread; it forwards a request as soon as it has read it: the call's
  * first write follows that read with no other socket in between on a kept-alive connection, or
- * goes out on a connection opened after the request began.
+ * goes out on a connection opened after the request began. A connection opened while a request
+ * waited for its upstream belongs to that request (handshake.h notes it at connect()).
  */
 #pragma once
 
@@ -54,6 +55,12 @@ static __always_inline void link_to_thread(struct conn_state *st, __u64 sk)
 		ts->conn_id = st->rec.header.conn_id;
 		ts->request_index = st->rec.request_index;
 		ts->start_ns = st->rec.start_ns;
+		return;
+	}
+	if (st->rec.request_index == 1 && st->connect_parent_conn_id) {
+		/* opened for a request: its connect may have taken long enough for the thread to move on */
+		st->rec.parent_conn_id = st->connect_parent_conn_id;
+		st->rec.parent_request_index = st->connect_parent_index;
 		return;
 	}
 	t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);

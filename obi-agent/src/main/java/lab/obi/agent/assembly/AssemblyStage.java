@@ -1,6 +1,7 @@
 package lab.obi.agent.assembly;
 
 import io.opentelemetry.api.trace.SpanContext;
+import lab.obi.agent.capture.ConnectFailedRecord;
 import lab.obi.agent.capture.ConnectionRecord;
 import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.KernelRecord;
@@ -39,6 +40,8 @@ public final class AssemblyStage {
     private final ThreadParents threadParents = new ThreadParents(connections);
     private final SpanIdentities identities = new SpanIdentities();
     private final ExchangeAssembler exchanges;
+    private final ServerEnds serverEnds = new ServerEnds();
+    private final HeldSlowRequests held = new HeldSlowRequests();
     private final SlowCauses slowCauses;
     private final WatchFilter filter;
     private final ReportConsumer out;
@@ -58,7 +61,7 @@ public final class AssemblyStage {
     AssemblyStage(ProcessResolver processes, RouteNormaliser routes, boolean keepQuery, InterfaceOutages outages,
                   WatchFilter filter, long slowNs, ReportConsumer out, LongSupplier nanoTime) {
         this.exchanges = new ExchangeAssembler(processes, routes, keepQuery, outages, connections);
-        this.slowCauses = new SlowCauses(slowNs);
+        this.slowCauses = new SlowCauses(slowNs, serverEnds);
         this.filter = filter;
         this.out = out;
         this.nanoTime = nanoTime;
@@ -74,17 +77,23 @@ public final class AssemblyStage {
             lateRetransmit(retransmit, epochOffsetNs);
         } else if (record instanceof ResponseAckedRecord acked) {
             responseAcked(acked, epochOffsetNs);
+        } else if (record instanceof ConnectFailedRecord failed) {
+            report(exchanges.connectFailed(failed, epochOffsetNs));
         }
     }
 
-    /** Client calls that waited too long for their server request go out without a parent. */
+    /** Slow requests held long enough go out; client calls that waited too long for theirs go out without a parent. */
     public void expireWaiting() {
-        releaseWithoutParent(threadParents.expired(nanoTime.getAsLong(), false));
+        long now = nanoTime.getAsLong();
+        finish(held.due(now, false));
+        releaseWithoutParent(threadParents.expired(now, false));
     }
 
-    /** At shutdown: every client call still waiting goes out without a parent. */
+    /** At shutdown: every held request, then every client call still waiting, without a parent. */
     public void releaseAllWaiting() {
-        releaseWithoutParent(threadParents.expired(nanoTime.getAsLong(), true));
+        long now = nanoTime.getAsLong();
+        finish(held.due(now, true));
+        releaseWithoutParent(threadParents.expired(now, true));
     }
 
     /** Requests reported: HTTP, and of a watched process and port. */
@@ -103,11 +112,13 @@ public final class AssemblyStage {
     }
 
     private void exchange(ExchangeRecord record, long epochOffsetNs) {
-        Optional<HttpExchange> assembled = exchanges.assemble(record, epochOffsetNs);
-        if (assembled.isEmpty()) {
-            return;
+        exchanges.assemble(record, epochOffsetNs).ifPresent(this::report);
+    }
+
+    private void report(HttpExchange e) {
+        if (e.socket().direction() == Direction.SERVER) {
+            serverEnds.server(e); // watched or not: its clients may be
         }
-        HttpExchange e = assembled.get();
         long now = nanoTime.getAsLong();
         if (filter.watched(e.socket())) {
             reported.increment();
@@ -120,11 +131,15 @@ public final class AssemblyStage {
                         SpanContext.getInvalid()));
             }
         }
+        finish(held.due(now, false));
         releaseWithoutParent(threadParents.expired(now, false));
     }
 
     private void join(HttpExchange e, long now) {
         if (e.socket().direction() == Direction.CLIENT) {
+            if (held.joined(e)) {
+                return;
+            }
             SpanContext parent = e.parentConnId() == null ? null
                     : threadParents.serverSpan(e.parentConnId(), e.parentRequestIndex());
             if (e.parentConnId() != null && parent == null) {
@@ -137,8 +152,23 @@ public final class AssemblyStage {
         ExchangeReport report = identities.exchange(e, null);
         // The calls it made ended first and waited for it: they tell whose processing it waited on.
         List<HttpExchange> calls = threadParents.serverSpanCreated(e.connId(), e.requestIndex(), report.span());
-        report = report.withSlowCause(slowCauses.of(e, calls));
-        connections.serverExchange(e.connId(), e.requestIndex(), report.span(), report);
+        if (slowCauses.slow(e)) {
+            finish(held.hold(report, calls, now));
+        } else {
+            finish(report, calls);
+        }
+    }
+
+    private void finish(List<HeldSlowRequests.Held> due) {
+        for (int i = 0; i < due.size(); i++) {
+            finish(due.get(i).report(), due.get(i).calls());
+        }
+    }
+
+    private void finish(ExchangeReport request, List<HttpExchange> calls) {
+        HttpExchange e = request.exchange();
+        ExchangeReport report = request.withSlowCause(slowCauses.of(e, calls));
+        connections.serverReported(e.connId(), e.requestIndex(), report);
         out.exchange(report);
         for (int i = 0; i < calls.size(); i++) {
             out.exchange(call(calls.get(i), report.span()));
@@ -153,6 +183,7 @@ public final class AssemblyStage {
     private void connectionClosed(ConnectionRecord record, long epochOffsetNs) {
         ConnectionSummary connection = exchanges.connection(record, epochOffsetNs);
         connections.closed(connection.connId());
+        serverEnds.closed(connection.socket());
         if (filter.watched(connection.socket())) {
             out.connectionClosed(connection);
         }
@@ -160,6 +191,7 @@ public final class AssemblyStage {
 
     private void lateRetransmit(LateRetransmitRecord record, long epochOffsetNs) {
         LateRetransmit retransmit = exchanges.lateRetransmit(record, epochOffsetNs);
+        serverEnds.lateRetransmit(retransmit);
         if (!filter.watched(retransmit.socket())) {
             return;
         }
@@ -170,6 +202,7 @@ public final class AssemblyStage {
 
     private void responseAcked(ResponseAckedRecord record, long epochOffsetNs) {
         ResponseAcked acked = exchanges.responseAcked(record, epochOffsetNs);
+        serverEnds.responseAcked(acked);
         if (!filter.watched(acked.socket())) {
             return;
         }

@@ -73,8 +73,16 @@ final class ConnectionStates {
         return latest != null && latest.requestIndex == requestIndex ? latest.report : null;
     }
 
-    /** @param report null when the exchange is not reported ({@code span} is then invalid) */
-    void serverExchange(long connId, int requestIndex, SpanContext span, ExchangeReport report) {
+    /** The report of a server exchange whose span was recorded, unless the connection moved on or closed. */
+    void serverReported(long connId, int requestIndex, ExchangeReport report) {
+        LatestServer latest = latestServers.get(connId);
+        if (latest != null && latest.requestIndex == requestIndex) {
+            latest.report = report;
+        }
+    }
+
+    /** @param span invalid when the exchange is not reported */
+    void serverExchange(long connId, int requestIndex, SpanContext span) {
         LatestServer latest = latestServers.get(connId);
         if (latest == null) {
             latest = new LatestServer();
@@ -82,7 +90,7 @@ final class ConnectionStates {
         }
         latest.requestIndex = requestIndex;
         latest.span = span;
-        latest.report = report;
+        latest.report = null;
     }
 
     /** The connection closed: none of its exchanges will be named again. */

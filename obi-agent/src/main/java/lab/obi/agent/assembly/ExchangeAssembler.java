@@ -5,6 +5,7 @@ import lab.obi.agent.contract.ExchangeFlags;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.LongAdder;
+import lab.obi.agent.capture.ConnectFailedRecord;
 import lab.obi.agent.capture.ConnectionRecord;
 import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.LateRetransmitRecord;
@@ -16,6 +17,7 @@ import lab.obi.agent.network.InterfaceOutages;
 import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.process.ProcessInfo;
 import lab.obi.agent.process.ProcessResolver;
+import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.protocol.RouteNormaliser;
 import lab.obi.agent.protocol.Verdict;
 import lab.obi.agent.protocol.http1.HttpParser;
@@ -172,6 +174,24 @@ final class ExchangeAssembler {
                 r.srttUs() == 0 ? null : r.srttUs());
     }
 
+    /**
+     * A request's connect that never got through, as the client call it would have been: no request
+     * was sent, the client gave up while connecting, its whole time was the connect.
+     */
+    HttpExchange connectFailed(ConnectFailedRecord r, long epochOffsetNs) {
+        long connectNs = Math.max(0, r.endNs() - r.synSentNs());
+        ObservedSocket socket = socket(r.owner());
+        List<TcpEvidence.Outage> down = outages.overlapping(r.synSentNs(), r.endNs()).stream()
+                .map(o -> outage(o, epochOffsetNs)).toList();
+        TcpEvidence tcp = new TcpEvidence(0, null, null, false, false, null, null, null, connectNs,
+                r.synRetransmits(), down);
+        return new HttpExchange(r.synSentNs() + epochOffsetNs, connectNs, socket, 0, 1, null, null, null, null, null,
+                true, AbortKind.CONNECT, connectNs, false, true, 0, 0, null, null, null,
+                r.parentConnId() == 0 ? null : r.parentConnId(),
+                r.parentConnId() == 0 ? null : r.parentRequestIndex(), tcp, false, null,
+                new Phases(connectNs, null, null, 0, 0, 0));
+    }
+
     /** A response's last byte acknowledged late, named by its exchange's connection and index. */
     ResponseAcked responseAcked(ResponseAckedRecord r, long epochOffsetNs) {
         return new ResponseAcked(r.endNs() + epochOffsetNs, r.ackedNs() + epochOffsetNs, socket(r.owner()), r.connId(),
@@ -196,9 +216,11 @@ final class ExchangeAssembler {
         // Interface outages are host-wide facts: they are joined to the requests that show what an outage
         // does (given up, retransmitted, reset, or slow), not to every quick request that happened to
         // overlap the outage of some other container's link.
+        // A new connection's request waited for its connect too.
+        long waitedFromNs = clientOnNewConnection ? r.startNs() - t.connectNs() : r.startNs();
         boolean suffered = aborted || resetSent || resetReceived || t.retransmits() > 0 || t.synRetransmits() > 0
-                || r.endNs() - r.startNs() >= SLOW_NS;
-        List<TcpEvidence.Outage> down = suffered ? outages.overlapping(r.startNs(), r.endNs()).stream()
+                || r.endNs() - waitedFromNs >= SLOW_NS;
+        List<TcpEvidence.Outage> down = suffered ? outages.overlapping(waitedFromNs, r.endNs()).stream()
                 .map(o -> outage(o, epochOffsetNs)).toList() : List.of();
         return new TcpEvidence(
                 t.retransmits(),

@@ -59,7 +59,7 @@ final class ThreadParents {
      * that were waiting for it.
      */
     List<HttpExchange> serverSpanCreated(long connId, int requestIndex, SpanContext span) {
-        connections.serverExchange(connId, requestIndex, span, null);
+        connections.serverExchange(connId, requestIndex, span);
         if (waiting.isEmpty()) {
             return List.of();
         }

@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import lab.obi.agent.contract.ConnectFailedRecordLayout;
 import lab.obi.agent.contract.ConnectionRecordLayout;
 import lab.obi.agent.contract.Directions;
 import lab.obi.agent.contract.ExchangeRecordLayout;
@@ -20,7 +21,7 @@ import lab.obi.agent.contract.TcpFactsLayout;
 
 /**
  * Turns the bytes of one ring-buffer record into an {@link ExchangeRecord}, {@link ConnectionRecord},
- * {@link LateRetransmitRecord} or {@link ResponseAckedRecord}, by the layouts generated from the BPF object (lab.obi.agent.contract).
+ * {@link LateRetransmitRecord}, {@link ResponseAckedRecord} or {@link ConnectFailedRecord}, by the layouts generated from the BPF object (lab.obi.agent.contract).
  */
 public final class RecordDecoder {
 
@@ -52,6 +53,15 @@ public final class RecordDecoder {
         }
         if (kind == RecordKinds.RESPONSE_ACKED && length >= ResponseAckedRecordLayout.SIZE) {
             return Optional.of(responseAcked(bytes, b, side));
+        }
+        if (kind == RecordKinds.CONNECT_FAILED && length >= ConnectFailedRecordLayout.SIZE) {
+            return Optional.of(new ConnectFailedRecord(
+                    b.getLong(ConnectFailedRecordLayout.SYN_SENT_NS),
+                    b.getLong(ConnectFailedRecordLayout.END_NS),
+                    b.getInt(ConnectFailedRecordLayout.SYN_RETRANSMITS),
+                    b.getLong(ConnectFailedRecordLayout.PARENT_CONN_ID),
+                    b.getInt(ConnectFailedRecordLayout.PARENT_REQUEST_INDEX),
+                    owner(bytes, b, side, ConnectFailedRecordLayout.SOCKET)));
         }
         return Optional.empty();
     }

@@ -9,7 +9,9 @@ public enum AbortKind {
     /** Server side: writing the response failed with EPIPE or ECONNRESET. */
     WRITE_ERROR("write_error"),
     /** Client side: this process closed the connection before the response arrived (a client timeout). */
-    CLIENT_CLOSE("client_close");
+    CLIENT_CLOSE("client_close"),
+    /** Client side: the connection never got through (SYNs unanswered) before it was given up. */
+    CONNECT("connect");
 
     private final String wireName;
 

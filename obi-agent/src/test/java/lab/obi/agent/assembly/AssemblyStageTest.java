@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import lab.obi.agent.capture.ConnectFailedRecord;
 import lab.obi.agent.capture.ConnectionRecord;
 import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.LateRetransmitRecord;
@@ -22,6 +23,8 @@ import lab.obi.agent.capture.RecordBuilder;
 import lab.obi.agent.capture.SocketOwner;
 import lab.obi.agent.capture.TcpFacts;
 import lab.obi.agent.network.InterfaceOutages;
+import lab.obi.agent.protocol.AbortKind;
+import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.process.ProcessResolver;
 import lab.obi.agent.process.WatchFilter;
 import lab.obi.agent.protocol.RouteNormaliser;
@@ -243,10 +246,74 @@ class AssemblyStageTest {
         request.responseStartNs = 902_000_000;
         request.endNs = 903_000_000;
         stage.accept(request.build(), 0);
+        assertTrue(reports.isEmpty(), "a slow request waits a moment for calls that end after it");
+        now += HeldSlowRequests.HOLD_NANOS;
+        stage.expireWaiting();
 
         assertEquals(SlowCause.NETWORK, exchange(0).slowCause(), "the request waited on a call the network held up");
         assertEquals(SlowCause.NETWORK, exchange(1).slowCause());
         assertEquals(exchange(0).span(), exchange(1).parent());
+    }
+
+    @Test
+    void aConnectThatNeverGotThroughIsACallOfTheRequestThatWaitedOnIt() {
+        AssemblyStage stage = stage();
+        SocketOwner connecting = new SocketOwner(4242, "nginx", ExchangeRecord.Direction.CLIENT,
+                RecordBuilder.address("10.0.0.1"), 40000, RecordBuilder.address("10.0.0.9"), 8080);
+        stage.accept(new ConnectFailedRecord(1_000_000, 1_501_000_000, 2, SERVER_CONN, 1, connecting), 0);
+        assertTrue(reports.isEmpty(), "it waits for the request it was made for");
+        RecordBuilder request = new RecordBuilder();
+        request.connId = SERVER_CONN;
+        request.startNs = 0;
+        request.requestEndNs = 0;
+        request.responseStartNs = 0;
+        request.endNs = 1_502_000_000;
+        request.flags = ExchangeFlags.PEER_FIN | ExchangeFlags.CONN_CLOSED;
+        request.finNs = 1_500_000_000;
+        request.status = 0;
+        stage.accept(request.build(), 0);
+        now += HeldSlowRequests.HOLD_NANOS;
+        stage.expireWaiting();
+
+        ExchangeReport served = exchange(0);
+        ExchangeReport connect = exchange(1);
+        assertEquals(served.span(), connect.parent());
+        assertEquals(AbortKind.CONNECT, connect.exchange().abortKind());
+        assertEquals(1_500_000_000L, connect.exchange().phases().connectNs());
+        assertEquals(2, connect.exchange().tcp().synRetransmits());
+        assertEquals(SlowCause.CONNECT, connect.slowCause(), "SYNs unanswered, no link down: the connect");
+        assertEquals(SlowCause.CONNECT, served.slowCause(), "the request waited on that connect");
+        assertEquals(499, served.exchange().status());
+    }
+
+    @Test
+    void aCallThatEndsJustAfterItsSlowRequestStillGivesItsCause() {
+        AssemblyStage stage = stage();
+        RecordBuilder request = new RecordBuilder(); // a proxy's client gave up: it closed that connection first
+        request.connId = SERVER_CONN;
+        request.startNs = 0;
+        request.requestEndNs = 0;
+        request.responseStartNs = 0;
+        request.endNs = 1_500_000_000;
+        request.flags = ExchangeFlags.PEER_FIN | ExchangeFlags.CONN_CLOSED;
+        request.finNs = 1_499_000_000;
+        request.status = 0;
+        stage.accept(request.build(), 0);
+        stage.accept(closed(SERVER_CONN), 0);
+        SocketOwner connecting = new SocketOwner(4242, "nginx", ExchangeRecord.Direction.CLIENT,
+                RecordBuilder.address("10.0.0.1"), 40000, RecordBuilder.address("10.0.0.9"), 8080);
+        now += 1_000_000;
+        stage.accept(new ConnectFailedRecord(1_000_000, 1_500_500_000, 1, SERVER_CONN, 1, connecting), 0);
+        now += HeldSlowRequests.HOLD_NANOS;
+        stage.expireWaiting();
+
+        ExchangeReport served = reports.stream().filter(r -> r instanceof ExchangeReport x
+                && x.exchange().socket().direction() == ObservedSocket.Direction.SERVER).map(ExchangeReport.class::cast)
+                .findFirst().orElseThrow();
+        assertEquals(SlowCause.CONNECT, served.slowCause());
+        assertEquals(499, served.exchange().status());
+        assertTrue(reports.stream().anyMatch(r -> r instanceof ExchangeReport x && served.span().equals(x.parent())),
+                "the connect is the request's child: " + reports);
     }
 
     @Test

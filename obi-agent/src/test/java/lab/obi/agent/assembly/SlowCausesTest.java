@@ -1,6 +1,8 @@
 package lab.obi.agent.assembly;
 
+import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.report.HttpExchange;
+import lab.obi.agent.report.LateRetransmit;
 import lab.obi.agent.report.Phases;
 import lab.obi.agent.report.ResponseAcked;
 import lab.obi.agent.report.SlowCause;
@@ -17,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 class SlowCausesTest {
 
     private static final long MS = 1_000_000L;
-    private final SlowCauses causes = new SlowCauses(500 * MS);
+    private final SlowCauses causes = new SlowCauses(500 * MS, new ServerEnds());
 
     private static HttpExchange server(Phases p, TcpEvidence tcp) {
         HttpExchange e = TestReports.exchange(TestReports.SERVER, "GET", "/", 200, null, tcp);
@@ -73,6 +75,25 @@ class SlowCausesTest {
         TcpEvidence outage = new TcpEvidence(0, null, null, false, false, null, null, null, null, null,
                 List.of(new TcpEvidence.Outage("veth0", "no_carrier", 1L, 2L)));
         assertEquals(SlowCause.NETWORK, causes.of(client(processing(800 * MS), outage), List.of()));
+    }
+
+    @Test
+    void aClientLearnsFromTheServersEndOnThisHost() {
+        ServerEnds ends = new ServerEnds();
+        SlowCauses local = new SlowCauses(500 * MS, ends);
+        TcpEvidence outage = new TcpEvidence(0, null, null, false, false, null, null, null, null, null,
+                List.of(new TcpEvidence.Outage("veth0", "no_carrier", 1L, 2L)));
+        HttpExchange call = client(processing(800 * MS), outage); // 10.0.0.1:40000 -> 10.0.0.3:5432
+        ObservedSocket serverEnd = new ObservedSocket(ObservedSocket.Direction.SERVER, 9, "postgres", null, "db",
+                null, "10.0.0.3", 5432, "10.0.0.1", 40000);
+        HttpExchange served = TestReports.exchange(serverEnd, "GET", "/", 200, null, TcpEvidence.NONE);
+        ends.server(new HttpExchange(served.startUnixNs(), served.durationNs(), serverEnd, 3, 1, "GET", "/", null, null,
+                200, false, null, null, false, true, 1, 1, null, null, null, null, null, TcpEvidence.NONE, false, "1.1",
+                Phases.NONE)); // the connection's first request: its server end is known from then on
+        assertEquals(SlowCause.PROCESSING, local.of(call, List.of()),
+                "the server's end was quiet: another interface's outage is not this request's");
+        ends.lateRetransmit(new LateRetransmit(call.startUnixNs() + 300 * MS, serverEnd, 3, 1, null));
+        assertEquals(SlowCause.NETWORK, local.of(call, List.of()), "the server sent its response again");
     }
 
     @Test

@@ -131,6 +131,9 @@ class PhasesIT {
     @Test
     void thePhasesAddUpToTheDurationAndToWhatTheClientWaited() {
         for (JsonNode e : log.exchanges()) {
+            if (e.path("abort_kind").asText().equals("connect")) {
+                continue; // a connect that never got through: its time was all connect
+            }
             JsonNode p = e.path("phases_ns");
             long inside = p.path("request_transfer").asLong() + p.path("processing").asLong()
                     + p.path("response_transfer").asLong();
