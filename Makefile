@@ -4,10 +4,10 @@ MVN ?= mvn -B -q
 AGENT_JAR := obi-agent/target/quarkus-app/quarkus-run.jar
 BPF_OBJECT := bpf/build/obi.bpf.o
 
-.PHONY: help deps build bpf agent collector run up down logs incident test unit e2e bench clean
+.PHONY: help deps build bpf agent collector run up down logs incident slow-backend test unit e2e bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 deps: ## install build and test dependencies (Debian/Ubuntu, as root)
 	.ci/install-deps
@@ -32,6 +32,7 @@ unit: bpf ## unit tests only (no root needed): the kernel's parsers on the host,
 
 COMPOSE := docker compose
 INCIDENT_DOWN_MS ?= 3000
+SLOW_MS ?= 300
 
 up: ## bring the lab up: agent, Collector, Prometheus, Jaeger, Grafana and the demo (OBI_DEMO=off: without it)
 	$(COMPOSE) up -d --build --wait
@@ -49,6 +50,14 @@ incident: ## replay the seed incident now: cloud B's interfaces restart like `ne
 	@echo "incident: within a minute, Grafana's '499 and tail latency' dashboard shows cloud B's p99 and 499s rise,"
 	@echo "  with the interface outage as an annotation: http://127.0.0.1:3000/d/obi-499-tail-latency"
 	@echo "  abandoned requests and their TCP evidence in Jaeger: http://127.0.0.1:16686/search?service=nginx&tags=%7B%22http.response.status_code%22%3A%22499%22%7D"
+
+slow-backend: ## make cloud A's backend-a2 slow on purpose: LATENCY_MS=SLOW_MS (300; SLOW_MS=15 puts it back)
+	CLOUD_A2_LATENCY_MS=$(SLOW_MS) $(COMPOSE) up -d --no-deps --wait backend-a2
+	@# the new container may have a new address: nginx resolves its upstreams when it (re)loads
+	$(COMPOSE) exec -T lb nginx -s reload
+	@echo "slow-backend: backend-a2 answers in $(SLOW_MS) ms (checkout: three times that). Grafana's table"
+	@echo "  'Slowest requests of the last 15 minutes and why' says processing for cloud-a's slow requests,"
+	@echo "  network for cloud B's during an incident: http://127.0.0.1:3000/d/obi-499-tail-latency"
 
 test: deps bpf ## all tests: unit, integration (real kernel, nginx, JDK, Prometheus, Collector, Jaeger), stack configs, e2e, bench smoke (root)
 	@[[ $$(id -u) -eq 0 ]] || { echo "make test: the integration tests load BPF programs: run as root" >&2; exit 1; }

@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -41,6 +42,7 @@ class ComposeE2E {
     private static final int SCRAPE_SECONDS = 5;
     private static final Duration BASELINE = Duration.ofSeconds(40);
     private static final Duration AFTER_INCIDENT = Duration.ofSeconds(45);
+    private static final Duration SLOW_BACKEND = Duration.ofSeconds(45);
     private static final String LB_B = "service_name=\"nginx\",http_route=~\"/b/.*\"";
     private static final String LB_A = "service_name=\"nginx\",http_route=~\"/a/.*\"";
 
@@ -53,6 +55,7 @@ class ComposeE2E {
     private long upSeconds;
     private long incidentSeconds;
     private long endSeconds;
+    private long slowBackendEndSeconds;
 
     @BeforeAll
     void composeUpAndReplayTheIncident() throws Exception {
@@ -83,6 +86,10 @@ class ComposeE2E {
         progress("the incident's aftermath for " + AFTER_INCIDENT.toSeconds() + " s");
         Thread.sleep(AFTER_INCIDENT.toMillis());
         endSeconds = now();
+        progress("make slow-backend SLOW_MS=300, then " + SLOW_BACKEND.toSeconds() + " s");
+        run(Duration.ofMinutes(3), "make", "-s", "-C", repo.toString(), "slow-backend", "SLOW_MS=300");
+        Thread.sleep(SLOW_BACKEND.toMillis());
+        slowBackendEndSeconds = now();
         keepLogs();
     }
 
@@ -180,8 +187,41 @@ class ComposeE2E {
         assertTrue(withEvidence > 0, "abandoned requests carry the abandon event and the interface outage or retransmits");
     }
 
+    /**
+     * The table "Slowest requests of the last 15 minutes and why", after the incident and a backend
+     * made slow on purpose: network for cloud B's requests at the load balancer, processing for those
+     * that waited on cloud A's slow backend and for that backend itself; Jaeger holds the slow spans
+     * that the tail sampler kept, with their cause.
+     */
     @Test
     @Order(5)
+    void theSlowRequestsTableSaysNetworkForCloudBAndProcessingForTheSlowBackend() throws Exception {
+        List<DashboardQueries.SlowRow> rows = prometheus.slowRequests(slowBackendEndSeconds);
+        Map<String, Double> lbB = DashboardQueries.byCause(rows,
+                r -> r.service().equals("nginx") && r.route().startsWith("/b/"));
+        Map<String, Double> lbA = DashboardQueries.byCause(rows,
+                r -> r.service().equals("nginx") && r.route().startsWith("/a/"));
+        Map<String, Double> cloudA = DashboardQueries.byCause(rows, r -> r.service().equals("cloud-a"));
+        progress("slow requests by cause: load balancer /b/ " + lbB + ", /a/ " + lbA + "; cloud-a " + cloudA);
+        assertEquals("network", first(lbB), "cloud B's slow requests are the network's: " + lbB);
+        assertEquals("processing", first(lbA), "the slow backend's requests at the load balancer: " + lbA);
+        assertEquals("processing", first(cloudA), "the slow backend itself: " + cloudA);
+        for (String cause : List.of("network", "processing")) {
+            String tags = URLEncoder.encode("{\"obi.slow.cause\":\"" + cause + "\"}", StandardCharsets.UTF_8);
+            int traces = json.readTree(get(JAEGER + "/api/traces?service=nginx&limit=20&lookback=1h&tags=" + tags))
+                    .path("data").size();
+            progress("Jaeger: " + traces + " traces of nginx with obi.slow.cause=" + cause);
+            assertTrue(traces > 0, "the tail sampler keeps slow requests with their cause: " + cause);
+        }
+    }
+
+    /** The cause with the most slow requests. */
+    private static String first(Map<String, Double> byCause) {
+        return byCause.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse("none");
+    }
+
+    @Test
+    @Order(6)
     void everyDashboardQueryReturnsDataAndEveryDatasourceIsProvisioned() throws Exception {
         assertEquals(List.of(), prometheus.unprovisionedDatasources(), "Grafana would show 'datasource not found'");
         DashboardQueries.Result result = prometheus.run(upSeconds, endSeconds);
@@ -189,7 +229,7 @@ class ComposeE2E {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void noUnexplainedDrops() throws Exception {
         assertEquals(0.0, prometheus.value("sum(obi_agent_dropped_total)", endSeconds),
                 "the agent dropped data: " + prometheus.rangeQuery("obi_agent_dropped_total > 0", endSeconds - 5, endSeconds));

@@ -147,6 +147,29 @@ final class DashboardQueries {
         throw new IllegalArgumentException("no panel titled " + titlePrefix + "... in " + dashboards);
     }
 
+    /** A table panel's rows: its first query, instant, with Grafana's variables filled in ($service: All). */
+    List<SlowRow> slowRequests(double atSeconds) throws Exception {
+        String promql = panelQuery("Slowest requests of the last 15 minutes").replace("$service", ".*");
+        JsonNode result = json.readTree(get("/api/v1/query?query=" + URLEncoder.encode(promql, StandardCharsets.UTF_8)
+                + "&time=" + atSeconds).body()).path("data").path("result");
+        List<SlowRow> rows = new ArrayList<>();
+        result.forEach(r -> rows.add(new SlowRow(r.path("metric").path("service_name").asText(),
+                r.path("metric").path("http_route").asText(), r.path("metric").path("obi_slow_cause").asText(),
+                Double.parseDouble(r.path("value").get(1).asText()))));
+        return rows;
+    }
+
+    /** A row of the table "Slowest requests of the last 15 minutes and why". */
+    record SlowRow(String service, String route, String cause, double requests) {
+    }
+
+    /** Slow requests by cause, of the rows that {@code which} keeps. */
+    static Map<String, Double> byCause(List<SlowRow> rows, java.util.function.Predicate<SlowRow> which) {
+        Map<String, Double> causes = new TreeMap<>();
+        rows.stream().filter(which).forEach(r -> causes.merge(r.cause(), r.requests(), Double::sum));
+        return causes;
+    }
+
     /** An instant query's samples by the value of one label. */
     Map<String, Double> byLabel(String promql, double atSeconds, String label) throws Exception {
         JsonNode result = json.readTree(get("/api/v1/query?query=" + URLEncoder.encode(promql, StandardCharsets.UTF_8)
