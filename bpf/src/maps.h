@@ -7,7 +7,6 @@
 #include "obi_record.h"
 
 #define OBI_MAX_CONNS 65536
-#define OBI_SCAN_MAX 512 /* response head bytes scanned for status and framing */
 
 const volatile struct obi_config obi_config SEC(".rodata.config") = {
 	.agent_tgid = 0,

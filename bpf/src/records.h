@@ -2,7 +2,8 @@
 /*
  * The records that leave the kernel: one per exchange (from the connection's state, as long as its
  * request head), one per connection at its close, one per segment retransmitted after an exchange's
- * record went out.
+ * record went out. arrival.h and handshake.h emit the other two: a response's late ACK and a connect
+ * that never got through.
  */
 #pragma once
 

@@ -3,7 +3,7 @@ package lab.obi.agent.capture;
 /**
  * One request/response exchange as the kernel saw it (struct obi_exchange_record in bpf/include/obi_record.h).
  * Timestamps are CLOCK_MONOTONIC nanoseconds; 0 means "did not happen".
- * Facts only: the verdict (aborted, 499, truncated) is derived in {@code lab.obi.agent.exchange}.
+ * Facts only: the verdict (aborted, 499, truncated) is derived in {@code lab.obi.agent.protocol.http1.Verdicts}.
  * {@code parentConnId}/{@code parentRequestIndex}: for a client exchange, the server exchange in flight
  * on the same thread when it started (0 when there is none or the thread serves requests concurrently).
  * {@code queuedNs}/{@code acceptedNs}: server side, when the request's first bytes arrived in the socket

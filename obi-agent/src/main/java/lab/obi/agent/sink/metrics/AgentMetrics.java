@@ -28,7 +28,8 @@ public final class AgentMetrics {
 
     public static void register(Meter meter, Supplier<SelfStats> selfStats) {
         ObservableLongMeasurement records = meter.counterBuilder("obi.agent.records").setUnit("{record}")
-                .setDescription("Records received from the kernel: exchanges, closed connections, retransmits after a response").buildObserver();
+                .setDescription("Records received from the kernel: exchanges, closed connections, retransmits after a response,"
+                        + " late ACKs of a response, failed connects").buildObserver();
         ObservableLongMeasurement logged = meter.counterBuilder("obi.agent.requests").setUnit("{request}")
                 .setDescription("HTTP requests reported").buildObserver();
         ObservableLongMeasurement ignored = meter.counterBuilder("obi.agent.ignored").setUnit("{request}")
