@@ -46,6 +46,9 @@ public final class ProcessResolver {
 
     private final long revalidateAfterNs;
 
+    /** The start time of a process that was gone before it could be read: no live process has it. */
+    private static final long NEVER_READ = -1;
+
     private record Cached(long startTime, ProcessInfo info, long checkedAtNs) {
     }
 
@@ -75,7 +78,7 @@ public final class ProcessResolver {
         }
         OptionalLong startTime = pid > 0 ? startTime(pid) : OptionalLong.empty();
         if (startTime.isEmpty()) {
-            return gone(pid, commFallback);
+            return gone(pid, commFallback, now);
         }
         synchronized (cache) {
             Cached cached = cache.get(pid);
@@ -108,9 +111,19 @@ public final class ProcessResolver {
         return new ProcessInfo(pid, comm, exe, service, cgroup == null ? null : containerId(cgroup), instanceId(pid));
     }
 
-    private ProcessInfo gone(int pid, String commFallback) {
-        String comm = firstNonBlank(commFallback);
-        return new ProcessInfo(pid, comm, null, firstNonBlank(comm, UNKNOWN_SERVICE), null, instanceId(pid));
+    /**
+     * A process that exited (its last records often come after it) keeps the identity read while it
+     * ran; one never read is described by the kernel's name. Either way it is remembered until the
+     * next revalidation: a stream of records from exited processes must not read procfs for each.
+     */
+    private ProcessInfo gone(int pid, String commFallback, long now) {
+        synchronized (cache) {
+            Cached cached = cache.get(pid);
+            ProcessInfo info = cached != null ? cached.info() : new ProcessInfo(pid, firstNonBlank(commFallback), null,
+                    firstNonBlank(commFallback, UNKNOWN_SERVICE), null, instanceId(pid));
+            cache.put(pid, new Cached(cached != null ? cached.startTime() : NEVER_READ, info, now));
+            return info;
+        }
     }
 
     private String instanceId(int pid) {

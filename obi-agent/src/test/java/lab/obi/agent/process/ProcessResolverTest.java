@@ -176,6 +176,32 @@ class ProcessResolverTest {
     }
 
     @Test
+    void processThatExitedKeepsTheIdentityReadWhileItRan() throws IOException {
+        Path dir = process(100, 5, "app");
+        ProcessResolver resolver = new ProcessResolver(proc, 16, 0);
+        ProcessInfo running = resolver.resolve(100, "kcomm");
+        Files.delete(dir.resolve("stat"));
+        assertSame(running, resolver.resolve(100, "kcomm"));
+    }
+
+    @Test
+    void goneProcessIsNotLookedUpAgainWithinTheRevalidationPeriod() throws IOException {
+        ProcessResolver resolver = new ProcessResolver(proc, 16, 60_000_000_000L);
+        assertEquals("kcomm", resolver.resolve(100, "kcomm").comm());
+        process(100, 5, "app");
+        assertEquals("kcomm", resolver.resolve(100, "kcomm").comm(), "procfs not read again within the period");
+        assertEquals("app", new ProcessResolver(proc, 16, 0).resolve(100, "kcomm").comm());
+    }
+
+    @Test
+    void gonePidThatComesBackIsReadAfresh() throws IOException {
+        ProcessResolver resolver = new ProcessResolver(proc, 16, 0);
+        assertEquals("kcomm", resolver.resolve(100, "kcomm").comm());
+        process(100, 5, "app");
+        assertEquals("app", resolver.resolve(100, "kcomm").comm());
+    }
+
+    @Test
     void nothingKnownAtAll() {
         ProcessInfo info = new ProcessResolver(proc.resolve("missing")).resolve(7, null);
         assertEquals(new ProcessInfo(7, null, null, ProcessResolver.UNKNOWN_SERVICE, null, "localhost/7"), info);
