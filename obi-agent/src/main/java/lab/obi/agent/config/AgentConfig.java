@@ -3,6 +3,8 @@ package lab.obi.agent.config;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import io.smallrye.config.WithName;
+import jakarta.validation.constraints.DecimalMax;
+import jakarta.validation.constraints.DecimalMin;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.Positive;
@@ -20,6 +22,7 @@ import java.util.Set;
 @ConfigMapping(prefix = "obi")
 public interface AgentConfig {
 
+    @WithName("request-log") // the name a validation error gives
     RequestLog requestLog();
 
     Capture capture();
@@ -49,6 +52,29 @@ public interface AgentConfig {
 
         /** A file the log is appended to; without one, the log goes to stdout. */
         Optional<Path> path();
+
+        /** Which exchanges and connections get a line; the metrics count every one either way. */
+        @WithDefault("tail")
+        Lines lines();
+
+        /** In the tail: exchanges at least this long. */
+        @WithDefault("200ms")
+        @DurationMin(nanos = 1)
+        Duration slow();
+
+        /** In the tail: this fraction of the other exchanges, chosen by trace id (a trace is in or out whole). */
+        @WithName("sample-ratio")
+        @WithDefault("0.01")
+        @DecimalMin("0")
+        @DecimalMax("1")
+        double sampleRatio();
+
+        enum Lines {
+            /** What went wrong or was slow, and a sample of the rest. */
+            TAIL,
+            /** Every exchange and every connection. */
+            ALL
+        }
     }
 
     interface Capture {

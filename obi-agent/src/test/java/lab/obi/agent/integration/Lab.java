@@ -102,7 +102,8 @@ final class Lab implements AutoCloseable {
         }
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> command = new ArrayList<>(List.of(java, "@" + Path.of("jvm.options").toAbsolutePath(),
-                "-Dobi.request-log.path=" + path("requests.jsonl"),
+                // Every line: the tests compare each request with what the servers and clients logged.
+                "-Dobi.request-log.path=" + path("requests.jsonl"), "-Dobi.request-log.lines=all",
                 "-Dobi.metrics.prometheus.port=" + agentMetricsPort, "-Dquarkus.http.port=" + agentHealthPort));
         command.addAll(List.of(jvmOptions));
         command.addAll(List.of("-jar", jar));

@@ -20,9 +20,10 @@ import java.util.Optional;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * The request log (JSON Lines) on stdout or in a file. Lines are buffered and written when the
- * pipeline has nothing queued; a failed write is logged once and counted (obi.agent.dropped,
- * write_failure), never thrown at the pipeline.
+ * The request log (JSON Lines) on stdout or in a file: by default its tail, every line on request
+ * ({@link LineSelection}). Lines are buffered and written when the pipeline has nothing queued; a
+ * failed write is logged once and counted (obi.agent.dropped, write_failure), never thrown at the
+ * pipeline.
  */
 public final class RequestLogSink implements Sink {
 
@@ -30,10 +31,12 @@ public final class RequestLogSink implements Sink {
     private static final int BUFFER_BYTES = 1 << 16;
 
     private final JsonLinesWriter writer;
+    private final LineSelection selection;
     private final LongAdder writeFailures = new LongAdder();
 
-    public RequestLogSink(OutputStream out) throws IOException {
+    RequestLogSink(OutputStream out, LineSelection selection) throws IOException {
         this.writer = new JsonLinesWriter(out);
+        this.selection = selection;
     }
 
     /** Empty when the log is off. */
@@ -43,7 +46,7 @@ public final class RequestLogSink implements Sink {
         }
         OutputStream out = config.path().isPresent() ? appendTo(config.path().get())
                 : new FileOutputStream(FileDescriptor.out);
-        return Optional.of(new RequestLogSink(new BufferedOutputStream(out, BUFFER_BYTES)));
+        return Optional.of(new RequestLogSink(new BufferedOutputStream(out, BUFFER_BYTES), LineSelection.of(config)));
     }
 
     private static OutputStream appendTo(Path path) throws IOException {
@@ -56,11 +59,15 @@ public final class RequestLogSink implements Sink {
 
     /** Where the log goes, for the start-up line. */
     public static String describe(AgentConfig.RequestLog config) {
-        return !config.enabled() ? "off" : config.path().map(Path::toString).orElse("stdout");
+        return !config.enabled() ? "off"
+                : config.path().map(Path::toString).orElse("stdout") + " (" + LineSelection.describe(config) + ")";
     }
 
     @Override
     public void exchange(ExchangeReport report) {
+        if (!selection.keeps(report)) {
+            return;
+        }
         try {
             writer.write(report.exchange(), report.slowCause());
         } catch (IOException e) {
@@ -70,6 +77,9 @@ public final class RequestLogSink implements Sink {
 
     @Override
     public void connectionClosed(ConnectionSummary connection) {
+        if (!selection.keeps(connection)) {
+            return;
+        }
         try {
             writer.write(connection);
         } catch (IOException e) {

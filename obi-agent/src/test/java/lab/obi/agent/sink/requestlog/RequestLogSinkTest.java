@@ -11,9 +11,11 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import lab.obi.agent.config.AgentConfig;
+import lab.obi.agent.config.AgentConfig.RequestLog.Lines;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.LateRetransmit;
 import lab.obi.agent.report.LateRetransmitReport;
@@ -23,7 +25,20 @@ import org.junit.jupiter.api.io.TempDir;
 
 class RequestLogSinkTest {
 
-    private record Config(boolean enabled, Optional<Path> path) implements AgentConfig.RequestLog {
+    private record Config(boolean enabled, Optional<Path> path, Lines lines) implements AgentConfig.RequestLog {
+        Config(boolean enabled, Optional<Path> path) {
+            this(enabled, path, Lines.ALL);
+        }
+
+        @Override
+        public Duration slow() {
+            return Duration.ofMillis(200);
+        }
+
+        @Override
+        public double sampleRatio() {
+            return 0;
+        }
     }
 
     private static final ConnectionSummary CLOSED = new ConnectionSummary(10, 20, true, TestReports.SERVER, 7, 2,
@@ -38,7 +53,7 @@ class RequestLogSinkTest {
     @Test
     void everyReportIsALineInTheOrderItCameAndLinesAreWrittenAtTheFlush() throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        RequestLogSink sink = new RequestLogSink(out);
+        RequestLogSink sink = new RequestLogSink(out, LineSelection.all());
         sink.exchange(TestReports.traced(TestReports.exchange(TestReports.SERVER, "/orders/{id}", 200)));
         sink.connectionClosed(CLOSED);
         sink.lateRetransmit(LATE);
@@ -60,7 +75,7 @@ class RequestLogSinkTest {
                 throw new IOException("No space left on device");
             }
         };
-        RequestLogSink sink = new RequestLogSink(full);
+        RequestLogSink sink = new RequestLogSink(full, LineSelection.all());
         sink.exchange(TestReports.traced(TestReports.exchange(TestReports.SERVER, "/", 200)));
         sink.flush();
         assertEquals(1, sink.writeFailures());
@@ -78,7 +93,7 @@ class RequestLogSinkTest {
             public void close() {
                 closed[0] = true;
             }
-        });
+        }, LineSelection.all());
         sink.close();
         assertTrue(closed[0]);
     }
@@ -94,10 +109,25 @@ class RequestLogSinkTest {
         assertEquals("{\"record\":\"earlier\"}", lines.get(0));
         assertEquals(List.of("\"connection\""), records(lines.get(1)));
 
-        assertEquals(file.toString(), RequestLogSink.describe(new Config(true, Optional.of(file))));
-        assertEquals("stdout", RequestLogSink.describe(new Config(true, Optional.empty())));
+        assertEquals(file + " (every exchange)", RequestLogSink.describe(new Config(true, Optional.of(file))));
+        assertEquals("stdout (the tail (wrong, or slower than 200 ms) and 0.0% of the rest)",
+                RequestLogSink.describe(new Config(true, Optional.empty(), Lines.TAIL)));
         assertEquals("off", RequestLogSink.describe(new Config(false, Optional.of(file))));
         assertEquals(Optional.empty(), RequestLogSink.open(new Config(false, Optional.of(file))));
+    }
+
+    @Test
+    void theTailLeavesOutWhatWentWellAndTheConfigurationSaysWhatTheTailIs(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("requests.jsonl");
+        RequestLogSink sink = RequestLogSink.open(new Config(true, Optional.of(file), Lines.TAIL)).orElseThrow();
+        sink.exchange(TestReports.traced(TestReports.exchange(TestReports.SERVER, "/slow", 200))); // 250 ms
+        sink.exchange(TestReports.traced(LineSelectionTest.fast(TestReports.SERVER, 200)));
+        sink.connectionClosed(CLOSED);
+        sink.lateRetransmit(LATE);
+        sink.close();
+        List<String> lines = Files.readAllLines(file);
+        assertEquals(List.of("\"exchange\"", "\"late_retransmit\""), records(String.join("\n", lines)));
+        assertTrue(lines.get(0).contains("/slow"));
     }
 
     @Test
