@@ -22,9 +22,7 @@ import lab.obi.agent.report.TcpEvidence;
 import lab.obi.agent.sink.SemanticConventions;
 
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 import static lab.obi.agent.sink.SemanticConventions.ABORT_KIND;
 import static lab.obi.agent.sink.SemanticConventions.CLIENT_ADDRESS;
@@ -63,6 +61,7 @@ public final class HttpMetrics {
     private static final Set<String> KNOWN_METHODS =
             Set.of("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH");
     private static final double NANOS_PER_SECOND = 1e9;
+    private static final int NO_STATUS = -1;
 
     private final DoubleHistogram serverDuration;
     private final DoubleHistogram clientDuration;
@@ -87,12 +86,36 @@ public final class HttpMetrics {
     private static final Phase[] PHASES = Phase.values();
     private static final SlowCause[] SLOW_CAUSES = SlowCause.values();
 
-    /** A server route's attribute sets, built once: every request counts in obi.http.server.requests. */
+    /**
+     * Attribute sets are built once per series, not per request: building one sorts and copies its
+     * keys, which cost more than recording the measurement. Bounded by the SDK's own cardinality limit.
+     */
+    private static final int MAX_CACHED_SERIES = 2000;
+
+    /** What a request's duration is counted by. */
+    private record RequestSeries(String service, boolean server, String method, int status, String route, String scheme,
+                                 String serverAddress, int serverPort, String error, String clientAddress) {
+    }
+
+    /** What a process's bytes and TCP facts are counted by: its service and side, for a client the server it called. */
+    private record SocketSeries(String service, boolean server, String serverAddress) {
+    }
+
+    /** The two attribute sets of a {@link SocketSeries}. */
+    private record SocketAttributes(Attributes service, Attributes peer) {
+    }
+
+    /** A server route: every request counts in obi.http.server.requests, its phases and slow causes by route. */
+    private record RouteKey(String service, String route) {
+    }
+
+    /** A server route's attribute sets: the route's, one per phase, one per slow cause. */
     private record RouteSeries(Attributes route, Attributes[] phases, Attributes[] slowCauses) {
     }
 
-    private final Map<List<String>, RouteSeries> serverRoutes = new ConcurrentHashMap<>();
-    private final Set<Attributes> peers = ConcurrentHashMap.newKeySet();
+    private final SeriesCache<RequestSeries, Attributes> requests = new SeriesCache<>(MAX_CACHED_SERIES);
+    private final SeriesCache<SocketSeries, SocketAttributes> sockets = new SeriesCache<>(MAX_CACHED_SERIES);
+    private final SeriesCache<RouteKey, RouteSeries> serverRoutes = new SeriesCache<>(MAX_CACHED_SERIES);
     private final boolean serviceAttribute;
     private final boolean peerAddresses;
 
@@ -153,19 +176,15 @@ public final class HttpMetrics {
         Context context = report.context();
         ObservedSocket socket = e.socket();
         boolean server = socket.direction() == Direction.SERVER;
-        AttributesBuilder base = base(socket);
-        if (server && peerAddresses) {
-            base.put(CLIENT_ADDRESS, socket.peerAddress());
-        }
-        Attributes request = requestAttributes(e, server, base);
         double seconds = e.durationNs() / NANOS_PER_SECOND;
-        (server ? serverDuration : clientDuration).record(seconds, request, context);
+        (server ? serverDuration : clientDuration).record(seconds, requestAttributes(e, server), context);
 
-        Attributes service = service(socket);
+        SocketAttributes series = socketAttributes(socket);
+        Attributes service = series.service();
         received.add(e.bytesIn(), service);
         sent.add(e.bytesOut(), service);
         TcpEvidence t = e.tcp();
-        Attributes peer = peer(socket, service);
+        Attributes peer = series.peer();
         if (t.retransmits() > 0) {
             retransmits.add(t.retransmits(), peer);
         }
@@ -210,7 +229,7 @@ public final class HttpMetrics {
     public void connectionClosed(ConnectionSummary c) {
         if (c.lifetimeFromEstablished()) {
             connectionDuration.record(c.durationNs() / NANOS_PER_SECOND,
-                    peer(c.socket(), service(c.socket())).toBuilder().put(CLOSED_BY, c.closedBy()).build());
+                    socketAttributes(c.socket()).peer().toBuilder().put(CLOSED_BY, c.closedBy()).build());
         }
     }
 
@@ -220,7 +239,7 @@ public final class HttpMetrics {
         if (e == null || e.route() == null) {
             return;
         }
-        RouteSeries route = serverRoute(service(e.socket()), e.socket().service(), e.route());
+        RouteSeries route = serverRoute(socketAttributes(e.socket()).service(), e.socket().service(), e.route());
         serverPhases.record(r.acked().ackWaitNs() / NANOS_PER_SECOND, route.phases()[Phase.ACK_WAIT.ordinal()]);
         if (r.slowCause() != null) {
             slowRequests.add(1, route.slowCauses()[r.slowCause().ordinal()]);
@@ -228,21 +247,25 @@ public final class HttpMetrics {
     }
 
     public void retransmittedAfterResponse(LateRetransmit r) {
-        retransmits.add(1, peer(r.socket(), service(r.socket())));
+        retransmits.add(1, socketAttributes(r.socket()).peer());
     }
 
-    private Attributes service(ObservedSocket o) {
-        return base(o).put(DIRECTION, direction(o.direction() == Direction.SERVER)).build();
-    }
-
-    /** What TCP facts are counted by: the service and its side, and for a client the server it called. */
-    private Attributes peer(ObservedSocket o, Attributes service) {
-        Attributes peer = o.direction() == Direction.SERVER ? service
-                : service.toBuilder().put(SERVER_ADDRESS, o.peerAddress()).build();
-        if (peers.add(peer)) {
-            startTcpAtZero(peer);
+    /**
+     * The service and its side (bytes), and for a client the server it called (TCP facts). A series
+     * seen for the first time starts its TCP counters at 0 (again after the cache was cleared: adding
+     * 0 changes nothing).
+     */
+    private SocketAttributes socketAttributes(ObservedSocket o) {
+        boolean server = o.direction() == Direction.SERVER;
+        SocketSeries key = new SocketSeries(o.service(), server, server ? null : o.peerAddress());
+        SocketAttributes known = sockets.get(key);
+        if (known != null) {
+            return known;
         }
-        return peer;
+        Attributes service = base(o.service()).put(DIRECTION, direction(server)).build();
+        Attributes peer = server ? service : service.toBuilder().put(SERVER_ADDRESS, o.peerAddress()).build();
+        startTcpAtZero(peer);
+        return sockets.put(key, new SocketAttributes(service, peer));
     }
 
     /**
@@ -251,7 +274,8 @@ public final class HttpMetrics {
      * server route gets its 499 series at 0 when it is first seen.
      */
     private RouteSeries serverRoute(Attributes service, String serviceName, String route) {
-        RouteSeries known = serverRoutes.get(List.of(serviceName, route));
+        RouteKey key = new RouteKey(serviceName, route);
+        RouteSeries known = serverRoutes.get(key);
         if (known != null) {
             return known;
         }
@@ -267,9 +291,7 @@ public final class HttpMetrics {
         }
         serverRequests.add(0, attributes);
         startAbandonedAtZero(service, route);
-        RouteSeries series = new RouteSeries(attributes, phases, causes);
-        serverRoutes.put(List.of(serviceName, route), series);
-        return series;
+        return serverRoutes.put(key, new RouteSeries(attributes, phases, causes));
     }
 
     private void startAbandonedAtZero(Attributes service, String route) {
@@ -286,27 +308,39 @@ public final class HttpMetrics {
         resets.add(0, peer.toBuilder().put(RESET_DIRECTION, "received").build());
     }
 
-    private AttributesBuilder base(ObservedSocket e) {
-        return serviceAttribute ? Attributes.builder().put(SERVICE, e.service()) : Attributes.builder();
+    private AttributesBuilder base(String service) {
+        return serviceAttribute ? Attributes.builder().put(SERVICE, service) : Attributes.builder();
     }
 
-    private static Attributes requestAttributes(HttpExchange e, boolean server, AttributesBuilder a) {
-        a.put(METHOD, e.method() != null && KNOWN_METHODS.contains(e.method()) ? e.method() : "_OTHER");
-        if (e.status() != null) {
-            a.put(STATUS, e.status().longValue());
+    private Attributes requestAttributes(HttpExchange e, boolean server) {
+        ObservedSocket socket = e.socket();
+        RequestSeries key = new RequestSeries(socket.service(), server, e.method(),
+                e.status() == null ? NO_STATUS : e.status(), e.route(), SemanticConventions.scheme(e),
+                server ? null : socket.peerAddress(), server ? socket.localPort() : socket.peerPort(),
+                SemanticConventions.errorType(e), server && peerAddresses ? socket.peerAddress() : null);
+        Attributes known = requests.get(key);
+        return known != null ? known : requests.put(key, requestAttributes(key));
+    }
+
+    private Attributes requestAttributes(RequestSeries k) {
+        AttributesBuilder a = base(k.service());
+        a.put(METHOD, k.method() != null && KNOWN_METHODS.contains(k.method()) ? k.method() : "_OTHER");
+        if (k.status() != NO_STATUS) {
+            a.put(STATUS, (long) k.status());
         }
-        if (e.route() != null) {
-            a.put(ROUTE, e.route());
+        if (k.route() != null) {
+            a.put(ROUTE, k.route());
         }
-        a.put(URL_SCHEME, SemanticConventions.scheme(e));
-        if (server) {
-            a.put(SERVER_PORT, e.socket().localPort());
-        } else {
-            a.put(SERVER_ADDRESS, e.socket().peerAddress()).put(SERVER_PORT, e.socket().peerPort());
+        a.put(URL_SCHEME, k.scheme());
+        if (k.serverAddress() != null) {
+            a.put(SERVER_ADDRESS, k.serverAddress());
         }
-        String error = SemanticConventions.errorType(e);
-        if (error != null) {
-            a.put(ERROR_TYPE, error);
+        a.put(SERVER_PORT, k.serverPort());
+        if (k.error() != null) {
+            a.put(ERROR_TYPE, k.error());
+        }
+        if (k.clientAddress() != null) {
+            a.put(CLIENT_ADDRESS, k.clientAddress());
         }
         return a.build();
     }

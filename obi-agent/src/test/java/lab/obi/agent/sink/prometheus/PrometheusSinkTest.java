@@ -101,6 +101,26 @@ class PrometheusSinkTest {
     }
 
     @Test
+    void requestsOfOneSeriesAreCountedTogetherAndOfAnotherApart() {
+        for (int i = 0; i < 3; i++) {
+            sink.exchange(TestReports.traced(TestReports.exchange(TestReports.SERVER, "/orders/{id}", 200)));
+        }
+        sink.exchange(TestReports.traced(TestReports.exchange(TestReports.SERVER, "/orders/{id}", 503)));
+        sink.exchange(TestReports.traced(TestReports.exchange(TestReports.SERVER, "/", 200)));
+        sink.exchange(TestReports.traced(TestReports.exchange(TestReports.OTHER_SERVER, "/orders/{id}", 200)));
+
+        Collection<HistogramPointData> points = metric("http.server.request.duration").getHistogramData().getPoints();
+        Attributes orders = Attributes.builder().put(SERVICE, "orders").put("http.request.method", "GET")
+                .put(STATUS, 200L).put(ROUTE, "/orders/{id}").put("server.port", 8080L).put("url.scheme", "http").build();
+        assertEquals(3, point(points, orders).getCount());
+        assertEquals(1, point(points, orders.toBuilder().put(STATUS, 503L).put("error.type", "503").build()).getCount());
+        assertEquals(1, point(points, orders.toBuilder().put(ROUTE, "/").build()).getCount());
+        assertEquals(1, point(points, orders.toBuilder().put(SERVICE, "billing").put("server.port", 9000L).build())
+                .getCount());
+        assertEquals(4, points.size());
+    }
+
+    @Test
     void everyServerRouteStartsItsAbandonSeriesAtZeroWith499() {
         sink.exchange(TestReports.traced(TestReports.exchange(TestReports.SERVER, "/orders/{id}", 200)));
 
