@@ -203,8 +203,8 @@ final class ExchangeAssembler {
         ObservedSocket.Direction direction = owner.direction() == ExchangeRecord.Direction.SERVER
                 ? ObservedSocket.Direction.SERVER : ObservedSocket.Direction.CLIENT;
         return new ObservedSocket(direction, owner.pid(), process.comm(), process.exe(),
-                process.serviceName(), process.containerId(), AddressText.of(owner.localAddress()),
-                owner.localPort(), AddressText.of(owner.peerAddress()), owner.peerPort());
+                process.serviceName(), process.containerId(), owner.localAddress(), owner.localPort(),
+                owner.peerAddress(), owner.peerPort());
     }
 
     private TcpEvidence evidence(ExchangeRecord r, boolean aborted, long epochOffsetNs) {

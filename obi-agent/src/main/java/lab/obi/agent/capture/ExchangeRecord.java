@@ -8,6 +8,8 @@ package lab.obi.agent.capture;
  * on the same thread when it started (0 when there is none or the thread serves requests concurrently).
  * {@code queuedNs}/{@code acceptedNs}: server side, when the request's first bytes arrived in the socket
  * and when accept() returned its connection (a connection's first request).
+ * {@code responseHead}: the first bytes of the response when the kernel could not read its status
+ * ({@code status} 0); empty otherwise.
  */
 public record ExchangeRecord(
         long connId,

@@ -1,13 +1,10 @@
 package lab.obi.agent.capture;
 
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicReferenceArray;
 import lab.obi.agent.contract.ConnectFailedRecordLayout;
 import lab.obi.agent.contract.ConnectionRecordLayout;
 import lab.obi.agent.contract.Directions;
@@ -69,7 +66,9 @@ public final class RecordDecoder {
     private static ExchangeRecord exchange(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side, int length) {
         int requestHeadLength = Math.min(b.getShort(ExchangeRecordLayout.REQ_HEAD_LEN) & 0xffff,
                 length - ExchangeRecordLayout.REQ_HEAD);
-        int responseHeadLength = Math.min(b.getShort(ExchangeRecordLayout.RESP_HEAD_LEN) & 0xffff,
+        int status = b.getShort(ExchangeRecordLayout.STATUS) & 0xffff;
+        // The kernel reads the status of every response it can: the head matters only when it could not.
+        int responseHeadLength = status != 0 ? 0 : Math.min(b.getShort(ExchangeRecordLayout.RESP_HEAD_LEN) & 0xffff,
                 ExchangeRecordLayout.RESP_HEAD_LENGTH);
         int socket = ExchangeRecordLayout.SOCKET;
         return new ExchangeRecord(
@@ -91,7 +90,7 @@ public final class RecordDecoder {
                 b.getInt(ExchangeRecordLayout.TID),
                 b.getInt(ExchangeRecordLayout.REQUEST_INDEX),
                 b.getInt(ExchangeRecordLayout.FLAGS),
-                b.getShort(ExchangeRecordLayout.STATUS) & 0xffff,
+                status,
                 b.getShort(socket + SocketLayout.FAMILY) & 0xffff,
                 Arrays.copyOfRange(bytes, ExchangeRecordLayout.RESP_HEAD, ExchangeRecordLayout.RESP_HEAD + responseHeadLength),
                 Arrays.copyOfRange(bytes, ExchangeRecordLayout.REQ_HEAD, ExchangeRecordLayout.REQ_HEAD + requestHeadLength),
@@ -141,9 +140,11 @@ public final class RecordDecoder {
 
     /** @param socket offset of the record's struct obi_socket */
     private static SocketOwner owner(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side, int socket) {
-        return new SocketOwner(b.getInt(RecordHeaderLayout.PID), comm(bytes, b, socket + SocketLayout.COMM), side,
-                address(bytes, socket + SocketLayout.LOCAL_ADDR), b.getShort(socket + SocketLayout.LOCAL_PORT) & 0xffff,
-                address(bytes, socket + SocketLayout.PEER_ADDR), b.getShort(socket + SocketLayout.PEER_PORT) & 0xffff);
+        return new SocketOwner(b.getInt(RecordHeaderLayout.PID), text(COMMS, bytes, b, socket + SocketLayout.COMM),
+                side, text(ADDRESSES, bytes, b, socket + SocketLayout.LOCAL_ADDR),
+                b.getShort(socket + SocketLayout.LOCAL_PORT) & 0xffff,
+                text(ADDRESSES, bytes, b, socket + SocketLayout.PEER_ADDR),
+                b.getShort(socket + SocketLayout.PEER_PORT) & 0xffff);
     }
 
     /** @param at offset of the record's struct obi_tcp_facts */
@@ -154,37 +155,24 @@ public final class RecordDecoder {
                 b.getInt(at + TcpFactsLayout.SYN_RETRANSMITS));
     }
 
-    private static InetAddress address(byte[] bytes, int offset) {
-        try {
-            // A v4-mapped IPv6 address comes back as an Inet4Address.
-            return InetAddress.getByAddress(Arrays.copyOfRange(bytes, offset, offset + SocketLayout.LOCAL_ADDR_LENGTH));
-        } catch (UnknownHostException impossibleFor16Bytes) {
-            throw new IllegalStateException(impossibleFor16Bytes);
-        }
+    private static final TextCache COMMS = new TextCache(RecordDecoder::comm);
+    private static final TextCache ADDRESSES = new TextCache(RecordDecoder::address);
+
+    private static String text(TextCache cache, byte[] bytes, ByteBuffer b, int at) {
+        return cache.text(bytes, at, b.getLong(at), b.getLong(at + 8));
     }
 
-    /** A process name, by its 16 bytes as the kernel sent them. */
-    private record Comm(long low, long high, String text) {
-    }
-
-    private static final int COMM_CACHE_SLOTS = 256;
-    /** A few names make up every record; decoding each again costs more than the rest of the record. */
-    private static final AtomicReferenceArray<Comm> COMMS = new AtomicReferenceArray<>(COMM_CACHE_SLOTS);
-
-    private static String comm(byte[] bytes, ByteBuffer b, int at) {
-        long low = b.getLong(at);
-        long high = b.getLong(at + 8);
-        int slot = (int) ((low ^ high) * 0x9E3779B97F4A7C15L >>> 56) & (COMM_CACHE_SLOTS - 1);
-        Comm cached = COMMS.getPlain(slot);
-        if (cached != null && cached.low() == low && cached.high() == high) {
-            return cached.text();
-        }
+    /** A process name: up to 16 bytes, NUL-terminated when shorter. */
+    private static String comm(byte[] bytes, int at) {
         int end = at;
         while (end < at + SocketLayout.COMM_LENGTH && bytes[end] != 0) {
             end++;
         }
-        String text = new String(bytes, at, end - at, StandardCharsets.UTF_8);
-        COMMS.setPlain(slot, new Comm(low, high, text));
-        return text;
+        return new String(bytes, at, end - at, StandardCharsets.UTF_8);
+    }
+
+    /** An IPv6 or v4-mapped address as people write it. */
+    private static String address(byte[] bytes, int at) {
+        return AddressText.of(Arrays.copyOfRange(bytes, at, at + SocketLayout.LOCAL_ADDR_LENGTH));
     }
 }

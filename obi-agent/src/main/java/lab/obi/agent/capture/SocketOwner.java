@@ -1,14 +1,15 @@
 package lab.obi.agent.capture;
 
-import java.net.InetAddress;
-
-/** The process that last used a connection, as the kernel saw it, and its end of the connection. */
+/**
+ * The process that last used a connection, as the kernel saw it, and its end of the connection.
+ * Addresses as people write them ({@link AddressText}).
+ */
 public record SocketOwner(
         int pid,
         String comm,
         ExchangeRecord.Direction direction,
-        InetAddress localAddress,
+        String localAddress,
         int localPort,
-        InetAddress peerAddress,
+        String peerAddress,
         int peerPort) {
 }

@@ -109,8 +109,7 @@ class AssemblyStageTest {
     }
 
     private static SocketOwner serverOwner() {
-        return new SocketOwner(4242, "nginx", ExchangeRecord.Direction.SERVER, RecordBuilder.address("127.0.0.1"),
-                8080, RecordBuilder.address("127.0.0.1"), 51234);
+        return new SocketOwner(4242, "nginx", ExchangeRecord.Direction.SERVER, "127.0.0.1", 8080, "127.0.0.1", 51234);
     }
 
     private static ConnectionRecord closed(long connId) {
@@ -259,7 +258,7 @@ class AssemblyStageTest {
     void aConnectThatNeverGotThroughIsACallOfTheRequestThatWaitedOnIt() {
         AssemblyStage stage = stage();
         SocketOwner connecting = new SocketOwner(4242, "nginx", ExchangeRecord.Direction.CLIENT,
-                RecordBuilder.address("10.0.0.1"), 40000, RecordBuilder.address("10.0.0.9"), 8080);
+                "10.0.0.1", 40000, "10.0.0.9", 8080);
         stage.accept(new ConnectFailedRecord(1_000_000, 1_501_000_000, 2, SERVER_CONN, 1, connecting), 0);
         assertTrue(reports.isEmpty(), "it waits for the request it was made for");
         RecordBuilder request = new RecordBuilder();
@@ -301,7 +300,7 @@ class AssemblyStageTest {
         stage.accept(request.build(), 0);
         stage.accept(closed(SERVER_CONN), 0);
         SocketOwner connecting = new SocketOwner(4242, "nginx", ExchangeRecord.Direction.CLIENT,
-                RecordBuilder.address("10.0.0.1"), 40000, RecordBuilder.address("10.0.0.9"), 8080);
+                "10.0.0.1", 40000, "10.0.0.9", 8080);
         now += 1_000_000;
         stage.accept(new ConnectFailedRecord(1_000_000, 1_500_500_000, 1, SERVER_CONN, 1, connecting), 0);
         now += HeldSlowRequests.HOLD_NANOS;

@@ -15,7 +15,6 @@ import lab.obi.agent.capture.ConnectionRecord;
 import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.LateRetransmitRecord;
 import lab.obi.agent.capture.SocketOwner;
-import java.net.InetAddress;
 import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.protocol.RouteNormaliser;
@@ -66,10 +65,9 @@ class ExchangeAssemblerTest {
 
     @Test
     void summarisesAConnectionAtItsClose() throws IOException {
-        InetAddress local = InetAddress.getByName("10.0.0.2");
-        InetAddress peer = InetAddress.getByName("10.0.0.1");
         TcpFacts established = new TcpFacts(0, 0, 0, 1_000, 0, 120, 0);
-        SocketOwner owner = new SocketOwner(99, "python3", ExchangeRecord.Direction.SERVER, local, 8080, peer, 5555);
+        SocketOwner owner = new SocketOwner(99, "python3", ExchangeRecord.Direction.SERVER, "10.0.0.2", 8080, "10.0.0.1",
+                5555);
         ConnectionRecord closed = new ConnectionRecord(7, 1_000, 61_000_001_000L, 300, 9_000, 3, 2,
                 ConnectionFlags.PEER_CLOSED_FIRST | ConnectionFlags.RST_SENT, owner, established);
         ConnectionSummary c = assembler(false).connection(closed, 10);
@@ -96,7 +94,7 @@ class ExchangeAssemblerTest {
     @Test
     void namesTheExchangeALateRetransmitBelongsTo() throws IOException {
         LateRetransmitRecord r = new LateRetransmitRecord(7, 4, 2_000, 0, new SocketOwner(99, "python3",
-                ExchangeRecord.Direction.SERVER, InetAddress.getByName("::1"), 8080, InetAddress.getByName("::1"), 5555));
+                ExchangeRecord.Direction.SERVER, "::1", 8080, "::1", 5555));
         LateRetransmit late = assembler(false).lateRetransmit(r, 1_000_000);
         assertEquals(1_002_000, late.atUnixNs());
         assertEquals(7, late.connId());

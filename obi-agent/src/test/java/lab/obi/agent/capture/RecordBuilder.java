@@ -42,7 +42,8 @@ public final class RecordBuilder {
     public ExchangeRecord build() {
         return new ExchangeRecord(connId, startNs, requestEndNs, responseStartNs, endNs, queuedNs, acceptedNs, finNs, rstNs, writeErrorNs,
                 bytesIn, bytesOut, responseBytesAtAbandon, contentLength,
-                new SocketOwner(pid, comm, direction, localAddress, localPort, peerAddress, peerPort), pid,
+                new SocketOwner(pid, comm, direction, AddressText.of(localAddress.getAddress()), localPort,
+                        AddressText.of(peerAddress.getAddress()), peerPort), pid,
                 requestIndex, flags, status, localAddress.getAddress().length == 4 ? 2 : 10, responseHead,
                 requestHead, parentConnId, parentRequestIndex, tcp);
     }

@@ -12,7 +12,6 @@ import lab.obi.agent.contract.SocketLayout;
 import lab.obi.agent.contract.TcpFactsLayout;
 import org.junit.jupiter.api.Test;
 
-import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -88,13 +87,35 @@ class RecordDecoderTest {
         assertTrue(r.has(ExchangeFlags.PEER_FIN));
         assertFalse(r.has(ExchangeFlags.RESPONSE_COMPLETE));
         assertEquals(503, r.status());
-        assertEquals(new SocketOwner(4242, "nginx", ExchangeRecord.Direction.SERVER, InetAddress.getByName("127.0.0.1"),
-                65000, InetAddress.getByName("127.0.0.1"), 8080), r.owner(), "ports are unsigned");
+        assertEquals(new SocketOwner(4242, "nginx", ExchangeRecord.Direction.SERVER, "127.0.0.1", 65000, "127.0.0.1",
+                8080), r.owner(), "ports are unsigned");
         assertArrayEquals(head, r.requestHead());
         assertEquals(5, r.parentConnId());
         assertEquals(2, r.parentRequestIndex());
         assertEquals(new TcpFacts(4, 2_000, 3_000, 500, 1_000_000_123L, 321, 1), r.tcp());
+        assertEquals(0, r.responseHead().length, "the kernel read the status: its head is not needed");
+    }
+
+    @Test
+    void theResponseHeadComesWhenTheKernelCouldNotReadTheStatus() {
+        byte[] bytes = exchange(Directions.SERVER, "GET / HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII));
+        ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder()).putShort(ExchangeRecordLayout.STATUS, (short) 0);
+        ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(bytes).orElseThrow();
         assertEquals("HTTP/1.1 503", new String(r.responseHead(), StandardCharsets.US_ASCII));
+    }
+
+    @Test
+    void namesAndAddressesOfManyRecordsAreEachTheirOwn() {
+        for (int i = 0; i < 1000; i++) {
+            byte[] bytes = exchange(Directions.SERVER, new byte[0]);
+            ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder());
+            b.put(ExchangeRecordLayout.SOCKET + SocketLayout.PEER_ADDR + 14, (byte) (i >> 8));
+            b.put(ExchangeRecordLayout.SOCKET + SocketLayout.PEER_ADDR + 15, (byte) i);
+            b.put(ExchangeRecordLayout.SOCKET + SocketLayout.COMM, ("w" + i + "\0").getBytes(StandardCharsets.US_ASCII));
+            SocketOwner owner = ((ExchangeRecord) RecordDecoder.decode(bytes).orElseThrow()).owner();
+            assertEquals("127.0." + (i >> 8) + "." + (i & 0xff), owner.peerAddress());
+            assertEquals("w" + i, owner.comm());
+        }
     }
 
     @Test
@@ -140,8 +161,8 @@ class RecordDecoderTest {
         assertTrue(c.has(ConnectionFlags.PEER_CLOSED_FIRST));
         assertTrue(c.has(ConnectionFlags.RST_SENT));
         assertFalse(c.has(ConnectionFlags.RST_RECEIVED));
-        assertEquals(new SocketOwner(4242, "nginx", ExchangeRecord.Direction.SERVER, InetAddress.getByName("127.0.0.1"),
-                65000, InetAddress.getByName("127.0.0.1"), 8080), c.owner());
+        assertEquals(new SocketOwner(4242, "nginx", ExchangeRecord.Direction.SERVER, "127.0.0.1", 65000, "127.0.0.1",
+                8080), c.owner());
         assertEquals(500, c.tcp().establishedNs());
         assertEquals(321, c.tcp().srttUs());
     }

@@ -6,7 +6,6 @@ import lab.obi.agent.protocol.http1.HttpRequestHead.TraceHeader;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.Set;
 
 /**
  * Parses the first bytes of HTTP/1.x heads as the kernel captured them.
@@ -18,8 +17,10 @@ public final class HttpParser {
     /** The kernel sends at most 1 KiB; anything beyond this is never looked at, so hostile input stays cheap. */
     static final int MAX_HEAD_BYTES = 8192;
 
-    private static final Set<String> METHODS =
-            Set.of("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE");
+    /** Matched as bytes and returned as these constants: no string per request for what has nine values. */
+    private static final String[] METHODS = {"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT",
+        "TRACE"};
+    private static final String[] VERSIONS = {"HTTP/1.1", "HTTP/1.0"};
     private static final int LONGEST_METHOD = "OPTIONS".length();
     private static final int VERSION_LENGTH = "HTTP/1.1".length();
     private static final int MAX_CONTENT_LENGTH_DIGITS = 18;
@@ -30,6 +31,9 @@ public final class HttpParser {
 
         final byte[] lowerCaseName = name().toLowerCase(Locale.ROOT).replace('_', '-').getBytes(StandardCharsets.US_ASCII);
     }
+
+    /** values() copies the array on every call. */
+    private static final Field[] FIELDS = Field.values();
 
     private HttpParser() {
     }
@@ -47,8 +51,8 @@ public final class HttpParser {
         if (methodEnd < 0) {
             return Optional.empty();
         }
-        String method = latin1(head, 0, methodEnd);
-        if (!METHODS.contains(method)) {
+        String method = oneOf(METHODS, head, 0, methodEnd);
+        if (method == null) {
             return Optional.empty();
         }
         int targetStart = methodEnd + 1;
@@ -68,8 +72,8 @@ public final class HttpParser {
         if (versionEnd > limit) {
             return Optional.empty();
         }
-        String version = latin1(head, versionStart, versionEnd);
-        if (!version.equals("HTTP/1.1") && !version.equals("HTTP/1.0")) {
+        String version = oneOf(VERSIONS, head, versionStart, versionEnd);
+        if (version == null) {
             return Optional.empty();
         }
         if ((versionEnd < limit && head[versionEnd] != '\r') || (versionEnd + 1 < limit && head[versionEnd + 1] != '\n')) {
@@ -164,7 +168,7 @@ public final class HttpParser {
     }
 
     private static Headers readHeaders(byte[] head, int from, int limit) {
-        String[] values = new String[Field.values().length];
+        String[] values = new String[FIELDS.length];
         boolean[] conflicting = new boolean[values.length];
         int lineStart = from;
         Integer headLength = null;
@@ -197,7 +201,7 @@ public final class HttpParser {
     }
 
     private static Field fieldNamed(byte[] head, int nameStart, int nameEnd) {
-        for (Field field : Field.values()) {
+        for (Field field : FIELDS) {
             byte[] name = field.lowerCaseName;
             if (nameEnd - nameStart == name.length && equalsIgnoreAsciiCase(head, nameStart, name)) {
                 return field;
@@ -363,6 +367,25 @@ public final class HttpParser {
             }
         }
         return -1;
+    }
+
+    /** The constant whose ASCII characters are the bytes from..to, or null. */
+    private static String oneOf(String[] constants, byte[] bytes, int from, int to) {
+        for (String constant : constants) {
+            if (constant.length() == to - from && equalsAscii(bytes, from, constant)) {
+                return constant;
+            }
+        }
+        return null;
+    }
+
+    private static boolean equalsAscii(byte[] bytes, int at, String ascii) {
+        for (int i = 0; i < ascii.length(); i++) {
+            if (bytes[at + i] != ascii.charAt(i)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** One char per byte: non-ASCII bytes can never compare equal to an ASCII literal. */

@@ -1,25 +1,24 @@
-package lab.obi.agent.assembly;
-
-import java.net.InetAddress;
+package lab.obi.agent.capture;
 
 /** Addresses as people write them: "127.0.0.1" for IPv4 (also when IPv4-mapped), "2001:db8::1" for IPv6 (RFC 5952). */
-final class AddressText {
+public final class AddressText {
 
     private AddressText() {
     }
 
-    static String of(InetAddress address) {
-        if (address == null) {
-            return null;
-        }
-        byte[] b = address.getAddress();
+    /** @param b an IPv4 (4 bytes) or IPv6 (16 bytes) address in network order */
+    public static String of(byte[] b) {
         if (b.length == 4) {
-            return address.getHostAddress();
+            return ipv4(b, 0);
         }
         if (isIpv4Mapped(b)) {
-            return (b[12] & 0xff) + "." + (b[13] & 0xff) + "." + (b[14] & 0xff) + "." + (b[15] & 0xff);
+            return ipv4(b, 12);
         }
         return compressedIpv6(b);
+    }
+
+    private static String ipv4(byte[] b, int at) {
+        return (b[at] & 0xff) + "." + (b[at + 1] & 0xff) + "." + (b[at + 2] & 0xff) + "." + (b[at + 3] & 0xff);
     }
 
     private static boolean isIpv4Mapped(byte[] b) {
