@@ -59,11 +59,13 @@ public final class RingBufferReader implements AutoCloseable {
         this.pageSize = libc.getpagesize();
         int mapFd = capture.ringBufferFd();
         consumerPage = map(pageSize, PROT_READ | PROT_WRITE, mapFd, 0);
-        // The data pages are mapped twice in a row, so a record that wraps around is contiguous.
-        producerAndData = map(pageSize + 2 * ringSize, PROT_READ, mapFd, pageSize);
+        // The data pages once, not twice in a row as libbpf maps them for records that wrap around: the
+        // kernel maps every page of the mapping up front, so a second view would count the whole ring
+        // again in the agent's resident memory. A record that wraps is copied in two pieces.
+        producerAndData = map(pageSize + ringSize, PROT_READ, mapFd, pageSize);
         consumer = consumerPage.getByteBuffer(0, pageSize).order(ByteOrder.nativeOrder());
         producer = producerAndData.getByteBuffer(0, pageSize).order(ByteOrder.nativeOrder());
-        data = producerAndData.getByteBuffer(pageSize, 2 * ringSize).order(ByteOrder.nativeOrder());
+        data = producerAndData.getByteBuffer(pageSize, ringSize).order(ByteOrder.nativeOrder());
         epollFd = libc.epoll_create1(0);
         Memory event = new Memory(EPOLL_EVENT_SIZE);
         event.clear();
@@ -117,9 +119,7 @@ public final class RingBufferReader implements AutoCloseable {
             }
             int length = header & ~(BUSY_BIT | DISCARD_BIT);
             if ((header & DISCARD_BIT) == 0) {
-                byte[] record = new byte[length];
-                data.get(offset + HEADER_SIZE, record);
-                sink.accept(record);
+                sink.accept(copy((offset + HEADER_SIZE) & (int) mask, length));
             }
             consumerPos += (HEADER_SIZE + length + 7) & ~7L;
             LONGS.setRelease(consumer, 0, consumerPos);
@@ -127,6 +127,15 @@ public final class RingBufferReader implements AutoCloseable {
                 producerPos = (long) LONGS.getAcquire(producer, 0);
             }
         }
+    }
+
+    /** The record's bytes; headers are 8-byte aligned, so only a record's data can wrap around the end. */
+    private byte[] copy(int start, int length) {
+        byte[] record = new byte[length];
+        int beforeEnd = (int) Math.min(length, ringSize - start);
+        data.get(start, record, 0, beforeEnd);
+        data.get(0, record, beforeEnd, length - beforeEnd);
+        return record;
     }
 
     /** Stops waiting, then drains what the kernel submitted until now. */
@@ -138,7 +147,7 @@ public final class RingBufferReader implements AutoCloseable {
             drain();
             libc.close(epollFd);
             libc.munmap(consumerPage, pageSize);
-            libc.munmap(producerAndData, pageSize + 2 * ringSize);
+            libc.munmap(producerAndData, pageSize + ringSize);
         }
     }
 }

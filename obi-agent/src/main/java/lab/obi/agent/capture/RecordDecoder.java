@@ -92,8 +92,8 @@ public final class RecordDecoder {
                 b.getInt(ExchangeRecordLayout.FLAGS),
                 status,
                 b.getShort(socket + SocketLayout.FAMILY) & 0xffff,
-                Arrays.copyOfRange(bytes, ExchangeRecordLayout.RESP_HEAD, ExchangeRecordLayout.RESP_HEAD + responseHeadLength),
-                Arrays.copyOfRange(bytes, ExchangeRecordLayout.REQ_HEAD, ExchangeRecordLayout.REQ_HEAD + requestHeadLength),
+                bytes(bytes, ExchangeRecordLayout.RESP_HEAD, responseHeadLength),
+                bytes(bytes, ExchangeRecordLayout.REQ_HEAD, requestHeadLength),
                 b.getLong(ExchangeRecordLayout.PARENT_CONN_ID),
                 b.getInt(ExchangeRecordLayout.PARENT_REQUEST_INDEX),
                 tcpFacts(b, ExchangeRecordLayout.TCP));
@@ -132,6 +132,12 @@ public final class RecordDecoder {
                 b.getInt(ResponseAckedRecordLayout.RETRANSMITS),
                 b.getInt(ResponseAckedRecordLayout.SRTT_US),
                 owner(bytes, b, side, ResponseAckedRecordLayout.SOCKET));
+    }
+
+    private static final byte[] NO_BYTES = {};
+
+    private static byte[] bytes(byte[] bytes, int at, int length) {
+        return length == 0 ? NO_BYTES : Arrays.copyOfRange(bytes, at, at + length);
     }
 
     private static long connId(ByteBuffer b) {
