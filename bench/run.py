@@ -7,12 +7,15 @@ to the baseline of the same run, with the spread of the rounds.
   bench/run.py [--rounds 5] [--seconds 15] [--out docs]     (make bench)
   bench/run.py --smoke                                       (CI: 1 round of 2 s, report in target/)
 
-Scenarios: (1) nginx serving a small static file, (2) nginx proxying to a JDK backend, (3) the JDK
-backend bare, under obi-agent, under the OpenTelemetry Java agent (both exporting to a local
-Collector), (4) capacity: records/s the agent keeps up with at zero drops, its CPU per 10k req/s and
-memory, (5) start-up: from launching the agent to its first captured request.
-Needs root, nginx, wrk, gnuplot, the agent jar (make build), the Collector (collector-config/build.sh)
-and Maven (fetches io.opentelemetry.javaagent). Run on a quiet machine: the figures are the machine's.
+Scenarios: (1) nginx serving a small static file: no agent, the agent's kernel side alone (its
+programs attached, nobody reading: bench/KernelOnly.java), the agent; (2) the same over HTTPS
+(keep-alive): no agent, the agent; (3) nginx proxying to a JDK backend; (4) the JDK backend bare,
+under obi-agent, under the OpenTelemetry Java agent (both exporting to a local Collector). Then the
+cost of each BPF program per request (kernel.bpf_stats_enabled, HTTP and HTTPS), what an OpenSSL
+uprobe costs per call, capacity, CPU, memory, start-up, and the agent's CPU profile.
+Needs root, nginx, wrk, openssl, gnuplot, bpftool, the agent jar (make build), the Collector
+(collector-config/build.sh) and Maven (fetches io.opentelemetry.javaagent). Run on a quiet machine:
+the figures are the machine's.
 """
 import argparse
 import json
@@ -33,10 +36,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 JAR = REPO / "obi-agent/target/quarkus-app/quarkus-run.jar"
+AGENT_CLASSPATH = ":".join(str(REPO / "obi-agent/target/quarkus-app" / d / "*") for d in ("app", "lib/main", "lib/boot"))
+BPF_OBJECT = REPO / "bpf/build/obi.bpf.o"
 JVM_OPTIONS = REPO / "obi-agent/jvm.options"  # the agent's JVM as shipped
 OTEL_JAVAAGENT = ("io.opentelemetry.javaagent", "opentelemetry-javaagent", "2.22.0")
 WRK = ["wrk", "-t2", "-c50", "--latency"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+BPF_STATS = Path("/proc/sys/kernel/bpf_stats_enabled")
+# Quoted from obi-lab issue 17: Coroot's node-agent (tracepoints and OpenSSL uprobes, like obi-agent),
+# measured side by side with obi-agent on this machine, 3 interleaved rounds, nginx small file, its
+# L7 capture on. Not measured by this script.
+PEER = {"name": "Coroot node-agent", "throughput": (0.54, 0.57), "cpu_per_10k": (11, 15), "rss_mib": (123, 127)}
 
 
 def say(message):
@@ -88,6 +98,7 @@ def wrk(url, seconds):
     socket_errors = re.search(r"Socket errors: (.*)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "p50": to_ms(latency["50"]),
         "p99": to_ms(latency["99"]),
         "errors": int(errors.group(1)) if errors else 0,
@@ -96,12 +107,13 @@ def wrk(url, seconds):
 
 
 class Lab:
-    """nginx (static file and a proxy), the JDK backend, the Collector: started once for the whole run."""
+    """nginx (static file over HTTP and HTTPS, and a proxy), the JDK backend, the Collector: started once for the whole run."""
 
     def __init__(self, work):
         self.work = work
         self.processes = []
         self.nginx_port = free_port()
+        self.tls_port = free_port()
         self.backend_port = free_port()
         self.collector_grpc = free_port()
 
@@ -116,6 +128,10 @@ class Lab:
         (self.work / "www").mkdir()
         (self.work / "tmp").mkdir()
         (self.work / "www/index.html").write_text("hello from obi-lab\n")
+        # A certificate made for this run, never kept.
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                        "-keyout", str(self.work / "key.pem"), "-out", str(self.work / "cert.pem")],
+                       check=True, capture_output=True)
         (self.work / "nginx.conf").write_text(f"""
 user root;
 worker_processes 1;
@@ -130,6 +146,9 @@ http {{
   upstream jdk {{ server 127.0.0.1:{self.backend_port}; keepalive 64; }}
   server {{
     listen 127.0.0.1:{self.nginx_port};
+    listen 127.0.0.1:{self.tls_port} ssl;
+    ssl_certificate {self.work}/cert.pem;
+    ssl_certificate_key {self.work}/key.pem;
     root {self.work}/www;
     location /jdk/ {{ proxy_pass http://jdk/; proxy_http_version 1.1; proxy_set_header Connection ""; }}
   }}
@@ -208,7 +227,8 @@ class Agent:
             options.append(f"-Dobi.watch.services={services}")
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{lab.collector_grpc}",
                "OTEL_METRIC_EXPORT_INTERVAL": "10000"} if otlp else {}
-        probe_url = f"http://127.0.0.1:{lab.nginx_port}/startup-probe"  # a 404 is captured too
+        # A 404, in the log's default tail as the client's error (the prober's side of the exchange).
+        probe_url = f"http://127.0.0.1:{lab.nginx_port}/startup-probe"
         stop_probe = threading.Event()
         launched = time.monotonic()
         self.process = lab.spawn("agent", ["java", f"@{JVM_OPTIONS}", *options, "-jar", str(JAR)], env=env)
@@ -245,6 +265,24 @@ class Agent:
         self.log.unlink(missing_ok=True)
 
 
+class KernelOnly:
+    """The agent's BPF programs attached as it attaches them, nobody reading (bench/KernelOnly.java)."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        log = lab.work / "kernel-only.log"
+        self.process = lab.spawn("kernel-only", ["java", "-cp", AGENT_CLASSPATH, str(REPO / "bench/KernelOnly.java"),
+                                                 str(BPF_OBJECT)])
+        deadline = time.monotonic() + 60
+        while "attached:" not in log.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"bench: bench/KernelOnly.java did not attach:\n{log.read_text(errors='replace')}")
+            time.sleep(0.05)
+
+    def stop(self):
+        self.lab.stop(self.process)
+
+
 def measured(lab, url, seconds, agent=None):
     """One wrk run; with an agent, its CPU, records and drops over the same window."""
     before = (cpu_seconds(agent.process.pid), agent.counters()) if agent else None
@@ -279,9 +317,100 @@ def interleaved(lab, name, variants, rounds, seconds):
             stop(context)
             say(f"{name} round {r + 1}/{rounds} {label}: {result['rps']:.0f} req/s, p50 {result['p50']:.3f} ms, "
                 f"p99 {result['p99']:.3f} ms" + (f", agent {100 * result['agent_cpu']:.0f}% CPU, "
-                                                 f"{result['records_per_s']:.0f} records/s, {result['dropped']:.0f} dropped"
+                                                 f"{result['records_per_s']:.0f} records/s, {result['dropped']:.0f} dropped, "
+                                                 f"{result['rss_mib']:.0f} MiB"
                                                  if agent else ""))
     return results
+
+
+def bpf_programs():
+    """{id: (name, run_time_ns, run_cnt)} of every loaded BPF program (the counts need bpf_stats_enabled)."""
+    out = subprocess.run(["bpftool", "prog", "show", "-j"], check=True, capture_output=True, text=True).stdout
+    return {p["id"]: (p.get("name", "?"), p.get("run_time_ns", 0), p.get("run_cnt", 0)) for p in json.loads(out)}
+
+
+PROGRAM_GROUPS = (("syscall tracepoints", ("enter_", "exit_")), ("TCP tracepoints", ("on_tcp_",)),
+                  ("OpenSSL uprobes", ("ssl_",)))
+
+
+def program_group(name):
+    return next((group for group, prefixes in PROGRAM_GROUPS if name.startswith(prefixes)), "other")
+
+
+def program_costs(lab, urls, seconds):
+    """Per request: how often each BPF program of the agent ran and how long, at saturation, by kernel.bpf_stats_enabled."""
+    earlier = set(bpf_programs())
+    agent = Agent(lab)
+    costs = {}
+    try:
+        BPF_STATS.write_text("1")
+        for name, url in urls:
+            subprocess.run(WRK + ["-d3s", url], capture_output=True)
+            before = {k: v for k, v in bpf_programs().items() if k not in earlier}
+            result = wrk(url, seconds)
+            after = bpf_programs()
+            by_group = {}
+            for prog_id, (prog, ns0, runs0) in before.items():
+                _, ns1, runs1 = after.get(prog_id, (prog, ns0, runs0))
+                group = by_group.setdefault(program_group(prog), {"runs": 0, "ns": 0})
+                group["runs"] += runs1 - runs0
+                group["ns"] += ns1 - ns0
+            costs[name] = {"requests": result["requests"], "rps": result["rps"], "groups": by_group}
+            say(f"BPF programs, {name}: " + ", ".join(
+                f"{g} {v['ns'] / max(1, result['requests']):.0f} ns/request" for g, v in by_group.items() if v["runs"]))
+    finally:
+        BPF_STATS.write_text("0")
+        agent.stop()
+    return costs
+
+
+TLS_LOOP = r"""
+import ssl, sys, time
+calls, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+server_context.load_cert_chain(cert, key)
+client_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+client_context.check_hostname, client_context.verify_mode = False, ssl.CERT_NONE
+to_server, to_client = ssl.MemoryBIO(), ssl.MemoryBIO()
+server_out, client_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+server = server_context.wrap_bio(to_server, server_out, server_side=True)
+client = client_context.wrap_bio(to_client, client_out, server_hostname="localhost")
+def pump():
+    to_server.write(client_out.read())
+    to_client.write(server_out.read())
+for side in (client, server) * 4:
+    try:
+        side.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    pump()
+message = b"GET / HTTP/1.1\r\n\r\n"
+start = time.perf_counter_ns()
+for _ in range(calls):
+    client.write(message)  # SSL_write_ex
+    to_server.write(client_out.read())
+    server.read(64)  # SSL_read_ex
+print((time.perf_counter_ns() - start) / (2 * calls))
+"""
+
+
+def uprobe_cost(lab, rounds, calls):
+    """ns per SSL_read_ex/SSL_write_ex call without and with the agent's uprobes attached: memory BIOs, no
+    socket, so the programs take their shortest path; what is measured is mostly the trap itself."""
+    script = lab.work / "tls_loop.py"
+    script.write_text(TLS_LOOP)
+    loop = ["python3", str(script), str(calls), str(lab.work / "cert.pem"), str(lab.work / "key.pem")]
+    results = {"without": [], "with": []}
+    for _ in range(rounds):
+        results["without"].append(float(subprocess.run(loop, check=True, capture_output=True, text=True).stdout))
+        kernel = KernelOnly(lab)
+        try:
+            results["with"].append(float(subprocess.run(loop, check=True, capture_output=True, text=True).stdout))
+        finally:
+            kernel.stop()
+    per_call = [w - wo for w, wo in zip(results["with"], results["without"])]
+    say(f"OpenSSL uprobes: {statistics.median(per_call):.0f} ns per call (entry and return)")
+    return {**results, "per_call_ns": per_call}
 
 
 def ratio_stats(results, label, baseline, key):
@@ -306,11 +435,11 @@ def main():
         args.rounds, args.seconds, args.out = 1, 2, str(REPO / "obi-agent/target/bench")
     if os.geteuid() != 0:
         raise SystemExit("bench: run as root (the agent loads BPF programs)")
-    for tool in ("nginx", "wrk", "java", "javac", "gnuplot", "mvn"):
+    for tool in ("nginx", "wrk", "java", "javac", "gnuplot", "mvn", "openssl", "bpftool"):
         if not shutil.which(tool):
             raise SystemExit(f"bench: {tool} missing (make deps installs it)")
-    if not JAR.exists():
-        raise SystemExit(f"bench: {JAR} missing: make build")
+    if not JAR.exists() or not BPF_OBJECT.exists():
+        raise SystemExit(f"bench: {JAR} or {BPF_OBJECT} missing: make build")
     collector = subprocess.run([str(REPO / "collector-config/build.sh")], check=True, capture_output=True,
                                text=True).stdout.strip().splitlines()[-1]
     group, artifact, version = OTEL_JAVAAGENT
@@ -321,25 +450,37 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="obi-bench-"))
     lab = Lab(work)
     started = time.time()
+    runs = {}
     try:
         lab.start(collector)
         static = f"http://127.0.0.1:{lab.nginx_port}/index.html"
+        static_tls = f"https://127.0.0.1:{lab.tls_port}/index.html"
         proxied = f"http://127.0.0.1:{lab.nginx_port}/jdk/api/orders"
         direct = f"http://127.0.0.1:{lab.backend_port}/api/orders"
         none = (lambda: None, lambda _: None)
         with_agent = (lambda: Agent(lab), lambda a: a.stop())
+        kernel_only = (lambda: KernelOnly(lab), lambda k: k.stop())
 
-        say(f"1/3 nginx static file: {args.rounds} rounds of {args.seconds} s, without and with obi-agent")
-        s1 = interleaved(lab, "nginx", [("baseline", none[0], static, none[1]),
-                                        ("obi-agent", with_agent[0], static, with_agent[1])], args.rounds, args.seconds)
+        say(f"1/4 nginx static file: {args.rounds} rounds of {args.seconds} s, without obi-agent, its kernel side"
+            " alone, with it")
+        runs["nginx"] = interleaved(lab, "nginx", [("baseline", none[0], static, none[1]),
+                                                   ("kernel-only", kernel_only[0], static, kernel_only[1]),
+                                                   ("obi-agent", with_agent[0], static, with_agent[1])],
+                                    args.rounds, args.seconds)
 
-        say("2/3 nginx proxying to the JDK backend")
+        say("2/4 nginx static file over HTTPS (keep-alive)")
+        runs["https"] = interleaved(lab, "https", [("baseline", none[0], static_tls, none[1]),
+                                                   ("obi-agent", with_agent[0], static_tls, with_agent[1])],
+                                    args.rounds, args.seconds)
+
+        say("3/4 nginx proxying to the JDK backend")
         backend = lab.backend("backend")
-        s2 = interleaved(lab, "proxy", [("baseline", none[0], proxied, none[1]),
-                                        ("obi-agent", with_agent[0], proxied, with_agent[1])], args.rounds, args.seconds)
+        runs["proxy"] = interleaved(lab, "proxy", [("baseline", none[0], proxied, none[1]),
+                                                   ("obi-agent", with_agent[0], proxied, with_agent[1])],
+                                    args.rounds, args.seconds)
         lab.stop(backend)
 
-        say("3/3 the JDK backend bare, under obi-agent, under the OpenTelemetry Java agent")
+        say("4/4 the JDK backend bare, under obi-agent, under the OpenTelemetry Java agent")
         holder = {}
         def bare():
             holder["backend"] = lab.backend("backend")
@@ -356,8 +497,13 @@ def main():
             if isinstance(context, Agent):
                 context.stop()
             lab.stop(holder.pop("backend"))
-        s3 = interleaved(lab, "jdk", [("baseline", bare, direct, stop), ("obi-agent", obi, direct, stop),
-                                      ("otel-javaagent", otel, direct, stop)], args.rounds, args.seconds)
+        runs["jdk"] = interleaved(lab, "jdk", [("baseline", bare, direct, stop), ("obi-agent", obi, direct, stop),
+                                               ("otel-javaagent", otel, direct, stop)], args.rounds, args.seconds)
+
+        say("the cost of each BPF program per request (kernel.bpf_stats_enabled)")
+        runs["programs"] = program_costs(lab, [("HTTP", static), ("HTTPS", static_tls)], max(2, args.seconds * 2 // 3))
+        say("what an OpenSSL uprobe costs per call")
+        runs["uprobe"] = uprobe_cost(lab, 3, 20_000 if args.smoke else 200_000)
     finally:
         lab.close()
     say("where the agent's CPU goes: bench/profile.sh (Java Flight Recorder)")
@@ -365,7 +511,7 @@ def main():
                              text=True).stdout
     profile = "\n".join(l for l in profile.splitlines() if not l.startswith("["))
     elapsed = time.time() - started
-    report(Path(args.out), args, s1, s2, s3, elapsed, version, profile)
+    report(Path(args.out), args, runs, elapsed, version, profile)
     if not args.smoke:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -385,68 +531,121 @@ def fmt_ratio(stats):
     return f"{100 * med:.1f}% ({100 * low:.1f}-{100 * high:.1f})"
 
 
-def report(out, args, s1, s2, s3, elapsed, otel_version, profile):
+def spread(values, digits=1):
+    return (f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+            if values else "n/a")
+
+
+def report(out, args, runs, elapsed, otel_version, profile):
     out.mkdir(parents=True, exist_ok=True)
     command = "sudo make bench" if (args.rounds, args.seconds) == (5, 15) else \
         f"sudo bench/run.py --rounds {args.rounds} --seconds {args.seconds}"
+    nginx, https, proxy, jdk = runs["nginx"], runs["https"], runs["proxy"], runs["jdk"]
     rows = []
-    for name, results, variants in (("nginx static file", s1, ["obi-agent"]), ("nginx -> JDK backend", s2, ["obi-agent"]),
-                                    ("JDK backend", s3, ["obi-agent", "otel-javaagent"])):
-        base = results["baseline"]
+    for name, results in (("nginx static file", nginx), ("nginx static file, HTTPS", https),
+                          ("nginx -> JDK backend", proxy), ("JDK backend", jdk)):
         rows.append(f"| {name} | baseline | {median(results, 'baseline', 'rps'):,.0f} | 100% | "
                     f"{median(results, 'baseline', 'p50'):.3f} | {median(results, 'baseline', 'p99'):.3f} | 100% |")
-        for v in variants:
+        for v in (k for k in results if k != "baseline"):
             rows.append(f"| | {v} | {median(results, v, 'rps'):,.0f} | {fmt_ratio(ratio_stats(results, v, 'baseline', 'rps'))} | "
                         f"{median(results, v, 'p50'):.3f} | {median(results, v, 'p99'):.3f} | "
                         f"{fmt_ratio(ratio_stats(results, v, 'baseline', 'p99'))} |")
-        assert len(base) == args.rounds
-    agent_rounds = s1["obi-agent"] + s2["obi-agent"]
-    zero_drop = [r["records_per_s"] for r in agent_rounds if r["dropped"] == 0]
-    cpu_per_10k = [100 * r["agent_cpu"] / (r["rps"] / 10_000) for r in agent_rounds]
-    startups = [r["startup_s"] for r in agent_rounds if "startup_s" in r]
-    rss = max(r["rss_mib"] for r in agent_rounds + s3["obi-agent"])
-    drops = sum(r["dropped"] for r in agent_rounds)
+        assert len(results["baseline"]) == args.rounds
+
+    def cpu_per_10k(rounds):
+        return [100 * r["agent_cpu"] / (r["rps"] / 10_000) for r in rounds]
+    cpu_rows = []
+    for name, rounds in (("nginx static file", nginx["obi-agent"]), ("nginx static file, HTTPS", https["obi-agent"]),
+                         ("nginx -> JDK backend", proxy["obi-agent"]),
+                         ("JDK backend (spans and metrics over OTLP)", jdk["obi-agent"])):
+        cpu_rows.append(f"| {name} | {spread([100 * r['agent_cpu'] for r in rounds])} | "
+                        f"{spread([100 * r['agent_cpu'] / os.cpu_count() for r in rounds])} | "
+                        f"{spread(cpu_per_10k(rounds))} | {spread([r['rss_mib'] for r in rounds], 0)} |")
+    capture_rounds = nginx["obi-agent"] + https["obi-agent"] + proxy["obi-agent"]
+    zero_drop = [r["records_per_s"] for r in capture_rounds if r["dropped"] == 0]
+    startups = [r["startup_s"] for r in capture_rounds if "startup_s" in r]
+    rss = max(r["rss_mib"] for r in capture_rounds + jdk["obi-agent"])
+    drops = sum(r["dropped"] for r in capture_rounds)
     export_drops = {}
-    for r in s3["obi-agent"]:
+    for r in jdk["obi-agent"]:
         for reason, n in r.get("dropped_by_reason", {}).items():
             export_drops[reason] = export_drops.get(reason, 0) + n
-    tput_nginx = ratio_stats(s1, "obi-agent", "baseline", "rps")[0]
-    p99_nginx = ratio_stats(s1, "obi-agent", "baseline", "p99")[0]
-    obi_cost = 1 - ratio_stats(s3, "obi-agent", "baseline", "rps")[0]
-    otel_cost = 1 - ratio_stats(s3, "otel-javaagent", "baseline", "rps")[0]
 
-    def target(ok, text):
-        return f"| {text} | {'met' if ok else 'missed'} |"
+    tput = ratio_stats(nginx, "obi-agent", "baseline", "rps")[0]
+    tput_kernel = ratio_stats(nginx, "kernel-only", "baseline", "rps")[0]
+    cpu = statistics.median(cpu_per_10k(nginx["obi-agent"]))
+    obi_cost = 1 - ratio_stats(jdk, "obi-agent", "baseline", "rps")[0]
+    otel_cost = 1 - ratio_stats(jdk, "otel-javaagent", "baseline", "rps")[0]
+    obi_p99 = ratio_stats(jdk, "obi-agent", "baseline", "p99")[0] - 1
+    otel_p99 = ratio_stats(jdk, "otel-javaagent", "baseline", "p99")[0] - 1
+
+    def per_request_ns(traffic, group=None):
+        cost = runs["programs"][traffic]
+        return sum(v["ns"] for g, v in cost["groups"].items() if group in (None, g)) / max(1, cost["requests"])
+    kernel_says = (f"the kernel side alone keeps {100 * tput_kernel:.0f}%: its programs run "
+                   f"{per_request_ns('HTTP'):,.0f} ns per request (both sides), {per_request_ns('HTTP', 'syscall tracepoints'):,.0f}"
+                   f" of it on the syscall tracepoints, whose entry costs more on top")
+
+    def target(ok, text, distance):
+        return f"| {text} | {'met' if ok else 'missed by ' + distance} |"
     targets = [
-        target(tput_nginx >= 0.97, f"throughput with obi-agent >= 97% of baseline (nginx static): {100 * tput_nginx:.1f}%"
-               + ("" if tput_nginx >= 0.97 else f", missed by {100 * (0.97 - tput_nginx):.1f} points")),
-        target(p99_nginx <= 1.05, f"p99 within +5% (nginx static): {100 * (p99_nginx - 1):+.1f}%"),
-        target(obi_cost <= otel_cost / 3, f"overhead on the JDK backend <= 1/3 of the OpenTelemetry Java agent's: "
-               f"obi-agent {100 * obi_cost:.1f}% vs {100 * otel_cost:.1f}% of throughput"),
-        target(statistics.median(cpu_per_10k) <= 5, f"agent CPU <= 5% of a core per 10k req/s: "
-               f"{statistics.median(cpu_per_10k):.1f}% (median of the rounds)"),
-        target(rss <= 200, f"RSS <= 200 MiB: peak {rss:.0f} MiB"),
+        target(tput >= 0.75, f"nginx static file keeps >= 75% of its throughput with obi-agent: {100 * tput:.1f}%",
+               f"{100 * (0.75 - tput):.1f} points; {kernel_says}; the agent's process takes "
+               f"{100 * median(nginx, 'obi-agent', 'agent_cpu'):.0f}% of a core from the same cores"),
+        target(tput_kernel >= 0.80, f"... >= 80% with its programs attached and nobody reading: {100 * tput_kernel:.1f}%",
+               f"{100 * (0.80 - tput_kernel):.1f} points: {kernel_says}"),
+        target(cpu <= 3, f"agent CPU <= 3% of a core per 10k requests/s (nginx static file): {cpu:.1f}%",
+               f"{cpu - 3:.1f} points: the profile below says where"),
+        target(rss <= 150, f"resident memory <= 150 MiB at saturation (JVM as shipped): peak {rss:.0f} MiB",
+               f"{rss - 150:.0f} MiB"),
+        target(obi_cost < otel_cost and obi_p99 < otel_p99,
+               f"JDK backend: throughput cost and p99 increase below the OpenTelemetry Java agent's: obi-agent "
+               f"{100 * obi_cost:.1f}% and {100 * obi_p99:+.0f}% vs {100 * otel_cost:.1f}% and {100 * otel_p99:+.0f}%",
+               "see the row"),
+        target(tput > PEER["throughput"][1] and cpu < PEER["cpu_per_10k"][0] and rss < PEER["rss_mib"][0],
+               f"ahead of {PEER['name']} on all three (quoted: nginx kept {PEER['throughput'][0]:.2f}-"
+               f"{PEER['throughput'][1]:.2f}, {PEER['cpu_per_10k'][0]}-{PEER['cpu_per_10k'][1]}% of a core per 10k "
+               f"requests/s, {PEER['rss_mib'][0]}-{PEER['rss_mib'][1]} MiB): obi-agent {tput:.2f}, {cpu:.1f}%, "
+               f"{rss:.0f} MiB", "see the row"),
         target(bool(zero_drop) and max(zero_drop) >= 50_000 and drops == 0,
-               f"zero drops at 50k records/s: up to {max(zero_drop, default=0):,.0f} records/s with {drops:.0f} dropped in all capture rounds"),
+               f"zero drops at 50k records/s: up to {max(zero_drop, default=0):,.0f} records/s with {drops:.0f} dropped "
+               f"in all capture rounds", "see the row"),
         target(bool(startups) and statistics.median(startups) <= 3,
                f"start to first captured request <= 3 s: median {statistics.median(startups) if startups else float('nan'):.2f} s "
-               f"({min(startups, default=0):.2f}-{max(startups, default=0):.2f}, {len(startups)} starts)"),
+               f"({min(startups, default=0):.2f}-{max(startups, default=0):.2f}, {len(startups)} starts)", "see the row"),
     ]
-    (out / "benchmarks.json").write_text(json.dumps({"nginx": s1, "proxy": s2, "jdk": s3}, indent=1))
-    plot(out, s1, s2, s3)
+
+    program_rows = []
+    for name, cost in runs["programs"].items():
+        for group, v in sorted(cost["groups"].items(), key=lambda kv: -kv[1]["ns"]):
+            if v["runs"]:
+                program_rows.append(f"| {name} | {group} | {v['runs'] / cost['requests']:.1f} | "
+                                    f"{v['ns'] / v['runs']:.0f} | {v['ns'] / cost['requests']:,.0f} |")
+        total = sum(v["ns"] for v in cost["groups"].values())
+        program_rows.append(f"| {name} | all | | | **{total / cost['requests']:,.0f}** |")
+    uprobe = runs["uprobe"]
+    https_uprobes = runs["programs"].get("HTTPS", {}).get("groups", {}).get("OpenSSL uprobes", {"runs": 0, "ns": 0})
+    uprobe_program_ns = https_uprobes["ns"] / https_uprobes["runs"] if https_uprobes["runs"] else float("nan")
+    # An entry and a return program per call; both sides of each request call OpenSSL.
+    uprobe_calls = https_uprobes["runs"] / 2 / runs["programs"]["HTTPS"]["requests"] if https_uprobes["runs"] else 0
+
+    (out / "benchmarks.json").write_text(json.dumps(runs, indent=1))
+    plot(out, runs)
     (out / "benchmarks.md").write_text(f"""# obi-agent benchmarks
 
 Measured by `{command}` (bench/run.py) on {time.strftime('%Y-%m-%d')}, {elapsed / 60:.0f} minutes.
 Machine: {machine()}.
 Each scenario ran {args.rounds} interleaved rounds of {args.seconds} s (baseline, variant, baseline, ...);
 ratios are per round against the baseline of the same round: median (min-max). Latency in ms, as wrk
-reports it (with `--latency`). The agent runs with its defaults (request log to a file, Prometheus
-endpoint) in scenarios 1 and 2, and exports spans and metrics over OTLP to a local Collector in
-scenario 3, like the OpenTelemetry Java agent {otel_version} (traces and metrics, logs off) next to it;
-there it reports the backend only (`obi.watch.services`), as the Java agent does: wrk's side of each
-request is still captured in the kernel, then filtered out.
-nginx, wrk, the backend and the agent share the machine's CPUs: on 2 cores, what the agent uses is
-taken from the others.
+reports it (with `--latency`). The agent runs as shipped (obi-agent/jvm.options) with its defaults
+(the request log's tail to a file, the Prometheus endpoint) in the nginx scenarios, and exports
+spans and metrics over OTLP to a local Collector in the JDK backend's, like the OpenTelemetry Java
+agent {otel_version} (traces and metrics, logs off) next to it; there it reports the backend only
+(`obi.watch.services`), as the Java agent does: wrk's side of each request is still captured in the
+kernel, then filtered out. `kernel-only` is the agent's BPF programs attached as the agent attaches
+them, nobody reading the ring buffer (bench/KernelOnly.java): what the kernel side alone costs.
+nginx, wrk, the backend and the agent share the machine's CPUs: on {os.cpu_count()} cores, what the
+agent uses is taken from the others.
 
 ![throughput and p99 relative to the baseline](benchmarks.png)
 
@@ -456,61 +655,70 @@ taken from the others.
 |---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-## Capacity, cost and start-up (obi-agent, scenarios 1 and 2)
-
-| figure | value |
-|---|---|
-| records/s kept up with at zero drops (both sides of each request are records) | {max(zero_drop, default=0):,.0f} (highest round) |
-| records dropped, all rounds (ring buffer, tables, queue) | {drops:.0f} |
-| scenario 3 (every request a span over OTLP): dropped by reason | {", ".join(f"{k} {v:.0f}" for k, v in export_drops.items()) or "none"} |
-| agent CPU per 10k requests/s, % of one core | {statistics.median(cpu_per_10k):.1f} (median; {min(cpu_per_10k):.1f}-{max(cpu_per_10k):.1f}) |
-| agent resident memory, peak (obi-agent/jvm.options: Serial GC, heap up to 256 MiB) | {rss:.0f} MiB |
-| start to first captured request | {statistics.median(startups) if startups else float('nan'):.2f} s median ({len(startups)} starts) |
-
 ## Against the targets
 
 | target | |
 |---|---|
 {chr(10).join(targets)}
 
-## What the profile shows
+The peer's figures are quoted from obi-lab issue 17 (measured on this machine in an earlier run,
+not by this script); ours are this run's.
 
-Where a target is missed, two costs add up. In the kernel: every syscall tracepoint that obi-agent
-enables takes the tracing slow path on every read and write of every process, whether the agent
-cares about that process or not; ../shared/notes/kernel-hooks-cost.md measured that empty programs
-on those tracepoints already take about 15% of nginx's throughput at saturation, and the capture
-programs attached with no agent reading them about 40% (README, "Tests and measurements"). In the
-agent: its user-space CPU, taken from the same two cores as nginx and wrk. `bench/profile.sh`
-(nginx static file at saturation, the agent under Java Flight Recorder) printed:
+## Where the cost is: the kernel side
+
+Every BPF program of the agent, timed by the kernel (`kernel.bpf_stats_enabled`) at saturation
+while the agent ran ({max(2, args.seconds * 2 // 3)} s each, nginx static file). Both sides of each request are observed:
+nginx's and wrk's. Program time only: entering a tracepoint or an uprobe costs more on top.
+
+| traffic | programs | runs per request | ns per run | ns per request |
+|---|---|---|---|---|
+{chr(10).join(program_rows)}
+
+An OpenSSL uprobe (entry and return probe of `SSL_read_ex`/`SSL_write_ex`) costs
+{spread([v / 1000 for v in uprobe['per_call_ns']], 2)} µs per call in all: Python's `ssl` module on memory
+BIOs, {len(uprobe['per_call_ns'])} rounds with and without the probes attached, a call taking
+{spread([v / 1000 for v in uprobe['without']], 2)} µs without them. In the HTTPS scenario the uprobe
+programs themselves ran {uprobe_program_ns:.0f} ns per call (entry and return), {uprobe_calls:.1f} calls per
+request (both sides).
+
+## Where the cost is: the agent's process
+
+| scenario | agent CPU, % of a core | % of the machine | % of a core per 10k requests/s | resident MiB, peak |
+|---|---|---|---|---|
+{chr(10).join(cpu_rows)}
+
+| figure | value |
+|---|---|
+| records/s kept up with at zero drops (both sides of each request are records) | {max(zero_drop, default=0):,.0f} (highest round) |
+| records dropped, all rounds (ring buffer, tables, queue) | {drops:.0f} |
+| JDK backend (every request a span over OTLP): dropped by reason | {", ".join(f"{k} {v:.0f}" for k, v in export_drops.items()) or "none"} |
+| agent resident memory, peak of all rounds | {rss:.0f} MiB |
+| start to first captured request | {statistics.median(startups) if startups else float('nan'):.2f} s median ({len(startups)} starts) |
+
+`bench/profile.sh` (nginx static file at saturation, the agent under Java Flight Recorder) printed:
 
 ```
 {profile}
 ```
 
-A small static file at saturation is the worst case: nothing but syscalls, and every request is two
-records (nginx's and wrk's). Services that spend time in their own code per request pay a smaller
-share, as scenario 2 shows. Memory: the agent runs with a bounded heap (obi-agent/jvm.options:
-256 MiB, Serial GC); with the JVM's defaults (G1, up to a quarter of RAM) it reached 1.8 GiB in a
-trial on this 24 GiB machine. A 96 MiB heap gave 232 MiB resident without drops at saturation, 64 MiB
-dropped records: the remaining resident memory beyond the heap is the JVM itself (classes of Quarkus,
-the OpenTelemetry SDK, Jackson and JNA; code cache; thread stacks) and the 16 MiB ring buffer.
 Raw rounds: benchmarks.json.
 """)
     say(f"report: {out / 'benchmarks.md'}")
 
 
-def plot(out, s1, s2, s3):
+def plot(out, runs):
     data = out / "benchmarks.dat"
     lines = []
-    for i, (name, results, variant) in enumerate((("nginx", s1, "obi-agent"), ("nginx-to-JDK", s2, "obi-agent"),
-                                                  ("JDK obi-agent", s3, "obi-agent"),
-                                                  ("JDK OTel agent", s3, "otel-javaagent"))):
-        t = ratio_stats(results, variant, "baseline", "rps")
-        p = ratio_stats(results, variant, "baseline", "p99")
+    bars = (("nginx kernel side", "nginx", "kernel-only"), ("nginx", "nginx", "obi-agent"),
+            ("nginx HTTPS", "https", "obi-agent"), ("nginx-to-JDK", "proxy", "obi-agent"),
+            ("JDK obi-agent", "jdk", "obi-agent"), ("JDK OTel agent", "jdk", "otel-javaagent"))
+    for i, (name, scenario, variant) in enumerate(bars):
+        t = ratio_stats(runs[scenario], variant, "baseline", "rps")
+        p = ratio_stats(runs[scenario], variant, "baseline", "p99")
         lines.append(f'{i} "{name}" {100 * t[0]:.2f} {100 * t[1]:.2f} {100 * t[2]:.2f} {100 * p[0]:.2f} {100 * p[1]:.2f} {100 * p[2]:.2f}')
     data.write_text("\n".join(lines) + "\n")
     subprocess.run(["gnuplot"], input=f"""
-set terminal pngcairo size 900,450 noenhanced font ",10"
+set terminal pngcairo size 1000,450 noenhanced font ",10"
 set output "{out / 'benchmarks.png'}"
 set title "relative to the baseline of the same rounds (median, min-max)"
 set style data histograms
