@@ -57,11 +57,6 @@ public interface AgentConfig {
         @WithDefault("tail")
         Lines lines();
 
-        /** In the tail: exchanges at least this long. */
-        @WithDefault("200ms")
-        @DurationMin(nanos = 1)
-        Duration slow();
-
         /** In the tail: this fraction of the other exchanges, chosen by trace id (a trace is in or out whole). */
         @WithName("sample-ratio")
         @WithDefault("0.01")

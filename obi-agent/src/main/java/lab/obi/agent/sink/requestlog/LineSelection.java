@@ -15,8 +15,8 @@ import lab.obi.agent.sink.SemanticConventions;
 
 /**
  * Which reports get a line (obi.request-log.lines). The tail: every exchange that went wrong or was
- * slow (abandoned, cut short, an error status, TCP retransmits or resets, an interface outage, at
- * least obi.request-log.slow long) and a sample of the rest by trace id, so that the exchanges of a
+ * slow (abandoned, cut short, an error status, TCP retransmits or resets, an interface outage, slow
+ * as obi.slow.threshold says, with the cause the log line tells) and a sample of the rest by trace id, so that the exchanges of a
  * trace are in or out together; connections that were reset or retransmitted on; every late
  * retransmit. Writing every line of a busy host costs the agent more than everything else it does
  * per request, and the metrics count every exchange whatever the log keeps.
@@ -24,34 +24,32 @@ import lab.obi.agent.sink.SemanticConventions;
 final class LineSelection {
 
     private final boolean all;
-    private final long slowNs;
     private final Sampler sample;
 
-    private LineSelection(boolean all, long slowNs, Sampler sample) {
+    private LineSelection(boolean all, Sampler sample) {
         this.all = all;
-        this.slowNs = slowNs;
         this.sample = sample;
     }
 
     static LineSelection of(AgentConfig.RequestLog config) {
-        return new LineSelection(config.lines() == AgentConfig.RequestLog.Lines.ALL, config.slow().toNanos(),
+        return new LineSelection(config.lines() == AgentConfig.RequestLog.Lines.ALL,
                 Sampler.traceIdRatioBased(config.sampleRatio()));
     }
 
     static LineSelection all() {
-        return new LineSelection(true, 0, Sampler.alwaysOn());
+        return new LineSelection(true, Sampler.alwaysOn());
     }
 
     /** For the start-up line. */
     static String describe(AgentConfig.RequestLog config) {
         return config.lines() == AgentConfig.RequestLog.Lines.ALL ? "every exchange"
-                : "the tail (wrong, or slower than " + config.slow().toMillis() + " ms) and "
+                : "the tail (wrong, or slow: obi.slow.threshold) and "
                 + config.sampleRatio() * 100 + "% of the rest";
     }
 
     boolean keeps(ExchangeReport report) {
         HttpExchange e = report.exchange();
-        return all || e.aborted() || e.truncated() || !e.requestComplete() || e.durationNs() >= slowNs
+        return all || e.aborted() || e.truncated() || !e.requestComplete() || report.slowCause() != null
                 || SemanticConventions.errorType(e) != null || troubled(e.tcp()) || sampled(report);
     }
 

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.TraceFlags;
 import io.opentelemetry.api.trace.TraceState;
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.IntStream;
@@ -19,6 +18,7 @@ import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.ExchangeReport;
 import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.report.Phases;
+import lab.obi.agent.report.SlowCause;
 import lab.obi.agent.report.TcpEvidence;
 import lab.obi.agent.report.TestReports;
 import org.junit.jupiter.api.Test;
@@ -36,11 +36,6 @@ class LineSelectionTest {
         @Override
         public Optional<java.nio.file.Path> path() {
             return Optional.empty();
-        }
-
-        @Override
-        public Duration slow() {
-            return Duration.ofMillis(200);
         }
     }
 
@@ -66,7 +61,8 @@ class LineSelectionTest {
     void whatWentWellIsLeftOut() {
         assertFalse(tail(fast(TestReports.SERVER, 200)));
         assertFalse(tail(fast(TestReports.SERVER, 404)), "a server's 4xx is the client's error");
-        assertFalse(tail(exchange(TestReports.SERVER, 199_999_999, 200, null, false, true, TcpEvidence.NONE)));
+        assertFalse(tail(exchange(TestReports.SERVER, 600_000_000, 200, null, false, true, TcpEvidence.NONE)),
+                "long, but not slow as obi.slow.threshold says (a long poll, a download)");
     }
 
     @Test
@@ -74,7 +70,8 @@ class LineSelectionTest {
         assertTrue(tail(exchange(TestReports.SERVER, 1_000_000, 499, AbortKind.FIN, false, true, TcpEvidence.NONE)));
         assertTrue(tail(exchange(TestReports.SERVER, 1_000_000, 200, null, true, true, TcpEvidence.NONE)));
         assertTrue(tail(exchange(TestReports.SERVER, 1_000_000, 400, null, false, false, TcpEvidence.NONE)));
-        assertTrue(tail(exchange(TestReports.SERVER, 200_000_000, 200, null, false, true, TcpEvidence.NONE)));
+        assertTrue(TAIL.keeps(TestReports.traced(exchange(TestReports.SERVER, 600_000_000, 200, null, false, true,
+                TcpEvidence.NONE)).withSlowCause(SlowCause.PROCESSING)));
         assertTrue(tail(fast(TestReports.SERVER, 503)));
         assertTrue(tail(fast(TestReports.CLIENT, 404)), "a client's 4xx is an error (error.type)");
         assertTrue(tail(exchange(TestReports.SERVER, 1_000_000, 200, null, false, true,

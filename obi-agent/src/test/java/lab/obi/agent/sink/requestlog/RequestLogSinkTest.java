@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import lab.obi.agent.config.AgentConfig;
@@ -19,6 +18,7 @@ import lab.obi.agent.config.AgentConfig.RequestLog.Lines;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.LateRetransmit;
 import lab.obi.agent.report.LateRetransmitReport;
+import lab.obi.agent.report.SlowCause;
 import lab.obi.agent.report.TestReports;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,11 +28,6 @@ class RequestLogSinkTest {
     private record Config(boolean enabled, Optional<Path> path, Lines lines) implements AgentConfig.RequestLog {
         Config(boolean enabled, Optional<Path> path) {
             this(enabled, path, Lines.ALL);
-        }
-
-        @Override
-        public Duration slow() {
-            return Duration.ofMillis(200);
         }
 
         @Override
@@ -110,7 +105,7 @@ class RequestLogSinkTest {
         assertEquals(List.of("\"connection\""), records(lines.get(1)));
 
         assertEquals(file + " (every exchange)", RequestLogSink.describe(new Config(true, Optional.of(file))));
-        assertEquals("stdout (the tail (wrong, or slower than 200 ms) and 0.0% of the rest)",
+        assertEquals("stdout (the tail (wrong, or slow: obi.slow.threshold) and 0.0% of the rest)",
                 RequestLogSink.describe(new Config(true, Optional.empty(), Lines.TAIL)));
         assertEquals("off", RequestLogSink.describe(new Config(false, Optional.of(file))));
         assertEquals(Optional.empty(), RequestLogSink.open(new Config(false, Optional.of(file))));
@@ -120,7 +115,8 @@ class RequestLogSinkTest {
     void theTailLeavesOutWhatWentWellAndTheConfigurationSaysWhatTheTailIs(@TempDir Path dir) throws IOException {
         Path file = dir.resolve("requests.jsonl");
         RequestLogSink sink = RequestLogSink.open(new Config(true, Optional.of(file), Lines.TAIL)).orElseThrow();
-        sink.exchange(TestReports.traced(TestReports.exchange(TestReports.SERVER, "/slow", 200))); // 250 ms
+        sink.exchange(TestReports.traced(TestReports.exchange(TestReports.SERVER, "/slow", 200))
+                .withSlowCause(SlowCause.PROCESSING));
         sink.exchange(TestReports.traced(LineSelectionTest.fast(TestReports.SERVER, 200)));
         sink.connectionClosed(CLOSED);
         sink.lateRetransmit(LATE);
