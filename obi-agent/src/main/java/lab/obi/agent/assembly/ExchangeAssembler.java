@@ -70,7 +70,9 @@ final class ExchangeAssembler {
     Optional<HttpExchange> assemble(ExchangeRecord r, long epochOffsetNs) {
         boolean pipelinedWithoutHead = r.has(ExchangeFlags.PIPELINED) && r.requestHead().length == 0;
         byte[] head = pipelinedWithoutHead ? connections.takePipelined(r.connId()) : r.requestHead();
-        Optional<HttpRequestHead> parsed = HttpParser.parseRequest(head);
+        long requestBytes = r.owner().direction() == ExchangeRecord.Direction.SERVER ? r.bytesIn() : r.bytesOut();
+        Optional<HttpRequestHead> parsed = HttpParser.parseRequest(head,
+                !pipelinedWithoutHead && head != null && requestBytes > head.length);
         if (parsed.isPresent()) {
             connections.keepPipelined(r.connId(), Pipelining.afterFirstRequest(head, parsed.get()));
         }

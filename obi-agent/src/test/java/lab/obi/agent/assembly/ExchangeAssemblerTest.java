@@ -194,6 +194,7 @@ class ExchangeAssemblerTest {
         ExchangeAssembler assembler = assembler(false);
         RecordBuilder r = new RecordBuilder();
         r.requestHead = head.getBytes(ISO_8859_1);
+        r.bytesIn = r.requestHead.length; // every byte captured: nothing more was sent
         assertTrue(assembler.assemble(r.build(), 0).isEmpty());
         r.requestHead = null;
         assertTrue(assembler.assemble(r.build(), 0).isEmpty());
@@ -226,6 +227,23 @@ class ExchangeAssemblerTest {
         assertEquals(4, beyondCapture.requestIndex(), "counted even without its request bytes");
         assertNull(beyondCapture.method());
         assertNull(beyondCapture.route());
+    }
+
+    @Test
+    void aRequestLineLongerThanTheCaptureIsReportedWithTheTargetAsFarAsCaptured() {
+        RecordBuilder r = new RecordBuilder();
+        String captured = "GET /" + "a".repeat(507);
+        r.requestHead = captured.getBytes(ISO_8859_1);
+        r.bytesIn = 65_536 + 20;
+        r.status = 414;
+        r.responseHead = "HTTP/1.1 414 Request-URI Too Large\r\n".getBytes(ISO_8859_1);
+        r.flags = ExchangeFlags.RESPONSE_COMPLETE | ExchangeFlags.REQUEST_ENDS_BLANK_LINE;
+        HttpExchange e = assembler(false).assemble(r.build(), 0).orElseThrow();
+        assertEquals("GET", e.method());
+        assertEquals(captured.substring(4), e.route());
+        assertEquals(414, e.status());
+        assertNull(e.httpVersion(), "the version was beyond the capture");
+        assertTrue(e.requestComplete(), "the client sent it all: the kernel saw its head end");
     }
 
     @Test

@@ -43,10 +43,22 @@ public final class HttpParser {
      * (a head cut right after the version is accepted). Header lines cut off by the capture are ignored.
      */
     public static Optional<HttpRequestHead> parseRequest(byte[] head) {
+        return parseRequest(head, false);
+    }
+
+    /**
+     * Parses a request head whose bytes the capture may have cut.
+     *
+     * @param cut more request bytes went by than {@code head} holds: a request line that runs to the end
+     *            of the bytes (a 64 KiB URL, or a target written apart from the rest) is a request all the
+     *            same, reported with the target as far as it was captured and no version
+     */
+    public static Optional<HttpRequestHead> parseRequest(byte[] head, boolean cut) {
         if (head == null) {
             return Optional.empty();
         }
         int limit = Math.min(head.length, MAX_HEAD_BYTES);
+        boolean endsCut = cut || head.length > limit;
         int methodEnd = indexOf(head, (byte) ' ', 0, Math.min(limit, LONGEST_METHOD + 1));
         if (methodEnd < 0) {
             return Optional.empty();
@@ -60,7 +72,7 @@ public final class HttpParser {
         while (targetEnd < limit && isVisibleAscii(head[targetEnd])) {
             targetEnd++;
         }
-        if (targetEnd == targetStart || targetEnd >= limit || head[targetEnd] != ' ') {
+        if (targetEnd == targetStart || (targetEnd < limit && head[targetEnd] != ' ')) {
             return Optional.empty();
         }
         String target = latin1(head, targetStart, targetEnd);
@@ -70,7 +82,9 @@ public final class HttpParser {
         int versionStart = targetEnd + 1;
         int versionEnd = versionStart + VERSION_LENGTH;
         if (versionEnd > limit) {
-            return Optional.empty();
+            boolean versionSoFar = versionStart >= limit
+                    || "HTTP/1.".startsWith(latin1(head, versionStart, Math.min(limit, versionStart + 7)));
+            return endsCut && versionSoFar ? Optional.of(cutRequestLine(method, target)) : Optional.empty();
         }
         String version = oneOf(VERSIONS, head, versionStart, versionEnd);
         if (version == null) {
@@ -93,6 +107,11 @@ public final class HttpParser {
                 contentLength(fields[Field.CONTENT_LENGTH.ordinal()]),
                 transferEncoding != null && transferEncoding.toLowerCase(Locale.ROOT).endsWith("chunked"),
                 headers.headLength()));
+    }
+
+    /** A request line the capture cut before its version ended: no version, no header. */
+    private static HttpRequestHead cutRequestLine(String method, String target) {
+        return new HttpRequestHead(method, target, null, null, null, null, null, null, false, null);
     }
 
     /** The status code of a response head "HTTP/1.x NNN ...", if it is in 100..599. */

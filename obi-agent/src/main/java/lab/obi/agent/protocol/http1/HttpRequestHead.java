@@ -7,8 +7,9 @@ import lab.obi.agent.protocol.TraceContext;
  * Header fields are null when absent, malformed, or sent twice with different values.
  *
  * @param method            one of the methods {@link HttpParser} accepts
- * @param target            the request target exactly as sent (visible ASCII)
- * @param version           "HTTP/1.0" or "HTTP/1.1"
+ * @param target            the request target exactly as sent (visible ASCII), or its beginning
+ * @param version           "HTTP/1.0" or "HTTP/1.1"; null when the capture cut the request line (the target
+ *                          is then as far as it was captured)
  * @param host              the Host header (visible ASCII)
  * @param userAgent         the User-Agent header
  * @param traceparentHeader a valid W3C traceparent header

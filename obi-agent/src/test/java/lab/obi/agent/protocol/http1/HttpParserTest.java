@@ -321,6 +321,30 @@ class HttpParserTest {
     }
 
     @Test
+    void aRequestLineTheCaptureCutIsARequestWithTheTargetSoFar() {
+        String line = "GET /search/" + "x".repeat(600) + " HTTP/1.1\r\nHost: a\r\n\r\n";
+        byte[] bytes = line.getBytes(ISO_8859_1);
+        int versionStart = line.indexOf(" HTTP/") + 1;
+        for (int cut = "GET /".length(); cut < versionStart + "HTTP/1.1".length(); cut++) {
+            byte[] captured = Arrays.copyOf(bytes, cut);
+            assertFalse(HttpParser.parseRequest(captured).isPresent(), "all that was sent, cut at " + cut);
+            HttpRequestHead head = HttpParser.parseRequest(captured, true).orElseThrow(() -> new AssertionError("cut"));
+            assertEquals("GET", head.method());
+            assertEquals(line.substring(4, Math.min(cut, versionStart - 1)), head.target(), "cut at " + cut);
+            assertNull(head.version());
+            assertNull(head.headLength());
+        }
+        assertEquals("HTTP/1.1", HttpParser.parseRequest(Arrays.copyOf(bytes, versionStart + 8), true)
+                .orElseThrow().version(), "a line cut after its version is a whole line");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"GET /a HTTP/2", "GET /a XTTP", "GET /a  ", "GET /a\tb", "GET http", "CONNECT host:", "GET "})
+    void aCutLineMustStillBeginLikeARequestLine(String captured) {
+        assertFalse(HttpParser.parseRequest(unescape(captured).getBytes(ISO_8859_1), true).isPresent(), captured);
+    }
+
+    @Test
     void neverThrowsOnRandomOrMutatedInput() {
         Random random = new Random(20240601);
         byte[] valid = ("POST http://a.example/x HTTP/1.1\r\nHost: a\r\ntraceparent: " + TRACEPARENT
@@ -337,6 +361,7 @@ class HttpParserTest {
                 }
             }
             HttpParser.parseRequest(input);
+            HttpParser.parseRequest(input, true);
             HttpParser.parseStatusCode(input);
         }
     }
@@ -347,7 +372,8 @@ class HttpParserTest {
         Arrays.fill(huge, (byte) 'a');
         byte[] start = "GET /".getBytes(ISO_8859_1);
         System.arraycopy(start, 0, huge, 0, start.length);
-        assertFalse(HttpParser.parseRequest(huge).isPresent());
+        assertEquals(HttpParser.MAX_HEAD_BYTES - "GET ".length(), HttpParser.parseRequest(huge).orElseThrow().target().length(),
+                "a line beyond the bound is a line cut there");
 
         StringBuilder longHeader = new StringBuilder("GET / HTTP/1.1\r\nUser-Agent: ");
         longHeader.append("x".repeat(HttpParser.MAX_HEAD_BYTES)).append("\r\n\r\n");
