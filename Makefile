@@ -4,7 +4,7 @@ MVN ?= mvn -B -q
 AGENT_JAR := obi-agent/target/quarkus-app/quarkus-run.jar
 BPF_OBJECT := bpf/build/obi.bpf.o
 
-.PHONY: help deps build bpf agent collector run up down logs incident slow-backend test unit e2e bench clean
+.PHONY: help deps build bpf agent collector run up down logs incident slow-backend test unit e2e bench fuzz reliability clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -64,6 +64,7 @@ test: deps bpf ## all tests: unit, integration (real kernel, nginx, JDK, Prometh
 	$(MAKE) -C bpf test
 	bins=$$(.ci/check-stack | tail -2) && collector=$$(head -1 <<<"$$bins") && jaeger=$$(tail -1 <<<"$$bins") \
 	  && $(MVN) verify -Dit -Dobi.collector.bin="$$collector" -Dobi.jaeger.bin="$$jaeger"
+	bench/reliability/fuzzing.py --smoke # every parser's fuzz target for a second: the harness cannot rot
 	e2e/run.sh
 	bench/run.py --smoke # the benchmark harness, so it cannot rot: figures, no assertion on speed
 
@@ -72,6 +73,24 @@ e2e: bpf ## the real compose.yaml under a Docker engine of its own: up, incident
 
 bench: build ## overhead vs no agent and vs the OpenTelemetry Java agent -> docs/benchmarks.md, .png (root, ~20 min)
 	bench/run.py
+
+FUZZ_SECONDS ?= 60
+
+fuzz: ## coverage-guided fuzzing of every parser of untrusted bytes, FUZZ_SECONDS per target (Jazzer) -> bench/build/reliability/fuzzing.md
+	bench/reliability/fuzzing.py --seconds $(FUZZ_SECONDS)
+
+# docs/reliability.md: each section's script writes bench/build/reliability/<section>.md; the report is
+# the fragments there, in this order. RELIABILITY_SECTIONS="fuzzing" reruns one and keeps the others.
+RELIABILITY_SECTIONS ?= fuzzing kernel-input exposure faults soak privilege
+RELIABILITY_ALL := fuzzing kernel-input exposure faults soak privilege
+
+reliability: build ## hardening figures -> docs/reliability.md: fuzzing, hostile input, exposure, faults, soak (root, long)
+	mkdir -p bench/build/reliability
+	failed=; for section in $(RELIABILITY_SECTIONS); do \
+	  bench/reliability/$$section.* --out bench/build/reliability/$$section.md || failed="$$failed $$section"; done; \
+	{ cat bench/reliability/header.md; for section in $(RELIABILITY_ALL); do \
+	  f=bench/build/reliability/$$section.md; [[ -f $$f ]] && { echo; cat $$f; }; done; } > docs/reliability.md; \
+	[[ -z $$failed ]] || { echo "reliability: failed:$$failed (docs/reliability.md shows what they found)" >&2; exit 1; }
 
 clean: ## remove build outputs
 	$(MAKE) -C bpf clean

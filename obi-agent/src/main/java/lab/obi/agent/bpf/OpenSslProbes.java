@@ -182,18 +182,7 @@ public final class OpenSslProbes implements AutoCloseable {
         } catch (IOException | SecurityException gone) {
             return ids;
         }
-        if (!maps.contains("libssl")) {
-            return ids;
-        }
-        for (String line : maps.split("\n")) {
-            int slash = line.indexOf('/');
-            if (slash < 0 || line.endsWith(" (deleted)")) {
-                continue;
-            }
-            String mappedPath = line.substring(slash);
-            if (!LIBSSL.matcher(Path.of(mappedPath).getFileName().toString()).matches()) {
-                continue;
-            }
+        for (String mappedPath : mappedLibssl(maps)) {
             Path file = processPath(pid, "root").resolve(mappedPath.substring(1));
             FileId id = id(file);
             if (id == null) {
@@ -205,6 +194,25 @@ public final class OpenSslProbes implements AutoCloseable {
             }
         }
         return ids;
+    }
+
+    /** The libssl files a /proc/PID/maps names, as absolute paths; files deleted since are left out. */
+    static List<String> mappedLibssl(String maps) {
+        List<String> paths = new ArrayList<>();
+        if (!maps.contains("libssl")) {
+            return paths;
+        }
+        for (String line : maps.split("\n")) {
+            int slash = line.indexOf(" /");
+            if (slash < 0 || line.endsWith(" (deleted)")) {
+                continue;
+            }
+            String mappedPath = line.substring(slash + 1);
+            if (LIBSSL.matcher(mappedPath.substring(mappedPath.lastIndexOf('/') + 1)).matches()) {
+                paths.add(mappedPath);
+            }
+        }
+        return paths;
     }
 
     /**

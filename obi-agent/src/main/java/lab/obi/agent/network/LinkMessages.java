@@ -36,7 +36,7 @@ public final class LinkMessages {
         while (offset + NLMSG_HDRLEN <= length) {
             int messageLength = b.getInt(offset);
             int type = b.getShort(offset + 4) & 0xffff;
-            if (messageLength < NLMSG_HDRLEN || offset + messageLength > length) {
+            if (messageLength < NLMSG_HDRLEN || messageLength > length - offset) {
                 break;
             }
             if ((type == RTM_NEWLINK || type == RTM_DELLINK) && messageLength >= NLMSG_HDRLEN + IFINFOMSG_LEN) {
@@ -57,8 +57,8 @@ public final class LinkMessages {
             if (type == NLMSG_DONE || type == NLMSG_ERROR) {
                 return true;
             }
-            if (messageLength < NLMSG_HDRLEN) {
-                return true;
+            if (messageLength < NLMSG_HDRLEN || messageLength > length - offset) {
+                return true; // nothing after it can be read
             }
             offset += align(messageLength);
         }
@@ -81,7 +81,7 @@ public final class LinkMessages {
         while (attribute + 4 <= end) {
             int attributeLength = b.getShort(attribute) & 0xffff;
             int attributeType = b.getShort(attribute + 2) & 0x3fff; // without NLA_F_NESTED/NET_BYTEORDER
-            if (attributeLength < 4 || attribute + attributeLength > end) {
+            if (attributeLength < 4 || attributeLength > end - attribute) {
                 break;
             }
             if (attributeType == IFLA_IFNAME) {

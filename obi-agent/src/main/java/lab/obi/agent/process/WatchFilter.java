@@ -24,7 +24,9 @@ public final class WatchFilter {
     }
 
     public boolean watched(ObservedSocket e) {
-        if (excludedExecutables.contains(e.comm()) || (e.exe() != null && excludedExecutables.contains(basename(e.exe())))) {
+        // a process may name itself "" (prctl PR_SET_NAME): no comm then
+        if ((e.comm() != null && excludedExecutables.contains(e.comm()))
+                || (e.exe() != null && excludedExecutables.contains(basename(e.exe())))) {
             return false;
         }
         if (!services.isEmpty() && !services.contains(e.service())) {

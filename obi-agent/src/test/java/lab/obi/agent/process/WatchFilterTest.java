@@ -32,6 +32,8 @@ class WatchFilterTest {
             "java, /usr/bin/java, billing, 8080, 5000, prometheus, orders;cart, '', false",
             "curl, null, curl, 5000, 8080, prometheus, '', 8080, true",
             "curl, null, curl, 5000, 9090, prometheus, '', 8080, false",
+            // a process that named itself "" (prctl PR_SET_NAME) and exited: no comm, no executable
+            "null, null, unknown_service, 8080, 5000, prometheus, '', '', true",
     })
     void watched(String comm, String exe, String service, int localPort, int peerPort, String excluded,
                  String services, String portList, boolean expected) {

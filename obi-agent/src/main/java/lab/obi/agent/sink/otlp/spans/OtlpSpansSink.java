@@ -21,7 +21,8 @@ public final class OtlpSpansSink implements Sink {
     private final ExchangeSpans spans;
     private final SpanExport export;
 
-    OtlpSpansSink(SpanExporter exporter, int queueCapacity, ProcessResources processes) {
+    /** @param exporter where the spans go: OTLP, or a test's exporter */
+    public OtlpSpansSink(SpanExporter exporter, int queueCapacity, ProcessResources processes) {
         spans = new ExchangeSpans(processes);
         export = new SpanExport(exporter, queueCapacity);
     }
