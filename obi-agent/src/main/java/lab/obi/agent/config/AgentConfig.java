@@ -153,7 +153,11 @@ public interface AgentConfig {
             @WithDefault("true")
             boolean enabled();
 
-            @WithDefault("0.0.0.0")
+            /**
+             * The address the endpoint listens on: loopback by default, since the metrics name peers and
+             * routes; the address of the network the scraping Prometheus is on otherwise.
+             */
+            @WithDefault("127.0.0.1")
             String host();
 
             @WithDefault("9464")

@@ -23,7 +23,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -236,6 +239,70 @@ class ComposeE2E {
         assertEquals(0.0, prometheus.value("sum(otelcol_receiver_refused_spans{job=\"otel-collector-self\"})"
                 + " + sum(otelcol_receiver_refused_metric_points{job=\"otel-collector-self\"})", endSeconds),
                 "the Collector refused data (memory limiter)");
+    }
+
+    /**
+     * The agent runs in the host's network namespace as root and its metrics name peers: nothing of the
+     * stack may listen beyond loopback and the gateway of its own network, where Prometheus scrapes the
+     * agent. The stack's sockets in the host's namespace are the agent's (its container's cgroup) and
+     * Docker's proxies of published ports (their -container-ip is in the stack's network).
+     */
+    @Test
+    @Order(8)
+    void nothingOfTheStackListensBeyondLoopbackAndTheGateway() throws Exception {
+        String gateway = docker("network", "inspect", "obi-lab_default", "-f", "{{(index .IPAM.Config 0).Gateway}}").trim();
+        String subnetPrefix = gateway.substring(0, gateway.lastIndexOf('.') + 1);
+        String agent = containerOf("obi-agent");
+        List<String[]> stack = new ArrayList<>();
+        for (String line : run(Duration.ofSeconds(30), "ss", "-Hltunp").lines().toList()) {
+            Matcher socket = LISTENING.matcher(line);
+            if (!socket.find()) {
+                continue;
+            }
+            String address = socket.group(2).replaceAll("^\\[|\\]$|%.*$", "");
+            for (Matcher process = PROCESS.matcher(line); process.find(); ) {
+                long pid = Long.parseLong(process.group(2));
+                String owner = ownerInStack(pid, agent, subnetPrefix);
+                if (owner != null) {
+                    stack.add(new String[] {socket.group(1), address, socket.group(3), owner});
+                    break;
+                }
+            }
+        }
+        StringBuilder table = new StringBuilder("| process | protocol | address | port |\n|---|---|---|---|\n");
+        stack.forEach(s -> table.append("| ").append(s[3]).append(" | ").append(s[0]).append(" | ").append(s[1])
+                .append(" | ").append(s[2]).append(" |\n"));
+        Files.writeString(logs.resolve("listening.md"), table);
+        progress("the stack's listening sockets in the host's namespace:\n" + table);
+        assertTrue(stack.stream().anyMatch(s -> s[3].equals("obi-agent") && s[1].equals(gateway) && s[2].equals("9464")),
+                "the agent's metrics on the gateway " + gateway + ":9464:\n" + table);
+        assertTrue(stack.stream().anyMatch(s -> s[3].equals("obi-agent") && s[1].equals("127.0.0.1") && s[2].equals("9465")),
+                "the agent's health endpoints on 127.0.0.1:9465:\n" + table);
+        List<String> exposed = stack.stream().filter(s -> !Set.of("127.0.0.1", "::1", gateway).contains(s[1]))
+                .map(s -> s[3] + " " + s[1] + ":" + s[2]).toList();
+        assertEquals(List.of(), exposed, "listening beyond loopback and the stack network's gateway");
+    }
+
+    private static final Pattern LISTENING = Pattern.compile("^(tcp|udp)\\s+\\S+\\s+\\d+\\s+\\d+\\s+(\\S+):(\\d+|\\*)\\s");
+    private static final Pattern PROCESS = Pattern.compile("\\(\"([^\"]+)\",pid=(\\d+)");
+
+    /** "obi-agent", "docker-proxy" (a published port of the stack), or null: not the stack's. */
+    private static String ownerInStack(long pid, String agentContainer, String subnetPrefix) {
+        try {
+            if (Files.readString(Path.of("/proc", Long.toString(pid), "cgroup")).contains(agentContainer)) {
+                return "obi-agent";
+            }
+            String[] argv = new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline")),
+                    StandardCharsets.UTF_8).split("\0");
+            for (int i = 0; i + 1 < argv.length; i++) {
+                if (argv[i].equals("-container-ip") && argv[i + 1].startsWith(subnetPrefix)) {
+                    return "docker-proxy";
+                }
+            }
+        } catch (IOException gone) {
+            // a process that exited meanwhile listens no more
+        }
+        return null;
     }
 
     private double p99(String selector, long at) throws Exception {
