@@ -45,6 +45,7 @@ public final class Pipeline implements AutoCloseable {
     private final IntSupplier tlsLibraries;
     private final Sinks sinks;
     private final InterfaceOutages outages;
+    private final RouteNormaliser routes;
     private final AssemblyStage assembly;
     private final Thread worker = new Thread(this::run, "obi-assembler");
     private volatile boolean closing;
@@ -62,9 +63,9 @@ public final class Pipeline implements AutoCloseable {
         this.outages = new InterfaceOutages(sinks);
         WatchFilter filter = new WatchFilter(config.watch().excludeExecutables(),
                 config.watch().services().orElse(Set.of()), config.watch().ports().orElse(Set.of()));
-        this.assembly = new AssemblyStage(new ProcessResolver(Path.of("/proc")),
-                new RouteNormaliser(config.routes().maxPerService()), config.routes().keepQuery(), outages, filter,
-                config.slow().threshold().toNanos(), sinks);
+        this.routes = new RouteNormaliser(config.routes().maxPerService());
+        this.assembly = new AssemblyStage(new ProcessResolver(Path.of("/proc")), routes, config.routes().keepQuery(),
+                outages, filter, config.slow().threshold().toNanos(), sinks);
     }
 
     public void start() {
@@ -135,7 +136,7 @@ public final class Pipeline implements AutoCloseable {
     /** The agent's own counters now, for its metrics and its log line. */
     SelfStats selfStats() {
         if (assembly == null) { // a scrape while the sinks are being built, before the pipeline is complete
-            return new SelfStats(0, 0, 0, 0, Map.of(), 0, 0, 0, Optional.empty(), OptionalLong.empty());
+            return new SelfStats(0, 0, 0, 0, Map.of(), 0, 0, 0, 0, Optional.empty(), OptionalLong.empty());
         }
         Map<String, Long> drops = new LinkedHashMap<>();
         drops.put("queue_full", queueFull.sum());
@@ -151,6 +152,7 @@ public final class Pipeline implements AutoCloseable {
         }
         return new SelfStats(received.sum(), assembly.reportedCount(), assembly.ignoredCount(),
                 assembly.notHttpCount(), drops, queue.size(), peerFinWaitsExpired, tlsLibraries.getAsInt(),
+                routes.overflowCount(),
                 sinks.spanExport(), sinks.metricExportFailures());
     }
 

@@ -35,6 +35,7 @@ public final class StatsLog {
                 .append(" records received=").append(s.recordsReceived())
                 .append(" ignored=").append(s.ignored())
                 .append(" not-http=").append(s.notHttp())
+                .append(" route-overflows=").append(s.routeOverflows())
                 .append(" | drops:");
         s.drops().forEach((reason, count) -> b.append(' ').append(reason).append('=').append(count));
         return b.toString();

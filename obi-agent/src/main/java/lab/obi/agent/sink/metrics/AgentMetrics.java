@@ -49,6 +49,9 @@ public final class AgentMetrics {
         ObservableLongMeasurement tlsLibraries = meter.gaugeBuilder("obi.agent.tls.libraries").ofLongs()
                 .setUnit("{library}").setDescription("OpenSSL libraries and executables whose HTTPS the agent sees")
                 .buildObserver();
+        ObservableLongMeasurement routeOverflows = meter.counterBuilder("obi.agent.route_overflows")
+                .setUnit("{request}").setDescription("Requests whose http.route became /{overflow}: their service had"
+                        + " obi.routes.max-per-service distinct routes already").buildObserver();
         meter.batchCallback(() -> {
             SelfStats s = selfStats.get();
             records.record(s.recordsReceived());
@@ -59,6 +62,7 @@ public final class AgentMetrics {
             queue.record(s.queueDepth(), Attributes.of(QUEUE, "records"));
             finWaitsExpired.record(s.peerFinWaitsExpired());
             tlsLibraries.record(s.tlsLibraries());
+            routeOverflows.record(s.routeOverflows());
             s.spanExport().ifPresent(spans -> {
                 dropped.record(spans.queueFull(), Attributes.of(DROP_REASON, "span_queue_full"));
                 dropped.record(spans.failed(), Attributes.of(DROP_REASON, "span_export_failed"));
@@ -67,7 +71,8 @@ public final class AgentMetrics {
             });
             s.metricExportFailures().ifPresent(failures ->
                     dropped.record(failures, Attributes.of(DROP_REASON, "metric_export_failed")));
-        }, records, logged, ignored, notHttp, dropped, queue, exportedSpans, finWaitsExpired, tlsLibraries);
+        }, records, logged, ignored, notHttp, dropped, queue, exportedSpans, finWaitsExpired, tlsLibraries,
+                routeOverflows);
         registerProcessMetrics(meter);
     }
 
