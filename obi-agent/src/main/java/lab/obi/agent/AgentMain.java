@@ -117,7 +117,8 @@ public class AgentMain implements QuarkusApplication {
 
     private int capture() throws BpfException, IOException, InterruptedException {
         byte[] object = bpfObject();
-        pipeline = new Pipeline(config, this::kernelCounters, () -> openSsl == null ? 0 : openSsl.attachedCount());
+        pipeline = new Pipeline(config, this::kernelCounters, () -> openSsl == null ? 0 : openSsl.attachedCount(),
+                this::trackedConnections);
         BpfCapture.Settings settings = new BpfCapture.Settings((int) ProcessHandle.current().pid(),
                 config.capture().requestHeadBytes(), config.capture().peerFinWait().toNanos(),
                 config.bpf().ringbufSizeMb() << 20, config.bpf().maxConnections());
@@ -217,6 +218,20 @@ public class AgentMain implements QuarkusApplication {
         } catch (BpfException e) {
             LOG.debugf("kernel counters unavailable: %s", e.getMessage());
             return Map.of();
+        }
+    }
+
+    /** -1 before the programs are loaded, or when the table cannot be read. */
+    private long trackedConnections() {
+        BpfCapture loaded = capture;
+        if (loaded == null) {
+            return -1;
+        }
+        try {
+            return loaded.trackedConnections();
+        } catch (BpfException e) {
+            LOG.debugf("connection table unavailable: %s", e.getMessage());
+            return -1;
         }
     }
 

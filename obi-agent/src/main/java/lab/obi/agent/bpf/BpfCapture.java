@@ -206,6 +206,28 @@ public final class BpfCapture implements AutoCloseable {
         return pids;
     }
 
+    /**
+     * Connections in the kernel's table now (map conns), counted key by key: at the pace of a scrape,
+     * not per record. Keys deleted meanwhile restart the walk, so it stops at the table's capacity.
+     */
+    public synchronized long trackedConnections() throws BpfException {
+        if (closed) {
+            return 0;
+        }
+        int fd = mapFd(BpfObject.MAP_CONNS);
+        int capacity = libbpf.bpf_map__max_entries(map(BpfObject.MAP_CONNS));
+        Memory key = new Memory(8);
+        Memory next = new Memory(8);
+        long count = 0;
+        Pointer previous = null;
+        while (count < capacity && libbpf.bpf_map_get_next_key(fd, previous, next) == 0) {
+            count++;
+            key.setLong(0, next.getLong(0));
+            previous = key;
+        }
+        return count;
+    }
+
     public int ringBufferFd() throws BpfException {
         return mapFd(BpfObject.MAP_EVENTS);
     }

@@ -60,9 +60,14 @@ interface LibBpf extends Library {
 
     int bpf_map__set_max_entries(Pointer map, int maxEntries);
 
+    int bpf_map__max_entries(Pointer map);
+
     int bpf_map__fd(Pointer map);
 
     int bpf_map_lookup_elem(int fd, Pointer key, Pointer value);
+
+    /** The key after {@code key} (null: the first); -ENOENT after the last. */
+    int bpf_map_get_next_key(int fd, Pointer key, Pointer nextKey);
 
     /** For queue maps: pops the oldest value (key null); -ENOENT when empty. */
     int bpf_map_lookup_and_delete_elem(int fd, Pointer key, Pointer value);

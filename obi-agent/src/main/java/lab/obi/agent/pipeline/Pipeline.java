@@ -23,6 +23,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -43,6 +44,7 @@ public final class Pipeline implements AutoCloseable {
     private final BlockingQueue<KernelRecord> queue;
     private final Supplier<Map<KernelCounter, Long>> kernelCounters;
     private final IntSupplier tlsLibraries;
+    private final LongSupplier trackedConnections;
     private final Sinks sinks;
     private final InterfaceOutages outages;
     private final RouteNormaliser routes;
@@ -53,12 +55,14 @@ public final class Pipeline implements AutoCloseable {
     /**
      * @param kernelCounters the kernel's counters; empty while they cannot be read
      * @param tlsLibraries   OpenSSL libraries whose HTTPS is seen
+     * @param trackedConnections entries of the kernel's connection table; -1 while it cannot be read
      */
-    public Pipeline(AgentConfig config, Supplier<Map<KernelCounter, Long>> kernelCounters, IntSupplier tlsLibraries)
-            throws IOException {
+    public Pipeline(AgentConfig config, Supplier<Map<KernelCounter, Long>> kernelCounters, IntSupplier tlsLibraries,
+                    LongSupplier trackedConnections) throws IOException {
         this.queue = new ArrayBlockingQueue<>(config.capture().queueCapacity());
         this.kernelCounters = kernelCounters;
         this.tlsLibraries = tlsLibraries;
+        this.trackedConnections = trackedConnections;
         this.sinks = Sinks.open(config, this::selfStats);
         this.outages = new InterfaceOutages(sinks);
         WatchFilter filter = new WatchFilter(config.watch().excludeExecutables(),
@@ -136,7 +140,7 @@ public final class Pipeline implements AutoCloseable {
     /** The agent's own counters now, for its metrics and its log line. */
     SelfStats selfStats() {
         if (assembly == null) { // a scrape while the sinks are being built, before the pipeline is complete
-            return new SelfStats(0, 0, 0, 0, Map.of(), 0, 0, 0, 0, Optional.empty(), OptionalLong.empty());
+            return new SelfStats(0, 0, 0, 0, Map.of(), 0, 0, 0, 0, -1, Optional.empty(), OptionalLong.empty());
         }
         Map<String, Long> drops = new LinkedHashMap<>();
         drops.put("queue_full", queueFull.sum());
@@ -152,7 +156,7 @@ public final class Pipeline implements AutoCloseable {
         }
         return new SelfStats(received.sum(), assembly.reportedCount(), assembly.ignoredCount(),
                 assembly.notHttpCount(), drops, queue.size(), peerFinWaitsExpired, tlsLibraries.getAsInt(),
-                routes.overflowCount(),
+                routes.overflowCount(), trackedConnections.getAsLong(),
                 sinks.spanExport(), sinks.metricExportFailures());
     }
 

@@ -60,7 +60,7 @@ class KernelRecordsFuzzTest {
 
     private static final int MAX_RECORDS = 12;
     private static final int MAX_LINE_BYTES = 16 * 1024;
-    private static final SelfStats STATS = new SelfStats(0, 0, 0, 0, Map.of(), 0, 0, 0, 0, Optional.empty(),
+    private static final SelfStats STATS = new SelfStats(0, 0, 0, 0, Map.of(), 0, 0, 0, 0, -1, Optional.empty(),
             OptionalLong.empty());
     private static final Path EMPTY_PROC = emptyDirectory();
     /** Span conversion runs on the caller's thread; export is the SDK's, so spans are discarded. */

@@ -52,6 +52,9 @@ public final class AgentMetrics {
         ObservableLongMeasurement routeOverflows = meter.counterBuilder("obi.agent.route_overflows")
                 .setUnit("{request}").setDescription("Requests whose http.route became /{overflow}: their service had"
                         + " obi.routes.max-per-service distinct routes already").buildObserver();
+        ObservableLongMeasurement trackedConnections = meter.gaugeBuilder("obi.agent.connections.tracked").ofLongs()
+                .setUnit("{connection}").setDescription("Connections in the kernel's table (obi.bpf.max-connections):"
+                        + " HTTP connections open now, and any the kernel failed to forget").buildObserver();
         meter.batchCallback(() -> {
             SelfStats s = selfStats.get();
             records.record(s.recordsReceived());
@@ -63,6 +66,9 @@ public final class AgentMetrics {
             finWaitsExpired.record(s.peerFinWaitsExpired());
             tlsLibraries.record(s.tlsLibraries());
             routeOverflows.record(s.routeOverflows());
+            if (s.trackedConnections() >= 0) {
+                trackedConnections.record(s.trackedConnections());
+            }
             s.spanExport().ifPresent(spans -> {
                 dropped.record(spans.queueFull(), Attributes.of(DROP_REASON, "span_queue_full"));
                 dropped.record(spans.failed(), Attributes.of(DROP_REASON, "span_export_failed"));
@@ -72,7 +78,7 @@ public final class AgentMetrics {
             s.metricExportFailures().ifPresent(failures ->
                     dropped.record(failures, Attributes.of(DROP_REASON, "metric_export_failed")));
         }, records, logged, ignored, notHttp, dropped, queue, exportedSpans, finWaitsExpired, tlsLibraries,
-                routeOverflows);
+                routeOverflows, trackedConnections);
         registerProcessMetrics(meter);
     }
 

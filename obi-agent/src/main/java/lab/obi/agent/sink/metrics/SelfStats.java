@@ -8,13 +8,15 @@ import java.util.OptionalLong;
  * The agent's own counters at one moment; drops are keyed by reason (ringbuf_full, queue_full...).
  * {@code peerFinWaitsExpired}: exchanges reported without the server's reaction to the peer's FIN;
  * {@code tlsLibraries}: OpenSSL libraries (and executables) whose HTTPS is seen; {@code routeOverflows}:
- * requests whose route became /{overflow} because their service had obi.routes.max-per-service already.
+ * requests whose route became /{overflow} because their service had obi.routes.max-per-service already;
+ * {@code trackedConnections}: entries of the kernel's connection table (-1: unknown).
  *
  * @param spanExport           the OTLP span sink's counters; empty when spans are not exported
  * @param metricExportFailures failed OTLP metric pushes; empty when metrics are not pushed
  */
 public record SelfStats(long recordsReceived, long requestsReported, long ignored, long notHttp, Map<String, Long> drops,
                         long queueDepth, long peerFinWaitsExpired, int tlsLibraries, long routeOverflows,
+                        long trackedConnections,
                         Optional<SpanExportCounts> spanExport,
                         OptionalLong metricExportFailures) {
 

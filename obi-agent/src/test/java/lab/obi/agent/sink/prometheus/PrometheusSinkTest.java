@@ -45,7 +45,7 @@ class PrometheusSinkTest {
     private final InMemoryMetricReader reader = InMemoryMetricReader.create();
 
     private SelfStats selfStats = new SelfStats(10, 7, 2, 1, Map.of("queue_full", 0L, "ringbuf_full", 3L), 4, 1, 2,
-            9, Optional.empty(), OptionalLong.empty());
+            9, 12, Optional.empty(), OptionalLong.empty());
 
     private final PrometheusSink sink = new PrometheusSink(reader, AgentMetrics.resource("node-1"),
             new MetricOptions(false, false), () -> selfStats,
@@ -241,6 +241,7 @@ class PrometheusSinkTest {
         assertEquals(2, metric("obi.agent.ignored").getLongSumData().getPoints().iterator().next().getValue());
         assertEquals(1, metric("obi.agent.not_http").getLongSumData().getPoints().iterator().next().getValue());
         assertEquals(9, metric("obi.agent.route_overflows").getLongSumData().getPoints().iterator().next().getValue());
+        assertEquals(12, metric("obi.agent.connections.tracked").getLongGaugeData().getPoints().iterator().next().getValue());
         assertEquals(3, counter("obi.agent.dropped", Attributes.of(DROP_REASON, "ringbuf_full")));
         assertEquals(4, point(metric("obi.agent.queue.depth").getLongGaugeData().getPoints(),
                 Attributes.of(AttributeKey.stringKey("obi.queue"), "records")).getValue());
@@ -250,7 +251,7 @@ class PrometheusSinkTest {
                 "no span export, no span counters");
         assertEquals(MetricDataType.DOUBLE_SUM, metric("process.cpu.time").getType());
 
-        selfStats = new SelfStats(10, 7, 2, 1, Map.of(), 4, 1, 2, 9,
+        selfStats = new SelfStats(10, 7, 2, 1, Map.of(), 4, 1, 2, 9, 12,
                 Optional.of(new SelfStats.SpanExportCounts(100, 3, 2, 5)), OptionalLong.of(4));
         collected = null;
         assertEquals(100, metric("obi.agent.spans.exported").getLongSumData().getPoints().iterator().next().getValue());

@@ -34,7 +34,7 @@ import org.junit.jupiter.api.Test;
 class OtlpMetricsSinkTest {
 
     private static final AttributeKey<String> SERVICE = AttributeKey.stringKey("service.name");
-    private static final SelfStats SELF = new SelfStats(10, 7, 2, 1, Map.of("queue_full", 0L), 0, 0, 0, 0, Optional.empty(),
+    private static final SelfStats SELF = new SelfStats(10, 7, 2, 1, Map.of("queue_full", 0L), 0, 0, 0, 0, 3, Optional.empty(),
             OptionalLong.of(0));
 
     private final InMemoryMetricExporter exported = InMemoryMetricExporter.create();
