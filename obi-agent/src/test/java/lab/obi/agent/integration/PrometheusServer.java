@@ -100,6 +100,11 @@ final class PrometheusServer {
         return last;
     }
 
+    /** The body of a GET on Prometheus's HTTP API, e.g. "/api/v1/series?match[]=...". */
+    String api(String pathAndQuery) throws Exception {
+        return get(pathAndQuery).body();
+    }
+
     private HttpResponse<String> get(String pathAndQuery) throws Exception {
         return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + pathAndQuery)).build(),
                 HttpResponse.BodyHandlers.ofString());
