@@ -94,6 +94,9 @@ def fuzz(cp, test_class, method, seconds):
     }
     if code != 0 and not crashes:
         figures["crashes"] = [f"exit {code}, see {log.relative_to(REPO)}"]
+    elif not figures["cov"]:
+        # libFuzzer prints no coverage when no class of the agent was instrumented: fuzzing blind
+        figures["crashes"] = [f"no coverage: the agent's classes were not instrumented, see {log.relative_to(REPO)}"]
     say(f"{name}: {figures['runs']} runs in {figures['seconds']} s, cov {figures['cov']}, ft {figures['ft']}, "
         f"corpus {figures['corpus']}, peak RSS {figures['rss']} MB, findings: {figures['crashes'] or 'none'}")
     return figures
@@ -145,6 +148,8 @@ WHAT = {
 REGRESSIONS = [
     "`LinkMessages`: a message length near 2^31 overflowed the offset into the datagram"
     " (IndexOutOfBoundsException in the link monitor's thread); `LinkMessagesFuzzTestInputs/datagram/`.",
+    "`WatchFilter`: a process that named itself \"\" (no `comm`) made the filter throw on the assembly thread,"
+    " which then stopped reporting (NullPointerException); `KernelRecordsFuzzTestInputs/records/`.",
 ]
 
 
