@@ -33,6 +33,7 @@ import lab.obi.agent.contract.ExchangeRecordLayout;
 import lab.obi.agent.contract.LateRetransmitRecordLayout;
 import lab.obi.agent.contract.RecordHeaderLayout;
 import lab.obi.agent.contract.RecordKinds;
+import lab.obi.agent.contract.ResponseAckedRecordLayout;
 import lab.obi.agent.network.HostTcpCounters;
 import lab.obi.agent.network.InterfaceOutage;
 import lab.obi.agent.network.InterfaceOutages;
@@ -43,6 +44,7 @@ import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.ExchangeReport;
 import lab.obi.agent.report.LateRetransmitReport;
 import lab.obi.agent.report.ReportConsumer;
+import lab.obi.agent.report.ResponseAckedReport;
 import lab.obi.agent.sink.metrics.AgentMetrics;
 import lab.obi.agent.sink.metrics.MetricOptions;
 import lab.obi.agent.sink.metrics.SelfStats;
@@ -66,6 +68,8 @@ class KernelRecordsFuzzTest {
     /** Span conversion runs on the caller's thread; export is the SDK's, so spans are discarded. */
     private static final OtlpSpansSink SPANS = new OtlpSpansSink(new Discarding(), 1024, new ProcessResources("fuzz"));
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Every exchange is slow, so each one goes through the search for its cause. */
+    private static final long SLOW_NS = 1;
 
     @FuzzTest
     void records(FuzzedDataProvider data) throws IOException {
@@ -78,7 +82,7 @@ class KernelRecordsFuzzTest {
         FanOut sinks = new FanOut(List.of(requestLog, metrics, SPANS));
         AssemblyStage assembly = new AssemblyStage(new ProcessResolver(EMPTY_PROC), new RouteNormaliser(8),
                 data.consumeBoolean(), new InterfaceOutages(sinks), new WatchFilter(Set.of("prometheus"), Set.of(), Set.of()),
-                sinks);
+                SLOW_NS, sinks);
         for (int i = 0; i < MAX_RECORDS && data.remainingBytes() > 0; i++) {
             Optional<KernelRecord> record = RecordDecoder.decode(record(data));
             record.ifPresent(r -> assembly.accept(r, 1_700_000_000_000_000_000L));
@@ -96,10 +100,12 @@ class KernelRecordsFuzzTest {
 
     /** One record of a kind the fuzzer picks, its header consistent, every other byte the fuzzer's. */
     private static byte[] record(FuzzedDataProvider data) {
-        int kind = data.pickValue(new int[] {RecordKinds.EXCHANGE, RecordKinds.CONNECTION, RecordKinds.LATE_RETRANSMIT});
+        int kind = data.pickValue(new int[] {RecordKinds.EXCHANGE, RecordKinds.CONNECTION, RecordKinds.LATE_RETRANSMIT,
+                RecordKinds.RESPONSE_ACKED});
         int fixed = switch (kind) {
             case RecordKinds.EXCHANGE -> ExchangeRecordLayout.REQ_HEAD;
             case RecordKinds.CONNECTION -> ConnectionRecordLayout.SIZE;
+            case RecordKinds.RESPONSE_ACKED -> ResponseAckedRecordLayout.SIZE;
             default -> LateRetransmitRecordLayout.SIZE;
         };
         byte direction = data.consumeBoolean() ? (byte) Directions.SERVER : (byte) Directions.CLIENT;
@@ -136,6 +142,11 @@ class KernelRecordsFuzzTest {
         @Override
         public void lateRetransmit(LateRetransmitReport retransmit) {
             sinks.forEach(s -> s.lateRetransmit(retransmit));
+        }
+
+        @Override
+        public void responseAcked(ResponseAckedReport acked) {
+            sinks.forEach(s -> s.responseAcked(acked));
         }
 
         @Override
