@@ -259,7 +259,8 @@ class ComposeE2E {
             if (!socket.find()) {
                 continue;
             }
-            String address = socket.group(2).replaceAll("^\\[|\\]$|%.*$", "");
+            // a JVM's sockets are IPv6 ones that take IPv4 too: 127.0.0.1 shows as [::ffff:127.0.0.1]
+            String address = socket.group(2).replaceAll("^\\[|\\]$|%.*$", "").replaceFirst("^::ffff:", "");
             for (Matcher process = PROCESS.matcher(line); process.find(); ) {
                 long pid = Long.parseLong(process.group(2));
                 String owner = ownerInStack(pid, agent, subnetPrefix);
