@@ -106,7 +106,7 @@ def report(results, seconds, out):
     total_runs = sum(r["runs"] for r in results)
     crashes = [c for r in results for c in r["crashes"]]
     lines = [
-        "## Fuzzing",
+        "## Bad input: fuzzing",
         "",
         f"`make fuzz FUZZ_SECONDS={seconds}` (`bench/reliability/fuzzing.py`): Jazzer (coverage-guided, libFuzzer's engine)"
         f" on every parser of untrusted bytes, {seconds} s per target, one after the other, from the checked-in inputs"

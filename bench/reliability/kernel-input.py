@@ -26,7 +26,7 @@ def main():
     if not FIGURES.exists():
         sys.exit("kernel-input: HostileInputIT wrote no figures (see obi-agent/target/failsafe-reports)")
     text = [
-        "## Hostile input in the kernel",
+        "## Bad input: the kernel",
         "",
         "`HostileInputIT` (`obi-agent/src/test/resources/integration/hostile_clients.py`): Debian's nginx with the"
         " agent running on this kernel (`uname -r`: " + subprocess.run(["uname", "-r"], capture_output=True,
