@@ -27,6 +27,7 @@ import java.util.Set;
 import lab.obi.agent.assembly.AssemblyStage;
 import lab.obi.agent.capture.KernelRecord;
 import lab.obi.agent.capture.RecordDecoder;
+import lab.obi.agent.contract.ConnectFailedRecordLayout;
 import lab.obi.agent.contract.ConnectionRecordLayout;
 import lab.obi.agent.contract.Directions;
 import lab.obi.agent.contract.ExchangeRecordLayout;
@@ -101,11 +102,12 @@ class KernelRecordsFuzzTest {
     /** One record of a kind the fuzzer picks, its header consistent, every other byte the fuzzer's. */
     private static byte[] record(FuzzedDataProvider data) {
         int kind = data.pickValue(new int[] {RecordKinds.EXCHANGE, RecordKinds.CONNECTION, RecordKinds.LATE_RETRANSMIT,
-                RecordKinds.RESPONSE_ACKED});
+                RecordKinds.RESPONSE_ACKED, RecordKinds.CONNECT_FAILED});
         int fixed = switch (kind) {
             case RecordKinds.EXCHANGE -> ExchangeRecordLayout.REQ_HEAD;
             case RecordKinds.CONNECTION -> ConnectionRecordLayout.SIZE;
             case RecordKinds.RESPONSE_ACKED -> ResponseAckedRecordLayout.SIZE;
+            case RecordKinds.CONNECT_FAILED -> ConnectFailedRecordLayout.SIZE;
             default -> LateRetransmitRecordLayout.SIZE;
         };
         byte direction = data.consumeBoolean() ? (byte) Directions.SERVER : (byte) Directions.CLIENT;
