@@ -6,7 +6,7 @@ Markdown fragment of docs/reliability.md.
   bench/reliability/exposure.py [--out FILE] [--no-compose]   (make reliability; needs root)
 
 Both run in `make test` too (mvn verify -Dit, e2e/run.sh): this section is their figures, from runs of
-their own. --no-compose skips the stack (about 5 minutes) and says so in the section.
+their own. --no-compose skips the stack (about 5 minutes) and shows the sockets of its last run, if any.
 """
 import argparse
 import subprocess
@@ -63,11 +63,12 @@ def main():
         FIGURES.read_text().rstrip(),
         "",
     ]
-    if args.no_compose:
+    if args.no_compose and not LISTENING.exists():
         text += ["The compose stack was not run (`--no-compose`): `make e2e` lists its listening sockets.", ""]
     elif LISTENING.exists():
         text += [
-            "The compose stack (`e2e/run.sh`, `ComposeE2E`): after `docker compose up`, every socket listening in"
+            "The compose stack (`e2e/run.sh`, `ComposeE2E`" + (", its last run" if args.no_compose else "")
+            + "): after `docker compose up`, every socket listening in"
             " the host's network namespace (`ss -ltunp`) that belongs to the stack (the agent's container, or"
             " Docker's proxy of a port the stack publishes). Nothing may listen beyond loopback and the gateway of"
             " the stack's own network, where Prometheus scrapes the agent:",
