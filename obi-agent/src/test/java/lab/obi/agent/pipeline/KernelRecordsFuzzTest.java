@@ -75,7 +75,7 @@ class KernelRecordsFuzzTest {
     @FuzzTest
     void records(FuzzedDataProvider data) throws IOException {
         ByteArrayOutputStream log = new ByteArrayOutputStream();
-        RequestLogSink requestLog = new RequestLogSink(log);
+        RequestLogSink requestLog = RequestLogSink.everyLine(log);
         InMemoryMetricReader reader = InMemoryMetricReader.create();
         PrometheusSink metrics = new PrometheusSink(reader, AgentMetrics.resource("fuzz"),
                 new MetricOptions(data.consumeBoolean(), data.consumeBoolean()), () -> STATS,

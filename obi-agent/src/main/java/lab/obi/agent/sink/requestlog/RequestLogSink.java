@@ -39,6 +39,11 @@ public final class RequestLogSink implements Sink {
         this.selection = selection;
     }
 
+    /** A line for every exchange, into the stream (the fuzzing of every sink writes all it can). */
+    public static RequestLogSink everyLine(OutputStream out) throws IOException {
+        return new RequestLogSink(out, LineSelection.all());
+    }
+
     /** Empty when the log is off. */
     public static Optional<RequestLogSink> open(AgentConfig.RequestLog config) throws IOException {
         if (!config.enabled()) {
