@@ -187,6 +187,7 @@ enum obi_counter {
 	OBI_C_READ_FAULT,            /* user memory that could not be read */
 	OBI_C_PEER_FIN_WAIT_EXPIRED, /* exchanges reported without knowing how the server reacted to the peer's FIN */
 	OBI_C_TLS_NO_SOCKET,         /* OpenSSL plaintext whose socket was never seen (served from its buffers) */
+	OBI_C_CLOSE_MISSED,          /* connections whose close was finished late by the expiry scan */
 	OBI_C_COUNTERS_LEN,
 };
 

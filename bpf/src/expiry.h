@@ -2,6 +2,9 @@
 /*
  * A bound on how long an exchange waits for the server after the peer's FIN: a server that never
  * answers, closes or resets (a socket left in CLOSE_WAIT) must not hold its record back forever.
+ * The same scan finishes connections whose close the state tracepoint could not: a socket already
+ * closed whose state was created on another CPU while its close ran, or a close deferred to a write
+ * whose exit never came. Without it their entries would hold the table forever.
  * Tracepoint programs cannot own BPF timers, so the agent runs this program every second
  * (BPF_PROG_TEST_RUN); it is never attached.
  */
@@ -9,18 +12,40 @@
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include "maps.h"
 #include "records.h"
+#include "exchange.h"
+
+/* Long past any close the tracepoint is still finishing: a write's exit, another CPU's close. */
+#define OBI_CLOSE_MISSED_AFTER_NS (1000ULL * 1000000)
 
 struct expiry_scan {
 	__u64 now;
 };
+
+static __always_inline int close_was_missed(const struct conn_state *st, __u64 now)
+{
+	if (now < st->tracked_ns + OBI_CLOSE_MISSED_AFTER_NS)
+		return 0;
+	if (st->close_deferred_ns)
+		return now > st->close_deferred_ns + OBI_CLOSE_MISSED_AFTER_NS;
+	/* TCP's sockets are type-safe by RCU: a freed one is still a socket, CLOSE when not reused */
+	__u64 sk = st->sk;
+	return BPF_CORE_READ((struct sock *)sk, __sk_common.skc_state) == OBI_TCP_CLOSE;
+}
 
 static long expire_if_waited_too_long(struct bpf_map *map, const void *key, void *value, void *ctx)
 {
 	struct conn_state *st = value;
 	const struct expiry_scan *scan = ctx;
 
+	if (close_was_missed(st, scan->now)) {
+		count(OBI_C_CLOSE_MISSED);
+		finish_connection(st, *(const __u64 *)key, st->close_deferred_ns ? st->close_deferred_ns : scan->now,
+				  st->close_deferred_ns ? st->close_deferred_local : 0);
+		return 0;
+	}
 	if (st->phase == PHASE_IDLE || st->phase == PHASE_GIVEN_UP || !st->rec.fin_ns)
 		return 0;
 	/* after an answer, the wait is for the close that tells a half-close from an abandon */
