@@ -16,9 +16,11 @@ import java.util.regex.Pattern;
 
 /**
  * Reads the identity of a process from procfs. Results are cached per pid and start time, so a
- * recycled pid is read afresh; the start time itself is re-read at most once per
- * revalidation period, because reading procfs for every request would cap the agent's throughput. Never throws: a process that is gone or unreadable is described by
- * the name the kernel reported with its exchange. Thread-safe.
+ * recycled pid is read afresh; the start time itself is re-read at most once per revalidation period
+ * (a second), because reading procfs for every request would cap the agent's throughput: a pid
+ * reused within that second keeps its previous owner's name until then. A process that has exited
+ * keeps the name it was last seen with; one that exits before it was ever read, or while it is read,
+ * is described by the name the kernel reported with its record. Never throws. Thread-safe.
  */
 public final class ProcessResolver {
 
@@ -89,6 +91,11 @@ public final class ProcessResolver {
         }
         // Read outside the lock: procfs reads are slow, and two threads reading the same pid is harmless.
         ProcessInfo info = read(pid, commFallback);
+        if (!startTime.equals(startTime(pid))) {
+            // It exited, or its pid went to another process, while its files were read: some of what
+            // was read may be missing or another's. Its name from the kernel is all that is sure.
+            return kernelNamed(pid, commFallback);
+        }
         synchronized (cache) {
             cache.put(pid, new Cached(startTime.getAsLong(), info, now));
         }
@@ -119,11 +126,15 @@ public final class ProcessResolver {
     private ProcessInfo gone(int pid, String commFallback, long now) {
         synchronized (cache) {
             Cached cached = cache.get(pid);
-            ProcessInfo info = cached != null ? cached.info() : new ProcessInfo(pid, firstNonBlank(commFallback), null,
-                    firstNonBlank(commFallback, UNKNOWN_SERVICE), null, instanceId(pid));
+            ProcessInfo info = cached != null ? cached.info() : kernelNamed(pid, commFallback);
             cache.put(pid, new Cached(cached != null ? cached.startTime() : NEVER_READ, info, now));
             return info;
         }
+    }
+
+    private ProcessInfo kernelNamed(int pid, String commFallback) {
+        return new ProcessInfo(pid, firstNonBlank(commFallback), null, firstNonBlank(commFallback, UNKNOWN_SERVICE),
+                null, instanceId(pid));
     }
 
     private String instanceId(int pid) {

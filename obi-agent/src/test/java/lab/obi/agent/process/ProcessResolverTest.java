@@ -5,11 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -199,6 +202,23 @@ class ProcessResolverTest {
         assertEquals("kcomm", resolver.resolve(100, "kcomm").comm());
         process(100, 5, "app");
         assertEquals("app", resolver.resolve(100, "kcomm").comm());
+    }
+
+    @Test
+    void aProcessThatExitsWhileItIsReadIsNamedByTheKernel() throws Exception {
+        Path dir = process(100, 5, "app");
+        Path environ = dir.resolve("environ");
+        assertEquals(0, new ProcessBuilder("mkfifo", environ.toString()).start().waitFor());
+        ProcessResolver resolver = new ProcessResolver(proc, 16, 0);
+        CompletableFuture<ProcessInfo> resolving = CompletableFuture.supplyAsync(() -> resolver.resolve(100, "kcomm"));
+        // The resolver reads the environment (a pipe here) after the start time; meanwhile its pid
+        // passes to another process.
+        try (OutputStream pipe = Files.newOutputStream(environ)) {
+            Files.writeString(dir.resolve("stat"), stat(100, "other", 6));
+            pipe.write("OTEL_SERVICE_NAME=another\0".getBytes(UTF_8));
+        }
+        assertEquals(new ProcessInfo(100, "kcomm", null, "kcomm", null, "node-1/100"),
+                resolving.get(10, TimeUnit.SECONDS));
     }
 
     @Test
