@@ -41,4 +41,12 @@ public record HttpExchange(
         boolean tls,
         String httpVersion,
         Phases phases) {
+
+    /**
+     * The first request of a connection the agent saw open. A keep-alive connection older than the
+     * agent also starts at request index 1 when the agent picks it up, but it is not new.
+     */
+    public boolean onNewConnection() {
+        return requestIndex == 1 && tcp.connectionAgeNs() != null;
+    }
 }

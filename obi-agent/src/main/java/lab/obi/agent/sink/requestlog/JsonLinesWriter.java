@@ -89,7 +89,7 @@ final class JsonLinesWriter implements AutoCloseable {
         number(Field.BYTES_OUT, e.bytesOut());
         string(Field.TRACEPARENT, e.traceparent());
         string(Field.UBER_TRACE_ID, e.uberTraceId());
-        writeTcp(e.tcp(), e.requestIndex());
+        writeTcp(e.tcp(), e.onNewConnection());
         writePhases(e.phases());
         string(Field.SLOW_CAUSE, slowCause == null ? null : slowCause.wireName());
         if (e.parentConnId() != null) {
@@ -179,7 +179,7 @@ final class JsonLinesWriter implements AutoCloseable {
         number(Field.PEER_PORT, o.peerPort());
     }
 
-    private void writeTcp(TcpEvidence t, int requestIndex) throws IOException {
+    private void writeTcp(TcpEvidence t, boolean newConnection) throws IOException {
         number(Field.RETRANSMITS, t.retransmits());
         optionalNumber(Field.FIRST_RETRANSMIT_UNIX_NS, t.firstRetransmitUnixNs());
         optionalNumber(Field.LAST_RETRANSMIT_UNIX_NS, t.lastRetransmitUnixNs());
@@ -191,7 +191,7 @@ final class JsonLinesWriter implements AutoCloseable {
         }
         optionalNumber(Field.RESET_RECEIVED_UNIX_NS, t.resetReceivedUnixNs());
         optionalNumber(Field.RTT_US, t.rttUs());
-        bool(Field.NEW_CONNECTION, requestIndex == 1);
+        bool(Field.NEW_CONNECTION, newConnection);
         optionalNumber(Field.CONNECTION_AGE_NS, t.connectionAgeNs());
         optionalNumber(Field.CONNECT_NS, t.connectNs());
         optionalNumber(Field.SYN_RETRANSMITS, t.synRetransmits());

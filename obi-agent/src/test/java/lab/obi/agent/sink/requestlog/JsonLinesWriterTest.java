@@ -99,6 +99,22 @@ class JsonLinesWriterTest {
     }
 
     @Test
+    void onlyAConnectionSeenOpenIsNew() throws IOException {
+        TcpEvidence seenOpen = new TcpEvidence(0, null, null, false, false, null, null, 1_000L, null, null, List.of());
+        TcpEvidence olderThanTheAgent = new TcpEvidence(0, null, null, false, false, null, null, null, null, null,
+                List.of());
+        assertTrue(MAPPER.readTree(written(first(seenOpen))).get("new_connection").asBoolean());
+        assertFalse(MAPPER.readTree(written(first(olderThanTheAgent))).get("new_connection").asBoolean(),
+                "a keep-alive connection picked up by an agent that started after it opened");
+    }
+
+    private static HttpExchange first(TcpEvidence tcp) {
+        return new HttpExchange(1, 2, new ObservedSocket(Direction.SERVER, 3, null, null, "svc", null, null, 0, null, 0),
+                4, 1, "GET", "/", null, null, 200, false, null, null, false, true, 0, 0, null, null, null, null, null,
+                tcp, false, "1.1", Phases.NONE);
+    }
+
+    @Test
     void omitsNulls() throws IOException {
         String line = written(minimal());
         assertEquals("{\"record\":\"exchange\",\"start_unix_ns\":1,\"duration_ns\":2,\"direction\":\"client\",\"pid\":3,\"service\":\"svc\","

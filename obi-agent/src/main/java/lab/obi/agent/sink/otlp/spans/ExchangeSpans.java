@@ -235,7 +235,7 @@ final class ExchangeSpans {
         if (t.rttUs() != null) {
             a.put(AttributeKey.doubleKey("obi.tcp.rtt"), t.rttUs() / 1e6);
         }
-        a.put(AttributeKey.booleanKey("obi.connection.new"), e.requestIndex() == 1);
+        a.put(AttributeKey.booleanKey("obi.connection.new"), e.onNewConnection());
         if (t.connectNs() != null) {
             a.put(AttributeKey.doubleKey("obi.tcp.connect.duration"), t.connectNs() / 1e9);
             a.put(AttributeKey.longKey("obi.tcp.syn_retransmits"), t.synRetransmits());
