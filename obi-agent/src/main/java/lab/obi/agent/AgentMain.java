@@ -107,6 +107,7 @@ public class AgentMain implements QuarkusApplication {
             problems.forEach(p -> LOG.error("cannot start: " + p));
             return EXIT_CANNOT_RUN;
         }
+        Preflight.warnings().forEach(LOG::warn);
         try {
             return capture();
         } catch (BpfException | IOException e) {

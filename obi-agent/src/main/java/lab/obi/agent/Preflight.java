@@ -7,6 +7,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /** Checks what the kernel side needs before touching libbpf, so failures read as instructions. */
 final class Preflight {
@@ -17,9 +19,35 @@ final class Preflight {
     private static final Path BTF = Path.of("/sys/kernel/btf/vmlinux");
     private static final Path TRACEFS = Path.of("/sys/kernel/tracing");
     private static final Path DEBUGFS_TRACING = Path.of("/sys/kernel/debug/tracing");
-    private static final int CAP_SYS_ADMIN = 21;
-    private static final int CAP_PERFMON = 38;
-    private static final int CAP_BPF = 39;
+
+    /** The capabilities the agent uses, by their number in linux/capability.h. */
+    enum Capability {
+        /** read /proc/<pid>/environ of other users' processes (mode 0400): their OTEL_SERVICE_NAME */
+        DAC_READ_SEARCH(2),
+        /** the ptrace access check of /proc/<pid>/exe and environ, for processes with privileges the agent lacks */
+        SYS_PTRACE(19),
+        /** BPF and PERFMON in one, for engines that do not know those two */
+        SYS_ADMIN(21),
+        /** attach to tracepoints and uprobes, read kernel memory from BPF */
+        PERFMON(38),
+        /** load programs, create maps */
+        BPF(39);
+
+        final int number;
+
+        Capability(int number) {
+            this.number = number;
+        }
+
+        boolean in(long capabilities) {
+            return (capabilities & (1L << number)) != 0;
+        }
+
+        @Override
+        public String toString() {
+            return "CAP_" + name();
+        }
+    }
 
     private Preflight() {
     }
@@ -36,7 +64,7 @@ final class Preflight {
             problems.add("no kernel BTF at " + BTF + ": the kernel needs CONFIG_DEBUG_INFO_BTF=y"
                     + " (most distribution kernels since 2021 have it); in a container, mount /sys/kernel/btf read-only");
         }
-        Optional<String> privileges = privilegeProblem();
+        Optional<String> privileges = privilegeProblem(effectiveCapabilities());
         privileges.ifPresent(problems::add);
         if (privileges.isEmpty()) { // without privileges tracefs is unreadable anyway
             tracefsProblem().ifPresent(problems::add);
@@ -60,22 +88,35 @@ final class Preflight {
         return Optional.empty();
     }
 
-    private static Optional<String> privilegeProblem() {
-        long effective = effectiveCapabilities();
-        boolean admin = has(effective, CAP_SYS_ADMIN);
-        boolean bpfAndPerfmon = has(effective, CAP_BPF) && has(effective, CAP_PERFMON);
-        if (admin || bpfAndPerfmon) {
+    static Optional<String> privilegeProblem(long effective) {
+        if (Capability.SYS_ADMIN.in(effective) || (Capability.BPF.in(effective) && Capability.PERFMON.in(effective))) {
             return Optional.empty();
         }
-        return Optional.of("missing privileges to load BPF programs: run as root (sudo), or grant"
-                + " CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN where Docker is older than 23 and does not know"
-                + " those two (plus CAP_SYS_PTRACE to read other processes' /proc entries), e.g. `setcap` or"
-                + " docker `--cap-add BPF --cap-add PERFMON`"
-                + " (effective capabilities now: 0x" + Long.toHexString(effective) + ")");
+        String missing = Stream.of(Capability.BPF, Capability.PERFMON).filter(c -> !c.in(effective))
+                .map(Capability::toString).collect(Collectors.joining(" and "));
+        return Optional.of("missing privileges to load BPF programs: no " + missing + " (effective capabilities now: 0x"
+                + Long.toHexString(effective) + "); run as root (sudo), or grant CAP_BPF and CAP_PERFMON, or"
+                + " CAP_SYS_ADMIN where Docker is older than 23 and does not know those two (plus CAP_SYS_PTRACE and"
+                + " CAP_DAC_READ_SEARCH to name other users' processes), e.g. docker `--cap-add BPF --cap-add PERFMON`");
     }
 
-    private static boolean has(long capabilities, int capability) {
-        return (capabilities & (1L << capability)) != 0;
+    /** What the agent does without, and what that costs: said at start, not fatal. */
+    static List<String> warnings() {
+        return warnings(effectiveCapabilities());
+    }
+
+    static List<String> warnings(long effective) {
+        List<String> warnings = new ArrayList<>();
+        if (!Capability.SYS_PTRACE.in(effective)) {
+            warnings.add("no CAP_SYS_PTRACE: the executable and environment of other users' processes (and of root's"
+                    + " with more capabilities than the agent) cannot be read; they are named from their command line"
+                    + " or kernel name");
+        }
+        if (!Capability.DAC_READ_SEARCH.in(effective)) {
+            warnings.add("no CAP_DAC_READ_SEARCH: the environment of other users' processes cannot be read; they are"
+                    + " named without their OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES");
+        }
+        return warnings;
     }
 
     private static long effectiveCapabilities() {
