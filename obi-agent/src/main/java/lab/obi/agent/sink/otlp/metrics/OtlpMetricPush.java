@@ -42,7 +42,8 @@ final class OtlpMetricPush implements AutoCloseable {
     private final MetricOptions options;
     private final List<CollectingReader> fixedReaders = new ArrayList<>();
     private final LinkedHashMap<String, Meters> processes = new LinkedHashMap<>(16, 0.75f, true);
-    private final List<CollectingReader> closing = new ArrayList<>();
+    /** Evicted processes: their last values go out with the next push, then their providers are closed. */
+    private final List<Meters> closing = new ArrayList<>();
     private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "obi-otlp-metrics");
         t.setDaemon(true);
@@ -93,7 +94,7 @@ final class OtlpMetricPush implements AutoCloseable {
                 break; // access order: the rest were used more recently
             }
             eldest.remove();
-            closing.add(m.reader()); // its last values go out with the next push
+            closing.add(m);
         }
         return meters;
     }
@@ -103,7 +104,10 @@ final class OtlpMetricPush implements AutoCloseable {
         synchronized (this) {
             fixedReaders.forEach(r -> batch.addAll(r.collect()));
             processes.values().forEach(m -> batch.addAll(m.reader().collect()));
-            closing.forEach(r -> batch.addAll(r.collect()));
+            for (Meters m : closing) {
+                batch.addAll(m.reader().collect());
+                m.provider().close();
+            }
             closing.clear();
         }
         if (!batch.isEmpty()) {
