@@ -8,12 +8,14 @@ import lab.obi.agent.report.ResponseAckedReport;
 import lab.obi.agent.sink.Sink;
 import org.jboss.logging.Logger;
 
-import java.io.BufferedOutputStream;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.file.Files;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileSystemException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
@@ -21,21 +23,41 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The request log (JSON Lines) on stdout or in a file: by default its tail, every line on request
- * ({@link LineSelection}). Lines are buffered and written when the pipeline has nothing queued; a
- * failed write is logged once and counted (obi.agent.dropped, write_failure), never thrown at the
- * pipeline.
+ * ({@link LineSelection}). Lines are written when the pipeline has nothing queued. Lines that cannot
+ * be written (a full disk) are dropped and counted (obi.agent.dropped, write_failure), and the log
+ * says so once when writing starts failing and once when it works again; in a file, no half line
+ * stays behind.
  */
-public final class RequestLogSink implements Sink {
+public final class RequestLogSink implements Sink, LineBatch.Outcome {
 
     private static final Logger LOG = Logger.getLogger(RequestLogSink.class);
-    private static final int BUFFER_BYTES = 1 << 16;
 
-    private final JsonLinesWriter writer;
+    private final LineBatch batch;
     private final LineSelection selection;
-    private final LongAdder writeFailures = new LongAdder();
+    private JsonLinesWriter writer;
+    private final LongAdder linesLost = new LongAdder();
+    private long linesLostWhenFailingStarted;
+    private boolean failing;
 
+    /** Writes to a stream; a failed write may leave part of a line in it. */
     RequestLogSink(OutputStream out, LineSelection selection) throws IOException {
-        this.writer = new JsonLinesWriter(out);
+        this(new LineBatch.Destination() {
+            @Override
+            public void write(byte[] bytes, int length) throws IOException {
+                out.write(bytes, 0, length);
+                out.flush();
+            }
+
+            @Override
+            public void close() throws IOException {
+                out.close();
+            }
+        }, selection);
+    }
+
+    private RequestLogSink(LineBatch.Destination destination, LineSelection selection) throws IOException {
+        this.batch = new LineBatch(destination, this);
+        this.writer = new JsonLinesWriter(batch);
         this.selection = selection;
     }
 
@@ -49,14 +71,19 @@ public final class RequestLogSink implements Sink {
         if (!config.enabled()) {
             return Optional.empty();
         }
-        OutputStream out = config.path().isPresent() ? appendTo(config.path().get())
-                : new FileOutputStream(FileDescriptor.out);
-        return Optional.of(new RequestLogSink(new BufferedOutputStream(out, BUFFER_BYTES), LineSelection.of(config)));
+        if (config.path().isEmpty()) {
+            return Optional.of(new RequestLogSink(new FileOutputStream(FileDescriptor.out), LineSelection.of(config)));
+        }
+        return Optional.of(new RequestLogSink(new FileDestination(appendTo(config.path().get())), LineSelection.of(config)));
     }
 
-    private static OutputStream appendTo(Path path) throws IOException {
+    private static FileChannel appendTo(Path path) throws IOException {
         try {
-            return Files.newOutputStream(path, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            return FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.APPEND);
+        } catch (FileSystemException e) {
+            throw new IOException("cannot open the request log obi.request-log.path=" + path + ": "
+                    + (e.getReason() == null ? e.getClass().getSimpleName() : e.getReason()));
         } catch (IOException e) {
             throw new IOException("cannot open the request log obi.request-log.path=" + path + ": " + e);
         }
@@ -75,8 +102,8 @@ public final class RequestLogSink implements Sink {
         }
         try {
             writer.write(report.exchange(), report.slowCause());
-        } catch (IOException e) {
-            failed(e);
+        } catch (IOException | RuntimeException e) {
+            throw lineAbandoned(e);
         }
     }
 
@@ -87,8 +114,8 @@ public final class RequestLogSink implements Sink {
         }
         try {
             writer.write(connection);
-        } catch (IOException e) {
-            failed(e);
+        } catch (IOException | RuntimeException e) {
+            throw lineAbandoned(e);
         }
     }
 
@@ -96,17 +123,34 @@ public final class RequestLogSink implements Sink {
     public void lateRetransmit(LateRetransmitReport report) {
         try {
             writer.write(report.retransmit());
-        } catch (IOException e) {
-            failed(e);
+        } catch (IOException | RuntimeException e) {
+            throw lineAbandoned(e);
         }
+    }
+
+    /**
+     * A line that failed half-way (a bug: serialising into memory has nothing else to fail on) would
+     * leave the generator inside its object, and every later line refused. The lines before it are
+     * kept, its start is cut off, the next line starts with a fresh generator, and the failure goes
+     * to the pipeline to be counted.
+     */
+    private RuntimeException lineAbandoned(Exception e) {
+        try {
+            writer.flush();
+            writer = new JsonLinesWriter(batch);
+        } catch (IOException cannotHappenInMemory) {
+            e.addSuppressed(cannotHappenInMemory);
+        }
+        batch.discardPartialLine();
+        return e instanceof RuntimeException unchecked ? unchecked : new UncheckedIOException((IOException) e);
     }
 
     @Override
     public void responseAcked(ResponseAckedReport report) {
         try {
             writer.write(report.acked(), report.slowCause());
-        } catch (IOException e) {
-            failed(e);
+        } catch (IOException | RuntimeException e) {
+            throw lineAbandoned(e);
         }
     }
 
@@ -115,13 +159,35 @@ public final class RequestLogSink implements Sink {
         try {
             writer.flush();
         } catch (IOException e) {
-            writeFailures.increment();
+            throw new UncheckedIOException(e);
+        }
+        batch.writeOut();
+    }
+
+    /** Lines that could not be written. */
+    public long writeFailures() {
+        return linesLost.sum();
+    }
+
+    @Override
+    public void written() {
+        if (failing) {
+            failing = false;
+            LOG.infof("the request log is written again; %d lines were lost while it could not be",
+                    linesLost.sum() - linesLostWhenFailingStarted);
         }
     }
 
-    /** Lines or flushes that could not be written. */
-    public long writeFailures() {
-        return writeFailures.sum();
+    @Override
+    public void lost(long lines, IOException cause) {
+        if (!failing) {
+            failing = true;
+            linesLostWhenFailingStarted = linesLost.sum();
+            LOG.errorf("writing the request log failed (%s): its lines are dropped and counted"
+                    + " (obi.agent.dropped, obi.drop.reason=write_failure) until it can be written again",
+                    cause.getMessage());
+        }
+        linesLost.add(lines);
     }
 
     @Override
@@ -133,10 +199,32 @@ public final class RequestLogSink implements Sink {
         }
     }
 
-    private void failed(IOException e) {
-        if (writeFailures.sum() == 0) {
-            LOG.errorf("writing the request log failed: %s (further failures are only counted)", e.getMessage());
+    /**
+     * A file: what part of a failed write reached it is cut off again, so a full disk never leaves
+     * half a JSON line for the next one to be glued to.
+     */
+    private record FileDestination(FileChannel file) implements LineBatch.Destination {
+        @Override
+        public void write(byte[] bytes, int length) throws IOException {
+            long sizeBefore = file.size();
+            try {
+                ByteBuffer buffer = ByteBuffer.wrap(bytes, 0, length);
+                while (buffer.hasRemaining()) {
+                    file.write(buffer);
+                }
+            } catch (IOException e) {
+                try {
+                    file.truncate(sizeBefore);
+                } catch (IOException cannotTruncate) {
+                    e.addSuppressed(cannotTruncate);
+                }
+                throw e;
+            }
         }
-        writeFailures.increment();
+
+        @Override
+        public void close() throws IOException {
+            file.close();
+        }
     }
 }

@@ -80,6 +80,57 @@ class RequestLogSinkTest {
         sink.close();
     }
 
+    /** A disk that fills up and gets room again: refuses every write while full. */
+    private static final class Disk extends OutputStream {
+        final ByteArrayOutputStream written = new ByteArrayOutputStream();
+        boolean full;
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            if (full) {
+                throw new IOException("No space left on device");
+            }
+            written.write(b, off, len);
+        }
+    }
+
+    @Test
+    void linesLostToAFullDiskAreCountedAndWritingResumesWithWholeLines() throws IOException {
+        Disk disk = new Disk();
+        RequestLogSink sink = new RequestLogSink(disk, LineSelection.all());
+        sink.connectionClosed(CLOSED);
+        sink.flush();
+        disk.full = true;
+        for (int i = 0; i < 3; i++) {
+            sink.connectionClosed(CLOSED);
+            sink.lateRetransmit(LATE);
+            sink.flush();
+        }
+        assertEquals(6, sink.writeFailures(), "every line lost, not every flush");
+        disk.full = false;
+        sink.exchange(TestReports.traced(TestReports.exchange(TestReports.SERVER, "/", 200)));
+        sink.flush();
+        assertEquals(List.of("\"connection\"", "\"exchange\""), records(disk.written.toString(UTF_8)),
+                "what could not be written is gone, what follows is whole");
+        assertEquals(6, sink.writeFailures());
+    }
+
+    @Test
+    void aBusyPipelineWritesWholeLinesBeforeItFlushes() throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        RequestLogSink sink = new RequestLogSink(out, LineSelection.all());
+        while (out.size() == 0) {
+            sink.connectionClosed(CLOSED);
+        }
+        assertTrue(out.size() >= LineBatch.WRITE_AT, "held in memory up to a bound: " + out.size());
+        assertTrue(out.toString(UTF_8).endsWith("}\n"), "only whole lines");
+    }
+
     @Test
     void closingClosesTheStream() throws IOException {
         boolean[] closed = {false};
