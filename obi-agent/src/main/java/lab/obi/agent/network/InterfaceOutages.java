@@ -23,13 +23,17 @@ public final class InterfaceOutages {
         void down(InterfaceOutage outage);
 
         void up(InterfaceOutage outage);
+
+        /** An interface is gone (deleted, or renamed): what is kept per interface can go too. */
+        void removed(String interfaceName);
     }
 
     private static final long KEEP_NS = 120_000_000_000L;
     private static final int KEEP_MAX = 1024;
 
     private final Listener listener;
-    private final Map<Integer, Boolean> carrying = new HashMap<>();
+    /** Every interface that exists, by index: its name and whether it carries traffic. */
+    private final Map<Integer, LinkState> links = new HashMap<>();
     private final Map<Integer, InterfaceOutage> open = new HashMap<>();
     private final Deque<InterfaceOutage> recent = new ArrayDeque<>();
 
@@ -40,22 +44,30 @@ public final class InterfaceOutages {
     /** The state of every interface when following starts: no outage is reported for these. */
     public synchronized void baseline(LinkState link) {
         if (!link.deleted()) {
-            carrying.put(link.index(), link.carriesTraffic());
+            links.put(link.index(), link);
             listener.appeared(link.name());
         }
     }
 
     public synchronized void update(LinkState link, long nowNs) {
         if (link.deleted()) {
-            carrying.remove(link.index());
+            LinkState gone = links.remove(link.index());
             open.remove(link.index());
+            if (gone != null) {
+                listener.removed(gone.name());
+            }
             return;
         }
-        Boolean before = carrying.put(link.index(), link.carriesTraffic());
+        LinkState before = links.put(link.index(), link);
+        if (before != null && !before.name().equals(link.name())) {
+            open.remove(link.index()); // a renamed interface starts afresh under its new name
+            listener.removed(before.name());
+            before = null;
+        }
         if (before == null) {
             listener.appeared(link.name());
         }
-        boolean wasCarrying = before != null && before;
+        boolean wasCarrying = before != null && before.carriesTraffic();
         if (wasCarrying && !link.carriesTraffic()) {
             InterfaceOutage outage = new InterfaceOutage(link.name(), link.stateName(), nowNs, 0);
             open.put(link.index(), outage);

@@ -143,6 +143,13 @@ final class Sinks implements ReportConsumer, InterfaceOutages.Listener, AutoClos
         }
     }
 
+    @Override
+    public void removed(String interfaceName) {
+        for (Sink sink : all) {
+            sink.removed(interfaceName);
+        }
+    }
+
     void flush() {
         for (Sink sink : all) {
             sink.flush();

@@ -24,6 +24,10 @@ public interface Sink extends ReportConsumer, InterfaceOutages.Listener, AutoClo
     default void up(InterfaceOutage outage) {
     }
 
+    @Override
+    default void removed(String interfaceName) {
+    }
+
     /** Nothing is waiting upstream: what was accepted so far should be visible now. */
     default void flush() {
     }

@@ -53,6 +53,10 @@ class ExchangeAssemblerTest {
         @Override
         public void up(InterfaceOutage outage) {
         }
+
+        @Override
+        public void removed(String interfaceName) {
+        }
     };
 
     @TempDir

@@ -11,6 +11,7 @@ class InterfaceOutagesTest {
 
     private final List<String> heard = new ArrayList<>();
     private final List<String> known = new ArrayList<>();
+    private final List<String> gone = new ArrayList<>();
     private final InterfaceOutages outages = new InterfaceOutages(new InterfaceOutages.Listener() {
         @Override
         public void appeared(String name) {
@@ -25,6 +26,11 @@ class InterfaceOutagesTest {
         @Override
         public void up(InterfaceOutage o) {
             heard.add("up " + o.interfaceName() + " after " + o.durationNs());
+        }
+
+        @Override
+        public void removed(String name) {
+            gone.add(name);
         }
     });
 
@@ -63,6 +69,28 @@ class InterfaceOutagesTest {
         outages.update(up(3, "vethold"), 8); // index reused
         assertTrue(heard.isEmpty(), heard.toString());
         assertEquals(List.of("vethnew", "vethold", "vethold"), known, "each appearance, for metrics that start at 0");
+        assertEquals(List.of("vethold"), gone, "each deletion, for metrics to forget the interface");
+    }
+
+    @Test
+    void aDeletedInterfaceIsForgottenWithItsOngoingOutage() {
+        outages.baseline(up(3, "veth9"));
+        outages.update(new LinkState(3, "veth9", true, false, false), 10); // its container stops: carrier first
+        outages.update(new LinkState(3, "veth9", false, false, true), 11);
+        outages.update(new LinkState(3, "veth9", false, false, true), 12); // a second notification of the same
+        outages.update(new LinkState(44, "vethunknown", false, false, true), 13);
+        assertEquals(List.of("veth9"), gone, "once, and only what was known");
+        assertEquals(List.of(), outages.overlapping(0, 100), "no outage of an interface that is gone");
+    }
+
+    @Test
+    void aRenamedInterfaceStartsAfreshUnderItsNewName() {
+        outages.baseline(up(5, "eth0"));
+        outages.update(down(5, "eth0"), 10);
+        outages.update(up(5, "lan0"), 20); // renamed while down: not the end of eth0's outage
+        assertEquals(List.of("eth0", "lan0"), known);
+        assertEquals(List.of("eth0"), gone);
+        assertEquals(List.of("down eth0 down at 10"), heard);
     }
 
     @Test

@@ -2,14 +2,16 @@ package lab.obi.agent.sink.metrics;
 
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
-import io.opentelemetry.api.metrics.DoubleCounter;
 import io.opentelemetry.api.metrics.DoubleHistogram;
-import io.opentelemetry.api.metrics.LongCounter;
 import io.opentelemetry.api.metrics.Meter;
 import lab.obi.agent.network.HostTcpCounters;
 import lab.obi.agent.network.InterfaceOutage;
 
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.DoubleAdder;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
 
 import static lab.obi.agent.sink.SemanticConventions.INTERFACE;
@@ -26,20 +28,46 @@ public final class NetworkMetrics {
     /** From a blip to a minute: netplan apply takes a few hundred milliseconds to a few seconds. */
     private static final List<Double> OUTAGE_BUCKETS = List.of(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0);
 
-    private final LongCounter stateChanges;
+    private static final List<String> STATES = List.of("down", "no_carrier", "up");
+
     private final DoubleHistogram outageDuration;
-    private final DoubleCounter downtime;
+    /**
+     * Per interface that exists: observed at each collection, so the series of a deleted interface
+     * (a stopped container's veth) go away with it instead of piling up for the agent's lifetime.
+     */
+    private final Map<String, InterfaceCounts> interfaces = new ConcurrentHashMap<>();
+
+    /** One interface's counters and its series' attributes, built once. */
+    private static final class InterfaceCounts {
+        final Attributes name;
+        final Attributes[] byState = new Attributes[STATES.size()];
+        final LongAdder[] changes = new LongAdder[STATES.size()];
+        final DoubleAdder downtimeSeconds = new DoubleAdder();
+
+        InterfaceCounts(String interfaceName) {
+            name = Attributes.of(INTERFACE, interfaceName);
+            for (int i = 0; i < byState.length; i++) {
+                byState[i] = Attributes.of(INTERFACE, interfaceName, STATE, STATES.get(i));
+                changes[i] = new LongAdder();
+            }
+        }
+    }
 
     public NetworkMetrics(Meter meter, Supplier<HostTcpCounters.Snapshot> host) {
-        stateChanges = meter.counterBuilder("obi.network.interface.state_changes").setUnit("{change}")
+        meter.counterBuilder("obi.network.interface.state_changes").setUnit("{change}")
                 .setDescription("Interfaces that stopped carrying traffic (down, no_carrier) or carried it again (up)")
-                .build();
+                .buildWithCallback(m -> interfaces.values().forEach(counts -> {
+                    for (int i = 0; i < counts.byState.length; i++) {
+                        m.record(counts.changes[i].sum(), counts.byState[i]);
+                    }
+                }));
         outageDuration = meter.histogramBuilder("obi.network.interface.outage.duration").setUnit("s")
                 .setDescription("How long an interface carried no traffic, recorded when it came back")
                 .setExplicitBucketBoundariesAdvice(OUTAGE_BUCKETS).build();
-        downtime = meter.counterBuilder("obi.network.interface.downtime").ofDoubles().setUnit("s")
+        meter.counterBuilder("obi.network.interface.downtime").ofDoubles().setUnit("s")
                 .setDescription("Time interfaces carried no traffic, added when they came back (starts at 0 per interface)")
-                .build();
+                .buildWithCallback(m -> interfaces.values().forEach(
+                        counts -> m.record(counts.downtimeSeconds.sum(), counts.name)));
         meter.counterBuilder("obi.tcp.listen.overflows").setUnit("{segment}")
                 .setDescription("Handshakes dropped because a listener's accept queue was full (host-wide)")
                 .buildWithCallback(m -> observe(m::record, host.get().listenOverflows()));
@@ -59,20 +87,30 @@ public final class NetworkMetrics {
 
     /** Its counters start at 0: the first outage of an interface must show in increase(). */
     public void appeared(String interfaceName) {
-        for (String state : List.of("down", "no_carrier", "up")) {
-            stateChanges.add(0, Attributes.of(INTERFACE, interfaceName, STATE, state));
-        }
-        downtime.add(0, Attributes.of(INTERFACE, interfaceName));
+        counts(interfaceName);
     }
 
     public void down(InterfaceOutage outage) {
-        stateChanges.add(1, Attributes.of(INTERFACE, outage.interfaceName(), STATE, outage.cause()));
+        counts(outage.interfaceName()).changes[STATES.indexOf(outage.cause())].increment();
     }
 
     public void up(InterfaceOutage outage) {
-        stateChanges.add(1, Attributes.of(INTERFACE, outage.interfaceName(), STATE, "up"));
+        InterfaceCounts counts = counts(outage.interfaceName());
+        counts.changes[STATES.indexOf("up")].increment();
         outageDuration.record(outage.durationNs() / 1e9,
                 Attributes.of(INTERFACE, outage.interfaceName(), INTERFACE_CAUSE, outage.cause()));
-        downtime.add(outage.durationNs() / 1e9, Attributes.of(INTERFACE, outage.interfaceName()));
+        counts.downtimeSeconds.add(outage.durationNs() / 1e9);
+    }
+
+    /**
+     * A deleted interface's counters go. Its outage-duration histogram, when it had an outage, stays:
+     * the SDK cannot forget a series of a synchronous instrument.
+     */
+    public void removed(String interfaceName) {
+        interfaces.remove(interfaceName);
+    }
+
+    private InterfaceCounts counts(String interfaceName) {
+        return interfaces.computeIfAbsent(interfaceName, InterfaceCounts::new);
     }
 }

@@ -109,6 +109,11 @@ public final class PrometheusSink implements Sink {
     }
 
     @Override
+    public void removed(String interfaceName) {
+        network.removed(interfaceName);
+    }
+
+    @Override
     public void close() {
         provider.close();
     }

@@ -228,6 +228,19 @@ class PrometheusSinkTest {
     }
 
     @Test
+    void aDeletedInterfaceLeavesNoSeriesOfItsCounters() {
+        sink.appeared("veth1");
+        sink.appeared("veth2");
+        sink.down(new InterfaceOutage("veth1", "no_carrier", 1, 0));
+        sink.removed("veth1");
+        AttributeKey<String> iface = AttributeKey.stringKey("network.interface.name");
+        assertEquals(List.of("veth2", "veth2", "veth2"), metric("obi.network.interface.state_changes").getLongSumData()
+                .getPoints().stream().map(p -> p.getAttributes().get(iface)).toList());
+        assertEquals(List.of("veth2"), metric("obi.network.interface.downtime").getDoubleSumData().getPoints().stream()
+                .map(p -> p.getAttributes().get(iface)).toList());
+    }
+
+    @Test
     void hostWideTcpCountersAreObservedAtEachCollection() {
         assertEquals(5, metric("obi.tcp.listen.overflows").getLongSumData().getPoints().iterator().next().getValue());
         assertEquals(6, metric("obi.tcp.listen.drops").getLongSumData().getPoints().iterator().next().getValue());

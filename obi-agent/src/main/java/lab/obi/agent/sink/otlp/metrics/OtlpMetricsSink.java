@@ -99,6 +99,11 @@ public final class OtlpMetricsSink implements Sink {
         network.up(outage);
     }
 
+    @Override
+    public void removed(String interfaceName) {
+        network.removed(interfaceName);
+    }
+
     /** Pushes that the OTLP endpoint did not accept. */
     public long exportFailures() {
         return exporter.failures();
