@@ -10,6 +10,7 @@ import lab.obi.agent.process.ProcessResolver;
 import lab.obi.agent.process.WatchFilter;
 import lab.obi.agent.protocol.RouteNormaliser;
 import lab.obi.agent.sink.metrics.SelfStats;
+import org.jboss.logging.Logger;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -34,6 +35,7 @@ import java.util.function.Supplier;
  */
 public final class Pipeline implements AutoCloseable {
 
+    private static final Logger LOG = Logger.getLogger("obi-agent");
     private static final long FULL_QUEUE_WAIT_MS = 20;
     /** How often an idle worker lets waiting client calls expire and looks whether it should stop. */
     private static final long IDLE_WAKE_MS = 200;
@@ -41,6 +43,7 @@ public final class Pipeline implements AutoCloseable {
     private final LongAdder received = new LongAdder();
     private final LongAdder undecodable = new LongAdder();
     private final LongAdder queueFull = new LongAdder();
+    private final LongAdder assemblyFailures = new LongAdder();
     private final BlockingQueue<KernelRecord> queue;
     private final Supplier<Map<KernelCounter, Long>> kernelCounters;
     private final IntSupplier tlsLibraries;
@@ -117,7 +120,7 @@ public final class Pipeline implements AutoCloseable {
             while (true) {
                 KernelRecord record = queue.poll(IDLE_WAKE_MS, TimeUnit.MILLISECONDS);
                 if (record != null) {
-                    assembly.accept(record, clock.epochOffsetNs());
+                    assemble(record, clock.epochOffsetNs());
                     unflushed = true;
                 } else {
                     if (closing) {
@@ -137,6 +140,22 @@ public final class Pipeline implements AutoCloseable {
         sinks.flush();
     }
 
+    /**
+     * A record that makes the assembly throw is a bug of the agent's: it costs that record (counted,
+     * the first one logged with its stack), never the worker thread and with it all capture.
+     */
+    private void assemble(KernelRecord record, long epochOffsetNs) {
+        try {
+            assembly.accept(record, epochOffsetNs);
+        } catch (RuntimeException e) {
+            if (assemblyFailures.sum() == 0) {
+                LOG.errorf(e, "a kernel record could not be assembled (a bug: please report it); such records"
+                        + " are dropped and counted (obi.agent.dropped, obi.drop.reason=assembly_failure)");
+            }
+            assemblyFailures.increment();
+        }
+    }
+
     /** The agent's own counters now, for its metrics and its log line. */
     SelfStats selfStats() {
         if (assembly == null) { // a scrape while the sinks are being built, before the pipeline is complete
@@ -146,6 +165,8 @@ public final class Pipeline implements AutoCloseable {
         drops.put("queue_full", queueFull.sum());
         drops.put("undecodable", undecodable.sum());
         drops.put("write_failure", sinks.writeFailures());
+        drops.put("sink_failure", sinks.sinkFailures());
+        drops.put("assembly_failure", assemblyFailures.sum());
         long peerFinWaitsExpired = 0;
         for (Map.Entry<KernelCounter, Long> c : kernelCounters.get().entrySet()) {
             if (c.getKey() == KernelCounter.PEER_FIN_WAIT_EXPIRED) {

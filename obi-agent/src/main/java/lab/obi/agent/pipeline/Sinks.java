@@ -28,13 +28,14 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 
 /**
  * The sinks the configuration asks for, each built from its own configuration group, and every
- * report handed to each of them in turn. Interface outages are logged here and counted by the
- * metric sinks.
+ * report handed to each of them in turn; a sink that throws loses that report alone
+ * ({@link SinkFailures}). Interface outages are logged here and counted by the metric sinks.
  */
 final class Sinks implements ReportConsumer, InterfaceOutages.Listener, AutoCloseable {
 
@@ -45,15 +46,19 @@ final class Sinks implements ReportConsumer, InterfaceOutages.Listener, AutoClos
     private final Optional<OtlpMetricsSink> otlpMetrics;
     /** An array: every report goes through this loop, and an array needs no iterator. */
     private final Sink[] all;
+    private final SinkFailures failures;
     private final String description;
 
-    private Sinks(Optional<RequestLogSink> requestLog, Optional<PrometheusSink> prometheus,
-                  Optional<OtlpMetricsSink> otlpMetrics, Optional<OtlpSpansSink> otlpSpans, String description) {
+    Sinks(Optional<RequestLogSink> requestLog, Optional<PrometheusSink> prometheus,
+          Optional<OtlpMetricsSink> otlpMetrics, Optional<OtlpSpansSink> otlpSpans, String description) {
         this.requestLog = requestLog;
         this.otlpSpans = otlpSpans;
         this.otlpMetrics = otlpMetrics;
         this.all = Stream.of(requestLog, prometheus, otlpMetrics, otlpSpans).flatMap(Optional::stream)
                 .toArray(Sink[]::new);
+        this.failures = new SinkFailures(Stream.of(requestLog.map(s -> "request log"),
+                prometheus.map(s -> "Prometheus endpoint"), otlpMetrics.map(s -> "OTLP metric push"),
+                otlpSpans.map(s -> "OTLP span export")).flatMap(Optional::stream).toArray(String[]::new));
         this.description = description;
     }
 
@@ -91,24 +96,47 @@ final class Sinks implements ReportConsumer, InterfaceOutages.Listener, AutoClos
         return description;
     }
 
+    /*
+     * Reports: a loop per kind rather than a lambda per report, which would allocate on the hot path.
+     * A sink that throws loses that report alone.
+     */
+
     @Override
     public void exchange(ExchangeReport exchange) {
-        for (Sink sink : all) {
-            sink.exchange(exchange);
+        for (int i = 0; i < all.length; i++) {
+            try {
+                all[i].exchange(exchange);
+            } catch (RuntimeException e) {
+                failures.failed(i, e);
+                continue;
+            }
+            failures.succeeded(i);
         }
     }
 
     @Override
     public void connectionClosed(ConnectionSummary connection) {
-        for (Sink sink : all) {
-            sink.connectionClosed(connection);
+        for (int i = 0; i < all.length; i++) {
+            try {
+                all[i].connectionClosed(connection);
+            } catch (RuntimeException e) {
+                failures.failed(i, e);
+                continue;
+            }
+            failures.succeeded(i);
         }
     }
 
     @Override
     public void lateRetransmit(LateRetransmitReport retransmit) {
-        for (Sink sink : all) {
-            sink.lateRetransmit(retransmit);
+        for (int i = 0; i < all.length; i++) {
+            try {
+                all[i].lateRetransmit(retransmit);
+            } catch (RuntimeException e) {
+                failures.failed(i, e);
+                continue;
+            }
+            failures.succeeded(i);
         }
     }
 
@@ -121,39 +149,46 @@ final class Sinks implements ReportConsumer, InterfaceOutages.Listener, AutoClos
 
     @Override
     public void appeared(String interfaceName) {
-        for (Sink sink : all) {
-            sink.appeared(interfaceName);
-        }
+        each(sink -> sink.appeared(interfaceName));
     }
 
     @Override
     public void down(InterfaceOutage outage) {
         LOG.warnf("interface %s stopped carrying traffic (%s)", outage.interfaceName(), outage.cause());
-        for (Sink sink : all) {
-            sink.down(outage);
-        }
+        each(sink -> sink.down(outage));
     }
 
     @Override
     public void up(InterfaceOutage outage) {
         LOG.infof("interface %s carries traffic again after %d ms (%s)", outage.interfaceName(),
                 outage.durationNs() / 1_000_000, outage.cause());
-        for (Sink sink : all) {
-            sink.up(outage);
-        }
+        each(sink -> sink.up(outage));
     }
 
     @Override
     public void removed(String interfaceName) {
-        for (Sink sink : all) {
-            sink.removed(interfaceName);
-        }
+        each(sink -> sink.removed(interfaceName));
     }
 
     void flush() {
-        for (Sink sink : all) {
-            sink.flush();
+        each(Sink::flush);
+    }
+
+    private void each(Consumer<Sink> call) {
+        for (int i = 0; i < all.length; i++) {
+            try {
+                call.accept(all[i]);
+            } catch (RuntimeException e) {
+                failures.failed(i, e);
+                continue;
+            }
+            failures.succeeded(i);
         }
+    }
+
+    /** Reports that a sink threw instead of taking. */
+    long sinkFailures() {
+        return failures.count();
     }
 
     /** Request-log lines or flushes that failed. */
@@ -171,10 +206,9 @@ final class Sinks implements ReportConsumer, InterfaceOutages.Listener, AutoClos
         return otlpMetrics.map(m -> OptionalLong.of(m.exportFailures())).orElse(OptionalLong.empty());
     }
 
+    /** Every sink is closed, whatever the others do. */
     @Override
     public void close() {
-        for (Sink sink : all) {
-            sink.close();
-        }
+        each(Sink::close);
     }
 }
