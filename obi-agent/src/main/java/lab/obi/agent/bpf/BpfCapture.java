@@ -313,9 +313,7 @@ public final class BpfCapture implements AutoCloseable {
             return;
         }
         closed = true;
-        for (Pointer link : links) {
-            libbpf.bpf_link__destroy(link);
-        }
+        Detach.all(libbpf, links);
         links.clear();
         libbpf.bpf_object__close(object);
         objectBytes.close();

@@ -319,7 +319,7 @@ public final class OpenSslProbes implements AutoCloseable {
 
     @Override
     public void close() {
-        probed.values().forEach(library -> library.links().forEach(libbpf::bpf_link__destroy));
+        Detach.all(libbpf, probed.values().stream().flatMap(library -> library.links().stream()).toList());
         probed.clear();
         attachedCount = 0;
     }
