@@ -31,6 +31,11 @@ import java.util.concurrent.atomic.LongAdder;
 public final class RequestLogSink implements Sink, LineBatch.Outcome {
 
     private static final Logger LOG = Logger.getLogger(RequestLogSink.class);
+    /**
+     * A nearly full disk takes small writes and refuses larger ones by turns: writing counts as
+     * working again only after this long without a failure, so the log says it once, not per flush.
+     */
+    private static final long RECOVERED_AFTER_NS = 2_000_000_000L;
 
     private final LineBatch batch;
     private final LineSelection selection;
@@ -38,6 +43,7 @@ public final class RequestLogSink implements Sink, LineBatch.Outcome {
     private final LongAdder linesLost = new LongAdder();
     private long linesLostWhenFailingStarted;
     private boolean failing;
+    private long lastFailureNs;
 
     /** Every line, to a stream. */
     public RequestLogSink(OutputStream out) throws IOException {
@@ -176,7 +182,7 @@ public final class RequestLogSink implements Sink, LineBatch.Outcome {
 
     @Override
     public void written() {
-        if (failing) {
+        if (failing && System.nanoTime() - lastFailureNs >= RECOVERED_AFTER_NS) {
             failing = false;
             LOG.infof("the request log is written again; %d lines were lost while it could not be",
                     linesLost.sum() - linesLostWhenFailingStarted);
@@ -185,6 +191,7 @@ public final class RequestLogSink implements Sink, LineBatch.Outcome {
 
     @Override
     public void lost(long lines, IOException cause) {
+        lastFailureNs = System.nanoTime();
         if (!failing) {
             failing = true;
             linesLostWhenFailingStarted = linesLost.sum();
