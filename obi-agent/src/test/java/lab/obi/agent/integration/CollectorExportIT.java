@@ -23,8 +23,6 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Predicate;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -218,47 +216,50 @@ class CollectorExportIT {
     @Test
     @Order(2)
     void aCollectorOutageCostsCountedDropsAndExportResumes() throws Exception {
+        ReliabilityFigures figures = new ReliabilityFigures("faults-collector");
+        figures.clear();
         collector.stop();
-        long rssBefore = rssKiB();
-        double requestsBefore = agentMetric("obi_agent_requests_total");
+        long rssBefore = lab.agentRssKiB();
+        double requestsBefore = lab.agentMetric("obi_agent_requests_total");
         for (int i = 0; i < 500; i++) {
             get("/fast", "x-outage", "1");
         }
         long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
-        while (agentMetric("obi_agent_dropped_total\\{obi_drop_reason=\"span_export_failed\"") == 0
+        while ((lab.agentMetric(SPANS_FAILED) == 0 || lab.agentMetric(METRICS_FAILED) < 2)
                 && System.nanoTime() < deadline) {
             Thread.sleep(500);
         }
-        assertTrue(agentMetric("obi_agent_requests_total") >= requestsBefore + 1000,
-                "capture went on while the Collector was down (both sides of 500 requests)");
-        assertTrue(agentMetric("obi_agent_dropped_total\\{obi_drop_reason=\"span_export_failed\"") > 0,
-                "spans that could not be exported are counted");
-        assertTrue(rssKiB() < rssBefore + 100 * 1024, "agent memory stayed bounded: " + rssBefore + " -> " + rssKiB());
+        double requests = lab.agentMetric("obi_agent_requests_total") - requestsBefore;
+        assertTrue(requests >= 1000, "capture went on while the Collector was down (both sides of 500 requests)");
+        double spansFailed = lab.agentMetric(SPANS_FAILED);
+        double pushesFailed = lab.agentMetric(METRICS_FAILED);
+        assertTrue(spansFailed > 0, "spans that could not be exported are counted");
+        assertTrue(pushesFailed >= 2, "metric pushes that failed are counted");
+        long rssAfter = lab.agentRssKiB();
+        assertTrue(rssAfter < rssBefore + 100 * 1024, "agent memory stayed bounded: " + rssBefore + " -> " + rssAfter);
+        assertEquals(1, Lab.occurrences(lab.agentLog(), "span export failed"), "said once, not per batch:\n" + lab.agentLog());
+        assertEquals(1, Lab.occurrences(lab.agentLog(), "metric export failed"), "said once, not per push");
+        figures.add("Collector down", "requests captured meanwhile (both sides)", String.format("%.0f", requests), ">= 1000");
+        figures.add("Collector down", "spans lost, counted (span_export_failed)", String.format("%.0f", spansFailed), "> 0");
+        figures.add("Collector down", "metric pushes failed, counted (metric_export_failed)",
+                String.format("%.0f", pushesFailed), ">= 2");
+        figures.add("Collector down", "agent RSS change", (rssAfter - rssBefore) / 1024 + " MiB", "< 100 MiB");
+        figures.add("Collector down", "log lines about it (span, metric export)", "1, 1", "1 per state change");
 
         collector.start();
         String[] ids = {hex(16), hex(8)};
         get("/users/1", "traceparent", "00-" + ids[0] + "-" + ids[1] + "-01");
         awaitServerSpans(1, s -> s.path("traceId").asText().equals(ids[0]));
+        long logDeadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (Lab.occurrences(lab.agentLog(), "metric export recovered") == 0 && System.nanoTime() < logDeadline) {
+            Thread.sleep(200);
+        }
+        assertEquals(1, Lab.occurrences(lab.agentLog(), "span export recovered"));
+        assertEquals(1, Lab.occurrences(lab.agentLog(), "metric export recovered"));
+        figures.add("Collector back", "a span sent after the restart reaches it; log lines (span, metric export)",
+                "yes; 1, 1", "1 per state change");
     }
 
-    private long rssKiB() throws Exception {
-        for (String line : Files.readAllLines(Path.of("/proc/" + lab.agentPid() + "/status"))) {
-            if (line.startsWith("VmRSS:")) {
-                return Long.parseLong(line.replaceAll("\\D", ""));
-            }
-        }
-        throw new IllegalStateException("no VmRSS");
-    }
-
-    /** Sum of the agent's own Prometheus samples whose line starts with the pattern. */
-    private double agentMetric(String linePattern) throws Exception {
-        String text = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + lab.agentMetricsPort
-                + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
-        Matcher m = Pattern.compile("(?m)^" + linePattern + "[^ ]* ([0-9.eE+-]+)$").matcher(text);
-        double sum = 0;
-        while (m.find()) {
-            sum += Double.parseDouble(m.group(1));
-        }
-        return sum;
-    }
+    private static final String SPANS_FAILED = "obi_agent_dropped_total\\{obi_drop_reason=\"span_export_failed\"";
+    private static final String METRICS_FAILED = "obi_agent_dropped_total\\{obi_drop_reason=\"metric_export_failed\"";
 }

@@ -15,6 +15,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The real programs of the integration tests, each in its own process under one work directory:
@@ -96,18 +98,33 @@ final class Lab implements AutoCloseable {
     }
 
     void startAgent(Map<String, String> environment, String... jvmOptions) throws Exception {
+        launchAgent(List.of(), environment, jvmOptions);
+        awaitAgent();
+    }
+
+    /**
+     * Starts obi-agent without waiting for it, its command after a prefix (setpriv, to run it with
+     * fewer privileges); a later -D option overrides the defaults set here (request log, ports).
+     */
+    Process launchAgent(List<String> prefix, Map<String, String> environment, String... jvmOptions) throws Exception {
         String jar = System.getProperty("obi.agent.jar", "target/quarkus-app/quarkus-run.jar");
         if (!Files.isRegularFile(Path.of(jar))) {
             throw new IllegalStateException("agent jar " + jar + " missing: build it with `make build`");
         }
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new ArrayList<>(List.of(java, "@" + Path.of("jvm.options").toAbsolutePath(),
+        List<String> command = new ArrayList<>(prefix);
+        command.addAll(List.of(java, "@" + Path.of("jvm.options").toAbsolutePath(),
                 // Every line: the tests compare each request with what the servers and clients logged.
                 "-Dobi.request-log.path=" + path("requests.jsonl"), "-Dobi.request-log.lines=all",
                 "-Dobi.metrics.prometheus.port=" + agentMetricsPort, "-Dquarkus.http.port=" + agentHealthPort));
         command.addAll(List.of(jvmOptions));
-        command.addAll(List.of("-jar", jar));
+        command.addAll(List.of("-jar", Path.of(jar).toAbsolutePath().toString()));
         agent = startWithEnvironment("agent", environment, command.toArray(String[]::new));
+        return agent;
+    }
+
+    /** Waits until the agent's programs are attached and its readiness says UP. */
+    void awaitAgent() throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (!Files.readString(log("agent")).contains("obi-agent capturing:")) {
             if (!agent.isAlive() || System.nanoTime() > deadline) {
@@ -159,6 +176,35 @@ final class Lab implements AutoCloseable {
     String scrapeAgent() throws Exception {
         return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + agentMetricsPort
                 + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    Process agentProcess() {
+        return agent;
+    }
+
+    /** Sends the agent a signal by name (STOP, CONT, KILL). */
+    void signalAgent(String signal) throws Exception {
+        sh("kill", "-" + signal, Long.toString(agent.pid()));
+    }
+
+    /** The agent's resident memory now. */
+    long agentRssKiB() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/" + agent.pid() + "/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("\\D", ""));
+            }
+        }
+        throw new IllegalStateException("no VmRSS for the agent");
+    }
+
+    /** Sum of the agent's own Prometheus samples whose line starts with the pattern (a regex). */
+    double agentMetric(String linePattern) throws Exception {
+        Matcher m = Pattern.compile("(?m)^" + linePattern + "[^ ]* ([0-9.eE+-]+)$").matcher(scrapeAgent());
+        double sum = 0;
+        while (m.find()) {
+            sum += Double.parseDouble(m.group(1));
+        }
+        return sum;
     }
 
     String agentLog() throws IOException {
@@ -219,6 +265,15 @@ final class Lab implements AutoCloseable {
             }
             return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         }
+    }
+
+    /** How often a phrase occurs in a text (a log). */
+    static int occurrences(String text, String phrase) {
+        int count = 0;
+        for (int i = text.indexOf(phrase); i >= 0; i = text.indexOf(phrase, i + 1)) {
+            count++;
+        }
+        return count;
     }
 
     /** Runs a command to completion; fails with its output when it exits non-zero. */

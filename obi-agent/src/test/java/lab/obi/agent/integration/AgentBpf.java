@@ -1,0 +1,115 @@
+package lab.obi.agent.integration;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import lab.obi.agent.contract.KernelCounter;
+
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * What the kernel holds for one agent process, as bpftool lists it: the perf events it opened (a
+ * tracepoint, uprobe or uretprobe each), the programs attached through them, their links and the
+ * maps those programs use. bpftool here knows no process for programs and maps (no pid iterator):
+ * the perf events name the process, and the rest follows from them.
+ */
+record AgentBpf(Set<Long> programs, Set<Long> links, Set<Long> maps, int tracepoints, int uprobes) {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    static AgentBpf of(long pid) throws Exception {
+        Set<Long> programs = new HashSet<>();
+        int tracepoints = 0;
+        int uprobes = 0;
+        for (JsonNode event : bpftool("perf", "list")) {
+            if (event.path("pid").asLong() == pid) {
+                programs.add(event.path("prog_id").asLong());
+                String type = event.path("fd_type").asText();
+                if (type.equals("tracepoint")) {
+                    tracepoints++;
+                } else if (type.startsWith("uprobe") || type.startsWith("uretprobe")) {
+                    uprobes++;
+                }
+            }
+        }
+        Set<Long> maps = new HashSet<>();
+        for (JsonNode program : bpftool("prog", "list")) {
+            if (programs.contains(program.path("id").asLong())) {
+                program.path("map_ids").forEach(id -> maps.add(id.asLong()));
+            }
+        }
+        Set<Long> links = new HashSet<>();
+        for (JsonNode link : bpftool("link", "list")) {
+            if (programs.contains(link.path("prog_id").asLong())) {
+                links.add(link.path("id").asLong());
+            }
+        }
+        return new AgentBpf(programs, links, maps, tracepoints, uprobes);
+    }
+
+    /** Which of these objects the kernel still has, by kind; empty when all are gone. */
+    String stillThere(long pid) throws Exception {
+        StringBuilder left = new StringBuilder();
+        left(left, "programs", programs, ids(bpftool("prog", "list"), "id"));
+        left(left, "links", links, ids(bpftool("link", "list"), "id"));
+        left(left, "maps", maps, ids(bpftool("map", "list"), "id"));
+        long events = 0;
+        for (JsonNode event : bpftool("perf", "list")) {
+            if (event.path("pid").asLong() == pid) {
+                events++;
+            }
+        }
+        if (events > 0) {
+            left.append(events).append(" perf events of the process ");
+        }
+        return left.toString().trim();
+    }
+
+    /** Sum over the CPUs of one of the agent's per-CPU kernel counters. */
+    long counter(KernelCounter counter) throws Exception {
+        int slot = counter.index();
+        for (JsonNode map : bpftool("map", "list")) {
+            if (maps.contains(map.path("id").asLong()) && map.path("name").asText().equals("counters")) {
+                for (JsonNode dumped : bpftool("map", "dump", "id", map.path("id").asText())) {
+                    JsonNode entry = dumped.path("formatted"); // with BTF: numbers rather than bytes
+                    if (entry.path("key").asInt() == slot) {
+                        long sum = 0;
+                        for (JsonNode cpu : entry.path("values")) {
+                            sum += cpu.path("value").asLong();
+                        }
+                        return sum;
+                    }
+                }
+                throw new IllegalStateException("no slot " + slot + " in the counters map");
+            }
+        }
+        throw new IllegalStateException("no counters map among the agent's maps " + maps);
+    }
+
+    private static void left(StringBuilder out, String kind, Set<Long> ours, Set<Long> now) {
+        Set<Long> left = new HashSet<>(ours);
+        left.retainAll(now);
+        if (!left.isEmpty()) {
+            out.append(left.size()).append(' ').append(kind).append(' ').append(left).append(' ');
+        }
+    }
+
+    private static Set<Long> ids(JsonNode list, String field) {
+        Set<Long> ids = new HashSet<>();
+        list.forEach(n -> ids.add(n.path(field).asLong()));
+        return ids;
+    }
+
+    private static JsonNode bpftool(String... command) throws Exception {
+        String[] full = new String[command.length + 2];
+        full[0] = "bpftool";
+        full[1] = "-j";
+        System.arraycopy(command, 0, full, 2, command.length);
+        Process p = new ProcessBuilder(full).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        byte[] out = p.getInputStream().readAllBytes();
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException(String.join(" ", full) + " failed");
+        }
+        return JSON.readTree(out);
+    }
+}
