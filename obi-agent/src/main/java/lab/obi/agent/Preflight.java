@@ -24,7 +24,7 @@ final class Preflight {
     enum Capability {
         /** read /proc/<pid>/environ of other users' processes (mode 0400): their OTEL_SERVICE_NAME */
         DAC_READ_SEARCH(2),
-        /** the ptrace access check of /proc/<pid>/exe and environ, for processes with privileges the agent lacks */
+        /** the ptrace access check of /proc/<pid>/exe, maps and root, for processes with privileges the agent lacks */
         SYS_PTRACE(19),
         /** BPF and PERFMON in one, for engines that do not know those two */
         SYS_ADMIN(21),
@@ -108,9 +108,10 @@ final class Preflight {
     static List<String> warnings(long effective) {
         List<String> warnings = new ArrayList<>();
         if (!Capability.SYS_PTRACE.in(effective)) {
-            warnings.add("no CAP_SYS_PTRACE: the executable and environment of other users' processes (and of root's"
-                    + " with more capabilities than the agent) cannot be read; they are named from their command line"
-                    + " or kernel name");
+            warnings.add("no CAP_SYS_PTRACE: the executable, libraries and files of other users' processes (and of"
+                    + " root's with more capabilities than the agent) cannot be read: no process.executable.*, no"
+                    + " HTTPS capture of their OpenSSL; without OTEL_SERVICE_NAME they are named from their command"
+                    + " line or kernel name");
         }
         if (!Capability.DAC_READ_SEARCH.in(effective)) {
             warnings.add("no CAP_DAC_READ_SEARCH: the environment of other users' processes cannot be read; they are"

@@ -1,0 +1,50 @@
+"""What the sections of docs/reliability.md that come from integration tests share: running the
+tests with the Collector the lab builds, and turning the rows a test wrote
+(obi-agent/target/reliability/<name>.json, see ReliabilityFigures.java) into a Markdown table."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+AGENT = REPO / "obi-agent"
+FIGURES = AGENT / "target/reliability"
+
+
+def run_tests(tests, *properties):
+    """mvn verify of these integration tests; returns its exit code (their figures are in FIGURES)."""
+    collector = subprocess.run([str(REPO / "collector-config/build.sh")], check=True, capture_output=True,
+                               text=True).stdout.strip().splitlines()[-1]
+    command = ["mvn", "-B", "-q", "verify", "-Dit", "-Dit.test=" + ",".join(tests), "-Dtest=NONE",
+               "-Dsurefire.failIfNoSpecifiedTests=false", f"-Dobi.collector.bin={collector}", *properties]
+    return subprocess.run(command, cwd=AGENT).returncode
+
+
+def rows(name):
+    path = FIGURES / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def table(name):
+    """The rows of one test as a table: scenario (once per group), check, measured, bound."""
+    lines = ["| scenario | check | measured | bound |", "|---|---|---|---|"]
+    previous = None
+    for row in rows(name):
+        scenario = row["scenario"] if row["scenario"] != previous else ""
+        previous = row["scenario"]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in
+                                       (scenario, row["check"], row["measured"], row["bound"] or "-")) + " |")
+    return "\n".join(lines)
+
+
+def kernel():
+    return subprocess.run(["uname", "-r"], capture_output=True, text=True).stdout.strip()
+
+
+def write(out, text, returncode, section):
+    if returncode != 0:
+        text.append("\n**A test failed**: the rows above are those that held (see obi-agent/target/failsafe-reports).")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(text) + "\n")
+    print(f"{section}: report {out}", file=sys.stderr)

@@ -1,0 +1,223 @@
+package lab.obi.agent.integration;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import java.io.IOException;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The agent with every capability dropped but the ones it is given, the way a container engine runs
+ * it: as root, with the bounding, permitted, effective and inheritable sets cut down by setpriv. The
+ * least-privilege set (compose.least-privilege.yaml) captures and names every process; without
+ * CAP_BPF or CAP_PERFMON the agent refuses to start with one line that names the missing one; without
+ * CAP_SYS_PTRACE or CAP_DAC_READ_SEARCH it starts, says what it cannot read, and names those
+ * processes by what it can. Two servers to name: one of root, named after its executable (readable
+ * only with CAP_SYS_PTRACE: the server holds capabilities the agent lacks), and one of nobody with
+ * OTEL_SERVICE_NAME (its environ, mode 0400, readable only with CAP_DAC_READ_SEARCH). On this kernel
+ * the environ of root's processes is readable without CAP_SYS_PTRACE; their exe, maps and root are not.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class LeastPrivilegeIT {
+
+    /** compose.least-privilege.yaml's cap_add, in setpriv's spelling. */
+    static final List<String> LEAST_PRIVILEGE = List.of("bpf", "perfmon", "sys_ptrace", "dac_read_search");
+    /** Not a pyenv shim of root's home, which nobody cannot enter: the system's python, a symlink. */
+    private static final String SYSTEM_PYTHON = "/usr/bin/python3";
+
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private final ReliabilityFigures figures = new ReliabilityFigures("privilege");
+    private Lab lab;
+    private final int rootPort = Lab.freePort();
+    private final int nobodyPort = Lab.freePort();
+    /** What the servers are named by without their environment: the executable (a symlink's target), the kernel's name. */
+    private String executableName;
+    private static final String KERNEL_NAME = "python3";
+
+    @BeforeAll
+    void twoServersOfTwoUsers() throws Exception {
+        figures.clear();
+        lab = new Lab();
+        assertTrue(Files.readString(Path.of(System.getProperty("obi.repo", "..")).resolve("compose.least-privilege.yaml"))
+                .replaceAll("#.*", "").replaceAll("\\s+", " ")
+                .contains("cap_add: !override - BPF - PERFMON - SYS_PTRACE - DAC_READ_SEARCH"),
+                "this test runs the set compose.least-privilege.yaml gives");
+        executableName = Path.of(SYSTEM_PYTHON).toRealPath().getFileName().toString();
+        assertNotEquals(KERNEL_NAME, executableName, "the executable's name tells it from the kernel's name");
+        lab.start("root-server", SYSTEM_PYTHON, "-m", "http.server", "--bind", "127.0.0.1", Integer.toString(rootPort));
+        lab.startWithEnvironment("nobody-server", Map.of("OTEL_SERVICE_NAME", "nobody-svc"), "setpriv",
+                "--reuid=65534", "--regid=65534", "--clear-groups", SYSTEM_PYTHON, "-m", "http.server",
+                "--directory", "/", "--bind", "127.0.0.1", Integer.toString(nobodyPort));
+        awaitListening(rootPort);
+        awaitListening(nobodyPort);
+    }
+
+    @AfterAll
+    void stopEverything() throws Exception {
+        if (lab != null) {
+            lab.close();
+        }
+    }
+
+    @Test
+    @Order(1)
+    void theLeastPrivilegeSetCapturesAndNamesEveryProcess() throws Exception {
+        Map<Integer, String> names = runWith(LEAST_PRIVILEGE, List.of());
+        assertEquals(Map.of(rootPort, executableName, nobodyPort, "nobody-svc"), names);
+    }
+
+    @Test
+    @Order(2)
+    void sysAdminStandsForBpfAndPerfmonOnOlderEngines() throws Exception {
+        Map<Integer, String> names = runWith(List.of("sys_admin", "sys_ptrace", "dac_read_search"), List.of());
+        assertEquals(Map.of(rootPort, executableName, nobodyPort, "nobody-svc"), names);
+    }
+
+    @Test
+    @Order(5)
+    void withoutBpfOrPerfmonItRefusesToStartWithOneLine() throws Exception {
+        for (String missing : List.of("bpf", "perfmon")) {
+            List<String> caps = LEAST_PRIVILEGE.stream().filter(c -> !c.equals(missing)).toList();
+            Process agent = lab.launchAgent(setpriv(caps), Map.of());
+            assertTrue(agent.waitFor(60, TimeUnit.SECONDS), "it exits");
+            String log = lab.agentLog();
+            assertEquals(2, agent.exitValue(), log);
+            String expected = "cannot start: missing privileges to load BPF programs: no CAP_" + missing.toUpperCase();
+            assertTrue(log.contains(expected), "names the capability: " + log);
+            assertFalse(log.contains("\tat ") || log.contains("Exception"), "no stack trace: " + log);
+            String line = log.lines().filter(l -> l.contains("cannot start:")).findFirst().orElseThrow();
+            figures.add("without CAP_" + missing.toUpperCase(), "exit code, the line it prints",
+                    "2, `" + line.substring(line.indexOf("cannot start:")).replaceAll(" \\(effective.*", "") + " ...`",
+                    "2, one line");
+        }
+    }
+
+    @Test
+    @Order(3)
+    void withoutDacReadSearchOtherUsersProcessesLoseTheirEnvironment() throws Exception {
+        Map<Integer, String> names = runWith(List.of("bpf", "perfmon", "sys_ptrace"),
+                List.of("no CAP_DAC_READ_SEARCH: "));
+        assertEquals(Map.of(rootPort, executableName, nobodyPort, executableName), names,
+                "nobody's environment cannot be read: it is named after its executable");
+    }
+
+    @Test
+    @Order(4)
+    void withoutSysPtraceExecutablesOfProcessesWithMorePrivilegesAreUnknown() throws Exception {
+        Map<Integer, String> names = runWith(List.of("bpf", "perfmon", "dac_read_search"),
+                List.of("no CAP_SYS_PTRACE: "));
+        assertEquals(Map.of(rootPort, KERNEL_NAME, nobodyPort, "nobody-svc"), names,
+                "root's server holds capabilities the agent lacks: its executable cannot be read");
+    }
+
+    /**
+     * Runs the agent with exactly these capabilities, one request to each server, and returns the
+     * service each was named; checks that it said exactly these warnings.
+     */
+    private Map<Integer, String> runWith(List<String> capabilities, List<String> warnings) throws Exception {
+        lab.launchAgent(setpriv(capabilities), Map.of());
+        lab.awaitAgent();
+        long effective = capabilities(lab.agentPid());
+        assertEquals(expectedMask(capabilities), effective, "the agent runs with exactly " + capabilities);
+        for (int port : List.of(rootPort, nobodyPort)) {
+            http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/")).build(),
+                    HttpResponse.BodyHandlers.discarding());
+        }
+        Map<Integer, String> names = new TreeMap<>();
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (names.size() < 2 && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+            names.clear();
+            if (Files.exists(lab.path("requests.jsonl"))) {
+                for (JsonNode e : RequestLog.read(lab.path("requests.jsonl")).exchanges()) {
+                    int port = e.path("local_port").asInt();
+                    if ("server".equals(e.path("direction").asText()) && (port == rootPort || port == nobodyPort)) {
+                        names.put(port, e.path("service").asText());
+                    }
+                }
+            }
+        }
+        assertEquals(2, names.size(), "both servers' requests captured:\n" + lab.agentLog());
+        double tlsLibraries = lab.agentMetric("obi_agent_tls_libraries");
+        String log = lab.agentLog();
+        for (String warning : List.of("no CAP_SYS_PTRACE: ", "no CAP_DAC_READ_SEARCH: ")) {
+            assertEquals(warnings.contains(warning) ? 1 : 0, Lab.occurrences(log, warning), warning + " in\n" + log);
+        }
+        assertFalse(log.contains("\tat ") || log.contains("Exception"), "no stack trace: " + log);
+        lab.stopAgent();
+        Files.delete(lab.path("requests.jsonl"));
+
+        String set = String.join(", ", capabilities.stream().map(c -> "CAP_" + c.toUpperCase()).toList());
+        figures.add(set, "CapEff, programs attached, OpenSSL libraries probed",
+                "0x" + Long.toHexString(effective) + ", " + programsAttached(log) + ", " + (long) tlsLibraries, "");
+        figures.add(set, "named: root's server (no OTEL_SERVICE_NAME), nobody's server (OTEL_SERVICE_NAME nobody-svc)",
+                names.get(rootPort) + ", " + names.get(nobodyPort), "");
+        if (!warnings.isEmpty()) {
+            figures.add(set, "what it says at start", warnings.stream().map(w -> "`" + w.trim() + " ...`").toList()
+                    .toString().replaceAll("[\\[\\]]", ""), "");
+        }
+        return names;
+    }
+
+    /** setpriv as a container engine would start it: root, every other capability out of every set. */
+    private static List<String> setpriv(List<String> capabilities) {
+        String keep = String.join(",", capabilities.stream().map(c -> "+" + c).toList());
+        return List.of("setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all," + keep, "--");
+    }
+
+    private static long expectedMask(List<String> capabilities) {
+        Map<String, Integer> numbers = Map.of("dac_read_search", 2, "sys_ptrace", 19, "sys_admin", 21, "perfmon", 38,
+                "bpf", 39);
+        long mask = 0;
+        for (String c : capabilities) {
+            mask |= 1L << numbers.get(c);
+        }
+        return mask;
+    }
+
+    private static long capabilities(long pid) throws IOException {
+        Optional<String> line = Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream()
+                .filter(l -> l.startsWith("CapEff:")).findFirst();
+        return Long.parseUnsignedLong(line.orElseThrow().substring("CapEff:".length()).trim(), 16);
+    }
+
+    private static String programsAttached(String log) {
+        Matcher m = Pattern.compile("capturing: (\\d+) programs").matcher(log);
+        return m.find() ? m.group(1) : "?";
+    }
+
+    private static void awaitListening(int port) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (System.nanoTime() < deadline) {
+            try (Socket ignored = new Socket("127.0.0.1", port)) {
+                return;
+            } catch (IOException notYet) {
+                Thread.sleep(50);
+            }
+        }
+        fail("a server did not listen on " + port);
+    }
+}
