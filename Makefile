@@ -59,6 +59,14 @@ slow-backend: ## make cloud A's backend-a2 slow on purpose: LATENCY_MS=SLOW_MS (
 	@echo "  'Slowest requests of the last 15 minutes and why' says processing for cloud-a's slow requests,"
 	@echo "  network for cloud B's during an incident: http://127.0.0.1:3000/d/obi-499-tail-latency"
 
+SOAK_MINUTES ?= 60
+
+.PHONY: soak
+soak: build ## steady mixed load with churn for SOAK_MINUTES (60): RSS, kernel tables, series each minute -> bench/build/reliability/soak.md (root)
+	@[[ $$(id -u) -eq 0 ]] || { echo "make soak: the agent loads BPF programs: run as root" >&2; exit 1; }
+	bench/reliability/soak.py --minutes $(SOAK_MINUTES)
+	@cat bench/build/reliability/soak.md
+
 test: deps bpf ## all tests: unit, integration (real kernel, nginx, JDK, Prometheus, Collector, Jaeger), stack configs, e2e, bench smoke (root)
 	@[[ $$(id -u) -eq 0 ]] || { echo "make test: the integration tests load BPF programs: run as root" >&2; exit 1; }
 	$(MAKE) -C bpf test

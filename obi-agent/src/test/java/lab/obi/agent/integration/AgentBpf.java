@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import lab.obi.agent.contract.KernelCounter;
 
 import java.util.HashSet;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 
 /**
  * What the kernel holds for one agent process, as bpftool lists it: the perf events it opened (a
@@ -63,6 +65,17 @@ record AgentBpf(Set<Long> programs, Set<Long> links, Set<Long> maps, int tracepo
             left.append(events).append(" perf events of the process ");
         }
         return left.toString().trim();
+    }
+
+    /** Entries in each of the agent's hash tables (connections, handshakes, OpenSSL sockets), by map name. */
+    Map<String, Integer> entries() throws Exception {
+        Map<String, Integer> entries = new TreeMap<>();
+        for (JsonNode map : bpftool("map", "list")) {
+            if (maps.contains(map.path("id").asLong()) && map.path("type").asText().endsWith("hash")) {
+                entries.put(map.path("name").asText(), bpftool("map", "dump", "id", map.path("id").asText()).size());
+            }
+        }
+        return entries;
     }
 
     /** Sum over the CPUs of one of the agent's per-CPU kernel counters. */
