@@ -64,6 +64,11 @@ class SoakIT {
     private final AtomicLong sent = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private final AtomicLong serversStarted = new AtomicLong();
+    /**
+     * The short-lived server's port, the same at each start, like a service that restarts: server.port
+     * is a metric attribute, so a server on a new port each time would be new series each time.
+     */
+    private final int restartingServerPort = Lab.freePort();
     private final AtomicLong containers = new AtomicLong();
     private final AtomicLong containerFailures = new AtomicLong();
     /** A sample sees no container's veth: their series come and go, a leak is what stays after them. */
@@ -204,7 +209,7 @@ class SoakIT {
 
     /** A server of its own pid: it starts, answers two requests and exits, its pid gone for good. */
     private void shortLivedServer() {
-        int port = Lab.freePort();
+        int port = restartingServerPort;
         Process server = null;
         try {
             server = new ProcessBuilder("python3", "-m", "http.server", "--bind", "127.0.0.1", Integer.toString(port))
@@ -224,6 +229,11 @@ class SoakIT {
         } finally {
             if (server != null) {
                 server.destroy();
+                try {
+                    server.waitFor(5, TimeUnit.SECONDS); // its port free for the next start
+                } catch (InterruptedException stopping) {
+                    Thread.currentThread().interrupt();
+                }
             }
         }
     }
