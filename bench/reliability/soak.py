@@ -32,13 +32,14 @@ def main():
     tables = sorted({name for s in samples for name in s["kernelTables"]})
     minutes = [
         "| minute | agent RSS MiB | " + " | ".join(f"`{t}` entries" for t in tables)
-        + " | series on /metrics | requests sent | failed | requests reported | dropped |",
-        "|" + "---|" * (7 + len(tables)),
+        + " | series on /metrics | of deleted veths | requests sent | failed | requests reported | dropped |",
+        "|" + "---|" * (8 + len(tables)),
     ]
     for s in samples:
         minutes.append(f"| {s['minute']:.2f} | {s['rssMiB']} | "
                        + "".join(f"{s['kernelTables'].get(t, 0)} | " for t in tables)
-                       + f"{s['series']} | {s['sent']} | {s['failed']} | {s['reported']} | {s['dropped']} |")
+                       + f"{s['series']} | {s['deletedInterfaceSeries']} | {s['sent']} | {s['failed']} | {s['reported']}"
+                       f" | {s['dropped']} |")
     minutes_run = round(samples[-1]["minute"]) if samples else args.minutes
     text = [
         "## Soak",
