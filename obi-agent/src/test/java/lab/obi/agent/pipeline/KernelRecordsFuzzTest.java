@@ -165,6 +165,11 @@ class KernelRecordsFuzzTest {
         public void up(InterfaceOutage outage) {
             sinks.forEach(s -> s.up(outage));
         }
+
+        @Override
+        public void removed(String interfaceName) {
+            sinks.forEach(s -> s.removed(interfaceName));
+        }
     }
 
     private static final class Discarding implements SpanExporter {

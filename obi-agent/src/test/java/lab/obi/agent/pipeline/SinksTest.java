@@ -32,9 +32,9 @@ class SinksTest {
     SinksTest() throws IOException {
         PrometheusSink prometheus = new PrometheusSink(reader, AgentMetrics.resource("node-1"),
                 new MetricOptions(false, false),
-                () -> new SelfStats(0, 0, 0, 0, Map.of(), 0, 0, 0, Optional.empty(), OptionalLong.empty()),
+                () -> new SelfStats(0, 0, 0, 0, Map.of(), 0, 0, 0, 0, 0, Optional.empty(), OptionalLong.empty()),
                 () -> new HostTcpCounters.Snapshot(0, 0, 0));
-        sinks = new Sinks(Optional.of(new RequestLogSink(log)), Optional.of(prometheus), Optional.empty(),
+        sinks = new Sinks(Optional.of(RequestLogSink.everyLine(log)), Optional.of(prometheus), Optional.empty(),
                 Optional.empty(), "test");
     }
 

@@ -45,11 +45,6 @@ public final class RequestLogSink implements Sink, LineBatch.Outcome {
     private boolean failing;
     private long lastFailureNs;
 
-    /** Every line, to a stream. */
-    public RequestLogSink(OutputStream out) throws IOException {
-        this(out, LineSelection.all());
-    }
-
     /** Writes to a stream; a failed write may leave part of a line in it. */
     RequestLogSink(OutputStream out, LineSelection selection) throws IOException {
         this(new LineBatch.Destination() {
