@@ -48,7 +48,7 @@ class SoakIT {
     /** keep-alive requests a second, and requests a second on a connection of their own */
     private static final int KEEP_ALIVE_RATE = 100;
     private static final int NEW_CONNECTION_RATE = 50;
-    private static final long RSS_GROWTH_BOUND_MIB = 64;
+    private static final long RSS_GROWTH_BOUND_MIB = 32;
     /**
      * Series of bounded attributes still appear as the run goes (a status, an error type or a slow
      * cause seen for the first time); a leak grows without end. Bound on the growth over the second
@@ -140,9 +140,12 @@ class SoakIT {
 
         Sample first = samples.get(0);
         Sample last = samples.get(samples.size() - 1);
-        long rssGrowth = samples.stream().mapToLong(Sample::rssMiB).max().orElseThrow() - first.rssMiB();
         long seriesGrowth = samples.stream().mapToLong(Sample::series).max().orElseThrow() - first.series();
         Sample middle = samples.get(samples.size() / 2);
+        // The heap fills toward -Xmx before its old generation is collected (an hour: +106 MiB in the
+        // first 18 minutes, then +4 MiB in 42): flat is judged over the second half.
+        long rssGrowth = samples.subList(samples.size() / 2, samples.size()).stream().mapToLong(Sample::rssMiB)
+                .max().orElseThrow() - middle.rssMiB();
         long lateGrowth = last.series() - middle.series();
         long deletedInterfaceSeries = samples.stream().mapToLong(Sample::deletedInterfaceSeries).max().orElseThrow();
         int connections = samples.stream().mapToInt(s -> s.kernelTables().getOrDefault("conns", 0)).max().orElseThrow();
@@ -152,7 +155,7 @@ class SoakIT {
                 + " container's network every second";
         assertEquals(0, last.failed(), "requests that failed");
         assertEquals(0, last.dropped(), "records, spans or lines dropped (obi_agent_dropped_total)");
-        assertTrue(rssGrowth <= RSS_GROWTH_BOUND_MIB, "RSS grew " + rssGrowth + " MiB after the first sample");
+        assertTrue(rssGrowth <= RSS_GROWTH_BOUND_MIB, "RSS grew " + rssGrowth + " MiB over the second half");
         assertEquals(0, deletedInterfaceSeries, "series of the containers' deleted veths: " + samples);
         assertTrue(lateGrowth <= SERIES_LATE_GROWTH_BOUND * middle.series(), "metric series grew by " + lateGrowth
                 + " over the second half: " + samples);
@@ -163,7 +166,7 @@ class SoakIT {
         figures.add(scenario, "requests sent (a minute), failed", last.sent() + " (" + perMinute + "), " + last.failed(),
                 "0 failed");
         figures.add(scenario, "dropped (every obi_agent_dropped_total reason)", Long.toString(last.dropped()), "0");
-        figures.add(scenario, "agent RSS: first sample, largest growth after it", first.rssMiB() + " MiB, "
+        figures.add(scenario, "agent RSS: first sample, growth over the second half", first.rssMiB() + " MiB, "
                 + rssGrowth + " MiB", "<= " + RSS_GROWTH_BOUND_MIB + " MiB");
         figures.add(scenario, "metric series on /metrics: first sample, growth after it, over the second half",
                 first.series() + ", +" + seriesGrowth + ", +" + lateGrowth,
