@@ -448,15 +448,9 @@ class AgentFaultsIT {
     }
 
     private void awaitListening(String service, int port) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (System.nanoTime() < deadline) {
-            try (Socket ignored = new Socket("127.0.0.1", port)) {
-                return;
-            } catch (IOException notYet) {
-                Thread.sleep(50);
-            }
+        if (!Lab.listens(port, Duration.ofSeconds(10))) {
+            throw new IllegalStateException(service + " did not listen:\n" + Files.readString(lab.log(service)));
         }
-        throw new IllegalStateException(service + " did not listen:\n" + Files.readString(lab.log(service)));
     }
 
     /** One request on a keep-alive socket of the test's own; returns the status. */

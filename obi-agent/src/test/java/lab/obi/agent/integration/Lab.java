@@ -295,6 +295,19 @@ final class Lab implements AutoCloseable {
         }
     }
 
+    /** Whether something accepts connections on the port of loopback within the timeout. */
+    static boolean listens(int port, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            try (java.net.Socket ignored = new java.net.Socket("127.0.0.1", port)) {
+                return true;
+            } catch (java.io.IOException notYet) {
+                Thread.sleep(50);
+            }
+        }
+        return false;
+    }
+
     static int freePort() {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
