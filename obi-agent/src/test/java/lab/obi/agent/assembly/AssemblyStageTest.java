@@ -254,6 +254,20 @@ class AssemblyStageTest {
         assertEquals(exchange(0).span(), exchange(1).parent());
     }
 
+    /** A request on SERVER_CONN read at 0, whose client sent FIN and whose connection closed unanswered. */
+    private static ExchangeRecord abandonedUnanswered(long endNs, long finNs) {
+        RecordBuilder request = new RecordBuilder();
+        request.connId = SERVER_CONN;
+        request.startNs = 0;
+        request.requestEndNs = 0;
+        request.responseStartNs = 0;
+        request.endNs = endNs;
+        request.flags = ExchangeFlags.PEER_FIN | ExchangeFlags.CONN_CLOSED;
+        request.finNs = finNs;
+        request.status = 0;
+        return request.build();
+    }
+
     @Test
     void aConnectThatNeverGotThroughIsACallOfTheRequestThatWaitedOnIt() {
         AssemblyStage stage = stage();
@@ -261,16 +275,7 @@ class AssemblyStageTest {
                 "10.0.0.1", 40000, "10.0.0.9", 8080);
         stage.accept(new ConnectFailedRecord(1_000_000, 1_501_000_000, 2, SERVER_CONN, 1, connecting), 0);
         assertTrue(reports.isEmpty(), "it waits for the request it was made for");
-        RecordBuilder request = new RecordBuilder();
-        request.connId = SERVER_CONN;
-        request.startNs = 0;
-        request.requestEndNs = 0;
-        request.responseStartNs = 0;
-        request.endNs = 1_502_000_000;
-        request.flags = ExchangeFlags.PEER_FIN | ExchangeFlags.CONN_CLOSED;
-        request.finNs = 1_500_000_000;
-        request.status = 0;
-        stage.accept(request.build(), 0);
+        stage.accept(abandonedUnanswered(1_502_000_000, 1_500_000_000), 0);
         now += HeldSlowRequests.HOLD_NANOS;
         stage.expireWaiting();
 
@@ -288,16 +293,8 @@ class AssemblyStageTest {
     @Test
     void aCallThatEndsJustAfterItsSlowRequestStillGivesItsCause() {
         AssemblyStage stage = stage();
-        RecordBuilder request = new RecordBuilder(); // a proxy's client gave up: it closed that connection first
-        request.connId = SERVER_CONN;
-        request.startNs = 0;
-        request.requestEndNs = 0;
-        request.responseStartNs = 0;
-        request.endNs = 1_500_000_000;
-        request.flags = ExchangeFlags.PEER_FIN | ExchangeFlags.CONN_CLOSED;
-        request.finNs = 1_499_000_000;
-        request.status = 0;
-        stage.accept(request.build(), 0);
+        // a proxy's client gave up: it closed that connection first
+        stage.accept(abandonedUnanswered(1_500_000_000, 1_499_000_000), 0);
         stage.accept(closed(SERVER_CONN), 0);
         SocketOwner connecting = new SocketOwner(4242, "nginx", ExchangeRecord.Direction.CLIENT,
                 "10.0.0.1", 40000, "10.0.0.9", 8080);
