@@ -82,11 +82,19 @@ public final class AssemblyStage {
         }
     }
 
-    /** Slow requests held long enough go out; client calls that waited too long for theirs go out without a parent. */
-    public void expireWaiting() {
+    /**
+     * Slow requests held long enough go out; client calls that waited too long for theirs go out
+     * without a parent.
+     *
+     * @return whether anything went out (the sinks have it to flush)
+     */
+    public boolean expireWaiting() {
         long now = nanoTime.getAsLong();
-        finish(held.due(now, false));
-        releaseWithoutParent(threadParents.expired(now, false));
+        List<HeldSlowRequests.Held> due = held.due(now, false);
+        finish(due);
+        List<HttpExchange> orphans = threadParents.expired(now, false);
+        releaseWithoutParent(orphans);
+        return !due.isEmpty() || !orphans.isEmpty();
     }
 
     /** At shutdown: every held request, then every client call still waiting, without a parent. */

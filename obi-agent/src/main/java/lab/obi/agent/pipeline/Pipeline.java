@@ -95,7 +95,14 @@ public final class Pipeline implements AutoCloseable {
         Optional<KernelRecord> record = RecordDecoder.decode(recordBytes);
         if (record.isEmpty()) {
             undecodable.increment();
-        } else if (!queue.offer(record.get()) && !offerWithin(record.get(), FULL_QUEUE_WAIT_MS)) {
+        } else {
+            enqueue(record.get());
+        }
+    }
+
+    /** A decoded record for the worker; counted when the queue stays full. */
+    void enqueue(KernelRecord record) {
+        if (!queue.offer(record) && !offerWithin(record, FULL_QUEUE_WAIT_MS)) {
             queueFull.increment();
         }
     }
@@ -126,7 +133,9 @@ public final class Pipeline implements AutoCloseable {
                     if (closing) {
                         break; // everything queued before close() is processed
                     }
-                    assembly.expireWaiting();
+                    // What the wait let out (a slow request held for its calls) is written now,
+                    // not when the next record comes: on a quiet host that may be never.
+                    unflushed |= assembly.expireWaiting();
                 }
                 if (unflushed && queue.isEmpty()) {
                     sinks.flush();
