@@ -244,13 +244,18 @@ class HostileInputIT {
                 nginx.put(line.remotePort() + "/" + line.connectionRequests(), Integer.toString(line.status()));
             }
         }
+        // Connections closed and their entries gone: what the agent will write of them is written,
+        // or on its way (the refusals' case, where missed requests are expected, waits for the log to be quiet).
+        long after = settledTable(baseline);
+        if (!complete) {
+            awaitQuiet(requests);
+        }
         long deadline = System.nanoTime() + SETTLE.toNanos();
         Map<String, String> agent = serverRecords(requests, requestsFrom, target, ports);
         while (complete && !agent.keySet().containsAll(nginx.keySet()) && System.nanoTime() < deadline) {
             Thread.sleep(200);
             agent = serverRecords(requests, requestsFrom, target, ports);
         }
-        long after = settledTable(baseline);
         peakRssKiB = Math.max(peakRssKiB, rssKiB());
 
         Set<String> missed = new HashSet<>(nginx.keySet());
@@ -317,6 +322,16 @@ class HostileInputIT {
             nodes.add(json.readTree(line));
         }
         return nodes;
+    }
+
+    /** Until the file has not grown for a second (or SETTLE passed). */
+    private static void awaitQuiet(Path file) throws Exception {
+        long deadline = System.nanoTime() + SETTLE.toNanos();
+        long size = -1;
+        while (Files.size(file) != size && System.nanoTime() < deadline) {
+            size = Files.size(file);
+            Thread.sleep(1_000);
+        }
     }
 
     /** The connection table once it stops shrinking below the given bound, or after SETTLE. */
