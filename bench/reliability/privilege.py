@@ -43,7 +43,7 @@ def main():
         "| capability | why | without it |",
         "|---|---|---|",
         "| `CAP_BPF` | load the programs and create the maps | the agent does not start: one line names it, exit 2 |",
-        "| `CAP_PERFMON` | attach to tracepoints (and uprobes: see below); read kernel and user memory from BPF | the agent does not start: one line names it, exit 2 |",
+        "| `CAP_PERFMON` | attach to tracepoints, and to uprobes through multi-uprobe links (see below); read kernel and user memory from BPF | the agent does not start: one line names it, exit 2 |",
         "| `CAP_SYS_PTRACE` | `/proc/<pid>/exe`, `maps` and `root` of other users' processes and of root's with capabilities the agent lacks: their executable (`process.executable.*`, the service name without `OTEL_SERVICE_NAME`) and their OpenSSL libraries (HTTPS) | it starts with a warning; those processes are named by the kernel's name, their HTTPS is not seen |",
         "| `CAP_DAC_READ_SEARCH` | `/proc/<pid>/environ` of other users' processes (mode 0400): `OTEL_SERVICE_NAME` | it starts with a warning; other users' processes are named without their `OTEL_*` variables |",
         "",
@@ -52,11 +52,13 @@ def main():
         " row that stands in for `BPF` + `PERFMON`) or `privileged`: the agent attaches tracepoints and"
         " uprobes and listens to rtnetlink, which needs no capability.",
         "",
-        "**Open: HTTPS under `BPF` + `PERFMON`.** With those two (and `SYS_PTRACE`, `DAC_READ_SEARCH`) the"
-        " OpenSSL uprobes are refused on this kernel: *OpenSSL libraries probed* is 0 where the `SYS_ADMIN`"
-        " row has 1, and the agent says `OpenSSL in /lib/x86_64-linux-gnu/libssl.so cannot be probed:"
-        " Permission denied (errno 13) at SSL_write`. Plain HTTP is captured by every set above; HTTPS"
-        " through OpenSSL needs `SYS_ADMIN` until the missing permission is found.",
+        "**HTTPS under `BPF` + `PERFMON`.** libbpf's uprobes are perf events of the kernel's uprobe PMU,"
+        " which refuses anything less than `CAP_SYS_ADMIN`: `perf_event_open` fails with `EACCES` under"
+        " `BPF` + `PERFMON` (a ten-line libbpf program shows it, with or without `SYS_PTRACE` and"
+        " `DAC_READ_SEARCH`). A `BPF_TRACE_UPROBE_MULTI` link (Linux 6.6) needs only `BPF` + `PERFMON`, so"
+        " the agent attaches its OpenSSL probes that way (`UprobeMultiLink`, the function's offset read"
+        " from the library's symbols by `ElfFunctions`) and falls back to perf events on older kernels,"
+        " saying so once; `LeastPrivilegeIT` requires the host's libssl probed under the least-privilege set.",
     ]
     itfigures.write(args.out, text, returncode, "privilege")
     raise SystemExit(returncode)

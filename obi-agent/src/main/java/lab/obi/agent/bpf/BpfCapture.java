@@ -115,6 +115,14 @@ public final class BpfCapture implements AutoCloseable {
                 "size the ring buffer");
         check(libbpf.bpf_map__set_max_entries(map(BpfObject.MAP_CONNS), settings.maxConnections()),
                 "size the connection table");
+        Pointer program = null;
+        while ((program = libbpf.bpf_object__next_program(object, program)) != null) {
+            if (libbpf.bpf_program__section_name(program).startsWith("uprobe")
+                    || libbpf.bpf_program__section_name(program).startsWith("uretprobe")) {
+                check(libbpf.bpf_program__set_expected_attach_type(program, UprobeMultiLink.ATTACH_TYPE),
+                        "make " + libbpf.bpf_program__name(program) + " a multi-uprobe program");
+            }
+        }
     }
 
     private void loadIntoKernel() throws BpfException {
@@ -313,7 +321,7 @@ public final class BpfCapture implements AutoCloseable {
             return;
         }
         closed = true;
-        Detach.all(libbpf, links);
+        Detach.all(links.stream().map(link -> (Runnable) () -> libbpf.bpf_link__destroy(link)).toList());
         links.clear();
         libbpf.bpf_object__close(object);
         objectBytes.close();

@@ -1,7 +1,5 @@
 package lab.obi.agent.bpf;
 
-import com.sun.jna.Pointer;
-
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -17,10 +15,11 @@ final class Detach {
     private Detach() {
     }
 
-    static void all(LibBpf libbpf, Collection<Pointer> links) {
-        List<Thread> threads = new ArrayList<>(links.size());
-        for (Pointer link : links) {
-            Thread t = new Thread(() -> libbpf.bpf_link__destroy(link), "obi-detach");
+    /** @param detachments each detaches one link */
+    static void all(Collection<? extends Runnable> detachments) {
+        List<Thread> threads = new ArrayList<>(detachments.size());
+        for (Runnable detach : detachments) {
+            Thread t = new Thread(detach, "obi-detach");
             t.setDaemon(true);
             t.start();
             threads.add(t);

@@ -45,6 +45,9 @@ interface LibBpf extends Library {
 
     String bpf_program__name(Pointer program);
 
+    /** Before load: a program for BPF_TRACE_UPROBE_MULTI links must be loaded as one. */
+    int bpf_program__set_expected_attach_type(Pointer program, int type);
+
     String bpf_program__section_name(Pointer program);
 
     int bpf_program__fd(Pointer program);
@@ -107,6 +110,9 @@ interface LibBpf extends Library {
         int epoll_wait(int epollFd, Pointer events, int maxEvents, int timeoutMs);
 
         int close(int fd);
+
+        /** syscall(2) with three arguments: bpf(2), for what libbpf 1.1 does not wrap. */
+        long syscall(long number, long first, Pointer second, long third);
 
         int getpagesize();
     }

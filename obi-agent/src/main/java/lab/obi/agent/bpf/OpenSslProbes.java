@@ -9,6 +9,7 @@ import org.jboss.logging.Logger;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -17,6 +18,7 @@ import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.PriorityQueue;
 import java.util.Queue;
 import java.util.Set;
@@ -45,6 +47,10 @@ public final class OpenSslProbes implements AutoCloseable {
     private static final int RETPROBE = 24;
     private static final int FUNC_NAME = 32;
     private static final int ENOENT = 2;
+    private static final int EACCES = 13;
+    private static final int EINVAL = 22;
+    private static final int ENOSYS = 38;
+    private static final int EOPNOTSUPP = 95;
 
     /** A function probed at its entry by {@code entry}, and at its return by the one return program. */
     private record Probe(String function, String entry, boolean required) {
@@ -72,8 +78,11 @@ public final class OpenSslProbes implements AutoCloseable {
     }
 
     /** @param root the root filesystem it was found in (null: mapped, or an executable) */
-    private record Library(Path path, FileId root, List<Pointer> links) {
+    private record Library(Path path, FileId root, List<Runnable> detachments) {
     }
+
+    /** Whether the kernel makes multi-uprobe links (UprobeMultiLink), known at the first one made or refused. */
+    private enum MultiLinks { UNKNOWN, MADE, NOT_KNOWN_HERE }
 
     private final LibBpf libbpf;
     private final BpfCapture capture;
@@ -85,6 +94,7 @@ public final class OpenSslProbes implements AutoCloseable {
     private final Queue<LookAgain> lookAgain = new PriorityQueue<>(Comparator.comparingLong(LookAgain::atNanos));
     private volatile int attachedCount;
     private int lastAttachError;
+    private MultiLinks multiLinks = MultiLinks.UNKNOWN;
 
     public OpenSslProbes(BpfCapture capture, Path proc) {
         this.capture = capture;
@@ -221,10 +231,10 @@ public final class OpenSslProbes implements AutoCloseable {
      *                 OpenSSL is the common case and says nothing)
      */
     private void attach(FileId id, Path file, Path shown, FileId root, boolean expected) throws BpfException {
-        List<Pointer> links = new ArrayList<>();
+        List<Runnable> links = new ArrayList<>();
         for (Probe probe : PROBES) {
-            Pointer entry = attachOne(probe.entry(), file, probe.function(), false);
-            Pointer exit = entry == null ? null : attachOne(BpfObject.PROGRAM_SSL_CALL_RETURN, file, probe.function(), true);
+            Runnable entry = attachOne(probe.entry(), file, probe.function(), false);
+            Runnable exit = entry == null ? null : attachOne(BpfObject.PROGRAM_SSL_CALL_RETURN, file, probe.function(), true);
             if (entry != null) {
                 links.add(entry);
             }
@@ -233,7 +243,7 @@ public final class OpenSslProbes implements AutoCloseable {
             }
             if ((entry == null || exit == null) && probe.required()) {
                 int err = lastAttachError;
-                links.forEach(libbpf::bpf_link__destroy);
+                links.forEach(Runnable::run);
                 refused.add(id);
                 if (expected || err != ENOENT) {
                     LOG.warnf("OpenSSL in %s cannot be probed: %s at %s (HTTPS of the processes using it is not seen)",
@@ -247,19 +257,52 @@ public final class OpenSslProbes implements AutoCloseable {
         LOG.infof("HTTPS seen through OpenSSL in %s%s", shown, root == null ? "" : " (found under the root of a process)");
     }
 
-    private Pointer attachOne(String programName, Path file, String function, boolean returnProbe) throws BpfException {
+    /** @return what detaches the probe; null when it could not be attached (lastAttachError says why) */
+    private Runnable attachOne(String programName, Path file, String function, boolean returnProbe) throws BpfException {
+        Pointer program = capture.program(programName);
+        if (multiLinks != MultiLinks.NOT_KNOWN_HERE) {
+            OptionalLong offset;
+            try {
+                offset = ElfFunctions.fileOffset(file, function);
+            } catch (IOException | SecurityException e) {
+                lastAttachError = e instanceof NoSuchFileException ? ENOENT : EACCES;
+                return null;
+            }
+            if (offset.isEmpty()) {
+                lastAttachError = ENOENT;
+                return null;
+            }
+            int fd = UprobeMultiLink.attach(libbpf.bpf_program__fd(program), file.toString(), offset.getAsLong(),
+                    returnProbe);
+            if (fd >= 0) {
+                multiLinks = MultiLinks.MADE;
+                return () -> LibBpf.LibC.INSTANCE.close(fd);
+            }
+            if (multiLinks == MultiLinks.MADE || (-fd != EINVAL && -fd != ENOSYS && -fd != EOPNOTSUPP)) {
+                lastAttachError = -fd;
+                return null;
+            }
+            multiLinks = MultiLinks.NOT_KNOWN_HERE;
+            LOG.infof("this kernel makes no multi-uprobe links (%s, before Linux 6.6): OpenSSL is probed through"
+                    + " perf events, which need CAP_SYS_ADMIN", BpfCapture.errno(-fd));
+        }
+        return attachPerfEvent(program, file, function, returnProbe);
+    }
+
+    /** libbpf's uprobe: a perf event of the uprobe PMU. */
+    private Runnable attachPerfEvent(Pointer program, Path file, String function, boolean returnProbe) {
         try (Memory opts = new Memory(UPROBE_OPTS_SIZE); Memory name = new Memory(function.length() + 1)) {
             opts.clear();
             opts.setLong(0, UPROBE_OPTS_SIZE);
             opts.setByte(RETPROBE, (byte) (returnProbe ? 1 : 0));
             name.setString(0, function);
             opts.setPointer(FUNC_NAME, name);
-            Pointer program = capture.program(programName);
-            return BpfCapture.quietly(() -> {
-                Pointer link = libbpf.bpf_program__attach_uprobe_opts(program, -1, file.toString(), 0, opts);
-                lastAttachError = link == null ? Native.getLastError() : 0;
-                return link;
+            Pointer link = BpfCapture.quietly(() -> {
+                Pointer made = libbpf.bpf_program__attach_uprobe_opts(program, -1, file.toString(), 0, opts);
+                lastAttachError = made == null ? Native.getLastError() : 0;
+                return made;
             });
+            return link == null ? null : () -> libbpf.bpf_link__destroy(link);
         }
     }
 
@@ -279,7 +322,7 @@ public final class OpenSslProbes implements AutoCloseable {
             Library library = e.getValue();
             boolean needed = mapped.contains(e.getKey()) || (library.root() != null && liveRoots.contains(library.root()));
             if (!needed) {
-                library.links().forEach(libbpf::bpf_link__destroy);
+                library.detachments().forEach(Runnable::run);
                 it.remove();
                 LOG.infof("OpenSSL in %s released: no process uses it", library.path());
             }
@@ -319,7 +362,7 @@ public final class OpenSslProbes implements AutoCloseable {
 
     @Override
     public void close() {
-        Detach.all(libbpf, probed.values().stream().flatMap(library -> library.links().stream()).toList());
+        Detach.all(probed.values().stream().flatMap(library -> library.detachments().stream()).toList());
         probed.clear();
         attachedCount = 0;
     }

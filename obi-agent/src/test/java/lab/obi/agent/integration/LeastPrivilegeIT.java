@@ -84,15 +84,17 @@ class LeastPrivilegeIT {
     @Test
     @Order(1)
     void theLeastPrivilegeSetCapturesAndNamesEveryProcess() throws Exception {
-        Map<Integer, String> names = runWith(LEAST_PRIVILEGE, List.of());
-        assertEquals(Map.of(rootPort, executableName, nobodyPort, "nobody-svc"), names);
+        Run run = runWith(LEAST_PRIVILEGE, List.of());
+        assertEquals(Map.of(rootPort, executableName, nobodyPort, "nobody-svc"), run.names());
+        assertTrue(run.tlsLibraries() >= 1, "the host's libssl probed (multi-uprobe links need no CAP_SYS_ADMIN)");
     }
 
     @Test
     @Order(2)
     void sysAdminStandsForBpfAndPerfmonOnOlderEngines() throws Exception {
-        Map<Integer, String> names = runWith(List.of("sys_admin", "sys_ptrace", "dac_read_search"), List.of());
-        assertEquals(Map.of(rootPort, executableName, nobodyPort, "nobody-svc"), names);
+        Run run = runWith(List.of("sys_admin", "sys_ptrace", "dac_read_search"), List.of());
+        assertEquals(Map.of(rootPort, executableName, nobodyPort, "nobody-svc"), run.names());
+        assertTrue(run.tlsLibraries() >= 1, "the host's libssl probed");
     }
 
     @Test
@@ -118,7 +120,7 @@ class LeastPrivilegeIT {
     @Order(3)
     void withoutDacReadSearchOtherUsersProcessesLoseTheirEnvironment() throws Exception {
         Map<Integer, String> names = runWith(List.of("bpf", "perfmon", "sys_ptrace"),
-                List.of("no CAP_DAC_READ_SEARCH: "));
+                List.of("no CAP_DAC_READ_SEARCH: ")).names();
         assertEquals(Map.of(rootPort, executableName, nobodyPort, executableName), names,
                 "nobody's environment cannot be read: it is named after its executable");
     }
@@ -127,16 +129,20 @@ class LeastPrivilegeIT {
     @Order(4)
     void withoutSysPtraceExecutablesOfProcessesWithMorePrivilegesAreUnknown() throws Exception {
         Map<Integer, String> names = runWith(List.of("bpf", "perfmon", "dac_read_search"),
-                List.of("no CAP_SYS_PTRACE: "));
+                List.of("no CAP_SYS_PTRACE: ")).names();
         assertEquals(Map.of(rootPort, KERNEL_NAME, nobodyPort, "nobody-svc"), names,
                 "root's server holds capabilities the agent lacks: its executable cannot be read");
+    }
+
+    /** What one run named each server's service, and how many OpenSSL libraries it probed. */
+    private record Run(Map<Integer, String> names, long tlsLibraries) {
     }
 
     /**
      * Runs the agent with exactly these capabilities, one request to each server, and returns the
      * service each was named; checks that it said exactly these warnings.
      */
-    private Map<Integer, String> runWith(List<String> capabilities, List<String> warnings) throws Exception {
+    private Run runWith(List<String> capabilities, List<String> warnings) throws Exception {
         lab.launchAgent(setpriv(capabilities), Map.of());
         lab.awaitAgent();
         long effective = capabilities(lab.agentPid());
@@ -178,7 +184,7 @@ class LeastPrivilegeIT {
             figures.add(set, "what it says at start", warnings.stream().map(w -> "`" + w.trim() + " ...`").toList()
                     .toString().replaceAll("[\\[\\]]", ""), "");
         }
-        return names;
+        return new Run(names, (long) tlsLibraries);
     }
 
     /** setpriv as a container engine would start it: root, every other capability out of every set. */

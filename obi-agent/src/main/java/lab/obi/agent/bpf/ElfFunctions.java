@@ -1,0 +1,88 @@
+package lab.obi.agent.bpf;
+
+import java.io.IOException;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.OptionalLong;
+
+/**
+ * Where a function's code starts in an ELF file, as a uprobe takes it: the symbol's address in its
+ * section, from the section's start in the file. The dynamic symbols first (a shared library's
+ * exports), then the full table (an executable that links OpenSSL statically). 64-bit
+ * little-endian files only, the agent's platforms.
+ */
+final class ElfFunctions {
+
+    private static final int SHT_SYMTAB = 2;
+    private static final int SHT_DYNSYM = 11;
+    private static final int STT_FUNC = 2;
+    private static final int SECTION_HEADER = 64;
+    private static final int SYMBOL = 24;
+
+    private ElfFunctions() {
+    }
+
+    /** The function's file offset; empty if the file is no such ELF or does not define it. */
+    static OptionalLong fileOffset(Path file, String function) throws IOException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            if (channel.size() < 64) {
+                return OptionalLong.empty();
+            }
+            MappedByteBuffer elf = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size());
+            elf.order(ByteOrder.LITTLE_ENDIAN);
+            if (elf.getInt(0) != 0x464c457f || elf.get(4) != 2 || elf.get(5) != 1) {
+                return OptionalLong.empty(); // not ELF, or not 64-bit little-endian
+            }
+            byte[] name = function.getBytes(StandardCharsets.US_ASCII);
+            for (int type : new int[] {SHT_DYNSYM, SHT_SYMTAB}) {
+                OptionalLong offset = find(elf, type, name);
+                if (offset.isPresent()) {
+                    return offset;
+                }
+            }
+            return OptionalLong.empty();
+        } catch (IndexOutOfBoundsException | IllegalArgumentException | ArithmeticException truncatedOrHuge) {
+            return OptionalLong.empty();
+        }
+    }
+
+    private static OptionalLong find(MappedByteBuffer elf, int tableType, byte[] name) {
+        long sectionHeaders = elf.getLong(0x28);
+        int sections = Short.toUnsignedInt(elf.getShort(0x3c));
+        for (int i = 0; i < sections; i++) {
+            int table = Math.toIntExact(sectionHeaders + (long) i * SECTION_HEADER);
+            if (elf.getInt(table + 4) != tableType) {
+                continue;
+            }
+            int strings = Math.toIntExact(sectionHeaders + (long) elf.getInt(table + 40) * SECTION_HEADER);
+            int stringsAt = Math.toIntExact(elf.getLong(strings + 24));
+            int symbolsAt = Math.toIntExact(elf.getLong(table + 24));
+            long count = elf.getLong(table + 32) / SYMBOL;
+            for (long s = 0; s < count; s++) {
+                int symbol = Math.toIntExact(symbolsAt + s * SYMBOL);
+                int section = Short.toUnsignedInt(elf.getShort(symbol + 6));
+                if ((elf.get(symbol + 4) & 0xf) != STT_FUNC || section == 0 || section >= sections
+                        || !named(elf, stringsAt + elf.getInt(symbol), name)) {
+                    continue;
+                }
+                int header = Math.toIntExact(sectionHeaders + (long) section * SECTION_HEADER);
+                long value = elf.getLong(symbol + 8);
+                return OptionalLong.of(value - elf.getLong(header + 16) + elf.getLong(header + 24));
+            }
+        }
+        return OptionalLong.empty();
+    }
+
+    private static boolean named(MappedByteBuffer elf, int at, byte[] name) {
+        for (int i = 0; i < name.length; i++) {
+            if (elf.get(at + i) != name[i]) {
+                return false;
+            }
+        }
+        return elf.get(at + name.length) == 0;
+    }
+}
