@@ -11,13 +11,16 @@ import java.util.TreeMap;
 
 /**
  * What the kernel holds for one agent process, as bpftool lists it: the perf events it opened (a
- * tracepoint, uprobe or uretprobe each), the programs attached through them, their links and the
- * maps those programs use. bpftool here knows no process for programs and maps (no pid iterator):
- * the perf events name the process, and the rest follows from them.
+ * tracepoint, raw tracepoint, uprobe or uretprobe each), the programs attached through them, the
+ * maps those programs use, the other programs that use those maps (those of multi-uprobe links,
+ * which are no perf events), and their links. bpftool here knows no process for programs and maps
+ * (no pid iterator): the perf events name the process, and the rest follows from them.
  */
 record AgentBpf(Set<Long> programs, Set<Long> links, Set<Long> maps, int tracepoints, int uprobes) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** BPF_LINK_TYPE_UPROBE_MULTI, as a bpftool older than the link type prints it */
+    private static final int UPROBE_MULTI_LINK = 12;
 
     static AgentBpf of(long pid) throws Exception {
         Set<Long> programs = new HashSet<>();
@@ -27,7 +30,7 @@ record AgentBpf(Set<Long> programs, Set<Long> links, Set<Long> maps, int tracepo
             if (event.path("pid").asLong() == pid) {
                 programs.add(event.path("prog_id").asLong());
                 String type = event.path("fd_type").asText();
-                if (type.equals("tracepoint")) {
+                if (type.equals("tracepoint") || type.equals("raw_tracepoint")) {
                     tracepoints++;
                 } else if (type.startsWith("uprobe") || type.startsWith("uretprobe")) {
                     uprobes++;
@@ -35,15 +38,27 @@ record AgentBpf(Set<Long> programs, Set<Long> links, Set<Long> maps, int tracepo
             }
         }
         Set<Long> maps = new HashSet<>();
-        for (JsonNode program : bpftool("prog", "list")) {
+        JsonNode loaded = bpftool("prog", "list");
+        for (JsonNode program : loaded) {
             if (programs.contains(program.path("id").asLong())) {
                 program.path("map_ids").forEach(id -> maps.add(id.asLong()));
+            }
+        }
+        for (JsonNode program : loaded) {
+            for (JsonNode map : program.path("map_ids")) {
+                if (maps.contains(map.asLong())) {
+                    programs.add(program.path("id").asLong());
+                }
             }
         }
         Set<Long> links = new HashSet<>();
         for (JsonNode link : bpftool("link", "list")) {
             if (programs.contains(link.path("prog_id").asLong())) {
                 links.add(link.path("id").asLong());
+                JsonNode type = link.path("type");
+                if (type.asText().equals("uprobe_multi") || type.asInt(-1) == UPROBE_MULTI_LINK) {
+                    uprobes++;
+                }
             }
         }
         return new AgentBpf(programs, links, maps, tracepoints, uprobes);

@@ -52,6 +52,8 @@ class LeastPrivilegeIT {
     private Lab lab;
     private final int rootPort = Lab.freePort();
     private final int nobodyPort = Lab.freePort();
+    /** Root's HTTPS server (Python's ssl module: the host's OpenSSL). */
+    private final int httpsPort = Lab.freePort();
     /** What the servers are named by without their environment: the executable (a symlink's target), the kernel's name. */
     private String executableName;
     private static final String KERNEL_NAME = "python3";
@@ -70,8 +72,13 @@ class LeastPrivilegeIT {
         lab.startWithEnvironment("nobody-server", Map.of("OTEL_SERVICE_NAME", "nobody-svc"), "setpriv",
                 "--reuid=65534", "--regid=65534", "--clear-groups", SYSTEM_PYTHON, "-m", "http.server",
                 "--directory", "/", "--bind", "127.0.0.1", Integer.toString(nobodyPort));
+        Path tls = lab.selfSignedCertificate();
+        lab.startWithEnvironment("https-server", Map.of("TLS_CERT", tls.resolve("cert.pem").toString(), "TLS_KEY",
+                tls.resolve("key.pem").toString()), "python3", lab.copyResource("py_backend.py").toString(),
+                Integer.toString(httpsPort));
         awaitListening(rootPort);
         awaitListening(nobodyPort);
+        awaitListening(httpsPort);
     }
 
     @AfterAll
@@ -87,6 +94,7 @@ class LeastPrivilegeIT {
         Run run = runWith(LEAST_PRIVILEGE, List.of());
         assertEquals(Map.of(rootPort, executableName, nobodyPort, "nobody-svc"), run.names());
         assertTrue(run.tlsLibraries() >= 1, "the host's libssl probed (multi-uprobe links need no CAP_SYS_ADMIN)");
+        assertEquals("/fast", run.httpsRoute(), "the HTTPS request seen in clear");
     }
 
     @Test
@@ -95,6 +103,7 @@ class LeastPrivilegeIT {
         Run run = runWith(List.of("sys_admin", "sys_ptrace", "dac_read_search"), List.of());
         assertEquals(Map.of(rootPort, executableName, nobodyPort, "nobody-svc"), run.names());
         assertTrue(run.tlsLibraries() >= 1, "the host's libssl probed");
+        assertEquals("/fast", run.httpsRoute(), "the HTTPS request seen in clear");
     }
 
     @Test
@@ -134,8 +143,11 @@ class LeastPrivilegeIT {
                 "root's server holds capabilities the agent lacks: its executable cannot be read");
     }
 
-    /** What one run named each server's service, and how many OpenSSL libraries it probed. */
-    private record Run(Map<Integer, String> names, long tlsLibraries) {
+    /**
+     * What one run named each server's service, how many OpenSSL libraries it probed, and the route
+     * of the HTTPS server's request ("-" when it was not seen).
+     */
+    private record Run(Map<Integer, String> names, long tlsLibraries, String httpsRoute) {
     }
 
     /**
@@ -151,9 +163,12 @@ class LeastPrivilegeIT {
             http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/")).build(),
                     HttpResponse.BodyHandlers.discarding());
         }
+        assertEquals(0, lab.run("curl-https", Duration.ofSeconds(10), "curl", "-sk", "--fail", "-o", "/dev/null",
+                "https://127.0.0.1:" + httpsPort + "/fast"));
         Map<Integer, String> names = new TreeMap<>();
+        String httpsRoute = "-";
         long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-        while (names.size() < 2 && System.nanoTime() < deadline) {
+        while ((names.size() < 2 || httpsRoute.equals("-")) && System.nanoTime() < deadline) {
             Thread.sleep(200);
             names.clear();
             if (Files.exists(lab.path("requests.jsonl"))) {
@@ -161,6 +176,8 @@ class LeastPrivilegeIT {
                     int port = e.path("local_port").asInt();
                     if ("server".equals(e.path("direction").asText()) && (port == rootPort || port == nobodyPort)) {
                         names.put(port, e.path("service").asText());
+                    } else if ("server".equals(e.path("direction").asText()) && port == httpsPort) {
+                        httpsRoute = e.path("route").asText();
                     }
                 }
             }
@@ -176,15 +193,16 @@ class LeastPrivilegeIT {
         Files.delete(lab.path("requests.jsonl"));
 
         String set = String.join(", ", capabilities.stream().map(c -> "CAP_" + c.toUpperCase()).toList());
-        figures.add(set, "CapEff, programs attached, OpenSSL libraries probed",
-                "0x" + Long.toHexString(effective) + ", " + programsAttached(log) + ", " + (long) tlsLibraries, "");
+        figures.add(set, "CapEff, programs attached, OpenSSL libraries probed, HTTPS request seen",
+                "0x" + Long.toHexString(effective) + ", " + programsAttached(log) + ", " + (long) tlsLibraries + ", "
+                        + (httpsRoute.equals("-") ? "no" : "yes (" + httpsRoute + ")"), "");
         figures.add(set, "named: root's server (no OTEL_SERVICE_NAME), nobody's server (OTEL_SERVICE_NAME nobody-svc)",
                 names.get(rootPort) + ", " + names.get(nobodyPort), "");
         if (!warnings.isEmpty()) {
             figures.add(set, "what it says at start", warnings.stream().map(w -> "`" + w.trim() + " ...`").toList()
                     .toString().replaceAll("[\\[\\]]", ""), "");
         }
-        return new Run(names, (long) tlsLibraries);
+        return new Run(names, (long) tlsLibraries, httpsRoute);
     }
 
     /** setpriv as a container engine would start it: root, every other capability out of every set. */
