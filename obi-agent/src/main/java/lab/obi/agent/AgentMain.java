@@ -122,7 +122,7 @@ public class AgentMain implements QuarkusApplication {
                 this::trackedConnections);
         BpfCapture.Settings settings = new BpfCapture.Settings((int) ProcessHandle.current().pid(),
                 config.capture().requestHeadBytes(), config.capture().peerFinWait().toNanos(),
-                config.bpf().ringbufSizeMb() << 20, config.bpf().maxConnections());
+                config.bpf().ringbufSizeMb() << 20, config.bpf().maxConnections(), !Preflight.sysAdmin());
         capture = BpfCapture.load(object, settings);
         reader = new RingBufferReader(capture, settings.ringBufferBytes(), pipeline::accept);
         if (config.tls().enabled()) {

@@ -120,6 +120,11 @@ final class Preflight {
         return warnings;
     }
 
+    /** Whether the agent holds CAP_SYS_ADMIN (compose.yaml's stand-in for BPF and PERFMON). */
+    static boolean sysAdmin() {
+        return Capability.SYS_ADMIN.in(effectiveCapabilities());
+    }
+
     private static long effectiveCapabilities() {
         for (String line : read(Path.of("/proc/self/status")).split("\n")) {
             if (line.startsWith("CapEff:")) {

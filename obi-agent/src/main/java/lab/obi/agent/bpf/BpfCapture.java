@@ -46,6 +46,7 @@ public final class BpfCapture implements AutoCloseable {
     private Pointer expiryProgram;
     private final Memory testRunOpts = new Memory(TEST_RUN_OPTS_SIZE);
     private boolean closed;
+    private boolean uprobeMultiLinks;
 
     private BpfCapture(LibBpf libbpf, Memory objectBytes, Pointer object) {
         this.libbpf = libbpf;
@@ -58,8 +59,12 @@ public final class BpfCapture implements AutoCloseable {
      *
      * @param peerFinWaitNs how long an exchange waits, after the peer's FIN, for the server to answer, close or reset
      */
+    /**
+     * @param uprobeMultiLinks attach the OpenSSL probes through multi-uprobe links (UprobeMultiLink): for
+     *                         an agent without CAP_SYS_ADMIN, which the uprobe PMU's perf events require
+     */
     public record Settings(int agentPid, int requestHeadBytes, long peerFinWaitNs, int ringBufferBytes,
-                           int maxConnections) {
+                           int maxConnections, boolean uprobeMultiLinks) {
     }
 
     public static BpfCapture load(byte[] elf, Settings settings) throws BpfException {
@@ -115,8 +120,9 @@ public final class BpfCapture implements AutoCloseable {
                 "size the ring buffer");
         check(libbpf.bpf_map__set_max_entries(map(BpfObject.MAP_CONNS), settings.maxConnections()),
                 "size the connection table");
+        uprobeMultiLinks = settings.uprobeMultiLinks();
         Pointer program = null;
-        while ((program = libbpf.bpf_object__next_program(object, program)) != null) {
+        while (uprobeMultiLinks && (program = libbpf.bpf_object__next_program(object, program)) != null) {
             if (libbpf.bpf_program__section_name(program).startsWith("uprobe")
                     || libbpf.bpf_program__section_name(program).startsWith("uretprobe")) {
                 check(libbpf.bpf_program__set_expected_attach_type(program, UprobeMultiLink.ATTACH_TYPE),
@@ -179,6 +185,11 @@ public final class BpfCapture implements AutoCloseable {
         testRunOpts.setLong(0, TEST_RUN_OPTS_SIZE);
         check(libbpf.bpf_prog_test_run_opts(libbpf.bpf_program__fd(expiryProgram), testRunOpts),
                 "run " + EXPIRY_PROGRAM);
+    }
+
+    /** Whether the OpenSSL probes' programs were loaded for multi-uprobe links. */
+    boolean uprobeMultiLinks() {
+        return uprobeMultiLinks;
     }
 
     public List<String> programNames() {

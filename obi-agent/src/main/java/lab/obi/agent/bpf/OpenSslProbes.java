@@ -81,8 +81,12 @@ public final class OpenSslProbes implements AutoCloseable {
     private record Library(Path path, FileId root, List<Runnable> detachments) {
     }
 
-    /** Whether the kernel makes multi-uprobe links (UprobeMultiLink), known at the first one made or refused. */
-    private enum MultiLinks { UNKNOWN, MADE, NOT_KNOWN_HERE }
+    /**
+     * Multi-uprobe links (UprobeMultiLink): not used with CAP_SYS_ADMIN (perf events, as the e2e
+     * stack's HTTPS was seen with; through multi links it was not, cause not found yet); else whether
+     * the kernel makes them, known at the first one made or refused.
+     */
+    private enum MultiLinks { UNKNOWN, MADE, NOT_USED }
 
     private final LibBpf libbpf;
     private final BpfCapture capture;
@@ -94,12 +98,13 @@ public final class OpenSslProbes implements AutoCloseable {
     private final Queue<LookAgain> lookAgain = new PriorityQueue<>(Comparator.comparingLong(LookAgain::atNanos));
     private volatile int attachedCount;
     private int lastAttachError;
-    private MultiLinks multiLinks = MultiLinks.UNKNOWN;
+    private MultiLinks multiLinks;
 
     public OpenSslProbes(BpfCapture capture, Path proc) {
         this.capture = capture;
         this.libbpf = capture.libbpf();
         this.proc = proc;
+        this.multiLinks = capture.uprobeMultiLinks() ? MultiLinks.UNKNOWN : MultiLinks.NOT_USED;
     }
 
     /** Libraries (and executables) with the probes attached. */
@@ -260,7 +265,7 @@ public final class OpenSslProbes implements AutoCloseable {
     /** @return what detaches the probe; null when it could not be attached (lastAttachError says why) */
     private Runnable attachOne(String programName, Path file, String function, boolean returnProbe) throws BpfException {
         Pointer program = capture.program(programName);
-        if (multiLinks != MultiLinks.NOT_KNOWN_HERE) {
+        if (multiLinks != MultiLinks.NOT_USED) {
             OptionalLong offset;
             try {
                 offset = ElfFunctions.fileOffset(file, function);
@@ -282,7 +287,7 @@ public final class OpenSslProbes implements AutoCloseable {
                 lastAttachError = -fd;
                 return null;
             }
-            multiLinks = MultiLinks.NOT_KNOWN_HERE;
+            multiLinks = MultiLinks.NOT_USED;
             LOG.infof("this kernel makes no multi-uprobe links (%s, before Linux 6.6): OpenSSL is probed through"
                     + " perf events, which need CAP_SYS_ADMIN", BpfCapture.errno(-fd));
         }

@@ -9,7 +9,8 @@ import java.nio.charset.StandardCharsets;
  * A uprobe for every process on one function of one file, through a BPF_TRACE_UPROBE_MULTI link
  * (Linux 6.6), made by bpf(2) since libbpf 1.1 cannot. libbpf's uprobes are perf events, and the
  * kernel's uprobe PMU takes nothing less than CAP_SYS_ADMIN (EACCES with CAP_BPF and CAP_PERFMON,
- * measured on 6.18); this link asks for CAP_BPF and CAP_PERFMON, those the agent runs with.
+ * measured on 6.18); this link asks for CAP_BPF and CAP_PERFMON, the least-privilege set. Used when
+ * the agent runs without CAP_SYS_ADMIN (BpfCapture.Settings).
  */
 final class UprobeMultiLink {
 
