@@ -18,9 +18,9 @@ public class KernelOnly {
 
     public static void main(String[] args) throws Exception {
         byte[] object = Files.readAllBytes(Path.of(args[0]));
-        // The agent's defaults (obi.capture.*, obi.bpf.*).
+        // The agent's defaults (obi.capture.*, obi.bpf.*), as root: OpenSSL probed through perf events.
         BpfCapture.Settings settings = new BpfCapture.Settings((int) ProcessHandle.current().pid(), 512,
-                60_000_000_000L, 16 << 20, 65536);
+                60_000_000_000L, 16 << 20, 65536, false);
         BpfCapture capture = BpfCapture.load(object, settings);
         OpenSslProbes openSsl = new OpenSslProbes(capture, Path.of("/proc"));
         openSsl.scan();
