@@ -58,8 +58,6 @@ public final class BpfCapture implements AutoCloseable {
      * Settings the kernel side reads before load.
      *
      * @param peerFinWaitNs how long an exchange waits, after the peer's FIN, for the server to answer, close or reset
-     */
-    /**
      * @param uprobeMultiLinks attach the OpenSSL probes through multi-uprobe links (UprobeMultiLink): for
      *                         an agent without CAP_SYS_ADMIN, which the uprobe PMU's perf events require
      */

@@ -237,9 +237,11 @@ public final class OpenSslProbes implements AutoCloseable {
      */
     private void attach(FileId id, Path file, Path shown, FileId root, boolean expected) throws BpfException {
         List<Runnable> links = new ArrayList<>();
+        Map<String, OptionalLong> offsets = new HashMap<>(); // the entry's and the return's, read once
         for (Probe probe : PROBES) {
-            Runnable entry = attachOne(probe.entry(), file, probe.function(), false);
-            Runnable exit = entry == null ? null : attachOne(BpfObject.PROGRAM_SSL_CALL_RETURN, file, probe.function(), true);
+            Runnable entry = attachOne(probe.entry(), file, probe.function(), false, offsets);
+            Runnable exit = entry == null ? null
+                    : attachOne(BpfObject.PROGRAM_SSL_CALL_RETURN, file, probe.function(), true, offsets);
             if (entry != null) {
                 links.add(entry);
             }
@@ -262,16 +264,23 @@ public final class OpenSslProbes implements AutoCloseable {
         LOG.infof("HTTPS seen through OpenSSL in %s%s", shown, root == null ? "" : " (found under the root of a process)");
     }
 
-    /** @return what detaches the probe; null when it could not be attached (lastAttachError says why) */
-    private Runnable attachOne(String programName, Path file, String function, boolean returnProbe) throws BpfException {
+    /**
+     * @param offsets the file's function offsets read so far, by function
+     * @return what detaches the probe; null when it could not be attached (lastAttachError says why)
+     */
+    private Runnable attachOne(String programName, Path file, String function, boolean returnProbe,
+                               Map<String, OptionalLong> offsets) throws BpfException {
         Pointer program = capture.program(programName);
         if (multiLinks != MultiLinks.NOT_USED) {
-            OptionalLong offset;
-            try {
-                offset = ElfFunctions.fileOffset(file, function);
-            } catch (IOException | SecurityException e) {
-                lastAttachError = e instanceof NoSuchFileException ? ENOENT : EACCES;
-                return null;
+            OptionalLong offset = offsets.get(function);
+            if (offset == null) {
+                try {
+                    offset = ElfFunctions.fileOffset(file, function);
+                } catch (IOException | SecurityException e) {
+                    lastAttachError = e instanceof NoSuchFileException ? ENOENT : EACCES;
+                    return null;
+                }
+                offsets.put(function, offset);
             }
             if (offset.isEmpty()) {
                 lastAttachError = ENOENT;
