@@ -2,6 +2,7 @@ package lab.obi.agent.integration;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
@@ -12,8 +13,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -308,11 +312,39 @@ final class Lab implements AutoCloseable {
         return false;
     }
 
-    static int freePort() {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
+    /**
+     * A port below the kernel's ephemeral range that nothing listens on, never handed out twice in
+     * this JVM. Not an ephemeral port: one picked there can become a client's source port (a
+     * keep-alive connection, a TIME_WAIT) before the server meant for it binds.
+     */
+    static synchronized int freePort() {
+        int below = ephemeralRangeStart();
+        for (int attempt = 0; attempt < 1000; attempt++) {
+            int port = 10_000 + RANDOM.nextInt(below - 10_000);
+            if (HANDED_OUT.contains(port)) {
+                continue;
+            }
+            try (ServerSocket s = new ServerSocket()) {
+                s.setReuseAddress(false);
+                s.bind(new InetSocketAddress(port));
+                HANDED_OUT.add(port);
+                return port;
+            } catch (IOException inUse) {
+                // try another
+            }
+        }
+        throw new IllegalStateException("no free port between 10000 and " + below);
+    }
+
+    private static final Set<Integer> HANDED_OUT = new HashSet<>();
+    private static final Random RANDOM = new Random();
+
+    private static int ephemeralRangeStart() {
+        try {
+            return Integer.parseInt(Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim()
+                    .split("\\s+")[0]);
+        } catch (IOException | NumberFormatException e) {
+            return 32_768;
         }
     }
 
