@@ -341,9 +341,10 @@ final class Lab implements AutoCloseable {
 
     private static int ephemeralRangeStart() {
         try {
-            return Integer.parseInt(Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim()
+            // not readString: an integer sysctl read that way yields its first byte only
+            return Integer.parseInt(Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).get(0)
                     .split("\\s+")[0]);
-        } catch (IOException | NumberFormatException e) {
+        } catch (IOException | RuntimeException e) {
             return 32_768;
         }
     }
