@@ -3,6 +3,7 @@
 #pragma once
 
 #include "maps.h"
+#include "sock.h"
 
 static __always_inline __u64 response_bytes(const struct conn_state *st)
 {
@@ -18,4 +19,12 @@ static __always_inline int exchange_open(const struct conn_state *st)
 static __always_inline int exchange_begun(const struct conn_state *st)
 {
 	return exchange_open(st) || st->phase == PHASE_AWAIT_CLOSE;
+}
+
+/* The state outlived its connection: its struct sock was freed unseen and now serves another socket. */
+static __always_inline int is_stale(const struct conn_state *st)
+{
+	__u64 ino = socket_inode(st->sk);
+
+	return st->socket_ino && ino && ino != st->socket_ino;
 }

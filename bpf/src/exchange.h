@@ -34,6 +34,7 @@ static __always_inline struct conn_state *track_connection(__u64 sk)
 		return 0;
 	st->rec.header.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
 	st->sk = sk;
+	st->socket_ino = socket_inode(sk);
 	st->tracked_ns = bpf_ktime_get_ns();
 	if (peer_has_closed(sk))
 		st->peer_fin_ns = st->tracked_ns; /* its FIN came before anything was tracked */
@@ -188,6 +189,24 @@ static __always_inline void continue_partial(struct conn_state *st, const struct
 	}
 }
 
+/* This side ended the connection (or it ended under us): whatever is open is finished now. */
+static __always_inline void on_connection_end(struct conn_state *st, __u64 now, int local)
+{
+	if (!exchange_begun(st))
+		return;
+	if (st->phase != PHASE_AWAIT_CLOSE && !(st->rec.flags & OBI_F_UNTIL_CLOSE))
+		st->rec.end_ns = now;
+	emit(st, OBI_F_CONN_CLOSED | (local ? OBI_F_LOCAL_CLOSE : 0));
+}
+
+/* TCP_CLOSE: the open exchange, then the connection's own record; the state goes. */
+static __always_inline void finish_connection(struct conn_state *st, __u64 sk, __u64 now, int local)
+{
+	on_connection_end(st, now, local);
+	emit_connection_closed(st, now);
+	bpf_map_delete_elem(&conns, &sk);
+}
+
 /* A response with no request in between: pipelined requests read in one go earlier. */
 static __always_inline void start_pipelined(struct conn_state *st)
 {
@@ -202,6 +221,13 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 {
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &c->sk);
 	__u8 peek[PEEK_LEN] = {};
+
+	if (st && is_stale(st)) {
+		/* the connection it described closed unseen and its struct sock now serves this one */
+		count(OBI_C_CLOSE_MISSED);
+		finish_connection(st, c->sk, now, 0);
+		st = 0;
+	}
 
 	if (st && st->tls && !c->tls)
 		return; /* TLS records: their plaintext comes from the OpenSSL calls */
@@ -321,24 +347,6 @@ static __always_inline void on_reset_received(struct conn_state *st, __u64 now)
 	note_abandon_point(st);
 	st->rec.rst_ns = now;
 	st->rec.flags |= OBI_F_RST_RECEIVED;
-}
-
-/* This side ended the connection (or it ended under us): whatever is open is finished now. */
-static __always_inline void on_connection_end(struct conn_state *st, __u64 now, int local)
-{
-	if (!exchange_begun(st))
-		return;
-	if (st->phase != PHASE_AWAIT_CLOSE && !(st->rec.flags & OBI_F_UNTIL_CLOSE))
-		st->rec.end_ns = now;
-	emit(st, OBI_F_CONN_CLOSED | (local ? OBI_F_LOCAL_CLOSE : 0));
-}
-
-/* TCP_CLOSE: the open exchange, then the connection's own record; the state goes. */
-static __always_inline void finish_connection(struct conn_state *st, __u64 sk, __u64 now, int local)
-{
-	on_connection_end(st, now, local);
-	emit_connection_closed(st, now);
-	bpf_map_delete_elem(&conns, &sk);
 }
 
 /*

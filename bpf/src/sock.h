@@ -85,6 +85,21 @@ static __always_inline __u64 tcp_sock_of_fd(__u64 fd)
 	return (__u64)sk;
 }
 
+/*
+ * The inode number of the socket that owns sk, 0 once the process closed it (orphaned) or before
+ * accept() grafted it. TCP's struct sock is reused by RCU's rules as soon as it is freed: its
+ * address alone does not tell a new connection from an old one whose close went unseen.
+ */
+static __always_inline __u64 socket_inode(__u64 skp)
+{
+	struct socket *sock = BPF_CORE_READ((struct sock *)skp, sk_socket);
+
+	if (!sock)
+		return 0;
+	struct socket_alloc *owner = (void *)sock - bpf_core_field_offset(struct socket_alloc, socket);
+	return BPF_CORE_READ(owner, vfs_inode.i_ino);
+}
+
 /* The peer's FIN has come in (the socket may have been idle, or not tracked yet, when it did). */
 static __always_inline int peer_has_closed(__u64 skp)
 {

@@ -2,7 +2,8 @@
 /*
  * The kernel state machine without traffic: entry points that BPF_PROG_TEST_RUN calls with the
  * arguments a hook would have (obi-agent's KernelStateMachineIT). The context is an array of u64;
- * "sk" is any number the test picks, user buffers are the test process's own memory.
+ * "sk" is any number the test picks, or the struct sock of a real socket of the test process
+ * (harness_sock_of_fd); user buffers are the test process's own memory.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -58,6 +59,25 @@ SEC("raw_tp")
 int harness_retransmit(struct bpf_raw_tracepoint_args *ctx)
 {
 	on_retransmit(ctx->args[0], ctx->args[1], bpf_ktime_get_ns());
+	return 0;
+}
+
+/* What harness_sock_of_fd found: the struct sock behind a descriptor of the test process (0: none). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} harness_found_sk SEC(".maps");
+
+/* args: a file descriptor of the calling process */
+SEC("raw_tp")
+int harness_sock_of_fd(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u32 zero = 0;
+	__u64 sk = tcp_sock_of_fd(ctx->args[0]);
+
+	bpf_map_update_elem(&harness_found_sk, &zero, &sk, BPF_ANY);
 	return 0;
 }
 

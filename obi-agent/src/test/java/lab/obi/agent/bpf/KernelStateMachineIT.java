@@ -384,6 +384,105 @@ class KernelStateMachineIT {
         assertEquals(List.of(), drain(), "TLS bytes, then a status line: nothing tracked, nothing emitted");
     }
 
+    @Test
+    void aStructSockFreedUnseenAndGivenToANewSocketIsANewConnection() {
+        int first = Sockets.INSTANCE.socket(AF_INET, SOCK_STREAM, 0);
+        long sk = sockOf(first);
+        io(sk, true, REQUEST); // and then no TCP state change: its close goes unseen
+        Sockets.INSTANCE.close(first);
+        int second = socketReusing(sk);
+        try {
+            io(sk, true, REQUEST);
+            io(sk, false, RESPONSE);
+            List<KernelRecord> records = drain();
+            List<ExchangeRecord> exchanges = records.stream().filter(ExchangeRecord.class::isInstance)
+                    .map(ExchangeRecord.class::cast).toList();
+            assertEquals(2, exchanges.size(), "the old connection's exchange, then the new one's: " + records);
+            ExchangeRecord stale = exchanges.get(0);
+            ExchangeRecord current = exchanges.get(1);
+            assertTrue(stale.has(ExchangeFlags.CONN_CLOSED), stale.toString());
+            assertEquals(stale.connId(), single(records.stream().filter(ConnectionRecord.class::isInstance)
+                    .map(ConnectionRecord.class::cast).toList()).connId(), "the old connection is reported closed");
+            assertNotEquals(stale.connId(), current.connId());
+            assertEquals(1, current.requestIndex());
+            assertEquals(200, verdict(current).status());
+        } finally {
+            Sockets.INSTANCE.close(second);
+        }
+    }
+
+    @Test
+    void theSweepFinishesAConnectionWhoseStructSockServesAnotherSocket() throws Exception {
+        int first = Sockets.INSTANCE.socket(AF_INET, SOCK_STREAM, 0);
+        long sk = sockOf(first);
+        io(sk, true, REQUEST);
+        Sockets.INSTANCE.close(first);
+        int listening = socketReusing(sk);
+        try {
+            assertEquals(0, Sockets.INSTANCE.listen(listening, 1), "a listening socket: its state is not CLOSE");
+            run(BpfObject.PROGRAM_EXPIRE_PEER_FIN_WAITS);
+            assertEquals(List.of(), drained(ConnectionRecord.class), "a close may still be on its way");
+            Thread.sleep(CLOSE_MISSED_AFTER_MS + 100);
+            run(BpfObject.PROGRAM_EXPIRE_PEER_FIN_WAITS);
+            List<KernelRecord> records = drain();
+            ConnectionRecord closed = single(records.stream().filter(ConnectionRecord.class::isInstance)
+                    .map(ConnectionRecord.class::cast).toList());
+            assertTrue(records.stream().anyMatch(r -> r instanceof ExchangeRecord e && e.connId() == closed.connId()
+                    && e.has(ExchangeFlags.CONN_CLOSED)), "its open exchange ends with it: " + records);
+        } finally {
+            Sockets.INSTANCE.close(listening);
+        }
+    }
+
+    /** Real sockets of this process, to have a struct sock freed and handed to another socket. */
+    interface Sockets extends Library {
+        Sockets INSTANCE = Native.load("c", Sockets.class);
+
+        int socket(int domain, int type, int protocol);
+
+        int listen(int fd, int backlog);
+
+        int close(int fd);
+    }
+
+    private static final int AF_INET = 2;
+    private static final int SOCK_STREAM = 1;
+    /** bpf/src/expiry.h's OBI_CLOSE_MISSED_AFTER_NS. */
+    private static final long CLOSE_MISSED_AFTER_MS = 1000;
+
+    private long sockOf(int fd) {
+        assertTrue(fd >= 0, "a socket");
+        run("harness_sock_of_fd", fd);
+        Memory key = new Memory(4);
+        key.setInt(0, 0);
+        Memory value = new Memory(8);
+        assertEquals(0, libbpf.bpf_map_lookup_elem(libbpf.bpf_map__fd(
+                libbpf.bpf_object__find_map_by_name(object, "harness_found_sk")), key, value));
+        long sk = value.getLong(0);
+        assertNotEquals(0, sk, "fd " + fd + " is a TCP socket");
+        return sk;
+    }
+
+    /**
+     * Opens sockets until one is given this freed struct sock, as the kernel's allocator soon does
+     * (TCP's socks are reused at once, by RCU's rules); closes the others.
+     */
+    private int socketReusing(long sk) {
+        List<Integer> others = new ArrayList<>();
+        try {
+            for (int attempt = 0; attempt < 2000; attempt++) {
+                int fd = Sockets.INSTANCE.socket(AF_INET, SOCK_STREAM, 0);
+                if (sockOf(fd) == sk) {
+                    return fd;
+                }
+                others.add(fd);
+            }
+        } finally {
+            others.forEach(Sockets.INSTANCE::close);
+        }
+        return fail("no new socket was given the freed struct sock in 2000 tries");
+    }
+
     private static <T> T single(List<T> records) {
         assertEquals(1, records.size(), records.toString());
         return records.get(0);
