@@ -19,6 +19,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -337,6 +338,88 @@ class AgentFaultsIT {
                 "< " + STOP_BOUND_MS + " ms, 143 (128 + SIGTERM)");
         figures.add("SIGTERM right after 30 requests", "spans at the Collector, metric count pushed, log lines",
                 exported.size() + ", " + counted + ", 30", "30, 30, 30");
+    }
+
+    /**
+     * ext4 turns itself read-only on an error (errors=remount-ro, the common default), with the log
+     * open. Writes then fail until the disk is back: here a new file system mounted at the same
+     * place, as after a repair. The agent must count what it loses and find the log there again.
+     */
+    @Test
+    @Order(7)
+    void aDiskGoneReadOnlyCostsCountedLinesAndTheLogIsFoundAgainWhenItIsBack() throws Exception {
+        Path disk = Files.createDirectories(lab.path("ext4-disk"));
+        Path log = disk.resolve("requests.jsonl");
+        mountNewExt4(lab.path("ext4-a.img"), disk);
+        try {
+            lab.startAgent("-Dobi.request-log.path=" + log);
+            for (int i = 0; i < 20; i++) {
+                get("/before/" + i);
+            }
+            awaitLog(log, e -> server(e) && "/before/{id}".equals(e.path("route").asText()), 20);
+
+            String device = Path.of(run("findmnt", "-n", "-o", "SOURCE", disk.toString()).trim()).getFileName().toString();
+            Files.writeString(Path.of("/sys/fs/ext4", device, "trigger_fs_error"), "1");
+            assertTrue(readOnly(disk), "ext4 made itself read-only");
+            for (int i = 0; i < 100; i++) {
+                get("/read-only/" + i);
+            }
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (lab.agentMetric(dropped("write_failure")) < 200 && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+            }
+            double lost = lab.agentMetric(dropped("write_failure"));
+            assertTrue(lost >= 200, "both sides of 100 requests (and any line still due), lost and counted: " + lost);
+            assertEquals(1, Lab.occurrences(lab.agentLog(), "writing the request log failed"), "said once");
+
+            Lab.sh("umount", "-l", disk.toString());
+            mountNewExt4(lab.path("ext4-b.img"), disk);
+            deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+            for (int i = 0; !lab.agentLog().contains("the request log is written again") && System.nanoTime() < deadline;
+                 i++) {
+                get("/back/" + i);
+                Thread.sleep(200);
+            }
+            assertEquals(1, Lab.occurrences(lab.agentLog(), "the request log is written again"), "said once");
+            long back = count(RequestLog.read(log), e -> server(e) && "/back/{id}".equals(e.path("route").asText()));
+            assertTrue(back > 0, "the log is written on the disk that came back");
+            assertTrue(lab.agentProcess().isAlive());
+
+            String scenario = "request log on ext4 that turns read-only (errors=remount-ro), then a disk mounted there";
+            figures.add(scenario, "100 requests while read-only: lines lost and counted (write_failure)",
+                    String.format("%.0f", lost), ">= 200 (both sides)");
+            figures.add(scenario, "log lines about it (failed, written again)", "1, 1", "1 per state change");
+            figures.add(scenario, "lines on the new disk", back + ", whole JSON", "> 0");
+        } finally {
+            lab.stopAgent();
+            Lab.shQuiet("umount", "-l", disk.toString());
+        }
+    }
+
+    private static boolean readOnly(Path disk) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (System.nanoTime() < deadline) {
+            try {
+                Files.writeString(disk.resolve("probe"), "x");
+            } catch (FileSystemException e) {
+                return "Read-only file system".equals(e.getReason());
+            }
+            Thread.sleep(100);
+        }
+        return false;
+    }
+
+    private static void mountNewExt4(Path image, Path at) throws Exception {
+        Lab.sh("truncate", "-s", "32M", image.toString());
+        Lab.sh("mkfs.ext4", "-q", "-F", image.toString());
+        Lab.sh("mount", "-o", "loop,errors=remount-ro", image.toString(), at.toString());
+    }
+
+    private static String run(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), String.join(" ", command) + ": " + out);
+        return out;
     }
 
     // ---- helpers

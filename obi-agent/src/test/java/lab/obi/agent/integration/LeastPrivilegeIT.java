@@ -54,6 +54,13 @@ class LeastPrivilegeIT {
     private final int nobodyPort = Lab.freePort();
     /** Root's HTTPS server (Python's ssl module: the host's OpenSSL). */
     private final int httpsPort = Lab.freePort();
+    /**
+     * The same server as a container runs it: in a mount namespace of its own, on an overlay root
+     * whose upper layer holds its own copy of libssl (another inode than the host's), so the agent
+     * finds and probes it only through /proc/PID/root.
+     */
+    private final int containedHttpsPort = Lab.freePort();
+    private Path containerRoot;
     /** What the servers are named by without their environment: the executable (a symlink's target), the kernel's name. */
     private String executableName;
     private static final String KERNEL_NAME = "python3";
@@ -76,15 +83,40 @@ class LeastPrivilegeIT {
         lab.startWithEnvironment("https-server", Map.of("TLS_CERT", tls.resolve("cert.pem").toString(), "TLS_KEY",
                 tls.resolve("key.pem").toString()), "python3", lab.copyResource("py_backend.py").toString(),
                 Integer.toString(httpsPort));
+        startContainedHttpsServer(tls);
         awaitListening(rootPort);
         awaitListening(nobodyPort);
         awaitListening(httpsPort);
+        awaitListening(containedHttpsPort);
+    }
+
+    private void startContainedHttpsServer(Path tls) throws Exception {
+        Path layers = Files.createDirectories(lab.path("container"));
+        Path upper = Files.createDirectories(layers.resolve("upper"));
+        Path work = Files.createDirectories(layers.resolve("work"));
+        containerRoot = Files.createDirectories(layers.resolve("root"));
+        Path srv = Files.createDirectories(upper.resolve("srv"));
+        Files.copy(lab.copyResource("py_backend.py"), srv.resolve("py_backend.py"));
+        Files.copy(tls.resolve("cert.pem"), srv.resolve("cert.pem"));
+        Files.copy(tls.resolve("key.pem"), srv.resolve("key.pem"));
+        Path libssl = Path.of("/usr/lib/x86_64-linux-gnu/libssl.so.3").toRealPath();
+        Path ownLibssl = upper.resolve(Path.of("/").relativize(libssl));
+        Files.createDirectories(ownLibssl.getParent());
+        Files.copy(libssl, ownLibssl);
+        Lab.sh("mount", "-t", "overlay", "obi-container", "-o", "lowerdir=/,upperdir=" + upper + ",workdir=" + work,
+                containerRoot.toString());
+        lab.startWithEnvironment("contained-https-server", Map.of("TLS_CERT", "/srv/cert.pem", "TLS_KEY", "/srv/key.pem"),
+                "unshare", "--mount", "chroot", containerRoot.toString(), SYSTEM_PYTHON, "/srv/py_backend.py",
+                Integer.toString(containedHttpsPort));
     }
 
     @AfterAll
     void stopEverything() throws Exception {
         if (lab != null) {
             lab.close();
+        }
+        if (containerRoot != null) {
+            Lab.shQuiet("umount", "-l", containerRoot.toString());
         }
     }
 
@@ -95,6 +127,7 @@ class LeastPrivilegeIT {
         assertEquals(Map.of(rootPort, executableName, nobodyPort, "nobody-svc"), run.names());
         assertTrue(run.tlsLibraries() >= 1, "the host's libssl probed (multi-uprobe links need no CAP_SYS_ADMIN)");
         assertEquals("/fast", run.httpsRoute(), "the HTTPS request seen in clear");
+        assertEquals("/fast", run.containedHttpsRoute(), "the HTTPS request of a process in a container's namespace");
     }
 
     @Test
@@ -147,7 +180,7 @@ class LeastPrivilegeIT {
      * What one run named each server's service, how many OpenSSL libraries it probed, and the route
      * of the HTTPS server's request ("-" when it was not seen).
      */
-    private record Run(Map<Integer, String> names, long tlsLibraries, String httpsRoute) {
+    private record Run(Map<Integer, String> names, long tlsLibraries, String httpsRoute, String containedHttpsRoute) {
     }
 
     /**
@@ -165,10 +198,14 @@ class LeastPrivilegeIT {
         }
         assertEquals(0, lab.run("curl-https", Duration.ofSeconds(10), "curl", "-sk", "--fail", "-o", "/dev/null",
                 "https://127.0.0.1:" + httpsPort + "/fast"));
+        assertEquals(0, lab.run("curl-https", Duration.ofSeconds(10), "curl", "-sk", "--fail", "-o", "/dev/null",
+                "https://127.0.0.1:" + containedHttpsPort + "/fast"));
         Map<Integer, String> names = new TreeMap<>();
         String httpsRoute = "-";
+        String containedHttpsRoute = "-";
         long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-        while ((names.size() < 2 || httpsRoute.equals("-")) && System.nanoTime() < deadline) {
+        while ((names.size() < 2 || httpsRoute.equals("-") || containedHttpsRoute.equals("-"))
+                && System.nanoTime() < deadline) {
             Thread.sleep(200);
             names.clear();
             if (Files.exists(lab.path("requests.jsonl"))) {
@@ -178,6 +215,8 @@ class LeastPrivilegeIT {
                         names.put(port, e.path("service").asText());
                     } else if ("server".equals(e.path("direction").asText()) && port == httpsPort) {
                         httpsRoute = e.path("route").asText();
+                    } else if ("server".equals(e.path("direction").asText()) && port == containedHttpsPort) {
+                        containedHttpsRoute = e.path("route").asText();
                     }
                 }
             }
@@ -193,16 +232,21 @@ class LeastPrivilegeIT {
         Files.delete(lab.path("requests.jsonl"));
 
         String set = String.join(", ", capabilities.stream().map(c -> "CAP_" + c.toUpperCase()).toList());
-        figures.add(set, "CapEff, programs attached, OpenSSL libraries probed, HTTPS request seen",
+        figures.add(set, "CapEff, programs attached, OpenSSL libraries probed, HTTPS request seen: on the host,"
+                + " in a container's mount namespace (overlay root, its own libssl)",
                 "0x" + Long.toHexString(effective) + ", " + programsAttached(log) + ", " + (long) tlsLibraries + ", "
-                        + (httpsRoute.equals("-") ? "no" : "yes (" + httpsRoute + ")"), "");
+                        + seen(httpsRoute) + ", " + seen(containedHttpsRoute), "");
         figures.add(set, "named: root's server (no OTEL_SERVICE_NAME), nobody's server (OTEL_SERVICE_NAME nobody-svc)",
                 names.get(rootPort) + ", " + names.get(nobodyPort), "");
         if (!warnings.isEmpty()) {
             figures.add(set, "what it says at start", warnings.stream().map(w -> "`" + w.trim() + " ...`").toList()
                     .toString().replaceAll("[\\[\\]]", ""), "");
         }
-        return new Run(names, (long) tlsLibraries, httpsRoute);
+        return new Run(names, (long) tlsLibraries, httpsRoute, containedHttpsRoute);
+    }
+
+    private static String seen(String route) {
+        return route.equals("-") ? "no" : "yes (" + route + ")";
     }
 
     /** setpriv as a container engine would start it: root, every other capability out of every set. */

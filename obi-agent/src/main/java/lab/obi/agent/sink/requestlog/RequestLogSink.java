@@ -80,7 +80,7 @@ public final class RequestLogSink implements Sink, LineBatch.Outcome {
         if (config.path().isEmpty()) {
             return Optional.of(new RequestLogSink(new FileOutputStream(FileDescriptor.out), LineSelection.of(config)));
         }
-        return Optional.of(new RequestLogSink(new FileDestination(appendTo(config.path().get())), LineSelection.of(config)));
+        return Optional.of(new RequestLogSink(new FileDestination(config.path().get()), LineSelection.of(config)));
     }
 
     private static FileChannel appendTo(Path path) throws IOException {
@@ -207,19 +207,35 @@ public final class RequestLogSink implements Sink, LineBatch.Outcome {
     }
 
     /**
-     * A file: what part of a failed write reached it is cut off again, so a full disk never leaves
+     * A file, opened again at its path after a failed write: a disk that went read-only comes back
+     * as a new mount there (remounted, or replaced), which the old descriptor would never reach.
+     * What part of a failed write reached the file is cut off again, so a full disk never leaves
      * half a JSON line for the next one to be glued to.
      */
-    private record FileDestination(FileChannel file) implements LineBatch.Destination {
+    private static final class FileDestination implements LineBatch.Destination {
+        private final Path path;
+        private FileChannel file;
+        private boolean failed;
+
+        FileDestination(Path path) throws IOException {
+            this.path = path;
+            this.file = appendTo(path);
+        }
+
         @Override
         public void write(byte[] bytes, int length) throws IOException {
+            if (failed) {
+                reopen();
+            }
             long sizeBefore = file.size();
             try {
                 ByteBuffer buffer = ByteBuffer.wrap(bytes, 0, length);
                 while (buffer.hasRemaining()) {
                     file.write(buffer);
                 }
+                failed = false;
             } catch (IOException e) {
+                failed = true;
                 try {
                     file.truncate(sizeBefore);
                 } catch (IOException cannotTruncate) {
@@ -227,6 +243,17 @@ public final class RequestLogSink implements Sink, LineBatch.Outcome {
                 }
                 throw e;
             }
+        }
+
+        /** Kept failing (its lines counted lost) until the path can be opened again. */
+        private void reopen() throws IOException {
+            FileChannel reopened = appendTo(path);
+            try {
+                file.close();
+            } catch (IOException onADeadDisk) {
+                // the old descriptor is given up either way
+            }
+            file = reopened;
         }
 
         @Override
