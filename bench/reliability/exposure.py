@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import itfigures
+
 REPO = Path(__file__).resolve().parents[2]
 AGENT = REPO / "obi-agent"
 FIGURES = AGENT / "target/reliability/exposure.md"
@@ -23,20 +25,13 @@ def say(message):
     print(f"exposure: {message}", file=sys.stderr, flush=True)
 
 
-def stack_bins():
-    """The Collector's and Jaeger's binaries, built (and cached) by .ci/check-stack."""
-    out = subprocess.run([str(REPO / ".ci/check-stack")], cwd=REPO, capture_output=True, text=True, check=True)
-    collector, jaeger = out.stdout.strip().splitlines()[-2:]
-    return collector, jaeger
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=str(REPO / "bench/build/reliability/exposure.md"))
     parser.add_argument("--no-compose", action="store_true", help="skip the stack's listening sockets")
     args = parser.parse_args()
     out = Path(args.out)
-    collector, jaeger = stack_bins()
+    collector, jaeger = itfigures.stack_bins()
     FIGURES.unlink(missing_ok=True)
     say("ExposureIT")
     agent = subprocess.run(["mvn", "-B", "-q", "verify", "-Dit", "-Dit.test=ExposureIT", "-Dtest=NONE",

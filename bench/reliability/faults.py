@@ -19,9 +19,9 @@ def main():
     args = parser.parse_args()
     returncode = 0
     if not args.no_run:
-        for name in ("faults-agent", "faults-collector"):
+        for name in ("faults-agent", "faults-collector", "faults-stack"):
             (itfigures.FIGURES / f"{name}.json").unlink(missing_ok=True)
-        returncode = itfigures.run_tests(["AgentFaultsIT", "CollectorExportIT"])
+        returncode = itfigures.run_tests(["AgentFaultsIT", "CollectorExportIT", "StackFaultsIT"])
     text = [
         "## Faults",
         "",
@@ -30,7 +30,8 @@ def main():
         " load runs; the agent killed with SIGKILL under load (what stays in the kernel is listed with `bpftool"
         " prog/link/map/perf list`); restarted while keep-alive connections opened before it stay open; its"
         " request log on a 1 MiB tmpfs that fills up; a server that exits and whose pid the next process gets"
-        " (`/proc/sys/kernel/ns_last_pid`); SIGTERM with spans and metrics in flight.",
+        " (`/proc/sys/kernel/ns_last_pid`); SIGTERM with spans and metrics in flight; the request log's disk"
+        " turned read-only by an ext4 error, then a disk mounted there again.",
         "",
         itfigures.table("faults-agent"),
         "",
@@ -41,10 +42,21 @@ def main():
         "Prometheus and Jaeger are not the agent's peers: Prometheus pulls `/metrics` (a missed scrape is a"
         " gap in the graph; the counters are cumulative and lose nothing), and spans reach Jaeger through the"
         " Collector, whose exporter queues and retries (`sending_queue`, `retry_on_failure`, the Collector's"
-        " defaults). A read-only filesystem was not tried under a running agent (a tmpfs with the log open"
-        " cannot be remounted read-only): any write error takes the full disk's path above (lines counted as"
-        " `write_failure`, one log line per state change), and a log path that cannot be opened at the start"
-        " is one line naming the setting (`RequestLogSinkTest`)."
+        " defaults). `StackFaultsIT` checks both end to end, the agent running as `compose.yaml` runs it"
+        " (spans to the lab's Collector with `collector-config/collector.yaml`, metrics pulled): Jaeger"
+        " stopped and started again (its storage is in memory, so what it holds afterwards came after the"
+        " restart), then Prometheus stopped and started again on the same storage.",
+        "",
+        itfigures.table("faults-stack"),
+        "",
+        "A disk that turns read-only under the running agent is provoked as it happens in"
+        " production: ext4 with `errors=remount-ro` (the common default) gets an error"
+        " (`/sys/fs/ext4/<dev>/trigger_fs_error`) while the log is open. Writes then fail with `EROFS`: the"
+        " lines are counted as `write_failure`, said once. After a failed write the agent opens the log again"
+        " at its path before the next one, so a disk that comes back as a new mount there (remounted after a"
+        " repair, or replaced) is written again, said once; the old descriptor would never reach it (without"
+        " the reopen the test fails: \"written again\" is never said). A log path that cannot be opened at the"
+        " start is one line naming the setting (`RequestLogSinkTest`)."
         " Interface series of deleted interfaces (veths of stopped containers) are removed with the interface"
         " (`InterfaceOutagesTest`, `PrometheusSinkTest`, and live in the [soak](#soak): a container network a second,"
         " no series left behind); processes that exit while they are being resolved"

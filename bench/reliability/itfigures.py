@@ -11,12 +11,19 @@ AGENT = REPO / "obi-agent"
 FIGURES = AGENT / "target/reliability"
 
 
+def stack_bins():
+    """The Collector's and Jaeger's binaries, built (and cached) by .ci/check-stack."""
+    out = subprocess.run([str(REPO / ".ci/check-stack")], cwd=REPO, capture_output=True, text=True, check=True)
+    collector, jaeger = out.stdout.strip().splitlines()[-2:]
+    return collector, jaeger
+
+
 def run_tests(tests, *properties):
     """mvn verify of these integration tests; returns its exit code (their figures are in FIGURES)."""
-    collector = subprocess.run([str(REPO / "collector-config/build.sh")], check=True, capture_output=True,
-                               text=True).stdout.strip().splitlines()[-1]
+    collector, jaeger = stack_bins()
     command = ["mvn", "-B", "-q", "verify", "-Dit", "-Dit.test=" + ",".join(tests), "-Dtest=NONE",
-               "-Dsurefire.failIfNoSpecifiedTests=false", f"-Dobi.collector.bin={collector}", *properties]
+               "-Dsurefire.failIfNoSpecifiedTests=false", f"-Dobi.collector.bin={collector}",
+               f"-Dobi.jaeger.bin={jaeger}", *properties]
     return subprocess.run(command, cwd=AGENT).returncode
 
 
