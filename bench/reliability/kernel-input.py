@@ -42,7 +42,9 @@ def main():
         "",
         "The last row runs the agent with `obi.bpf.max-connections=1024` on purpose: the connections the table"
         " cannot hold are refused and counted (`obi_agent_dropped_total{obi_drop_reason=\"conn_table_full\"}`),"
-        " and the exchanges missed, server and client side, are exactly as many as the refusals.",
+        " and the exchanges missed, server and client side, are exactly as many as the refusals. The line on"
+        " skipped programs is checked against `bpftool prog list` (`recursion_misses`): the agent's"
+        " `program_skipped` must equal the skips of the programs without a `_nested` twin.",
         "",
         "An entry must not outlive its socket. TCP's `struct sock` is reused as soon as it is freed, and a"
         " close can go unseen (the entry created by a read on one CPU while the close ran on another): before"

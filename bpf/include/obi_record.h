@@ -187,7 +187,9 @@ enum obi_counter {
 	OBI_C_READ_FAULT,            /* user memory that could not be read */
 	OBI_C_PEER_FIN_WAIT_EXPIRED, /* exchanges reported without knowing how the server reacted to the peer's FIN */
 	OBI_C_TLS_NO_SOCKET,         /* OpenSSL plaintext whose socket was never seen (served from its buffers) */
-	OBI_C_CLOSE_MISSED,          /* connections whose close was finished late by the expiry scan */
+	OBI_C_CLOSE_MISSED,          /* connections whose close was finished late (a socket reused its struct sock, or the scan) */
+	OBI_C_PROGRAM_SKIPPED,       /* program runs the kernel skipped (recursion_misses of bpf_prog_info): their events
+				      * were not seen. Not counted by the programs: the agent reads it from the kernel */
 	OBI_C_COUNTERS_LEN,
 };
 

@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -266,7 +267,46 @@ public final class BpfCapture implements AutoCloseable {
             }
             totals.put(counter, total);
         }
+        totals.put(KernelCounter.PROGRAM_SKIPPED, recursionMisses());
         return totals;
+    }
+
+    /** offsetof(struct bpf_prog_info, recursion_misses): a UAPI struct, only ever extended (Linux 5.12+). */
+    private static final int PROG_INFO_RECURSION_MISSES = 208;
+
+    /** The suffix of a TCP hook's second program, which takes exactly the events its first one is skipped for. */
+    private static final String NESTED_SUFFIX = "_nested";
+
+    /**
+     * Events the kernel gave none of the object's programs: how often it skipped one because that
+     * program was running on the CPU already (bpf_prog_info.recursion_misses, Linux 5.12+). A TCP
+     * hook's first program is skipped by design when its event nests in it: its {@code _nested}
+     * program takes the event, so only the second one's skips are lost.
+     */
+    private long recursionMisses() throws BpfException {
+        Map<String, Long> misses = new HashMap<>();
+        Memory info = new Memory(PROG_INFO_RECURSION_MISSES + 8);
+        Memory length = new Memory(4);
+        Pointer program = null;
+        while ((program = libbpf.bpf_object__next_program(object, program)) != null) {
+            int fd = libbpf.bpf_program__fd(program);
+            if (fd < 0) {
+                continue; // not loaded: the kernel lacks what it attaches to
+            }
+            info.clear();
+            length.setInt(0, (int) info.size());
+            check(libbpf.bpf_obj_get_info_by_fd(fd, info, length), "read program info");
+            if (length.getInt(0) >= info.size()) {
+                misses.put(libbpf.bpf_program__name(program), info.getLong(PROG_INFO_RECURSION_MISSES));
+            }
+        }
+        long lost = 0;
+        for (Map.Entry<String, Long> m : misses.entrySet()) {
+            if (!misses.containsKey(m.getKey() + NESTED_SUFFIX)) {
+                lost += m.getValue();
+            }
+        }
+        return lost;
     }
 
     private Pointer map(String name) throws BpfException {

@@ -75,6 +75,9 @@ interface LibBpf extends Library {
     /** For queue maps: pops the oldest value (key null); -ENOENT when empty. */
     int bpf_map_lookup_and_delete_elem(int fd, Pointer key, Pointer value);
 
+    /** struct bpf_prog_info of a loaded program; {@code length} in: room, out: what the kernel filled. */
+    int bpf_obj_get_info_by_fd(int fd, Pointer info, Pointer length);
+
     int libbpf_num_possible_cpus();
 
     /** The object's BTF, owned by the object. */

@@ -64,6 +64,34 @@ record AgentBpf(Set<Long> programs, Set<Long> links, Set<Long> maps, int tracepo
         return new AgentBpf(programs, links, maps, tracepoints, uprobes);
     }
 
+    /**
+     * The kernel's skips of these programs (recursion_misses): those of a TCP hook's first program,
+     * whose "_nested" twin takes the event, and the others, whose events nobody saw. Names as the
+     * kernel keeps them, cut to 15 characters.
+     */
+    record Skips(long takenByTwins, long lost) {
+    }
+
+    Skips skips() throws Exception {
+        Map<String, Long> misses = new TreeMap<>();
+        for (JsonNode program : bpftool("prog", "list")) {
+            if (programs.contains(program.path("id").asLong())) {
+                misses.merge(program.path("name").asText(), program.path("recursion_misses").asLong(0), Long::sum);
+            }
+        }
+        long takenByTwins = 0;
+        long lost = 0;
+        for (Map.Entry<String, Long> m : misses.entrySet()) {
+            boolean twinned = misses.keySet().stream().anyMatch(other -> other.startsWith(m.getKey() + "_n"));
+            if (twinned) {
+                takenByTwins += m.getValue();
+            } else {
+                lost += m.getValue();
+            }
+        }
+        return new Skips(takenByTwins, lost);
+    }
+
     /** Which of these objects the kernel still has, by kind; empty when all are gone. */
     String stillThere(long pid) throws Exception {
         StringBuilder left = new StringBuilder();

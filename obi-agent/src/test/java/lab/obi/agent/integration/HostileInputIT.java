@@ -64,6 +64,7 @@ class HostileInputIT {
     private int shortTimeoutPort;
     private long baseline;
     private long peakRssKiB;
+    private String skipsLine = "";
 
     /** What one scenario did and what the agent made of it. */
     private record Outcome(int connections, int nginxRequests, int reported, int missed, int falseExchanges,
@@ -98,7 +99,8 @@ class HostileInputIT {
             Path out = Path.of(System.getProperty("obi.reliability.dir", "target/reliability")).resolve("kernel-input.md");
             Files.createDirectories(out.getParent());
             Files.writeString(out, String.join("\n", rows) + "\n\nConnection table at the start: " + baseline
-                    + " entries; the agent's peak RSS over the run: " + peakRssKiB / 1024 + " MiB.\n");
+                    + " entries; the agent's peak RSS over the run: " + peakRssKiB / 1024 + " MiB.\n"
+                    + (skipsLine.isEmpty() ? "" : "\n" + skipsLine + "\n"));
         } finally {
             lab.close();
         }
@@ -148,6 +150,12 @@ class HostileInputIT {
         assertEquals(Map.of("200", 10_000), o.statuses());
         assertTrue(o.tableDuring() - o.tableAfter() >= 10_000, "nginx's side of every connection is tracked while"
                 + " open, and forgotten at its close: " + o.tableDuring() + " then " + o.tableAfter());
+        AgentBpf.Skips skips = AgentBpf.of(lab.agentPid()).skips();
+        double counted = metric("obi_agent_dropped_total", "program_skipped");
+        skipsLine = String.format("Events the kernel skipped a program for (it was running on that CPU already) after"
+                + " this scenario: %d taken by the TCP hooks' `_nested` programs, %d lost, counted as"
+                + " `program_skipped`: %.0f.", skips.takenByTwins(), skips.lost(), counted);
+        assertEquals(skips.lost(), (long) counted, "the skips no program made up for are counted as drops: " + skips);
     }
 
     @Test
