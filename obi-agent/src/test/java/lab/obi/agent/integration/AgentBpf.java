@@ -66,8 +66,8 @@ record AgentBpf(Set<Long> programs, Set<Long> links, Set<Long> maps, int tracepo
 
     /**
      * The kernel's skips of these programs (recursion_misses): those of a TCP hook's first program,
-     * whose "_nested" twin takes the event, and the others, whose events nobody saw. Names as the
-     * kernel keeps them, cut to 15 characters.
+     * whose "_nested" twin takes the event, and the others, whose events nobody saw (bpftool gives
+     * the programs' whole names, from their BTF).
      */
     record Skips(long takenByTwins, long lost) {
     }
@@ -82,8 +82,7 @@ record AgentBpf(Set<Long> programs, Set<Long> links, Set<Long> maps, int tracepo
         long takenByTwins = 0;
         long lost = 0;
         for (Map.Entry<String, Long> m : misses.entrySet()) {
-            boolean twinned = misses.keySet().stream().anyMatch(other -> other.startsWith(m.getKey() + "_n"));
-            if (twinned) {
+            if (misses.containsKey(m.getKey() + "_nested")) {
                 takenByTwins += m.getValue();
             } else {
                 lost += m.getValue();

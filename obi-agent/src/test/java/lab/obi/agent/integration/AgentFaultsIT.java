@@ -372,7 +372,8 @@ class AgentFaultsIT {
             assertTrue(lost >= 200, "both sides of 100 requests (and any line still due), lost and counted: " + lost);
             assertEquals(1, Lab.occurrences(lab.agentLog(), "writing the request log failed"), "said once");
 
-            Lab.sh("umount", "-l", disk.toString());
+            // Over the read-only one, with no gap: an unmounted moment would let the log be opened in
+            // the directory underneath, which the new disk then hides
             mountNewExt4(lab.path("ext4-b.img"), disk);
             deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
             for (int i = 0; !lab.agentLog().contains("the request log is written again") && System.nanoTime() < deadline;
@@ -392,7 +393,8 @@ class AgentFaultsIT {
             figures.add(scenario, "lines on the new disk", back + ", whole JSON", "> 0");
         } finally {
             lab.stopAgent();
-            Lab.shQuiet("umount", "-l", disk.toString());
+            Lab.shQuiet("umount", "-l", disk.toString()); // the new disk
+            Lab.shQuiet("umount", "-l", disk.toString()); // the read-only one under it
         }
     }
 

@@ -317,6 +317,34 @@ final class Lab implements AutoCloseable {
      * this JVM. Not an ephemeral port: one picked there can become a client's source port (a
      * keep-alive connection, a TIME_WAIT) before the server meant for it binds.
      */
+    /** A binary the build made (the Collector, Jaeger), named by a system property; fails saying how to build it. */
+    static String requiredBinary(String property, String howToBuild) {
+        String binary = System.getProperty(property, "");
+        if (binary.isEmpty() || !Files.isExecutable(Path.of(binary))) {
+            throw new IllegalStateException("no binary in -D" + property + "='" + binary + "': build it with "
+                    + howToBuild + " (`make test` does)");
+        }
+        return binary;
+    }
+
+    /**
+     * Jaeger v2 (-Dobi.jaeger.bin) with the stack's jaeger/config.yaml, on loopback: OTLP/gRPC on
+     * otlpPort, the query UI and API on uiPort; returns once its API answers.
+     */
+    Process startJaeger(Path repo, int otlpPort, int uiPort, Map<String, String> environment) throws Exception {
+        Process p = startWithEnvironment("jaeger", environment,
+                requiredBinary("obi.jaeger.bin", ".ci/build-go-program jaeger ..."),
+                "--config", repo.resolve("jaeger/config.yaml").toString(),
+                "--set=receivers.otlp.protocols.grpc.endpoint=127.0.0.1:" + otlpPort,
+                "--set=receivers.otlp.protocols.http.endpoint=127.0.0.1:" + freePort(),
+                "--set=extensions.jaeger_query.http.endpoint=127.0.0.1:" + uiPort,
+                "--set=extensions.jaeger_query.grpc.endpoint=127.0.0.1:" + freePort(),
+                "--set=extensions.jaeger_query.ui.config_file=" + repo.resolve("jaeger/ui-config.json"),
+                "--set=extensions.healthcheckv2.http.endpoint=127.0.0.1:" + freePort());
+        awaitHttp("http://127.0.0.1:" + uiPort + "/api/services", "jaeger", System.nanoTime() + 60_000_000_000L);
+        return p;
+    }
+
     static synchronized int freePort() {
         int below = ephemeralRangeStart();
         for (int attempt = 0; attempt < 1000; attempt++) {

@@ -77,8 +77,8 @@ class StackDashboardsIT {
     @BeforeAll
     void runTheStackAndTheIncident() throws Exception {
         lab = new Lab();
-        String collector = requiredBinary("obi.collector.bin", "collector-config/build.sh");
-        String jaeger = requiredBinary("obi.jaeger.bin", ".ci/build-go-program jaeger ...");
+        String collector = Lab.requiredBinary("obi.collector.bin", "collector-config/build.sh");
+        Lab.requiredBinary("obi.jaeger.bin", ".ci/build-go-program jaeger ..."); // before anything starts
         for (int port : List.of(COLLECTOR_GRPC, 4318, COLLECTOR_METRICS, COLLECTOR_SELF, COLLECTOR_HEALTH)) {
             try (java.net.ServerSocket free = new java.net.ServerSocket(port)) {
                 assertTrue(free.isBound());
@@ -88,7 +88,8 @@ class StackDashboardsIT {
         }
         startCloudB();
         startDemo();
-        startJaeger(jaeger);
+        lab.startJaeger(repo, jaegerOtlpPort, jaegerUiPort,
+                Map.of("PROMETHEUS_URL", "http://127.0.0.1:" + prometheusPort));
         lab.startWithEnvironment("collector", Map.of("JAEGER_OTLP_ENDPOINT", "127.0.0.1:" + jaegerOtlpPort), collector,
                 "--config", repo.resolve("collector-config/collector.yaml").toString());
         awaitHttp("http://127.0.0.1:" + COLLECTOR_HEALTH + "/", "collector");
@@ -340,18 +341,6 @@ class StackDashboardsIT {
         awaitHttp("http://127.0.0.1:" + lbPort + "/a/healthz", "lb");
     }
 
-    private void startJaeger(String jaeger) throws Exception {
-        lab.startWithEnvironment("jaeger", Map.of("PROMETHEUS_URL", "http://127.0.0.1:" + prometheusPort), jaeger,
-                "--config", repo.resolve("jaeger/config.yaml").toString(),
-                "--set=receivers.otlp.protocols.grpc.endpoint=127.0.0.1:" + jaegerOtlpPort,
-                "--set=receivers.otlp.protocols.http.endpoint=127.0.0.1:" + Lab.freePort(),
-                "--set=extensions.jaeger_query.http.endpoint=127.0.0.1:" + jaegerUiPort,
-                "--set=extensions.jaeger_query.grpc.endpoint=127.0.0.1:" + Lab.freePort(),
-                "--set=extensions.jaeger_query.ui.config_file=" + repo.resolve("jaeger/ui-config.json"),
-                "--set=extensions.healthcheckv2.http.endpoint=127.0.0.1:" + Lab.freePort());
-        awaitHttp("http://127.0.0.1:" + jaegerUiPort + "/api/services", "jaeger");
-    }
-
     private void startPrometheus() throws Exception {
         Path config = Files.createDirectories(lab.path("prometheus-config"));
         Files.writeString(config.resolve("prometheus.yml"), Files.readString(repo.resolve("prometheus/prometheus.yml"))
@@ -369,15 +358,6 @@ class StackDashboardsIT {
                 "--storage.tsdb.path=" + lab.path("prometheus-data"), "--web.listen-address=127.0.0.1:" + prometheusPort,
                 "--enable-feature=exemplar-storage,native-histograms");
         awaitHttp("http://127.0.0.1:" + prometheusPort + "/-/ready", "prometheus");
-    }
-
-    private String requiredBinary(String property, String howToBuild) {
-        String binary = System.getProperty(property, "");
-        if (binary.isEmpty() || !Files.isExecutable(Path.of(binary))) {
-            throw new IllegalStateException("no binary in -D" + property + "='" + binary + "': build it with "
-                    + howToBuild + " (`make test` does)");
-        }
-        return binary;
     }
 
     private String source(String relative) {

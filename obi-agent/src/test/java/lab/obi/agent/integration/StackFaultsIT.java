@@ -50,7 +50,6 @@ class StackFaultsIT {
     private final int prometheusPort = Lab.freePort();
     private final Random random = new Random(19);
     private Lab lab;
-    private String jaegerBinary;
     private Process jaeger;
     private Process prometheus;
     private DashboardQueries queries;
@@ -60,8 +59,7 @@ class StackFaultsIT {
         figures.clear();
         lab = new Lab();
         lab.startNginx(); // its /jdk/ upstream is not started: 502, which the tail sampler keeps
-        jaegerBinary = requiredBinary("obi.jaeger.bin", ".ci/build-go-program jaeger ...");
-        String collector = requiredBinary("obi.collector.bin", "collector-config/build.sh");
+        String collector = Lab.requiredBinary("obi.collector.bin", "collector-config/build.sh");
         jaeger = startJaeger();
         lab.startWithEnvironment("collector", Map.of("JAEGER_OTLP_ENDPOINT", "127.0.0.1:" + jaegerOtlpPort), collector,
                 "--config", repo.resolve("collector-config/collector.yaml").toString());
@@ -166,15 +164,7 @@ class StackFaultsIT {
     }
 
     private Process startJaeger() throws Exception {
-        Process p = lab.start("jaeger", jaegerBinary, "--config", repo.resolve("jaeger/config.yaml").toString(),
-                "--set=receivers.otlp.protocols.grpc.endpoint=127.0.0.1:" + jaegerOtlpPort,
-                "--set=receivers.otlp.protocols.http.endpoint=127.0.0.1:" + Lab.freePort(),
-                "--set=extensions.jaeger_query.http.endpoint=127.0.0.1:" + jaegerUiPort,
-                "--set=extensions.jaeger_query.grpc.endpoint=127.0.0.1:" + Lab.freePort(),
-                "--set=extensions.jaeger_query.ui.config_file=" + repo.resolve("jaeger/ui-config.json"),
-                "--set=extensions.healthcheckv2.http.endpoint=127.0.0.1:" + Lab.freePort());
-        lab.awaitHttp("http://127.0.0.1:" + jaegerUiPort + "/api/services", "jaeger", deadline(60));
-        return p;
+        return lab.startJaeger(repo, jaegerOtlpPort, jaegerUiPort, Map.of());
     }
 
     /** Prometheus scraping only the agent, every second, on storage that outlives a restart. */
@@ -197,15 +187,6 @@ class StackFaultsIT {
     private static void stop(Process p) throws InterruptedException {
         p.destroy();
         assertTrue(p.waitFor(30, TimeUnit.SECONDS), "stopped");
-    }
-
-    private String requiredBinary(String property, String howToBuild) {
-        String binary = System.getProperty(property, "");
-        if (binary.isEmpty() || !Files.isExecutable(Path.of(binary))) {
-            throw new IllegalStateException("no binary in -D" + property + "='" + binary + "': build it with "
-                    + howToBuild + " (`make test` does)");
-        }
-        return binary;
     }
 
     private String hex(int bytes) {
