@@ -138,7 +138,7 @@ class CaptureVsNginxIT {
 
     /** A JDK HttpServer on the IPv6 wildcard address, reached over IPv4: the socket is v4-mapped IPv6. */
     private int requestToADualStackServer() throws Exception {
-        HttpServer server = HttpServer.create(new InetSocketAddress(0), 16);
+        HttpServer server = HttpServer.create(new InetSocketAddress(Lab.freePort()), 16);
         server.createContext("/", exchange -> {
             exchange.sendResponseHeaders(200, 3);
             exchange.getResponseBody().write("ok\n".getBytes(StandardCharsets.US_ASCII));
@@ -157,7 +157,7 @@ class CaptureVsNginxIT {
 
     /** An SSH banner and random bytes both ways on a plain TCP echo service. */
     private int nonHttpToAnEchoServer() throws Exception {
-        try (ServerSocket server = new ServerSocket(0)) {
+        try (ServerSocket server = new ServerSocket(Lab.freePort())) { // not the dual-stack server's port again
             Thread echo = new Thread(() -> {
                 try (Socket c = server.accept()) {
                     c.getInputStream().transferTo(c.getOutputStream());

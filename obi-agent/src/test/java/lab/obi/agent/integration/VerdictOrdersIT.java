@@ -110,7 +110,7 @@ class VerdictOrdersIT {
         lab.startBackends();
         lab.startNginx();
         lab.startAgent("-Dobi.routes.keep-query=true", "-Dobi.capture.peer-fin-wait=" + PEER_FIN_WAIT.toSeconds() + "s");
-        try (ServerSocket neverReacts = new ServerSocket(0)) {
+        try (ServerSocket neverReacts = new ServerSocket(Lab.freePort())) {
             neverReactingPort = neverReacts.getLocalPort();
             Socket held = clientLeavesAServerThatNeverReacts(neverReacts);
             provokeTheOrdersThroughNginx();
