@@ -227,6 +227,7 @@ public final class RequestLogSink implements Sink, LineBatch.Outcome {
             if (failed) {
                 reopen();
             }
+            failed = true; // until the write went through: a descriptor that cannot even say its size too
             long sizeBefore = file.size();
             try {
                 ByteBuffer buffer = ByteBuffer.wrap(bytes, 0, length);
@@ -235,7 +236,6 @@ public final class RequestLogSink implements Sink, LineBatch.Outcome {
                 }
                 failed = false;
             } catch (IOException e) {
-                failed = true;
                 try {
                     file.truncate(sizeBefore);
                 } catch (IOException cannotTruncate) {
