@@ -9,7 +9,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.EnumMap;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -122,8 +121,8 @@ public final class BpfCapture implements AutoCloseable {
         uprobeMultiLinks = settings.uprobeMultiLinks();
         Pointer program = null;
         while (uprobeMultiLinks && (program = libbpf.bpf_object__next_program(object, program)) != null) {
-            if (libbpf.bpf_program__section_name(program).startsWith("uprobe")
-                    || libbpf.bpf_program__section_name(program).startsWith("uretprobe")) {
+            String section = libbpf.bpf_program__section_name(program);
+            if (section.startsWith("uprobe") || section.startsWith("uretprobe")) {
                 check(libbpf.bpf_program__set_expected_attach_type(program, UprobeMultiLink.ATTACH_TYPE),
                         "make " + libbpf.bpf_program__name(program) + " a multi-uprobe program");
             }
@@ -284,26 +283,21 @@ public final class BpfCapture implements AutoCloseable {
      * program takes the event, so only the second one's skips are lost.
      */
     private long recursionMisses() throws BpfException {
-        Map<String, Long> misses = new HashMap<>();
         Memory info = new Memory(PROG_INFO_RECURSION_MISSES + 8);
         Memory length = new Memory(4);
+        long lost = 0;
         Pointer program = null;
         while ((program = libbpf.bpf_object__next_program(object, program)) != null) {
             int fd = libbpf.bpf_program__fd(program);
-            if (fd < 0) {
-                continue; // not loaded: the kernel lacks what it attaches to
+            if (fd < 0 || libbpf.bpf_object__find_program_by_name(object,
+                    libbpf.bpf_program__name(program) + NESTED_SUFFIX) != null) {
+                continue; // not loaded (the kernel lacks what it attaches to), or its twin took those events
             }
             info.clear();
             length.setInt(0, (int) info.size());
             check(libbpf.bpf_obj_get_info_by_fd(fd, info, length), "read program info");
             if (length.getInt(0) >= info.size()) {
-                misses.put(libbpf.bpf_program__name(program), info.getLong(PROG_INFO_RECURSION_MISSES));
-            }
-        }
-        long lost = 0;
-        for (Map.Entry<String, Long> m : misses.entrySet()) {
-            if (!misses.containsKey(m.getKey() + NESTED_SUFFIX)) {
-                lost += m.getValue();
+                lost += info.getLong(PROG_INFO_RECURSION_MISSES);
             }
         }
         return lost;

