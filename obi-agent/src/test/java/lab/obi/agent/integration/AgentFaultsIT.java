@@ -358,7 +358,8 @@ class AgentFaultsIT {
             }
             awaitLog(log, e -> server(e) && "/before/{id}".equals(e.path("route").asText()), 20);
 
-            String device = Path.of(run("findmnt", "-n", "-o", "SOURCE", disk.toString()).trim()).getFileName().toString();
+            String device = Path.of(Lab.sh("findmnt", "-n", "-o", "SOURCE", disk.toString()).trim()).getFileName()
+                    .toString();
             Files.writeString(Path.of("/sys/fs/ext4", device, "trigger_fs_error"), "1");
             assertTrue(readOnly(disk), "ext4 made itself read-only");
             for (int i = 0; i < 100; i++) {
@@ -415,13 +416,6 @@ class AgentFaultsIT {
         Lab.sh("truncate", "-s", "32M", image.toString());
         Lab.sh("mkfs.ext4", "-q", "-F", image.toString());
         Lab.sh("mount", "-o", "loop,errors=remount-ro", image.toString(), at.toString());
-    }
-
-    private static String run(String... command) throws Exception {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), String.join(" ", command) + ": " + out);
-        return out;
     }
 
     // ---- helpers

@@ -280,13 +280,14 @@ final class Lab implements AutoCloseable {
         return count;
     }
 
-    /** Runs a command to completion; fails with its output when it exits non-zero. */
-    static void sh(String... command) throws Exception {
+    /** Runs a command to completion and returns its output; fails with it when it exits non-zero. */
+    static String sh(String... command) throws Exception {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
         if (p.waitFor() != 0) {
             throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
         }
+        return out;
     }
 
     /** Best-effort clean-up: whatever the command says or returns. */
