@@ -24,7 +24,7 @@ CONF
 nginx -p "$work" -c "$work/nginx.conf"
 java @obi-agent/jvm.options -XX:StartFlightRecording=filename="$work/agent.jfr",settings=profile \
   -Dobi.request-log.path="$work/requests.jsonl" -Dobi.metrics.prometheus.enabled=false \
-  -Dquarkus.http.port=0 -Dobi.stats-interval=0 -jar "$jar" 2>"$work/agent.log" &
+  -Dobi.health.port=0 -Dobi.stats-interval=0 -jar "$jar" 2>"$work/agent.log" &
 agent=$!
 until grep -q "obi-agent capturing" "$work/agent.log"; do sleep 0.2; done
 wrk -t2 -c50 -d5s "http://127.0.0.1:$port/index.html" >/dev/null # warm-up

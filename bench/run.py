@@ -220,7 +220,7 @@ class Agent:
         health = free_port()
         self.log = lab.work / "requests.jsonl"
         self.log.unlink(missing_ok=True)
-        options = [f"-Dobi.metrics.prometheus.port={self.metrics_port}", f"-Dquarkus.http.port={health}",
+        options = [f"-Dobi.metrics.prometheus.port={self.metrics_port}", f"-Dobi.health.port={health}",
                    "-Dobi.stats-interval=0"]
         options.append("-Dobi.request-log.enabled=false" if otlp else f"-Dobi.request-log.path={self.log}")
         if services:

@@ -2,7 +2,6 @@ package lab.obi.agent;
 
 import io.quarkus.runtime.Quarkus;
 import io.quarkus.runtime.QuarkusApplication;
-import io.quarkus.runtime.QuarkusBindException;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.annotations.QuarkusMain;
 import io.quarkus.runtime.util.ExceptionUtil;
@@ -15,10 +14,11 @@ import lab.obi.agent.bpf.OpenSslProbes;
 import lab.obi.agent.bpf.RingBufferReader;
 import lab.obi.agent.contract.KernelCounter;
 import lab.obi.agent.config.AgentConfig;
+import lab.obi.agent.health.CaptureReadiness;
+import lab.obi.agent.health.HealthEndpoint;
 import lab.obi.agent.network.NetlinkLinkMonitor;
 import lab.obi.agent.pipeline.Pipeline;
 import lab.obi.agent.pipeline.StatsLog;
-import org.eclipse.microprofile.health.Readiness;
 import org.jboss.logging.Logger;
 
 import java.io.IOException;
@@ -52,9 +52,8 @@ public class AgentMain implements QuarkusApplication {
     @Inject
     AgentConfig config;
 
-    @Inject
-    @Readiness
-    CaptureReadiness readiness;
+    private final CaptureReadiness readiness = new CaptureReadiness();
+    private volatile HealthEndpoint health;
 
     private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "obi-stats");
@@ -80,7 +79,7 @@ public class AgentMain implements QuarkusApplication {
 
     /**
      * Every reason the agent cannot start is one line: Quarkus would print an invalid configuration
-     * as a header and an indented list, and a busy health port as four lines of advice.
+     * as a header and an indented list.
      */
     private static void exit(int status, Throwable failure) {
         if (failure == null) {
@@ -91,9 +90,6 @@ public class AgentMain implements QuarkusApplication {
             for (int i = 0; i < invalid.getProblemCount(); i++) {
                 System.err.println("cannot start: " + invalid.getProblem(i).getMessage());
             }
-        } else if (cause instanceof QuarkusBindException busy) {
-            LOG.errorf("cannot start: the health endpoint cannot listen on %s:%d, it is in use (set quarkus.http.port)",
-                    busy.getHost(), busy.getPort());
         } else {
             LOG.error("cannot start", failure);
         }
@@ -109,6 +105,7 @@ public class AgentMain implements QuarkusApplication {
         }
         Preflight.warnings().forEach(LOG::warn);
         try {
+            health = HealthEndpoint.start(config.health().host(), config.health().port(), readiness);
             return capture();
         } catch (BpfException | IOException e) {
             LOG.error("cannot start: " + e.getMessage());
@@ -176,6 +173,9 @@ public class AgentMain implements QuarkusApplication {
         }
         if (capture != null) {
             capture.close();
+        }
+        if (health != null) {
+            health.close();
         }
     }
 

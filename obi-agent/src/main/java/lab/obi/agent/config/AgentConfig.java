@@ -39,6 +39,8 @@ public interface AgentConfig {
 
     Watch watch();
 
+    Health health();
+
     /** How often drop and throughput counters are logged; 0 turns the summary off. */
     @WithName("stats-interval")
     @WithDefault("10s")
@@ -102,9 +104,12 @@ public interface AgentConfig {
         @WithName("object-path")
         Optional<String> objectPath();
 
-        /** Kernel-to-agent ring buffer size in MiB. */
+        /**
+         * Kernel-to-agent ring buffer size in MiB. All of it is resident in the agent's memory; 8 MiB holds
+         * a quarter of a second of records at 100k records/s, many times what a pause of the reader takes.
+         */
         @WithName("ringbuf-size-mb")
-        @WithDefault("16")
+        @WithDefault("8")
         @Min(1)
         @Max(256)
         @PowerOfTwo
@@ -171,6 +176,19 @@ public interface AgentConfig {
             @WithDefault("true")
             boolean enabled();
         }
+    }
+
+    /** /q/health/ready (programs attached, ring buffer drained) and /q/health/live. */
+    interface Health {
+        /** Loopback by default: the agent runs in the host's network namespace, and a probe runs on the host. */
+        @WithDefault("127.0.0.1")
+        String host();
+
+        /** Not 8080, which observed apps often use; 0 takes any free port (tests). */
+        @WithDefault("9465")
+        @Min(0)
+        @Max(65535)
+        int port();
     }
 
     /** One span per request. */

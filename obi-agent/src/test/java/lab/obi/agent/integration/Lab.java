@@ -120,7 +120,7 @@ final class Lab implements AutoCloseable {
         command.addAll(List.of(java, "@" + Path.of("jvm.options").toAbsolutePath(),
                 // Every line: the tests compare each request with what the servers and clients logged.
                 "-Dobi.request-log.path=" + path("requests.jsonl"), "-Dobi.request-log.lines=all",
-                "-Dobi.metrics.prometheus.port=" + agentMetricsPort, "-Dquarkus.http.port=" + agentHealthPort));
+                "-Dobi.metrics.prometheus.port=" + agentMetricsPort, "-Dobi.health.port=" + agentHealthPort));
         command.addAll(List.of(jvmOptions));
         command.addAll(List.of("-jar", Path.of(jar).toAbsolutePath().toString()));
         agent = startWithEnvironment("agent", environment, command.toArray(String[]::new));
