@@ -21,10 +21,13 @@ static __always_inline int exchange_begun(const struct conn_state *st)
 	return exchange_open(st) || st->phase == PHASE_AWAIT_CLOSE;
 }
 
-/* The state outlived its connection: its struct sock was freed unseen and now serves another socket. */
-static __always_inline int is_stale(const struct conn_state *st)
+/*
+ * The state outlived its connection: its struct sock was freed unseen and now serves another socket.
+ * known_ino: the inode number of the socket the bytes moved on, when the call's file told it (0: read it).
+ */
+static __always_inline int is_stale(const struct conn_state *st, __u64 known_ino)
 {
-	__u64 ino = socket_inode(st->sk);
+	__u64 ino = known_ino ? known_ino : socket_inode(st->sk);
 
 	return st->socket_ino && ino && ino != st->socket_ino;
 }

@@ -18,7 +18,7 @@
 #include "arrival.h"
 #include "protocol/http1.h"
 
-static __always_inline struct conn_state *track_connection(__u64 sk)
+static __always_inline struct conn_state *track_connection(__u64 sk, __u64 known_ino)
 {
 	__u32 zero = 0;
 	struct conn_state *tmpl = bpf_map_lookup_elem(&conn_template, &zero);
@@ -34,7 +34,7 @@ static __always_inline struct conn_state *track_connection(__u64 sk)
 		return 0;
 	st->rec.header.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
 	st->sk = sk;
-	st->socket_ino = socket_inode(sk);
+	st->socket_ino = known_ino ? known_ino : socket_inode(sk);
 	st->tracked_ns = bpf_ktime_get_ns();
 	if (peer_has_closed(sk))
 		st->peer_fin_ns = st->tracked_ns; /* its FIN came before anything was tracked */
@@ -222,7 +222,7 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &c->sk);
 	__u8 peek[PEEK_LEN] = {};
 
-	if (st && is_stale(st)) {
+	if (st && is_stale(st, c->socket_ino)) {
 		/* the connection it described closed unseen and its struct sock now serves this one */
 		count(OBI_C_CLOSE_MISSED);
 		finish_connection(st, c->sk, now, 0);
@@ -246,7 +246,7 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 		int partial = !request && could_begin_request(peek, c->data_len);
 		if (!request && !partial)
 			return; /* not HTTP, or a connection that started before the agent: no state */
-		st = track_connection(c->sk);
+		st = track_connection(c->sk, c->socket_ino);
 		if (!st)
 			return;
 		st->tls = c->tls;

@@ -28,7 +28,7 @@ static __always_inline int close_was_missed(const struct conn_state *st, __u64 n
 {
 	if (now < st->tracked_ns + OBI_CLOSE_MISSED_AFTER_NS)
 		return 0;
-	if (is_stale(st))
+	if (is_stale(st, 0))
 		return 1;
 	if (st->close_deferred_ns)
 		return now > st->close_deferred_ns + OBI_CLOSE_MISSED_AFTER_NS;

@@ -115,6 +115,7 @@ static __always_inline void fold_io(const struct io_args *a, long ret)
 		return;
 	struct io_chunk c = {
 		.sk = a->sk,
+		.socket_ino = a->socket_ino,
 		.total = ret,
 		.in = a->in,
 	};

@@ -6,6 +6,7 @@
 
 struct io_chunk {
 	__u64 sk;
+	__u64 socket_ino;     /* the inode number of sk's socket, when the call's file told it (0: unknown) */
 	const __u8 *data;     /* first user buffer holding moved bytes; 0 for sendfile */
 	__u32 data_len;       /* bytes valid at data */
 	__u64 total;          /* bytes the call moved */

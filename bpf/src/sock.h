@@ -38,7 +38,7 @@ static __always_inline int is_tcp(__u16 family, __u8 protocol)
 }
 
 /* The fallback for kernels without bpf_rdonly_cast: one probe-read helper call per field. */
-static __always_inline __u64 tcp_sock_of_file_probe_read(struct file *file)
+static __always_inline __u64 tcp_sock_of_file_probe_read(struct file *file, __u64 *ino)
 {
 	umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
 	if ((mode & OBI_S_IFMT) != OBI_S_IFSOCK)
@@ -47,15 +47,18 @@ static __always_inline __u64 tcp_sock_of_file_probe_read(struct file *file)
 	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : 0;
 	if (!sk || !is_tcp(BPF_CORE_READ(sk, __sk_common.skc_family), BPF_CORE_READ(sk, sk_protocol)))
 		return 0;
+	*ino = BPF_CORE_READ(file, f_inode, i_ino);
 	return (__u64)sk;
 }
 
 /*
- * Returns the struct sock of a TCP socket behind fd, or 0 for anything else (files, pipes, UDP...).
- * This runs on every read and write of every process: plain loads through BTF pointers, one helper
- * call (the fd array, indexed by a number the verifier cannot bound) where the kernel allows it.
+ * Returns the struct sock of a TCP socket behind fd, or 0 for anything else (files, pipes, UDP...),
+ * and in *ino the inode number of its socket (a socket file's inode is its socket's: socket_inode()
+ * without reading it again). This runs on every read and write of every process: plain loads
+ * through BTF pointers, one helper call (the fd array, indexed by a number the verifier cannot
+ * bound) where the kernel allows it.
  */
-static __always_inline __u64 tcp_sock_of_fd(__u64 fd)
+static __always_inline __u64 tcp_sock_of_fd(__u64 fd, __u64 *ino)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct files_struct *files = task->files;
@@ -73,7 +76,7 @@ static __always_inline __u64 tcp_sock_of_fd(__u64 fd)
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return 0;
 	if (!bpf_rdonly_cast)
-		return tcp_sock_of_file_probe_read(file);
+		return tcp_sock_of_file_probe_read(file, ino);
 	struct file *f = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
 	struct inode *inode = bpf_rdonly_cast(f->f_inode, bpf_core_type_id_kernel(struct inode));
 	if ((inode->i_mode & OBI_S_IFMT) != OBI_S_IFSOCK)
@@ -82,6 +85,7 @@ static __always_inline __u64 tcp_sock_of_fd(__u64 fd)
 	struct sock *sk = bpf_rdonly_cast(sock->sk, bpf_core_type_id_kernel(struct sock));
 	if (!sk || !is_tcp(sk->__sk_common.skc_family, sk->sk_protocol))
 		return 0;
+	*ino = inode->i_ino;
 	return (__u64)sk;
 }
 
@@ -92,6 +96,14 @@ static __always_inline __u64 tcp_sock_of_fd(__u64 fd)
  */
 static __always_inline __u64 socket_inode(__u64 skp)
 {
+	if (bpf_rdonly_cast) {
+		struct sock *sk = bpf_rdonly_cast((void *)skp, bpf_core_type_id_kernel(struct sock));
+		if (!sk->sk_socket)
+			return 0;
+		struct socket_alloc *owner = bpf_rdonly_cast((void *)sk->sk_socket - bpf_core_field_offset(struct socket_alloc, socket),
+							     bpf_core_type_id_kernel(struct socket_alloc));
+		return owner->vfs_inode.i_ino;
+	}
 	struct socket *sock = BPF_CORE_READ((struct sock *)skp, sk_socket);
 
 	if (!sock)
@@ -136,5 +148,7 @@ static __always_inline void fill_addresses(struct obi_socket *out, __u64 skp)
 static __always_inline __u32 smoothed_rtt_us(__u64 sk)
 {
 	/* srtt_us holds 8x the smoothed RTT (the kernel's fixed point). */
+	if (bpf_rdonly_cast)
+		return ((struct tcp_sock *)bpf_rdonly_cast((void *)sk, bpf_core_type_id_kernel(struct tcp_sock)))->srtt_us >> 3;
 	return BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
 }

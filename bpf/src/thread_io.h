@@ -27,6 +27,7 @@ enum io_kind {
 
 struct io_args {
 	__u64 sk;
+	__u64 socket_ino; /* the inode number of sk's socket, from the descriptor's file (0: unknown) */
 	__u64 ptr;
 	__u64 len; /* buffer length or iovec count */
 	__s32 syscall_nr;

@@ -24,11 +24,13 @@ static __always_inline void io_enter(const struct trace_event_raw_sys_enter *ctx
 {
 	if (!observed_task())
 		return;
-	__u64 sk = tcp_sock_of_fd(ctx->args[0]);
+	__u64 ino = 0;
+	__u64 sk = tcp_sock_of_fd(ctx->args[0], &ino);
 	if (!sk)
 		return;
 	struct io_args a = {
 		.sk = sk,
+		.socket_ino = ino,
 		.ptr = ctx->args[1],
 		.len = ctx->args[2],
 		.syscall_nr = (__s32)ctx->id, /* the tracepoint field is an int followed by padding */
@@ -107,7 +109,9 @@ int enter_shutdown(struct trace_event_raw_sys_enter *ctx)
 {
 	if (ctx->args[1] != OBI_SHUT_WR || !observed_task())
 		return 0;
-	on_local_shutdown(tcp_sock_of_fd(ctx->args[0]));
+	__u64 ino;
+
+	on_local_shutdown(tcp_sock_of_fd(ctx->args[0], &ino));
 	return 0;
 }
 
@@ -116,7 +120,8 @@ static __always_inline void accepted(const struct trace_event_raw_sys_exit *ctx)
 {
 	if (ctx->ret < 0 || !observed_task())
 		return;
-	__u64 sk = tcp_sock_of_fd(ctx->ret);
+	__u64 ino;
+	__u64 sk = tcp_sock_of_fd(ctx->ret, &ino);
 	if (sk)
 		on_accepted(sk, bpf_ktime_get_ns());
 }
