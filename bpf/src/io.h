@@ -64,9 +64,9 @@ static __always_inline void resolve_buffers(const struct io_args *a, __u64 moved
 	}
 	if (c->in || iov_cnt > OBI_IOV_SCAN)
 		return;
-	/* A vectored write that moved everything ends at the end of its last iovec. */
-	__u64 sum = 0;
-	for (int i = 0; i < OBI_IOV_SCAN; i++) {
+	/* A vectored write that moved everything ends at the end of its last iovec (the first is read already). */
+	__u64 sum = iov.iov_len;
+	for (int i = 1; i < OBI_IOV_SCAN; i++) {
 		if (i >= iov_cnt)
 			break;
 		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(iov_ptr + i * sizeof(iov))))

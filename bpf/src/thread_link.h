@@ -48,7 +48,8 @@ static __always_inline void link_to_thread(struct conn_state *st, __u64 sk)
 		if (!t)
 			return;
 		struct thread_server *ts = &t->server;
-		const struct conn_state *previous = ts->sk && ts->sk != sk ? server_state(ts) : 0;
+		/* once an event loop, always one: its previous request need not be looked up again */
+		const struct conn_state *previous = !ts->concurrent && ts->sk && ts->sk != sk ? server_state(ts) : 0;
 		if (previous && exchange_open(previous))
 			ts->concurrent = 1;
 		ts->sk = sk;
