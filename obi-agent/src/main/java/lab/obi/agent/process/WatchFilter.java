@@ -1,6 +1,7 @@
 package lab.obi.agent.process;
 
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Which exchanges (and connections) the agent reports. By default every process except the observability
@@ -11,6 +12,12 @@ public final class WatchFilter {
     private final Set<String> excludedExecutables;
     private final Set<String> services;
     private final Set<Integer> ports;
+    /**
+     * Whether an executable path is excluded, by path: asked for every exchange, while taking the
+     * basename and hashing it cost more than the rest of the filter. A few paths make up a host.
+     */
+    private final ConcurrentHashMap<String, Boolean> excludedPaths = new ConcurrentHashMap<>();
+    private static final int MAX_CACHED_PATHS = 1024;
 
     /**
      * @param excludedExecutables executable names (comm or basename of exe) never reported
@@ -26,13 +33,25 @@ public final class WatchFilter {
     public boolean watched(ObservedSocket e) {
         // a process may name itself "" (prctl PR_SET_NAME): no comm then
         if ((e.comm() != null && excludedExecutables.contains(e.comm()))
-                || (e.exe() != null && excludedExecutables.contains(basename(e.exe())))) {
+                || (e.exe() != null && excludedPath(e.exe()))) {
             return false;
         }
         if (!services.isEmpty() && !services.contains(e.service())) {
             return false;
         }
         return ports.isEmpty() || ports.contains(e.localPort()) || ports.contains(e.peerPort());
+    }
+
+    private boolean excludedPath(String exe) {
+        Boolean excluded = excludedPaths.get(exe);
+        if (excluded == null) {
+            excluded = excludedExecutables.contains(basename(exe));
+            if (excludedPaths.size() >= MAX_CACHED_PATHS) {
+                excludedPaths.clear(); // paths that never repeat: start over rather than grow
+            }
+            excludedPaths.put(exe, excluded);
+        }
+        return excluded;
     }
 
     private static String basename(String path) {
