@@ -15,9 +15,9 @@ public final class ProcessResources {
     private static final int MAX_RESOURCES = 4096;
 
     private final String hostName;
-    private final Map<String, Resource> resources = new LinkedHashMap<>(16, 0.75f, true) {
+    private final Map<Key, Resource> resources = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Resource> eldest) {
+        protected boolean removeEldestEntry(Map.Entry<Key, Resource> eldest) {
             return size() > MAX_RESOURCES;
         }
     };
@@ -26,9 +26,16 @@ public final class ProcessResources {
         this.hostName = hostName;
     }
 
-    /** Processes are told apart by pid, service and executable: a reused pid gets its own resource. */
-    public static String key(ObservedSocket e) {
-        return e.pid() + "/" + e.service() + "/" + e.exe();
+    /**
+     * Processes are told apart by pid, service and executable: a reused pid gets its own resource. A
+     * record, not a joined string: it is looked up for every exchange, and its strings are the
+     * process's own, their hashes computed once.
+     */
+    public record Key(int pid, String service, String exe) {
+    }
+
+    public static Key key(ObservedSocket e) {
+        return new Key(e.pid(), e.service(), e.exe());
     }
 
     public Resource of(ObservedSocket e) {

@@ -41,7 +41,7 @@ final class OtlpMetricPush implements AutoCloseable {
     private final ProcessResources resources;
     private final MetricOptions options;
     private final List<CollectingReader> fixedReaders = new ArrayList<>();
-    private final LinkedHashMap<String, Meters> processes = new LinkedHashMap<>(16, 0.75f, true);
+    private final LinkedHashMap<ProcessResources.Key, Meters> processes = new LinkedHashMap<>(16, 0.75f, true);
     /** Evicted processes: their last values go out with the next push, then their providers are closed. */
     private final List<Meters> closing = new ArrayList<>();
     private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(r -> {

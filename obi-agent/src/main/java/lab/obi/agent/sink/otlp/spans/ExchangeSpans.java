@@ -53,6 +53,31 @@ final class ExchangeSpans {
     static final String ACK_WAIT_SPAN = "TCP wait for the response's ACK";
     static final AttributeKey<String> SLOW_CAUSE = AttributeKey.stringKey("obi.slow.cause");
     static final AttributeKey<String> PHASE = AttributeKey.stringKey("obi.phase");
+    /*
+     * Keys made once: the OTLP exporter caches a key's UTF-8 bytes in the key, so a key made per span
+     * is encoded again for every span it labels.
+     */
+    private static final AttributeKey<Boolean> NEW_CONNECTION = AttributeKey.booleanKey("obi.connection.new");
+    private static final AttributeKey<Boolean> RESET_RECEIVED = AttributeKey.booleanKey("obi.tcp.reset_received");
+    private static final AttributeKey<Boolean> RESET_SENT = AttributeKey.booleanKey("obi.tcp.reset_sent");
+    private static final AttributeKey<Boolean> TRUNCATED = AttributeKey.booleanKey("obi.response.truncated");
+    private static final AttributeKey<Double> CONNECT_DURATION = AttributeKey.doubleKey("obi.tcp.connect.duration");
+    private static final AttributeKey<Double> OUTAGE_DURATION = AttributeKey.doubleKey("obi.network.interface.outage.duration");
+    private static final AttributeKey<Double> RTT = AttributeKey.doubleKey("obi.tcp.rtt");
+    private static final AttributeKey<Double> TIME_TO_ABANDON = AttributeKey.doubleKey("obi.time_to_abandon");
+    private static final AttributeKey<List<String>> OUTAGES = AttributeKey.stringArrayKey("obi.network.interface.outages");
+    private static final AttributeKey<Long> BYTES_IN = AttributeKey.longKey("obi.bytes_in");
+    private static final AttributeKey<Long> BYTES_OUT = AttributeKey.longKey("obi.bytes_out");
+    private static final AttributeKey<Long> CLIENT_PORT = AttributeKey.longKey("client.port");
+    private static final AttributeKey<Long> CONNECTION_ID = AttributeKey.longKey("obi.connection.id");
+    private static final AttributeKey<Long> PEER_PORT = AttributeKey.longKey("network.peer.port");
+    private static final AttributeKey<Long> REQUEST_INDEX = AttributeKey.longKey("obi.connection.request_index");
+    private static final AttributeKey<Long> RETRANSMITS = AttributeKey.longKey("obi.tcp.retransmits");
+    private static final AttributeKey<Long> SYN_RETRANSMITS = AttributeKey.longKey("obi.tcp.syn_retransmits");
+    private static final AttributeKey<String> PEER_ADDRESS = AttributeKey.stringKey("network.peer.address");
+    private static final AttributeKey<String> RESET = AttributeKey.stringKey("obi.tcp.reset");
+    private static final AttributeKey<String> RETRANSMIT = AttributeKey.stringKey("obi.tcp.retransmit");
+    private static final AttributeKey<String> USER_AGENT = AttributeKey.stringKey("user_agent.original");
 
     private static final Phase[] PHASES = Phase.values();
     /** obi.phase.accept_queue.duration and the like, in seconds, on every exchange's span. */
@@ -115,11 +140,11 @@ final class ExchangeSpans {
         AttributesBuilder attributes = Attributes.builder()
                 .put(PHASE, Phase.ACK_WAIT.wireName())
                 .put(PHASE_DURATIONS.get(Phase.ACK_WAIT.ordinal()), a.ackWaitNs() / 1e9)
-                .put(AttributeKey.longKey("obi.tcp.retransmits"), a.retransmits())
-                .put(AttributeKey.longKey("obi.connection.id"), a.connId())
-                .put(AttributeKey.longKey("obi.connection.request_index"), a.requestIndex());
+                .put(RETRANSMITS, a.retransmits())
+                .put(CONNECTION_ID, a.connId())
+                .put(REQUEST_INDEX, a.requestIndex());
         if (a.rttUs() != null) {
-            attributes.put(AttributeKey.doubleKey("obi.tcp.rtt"), a.rttUs() / 1e6);
+            attributes.put(RTT, a.rttUs() / 1e6);
         }
         if (report.slowCause() != null) {
             attributes.put(SLOW_CAUSE, report.slowCause().wireName());
@@ -132,13 +157,13 @@ final class ExchangeSpans {
     ExchangeSpan lateRetransmitSpan(LateRetransmitReport report) {
         LateRetransmit r = report.retransmit();
         AttributesBuilder a = Attributes.builder()
-                .put(AttributeKey.stringKey("obi.tcp.retransmit"), "after_response")
-                .put(AttributeKey.stringKey("network.peer.address"), r.socket().peerAddress())
-                .put(AttributeKey.longKey("network.peer.port"), r.socket().peerPort())
-                .put(AttributeKey.longKey("obi.connection.id"), r.connId())
-                .put(AttributeKey.longKey("obi.connection.request_index"), r.requestIndex());
+                .put(RETRANSMIT, "after_response")
+                .put(PEER_ADDRESS, r.socket().peerAddress())
+                .put(PEER_PORT, r.socket().peerPort())
+                .put(CONNECTION_ID, r.connId())
+                .put(REQUEST_INDEX, r.requestIndex());
         if (r.rttUs() != null) {
-            a.put(AttributeKey.doubleKey("obi.tcp.rtt"), r.rttUs() / 1e6);
+            a.put(RTT, r.rttUs() / 1e6);
         }
         return new ExchangeSpan(LATE_RETRANSMIT_SPAN, SpanKind.INTERNAL, report.span(), report.parent(),
                 StatusData.unset(), r.atUnixNs(), a.build(), List.of(), r.atUnixNs(), resources.of(r.socket()), SCOPE);
@@ -154,7 +179,7 @@ final class ExchangeSpans {
         for (TcpEvidence.Outage o : t.interfaceOutages()) {
             AttributesBuilder a = Attributes.builder().put(INTERFACE, o.interfaceName()).put(INTERFACE_CAUSE, o.cause());
             if (o.durationNs() != null) {
-                a.put(AttributeKey.doubleKey("obi.network.interface.outage.duration"), o.durationNs() / 1e9);
+                a.put(OUTAGE_DURATION, o.durationNs() / 1e9);
             }
             events.add(EventData.create(o.downUnixNs(), INTERFACE_DOWN_EVENT, a.build()));
             if (o.durationNs() != null) {
@@ -164,22 +189,22 @@ final class ExchangeSpans {
         }
         if (t.firstRetransmitUnixNs() != null) {
             events.add(EventData.create(t.firstRetransmitUnixNs(), RETRANSMIT_EVENT,
-                    Attributes.of(AttributeKey.stringKey("obi.tcp.retransmit"), "first",
-                            AttributeKey.longKey("obi.tcp.retransmits"), (long) t.retransmits())));
+                    Attributes.of(RETRANSMIT, "first",
+                            RETRANSMITS, (long) t.retransmits())));
             if (t.retransmits() > 1 && t.lastRetransmitUnixNs() != null) {
                 events.add(EventData.create(t.lastRetransmitUnixNs(), RETRANSMIT_EVENT,
-                        Attributes.of(AttributeKey.stringKey("obi.tcp.retransmit"), "last",
-                                AttributeKey.longKey("obi.tcp.retransmits"), (long) t.retransmits())));
+                        Attributes.of(RETRANSMIT, "last",
+                                RETRANSMITS, (long) t.retransmits())));
             }
         }
         if (t.resetReceivedUnixNs() != null) {
             events.add(EventData.create(t.resetReceivedUnixNs(), RESET_EVENT,
-                    Attributes.of(AttributeKey.stringKey("obi.tcp.reset"), "received")));
+                    Attributes.of(RESET, "received")));
         }
         if (e.aborted() && e.abortKind() != null && e.timeToAbandonNs() != null) {
             events.add(EventData.create(e.startUnixNs() + e.timeToAbandonNs(), ABANDONED_EVENT, Attributes.of(
                     SemanticConventions.ABORT_KIND, e.abortKind().wireName(),
-                    AttributeKey.doubleKey("obi.time_to_abandon"), e.timeToAbandonNs() / 1e9)));
+                    TIME_TO_ABANDON, e.timeToAbandonNs() / 1e9)));
         }
         events.sort(Comparator.comparingLong(EventData::getEpochNanos));
         return List.copyOf(events);
@@ -201,7 +226,7 @@ final class ExchangeSpans {
             a.put(SemanticConventions.STATUS, e.status().longValue());
         }
         putIfPresent(a, SemanticConventions.ERROR_TYPE, errorType);
-        putIfPresent(a, AttributeKey.stringKey("user_agent.original"), e.userAgent());
+        putIfPresent(a, USER_AGENT, e.userAgent());
         a.put(SemanticConventions.URL_SCHEME, SemanticConventions.scheme(e));
         if (e.httpVersion() != null) {
             a.put(SemanticConventions.PROTOCOL_NAME, "http");
@@ -211,41 +236,41 @@ final class ExchangeSpans {
             putIfPresent(a, SemanticConventions.SERVER_ADDRESS, e.host());
             a.put(SemanticConventions.SERVER_PORT, socket.localPort());
             a.put(SemanticConventions.CLIENT_ADDRESS, socket.peerAddress());
-            a.put(AttributeKey.longKey("client.port"), socket.peerPort());
+            a.put(CLIENT_PORT, socket.peerPort());
         } else {
             a.put(SemanticConventions.SERVER_ADDRESS, socket.peerAddress());
             a.put(SemanticConventions.SERVER_PORT, socket.peerPort());
         }
-        a.put(AttributeKey.stringKey("network.peer.address"), socket.peerAddress());
-        a.put(AttributeKey.longKey("network.peer.port"), socket.peerPort());
-        a.put(AttributeKey.longKey("obi.connection.id"), e.connId());
-        a.put(AttributeKey.longKey("obi.connection.request_index"), e.requestIndex());
-        a.put(AttributeKey.longKey("obi.bytes_in"), e.bytesIn());
-        a.put(AttributeKey.longKey("obi.bytes_out"), e.bytesOut());
+        a.put(PEER_ADDRESS, socket.peerAddress());
+        a.put(PEER_PORT, socket.peerPort());
+        a.put(CONNECTION_ID, e.connId());
+        a.put(REQUEST_INDEX, e.requestIndex());
+        a.put(BYTES_IN, e.bytesIn());
+        a.put(BYTES_OUT, e.bytesOut());
         TcpEvidence t = e.tcp();
         if (t.retransmits() > 0) {
-            a.put(AttributeKey.longKey("obi.tcp.retransmits"), t.retransmits());
+            a.put(RETRANSMITS, t.retransmits());
         }
         if (t.resetSent()) {
-            a.put(AttributeKey.booleanKey("obi.tcp.reset_sent"), true);
+            a.put(RESET_SENT, true);
         }
         if (t.resetReceived()) {
-            a.put(AttributeKey.booleanKey("obi.tcp.reset_received"), true);
+            a.put(RESET_RECEIVED, true);
         }
         if (t.rttUs() != null) {
-            a.put(AttributeKey.doubleKey("obi.tcp.rtt"), t.rttUs() / 1e6);
+            a.put(RTT, t.rttUs() / 1e6);
         }
-        a.put(AttributeKey.booleanKey("obi.connection.new"), e.onNewConnection());
+        a.put(NEW_CONNECTION, e.onNewConnection());
         if (t.connectNs() != null) {
-            a.put(AttributeKey.doubleKey("obi.tcp.connect.duration"), t.connectNs() / 1e9);
-            a.put(AttributeKey.longKey("obi.tcp.syn_retransmits"), t.synRetransmits());
+            a.put(CONNECT_DURATION, t.connectNs() / 1e9);
+            a.put(SYN_RETRANSMITS, t.synRetransmits());
         }
         if (!t.interfaceOutages().isEmpty()) {
-            a.put(AttributeKey.stringArrayKey("obi.network.interface.outages"),
+            a.put(OUTAGES,
                     t.interfaceOutages().stream().map(TcpEvidence.Outage::interfaceName).distinct().toList());
         }
         if (e.truncated()) {
-            a.put(AttributeKey.booleanKey("obi.response.truncated"), true);
+            a.put(TRUNCATED, true);
         }
         e.phases().forEach((phase, ns) -> a.put(PHASE_DURATIONS.get(phase.ordinal()), ns / 1e9));
         if (slowCause != null) {
