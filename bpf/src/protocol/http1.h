@@ -24,55 +24,29 @@ static long scan_head(__u32 w, struct head_scan *s)
 	return scan_head_word(w, s);
 }
 
-/* A response's first bytes, as many as the head scan takes, in the per-CPU scan buffer (0: not read). */
-static __always_inline struct head_bytes *http1_read_head(const struct io_chunk *c, __u32 *len)
+/* Status line seen: read the head once, keep its first bytes and work out where the body ends. */
+static __always_inline void http1_begin_response(struct conn_state *st, const struct io_chunk *c, __u16 code,
+						 __u64 now)
 {
 	__u32 zero = 0;
 	struct head_bytes *buf = bpf_map_lookup_elem(&scan_scratch, &zero);
 	__u32 n = c->data_len < OBI_HEAD_SCAN_MAX ? c->data_len : OBI_HEAD_SCAN_MAX;
-
-	if (!buf || !c->data || !n)
-		return 0;
-	n &= OBI_HEAD_SCAN_MAX * 2 - 1;
-	if (n > OBI_HEAD_SCAN_MAX)
-		n = OBI_HEAD_SCAN_MAX;
-	if (bpf_probe_read_user(buf->data, n, c->data))
-		return 0;
-	*len = n;
-	return buf;
-}
-
-/* The first keep bytes of the head into the record, a word at a time: no helper call for a copy in kernel memory. */
-static __always_inline void keep_response_head(struct conn_state *st, const struct head_bytes *buf, __u32 keep)
-{
-	for (__u32 k = 0; k < OBI_RESP_HEAD_MAX / 8; k++) {
-		if (k * 8 >= keep)
-			break;
-		__u64 word = *(const __u64 *)&buf->data[k * 8];
-		__u32 left = keep - k * 8;
-		if (left < 8)
-			word &= (1ULL << (8 * left)) - 1; /* the scan buffer's bytes past the head are another read's */
-		*(__u64 *)&st->rec.resp_head[k * 8] = word;
-	}
-	st->rec.resp_head_len = keep;
-}
-
-/*
- * Status line seen: keep the head's first bytes and work out where the body ends. buf: the head as
- * http1_read_head read it (n bytes) before the status line was recognised in it; 0: read it here.
- */
-static __always_inline void http1_begin_response(struct conn_state *st, const struct io_chunk *c, __u16 code,
-						 __u64 now, struct head_bytes *buf, __u32 n)
-{
 	struct head_scan s = {};
 
 	if (!buf)
-		buf = http1_read_head(c, &n);
-	if (!buf) {
+		return;
+	n &= OBI_HEAD_SCAN_MAX * 2 - 1;
+	if (n > OBI_HEAD_SCAN_MAX)
+		n = OBI_HEAD_SCAN_MAX;
+	if (bpf_probe_read_user(buf->data, n, c->data)) {
 		count(OBI_C_READ_FAULT);
 		return;
 	}
-	keep_response_head(st, buf, n < OBI_RESP_HEAD_MAX ? n : OBI_RESP_HEAD_MAX);
+	__u32 keep = n;
+	if (keep > OBI_RESP_HEAD_MAX)
+		keep = OBI_RESP_HEAD_MAX;
+	bpf_probe_read_kernel(st->rec.resp_head, keep, buf->data);
+	st->rec.resp_head_len = keep;
 
 	s.buf = buf;
 	s.len = n;
@@ -116,21 +90,13 @@ static __always_inline int http1_response_done(const struct conn_state *st, cons
 /*
  * The last four request bytes, so user space can tell a head that ended (or a chunked body's last
  * chunk) from one cut short; a client sending a few bytes per read is followed byte by byte.
- * copied: the chunk's bytes the request head has just taken; when they are the chunk's last, the
- * tail is read from the head, not from the process again.
  */
-static __always_inline void http1_note_request_tail(struct conn_state *st, const struct io_chunk *c, __u32 copied)
+static __always_inline void http1_note_request_tail(struct conn_state *st, const struct io_chunk *c)
 {
 	__u8 b[4] = {};
 
 	if (!c->tail_end) {
 		st->req_tail = 0;
-		return;
-	}
-	if (copied >= 4 && c->data + copied == c->tail_end) {
-		/* the head ends with the copied bytes; the slack after req_head keeps the read in the value */
-		const __u8 *last = &st->rec.req_head[(st->rec.req_head_len - 4) & (OBI_REQ_HEAD_MAX - 1)];
-		st->req_tail = (__u32)last[0] << 24 | (__u32)last[1] << 16 | (__u32)last[2] << 8 | last[3];
 		return;
 	}
 	if (c->total >= 4) {
