@@ -37,10 +37,6 @@ public final class HealthEndpoint implements AutoCloseable {
         return new HealthEndpoint(server);
     }
 
-    public int port() {
-        return server.getAddress().getPort();
-    }
-
     private static void ready(HttpExchange exchange, CaptureReadiness.Status status) throws IOException {
         String state = status.up() ? "UP" : "DOWN";
         answer(exchange, status.up() ? 200 : 503, "{\"status\":\"" + state + "\",\"checks\":[{\"name\":\"capture\","
