@@ -49,17 +49,8 @@ static __always_inline void take_queue_times(struct conn_state *st)
  */
 static __always_inline void await_ack(struct conn_state *st)
 {
-	struct tcp_sock *tp = (struct tcp_sock *)st->sk;
-	__u32 write_seq, snd_una;
-
-	if (bpf_rdonly_cast) {
-		tp = bpf_rdonly_cast(tp, bpf_core_type_id_kernel(struct tcp_sock));
-		write_seq = tp->write_seq;
-		snd_una = tp->snd_una;
-	} else {
-		write_seq = BPF_CORE_READ(tp, write_seq);
-		snd_una = BPF_CORE_READ(tp, snd_una);
-	}
+	__u32 write_seq = KERNEL_FIELD(struct tcp_sock, st->sk, write_seq);
+	__u32 snd_una = KERNEL_FIELD(struct tcp_sock, st->sk, snd_una);
 	st->ack_wait_since_ns = 0;
 	if ((__s32)(snd_una - write_seq) >= 0)
 		return;

@@ -27,7 +27,7 @@ static __always_inline int exchange_begun(const struct conn_state *st)
  */
 static __always_inline int is_stale(const struct conn_state *st, __u64 known_ino)
 {
-	__u64 ino = known_ino ? known_ino : socket_inode(st->sk);
+	__u64 ino = socket_inode_unless_known(st->sk, known_ino);
 
 	return st->socket_ino && ino && ino != st->socket_ino;
 }

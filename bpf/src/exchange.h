@@ -34,7 +34,7 @@ static __always_inline struct conn_state *track_connection(__u64 sk, __u64 known
 		return 0;
 	st->rec.header.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
 	st->sk = sk;
-	st->socket_ino = known_ino ? known_ino : socket_inode(sk);
+	st->socket_ino = socket_inode_unless_known(sk, known_ino);
 	st->tracked_ns = bpf_ktime_get_ns();
 	if (peer_has_closed(sk))
 		st->peer_fin_ns = st->tracked_ns; /* its FIN came before anything was tracked */

@@ -37,6 +37,19 @@ static __always_inline int is_tcp(__u16 family, __u8 protocol)
 	return (family == OBI_AF_INET || family == OBI_AF_INET6) && protocol == OBI_IPPROTO_TCP;
 }
 
+/*
+ * One field of a kernel struct at ptr: a plain, exception-handled load where the kernel has
+ * bpf_rdonly_cast (6.2+; the verifier makes the cast a move), one probe-read helper call otherwise.
+ * ptr is evaluated outside the CO-RE read: an expression such as st->sk would otherwise become a
+ * relocation against our own struct, which the kernel's BTF does not have.
+ */
+#define KERNEL_FIELD(type, ptr, field)                                                                 \
+	({                                                                                             \
+		type *kernel_field_p_ = (type *)(ptr);                                                 \
+		bpf_rdonly_cast ? ((type *)bpf_rdonly_cast(kernel_field_p_, bpf_core_type_id_kernel(type)))->field \
+				: BPF_CORE_READ(kernel_field_p_, field);                               \
+	})
+
 /* The fallback for kernels without bpf_rdonly_cast: one probe-read helper call per field. */
 static __always_inline __u64 tcp_sock_of_file_probe_read(struct file *file, __u64 *ino)
 {
@@ -47,14 +60,15 @@ static __always_inline __u64 tcp_sock_of_file_probe_read(struct file *file, __u6
 	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : 0;
 	if (!sk || !is_tcp(BPF_CORE_READ(sk, __sk_common.skc_family), BPF_CORE_READ(sk, sk_protocol)))
 		return 0;
-	*ino = BPF_CORE_READ(file, f_inode, i_ino);
+	if (ino)
+		*ino = BPF_CORE_READ(file, f_inode, i_ino);
 	return (__u64)sk;
 }
 
 /*
  * Returns the struct sock of a TCP socket behind fd, or 0 for anything else (files, pipes, UDP...),
- * and in *ino the inode number of its socket (a socket file's inode is its socket's: socket_inode()
- * without reading it again). This runs on every read and write of every process: plain loads
+ * and in *ino (unless 0) the inode number of its socket (a socket file's inode is its socket's:
+ * socket_inode() without reading it again). This runs on every read and write of every process: plain loads
  * through BTF pointers, one helper call (the fd array, indexed by a number the verifier cannot
  * bound) where the kernel allows it.
  */
@@ -85,7 +99,8 @@ static __always_inline __u64 tcp_sock_of_fd(__u64 fd, __u64 *ino)
 	struct sock *sk = bpf_rdonly_cast(sock->sk, bpf_core_type_id_kernel(struct sock));
 	if (!sk || !is_tcp(sk->__sk_common.skc_family, sk->sk_protocol))
 		return 0;
-	*ino = inode->i_ino;
+	if (ino)
+		*ino = inode->i_ino;
 	return (__u64)sk;
 }
 
@@ -96,20 +111,18 @@ static __always_inline __u64 tcp_sock_of_fd(__u64 fd, __u64 *ino)
  */
 static __always_inline __u64 socket_inode(__u64 skp)
 {
-	if (bpf_rdonly_cast) {
-		struct sock *sk = bpf_rdonly_cast((void *)skp, bpf_core_type_id_kernel(struct sock));
-		if (!sk->sk_socket)
-			return 0;
-		struct socket_alloc *owner = bpf_rdonly_cast((void *)sk->sk_socket - bpf_core_field_offset(struct socket_alloc, socket),
-							     bpf_core_type_id_kernel(struct socket_alloc));
-		return owner->vfs_inode.i_ino;
-	}
-	struct socket *sock = BPF_CORE_READ((struct sock *)skp, sk_socket);
+	struct socket *sock = KERNEL_FIELD(struct sock, skp, sk_socket);
 
 	if (!sock)
 		return 0;
 	struct socket_alloc *owner = (void *)sock - bpf_core_field_offset(struct socket_alloc, socket);
-	return BPF_CORE_READ(owner, vfs_inode.i_ino);
+	return KERNEL_FIELD(struct socket_alloc, owner, vfs_inode.i_ino);
+}
+
+/* socket_inode(), unless the descriptor the bytes moved through told it already (known: 0 if not). */
+static __always_inline __u64 socket_inode_unless_known(__u64 skp, __u64 known)
+{
+	return known ? known : socket_inode(skp);
 }
 
 /* The peer's FIN has come in (the socket may have been idle, or not tracked yet, when it did). */
@@ -148,7 +161,5 @@ static __always_inline void fill_addresses(struct obi_socket *out, __u64 skp)
 static __always_inline __u32 smoothed_rtt_us(__u64 sk)
 {
 	/* srtt_us holds 8x the smoothed RTT (the kernel's fixed point). */
-	if (bpf_rdonly_cast)
-		return ((struct tcp_sock *)bpf_rdonly_cast((void *)sk, bpf_core_type_id_kernel(struct tcp_sock)))->srtt_us >> 3;
-	return BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
+	return KERNEL_FIELD(struct tcp_sock, sk, srtt_us) >> 3;
 }

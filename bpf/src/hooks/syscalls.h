@@ -109,9 +109,7 @@ int enter_shutdown(struct trace_event_raw_sys_enter *ctx)
 {
 	if (ctx->args[1] != OBI_SHUT_WR || !observed_task())
 		return 0;
-	__u64 ino;
-
-	on_local_shutdown(tcp_sock_of_fd(ctx->args[0], &ino));
+	on_local_shutdown(tcp_sock_of_fd(ctx->args[0], 0));
 	return 0;
 }
 
@@ -120,8 +118,7 @@ static __always_inline void accepted(const struct trace_event_raw_sys_exit *ctx)
 {
 	if (ctx->ret < 0 || !observed_task())
 		return;
-	__u64 ino;
-	__u64 sk = tcp_sock_of_fd(ctx->ret, &ino);
+	__u64 sk = tcp_sock_of_fd(ctx->ret, 0);
 	if (sk)
 		on_accepted(sk, bpf_ktime_get_ns());
 }

@@ -72,21 +72,10 @@ static __always_inline void read_segment(const void *skbaddr, struct segment *se
 {
 	const struct tcp_skb_cb *cb =
 		(const void *)skbaddr + bpf_core_field_offset(struct sk_buff, cb);
-	__u32 seq, end_seq, ack_seq;
-	__u8 flags;
-
-	if (bpf_rdonly_cast) {
-		cb = bpf_rdonly_cast(cb, bpf_core_type_id_kernel(struct tcp_skb_cb));
-		seq = cb->seq;
-		end_seq = cb->end_seq;
-		flags = cb->tcp_flags;
-		ack_seq = cb->ack_seq;
-	} else {
-		seq = BPF_CORE_READ(cb, seq);
-		end_seq = BPF_CORE_READ(cb, end_seq);
-		flags = BPF_CORE_READ(cb, tcp_flags);
-		ack_seq = BPF_CORE_READ(cb, ack_seq);
-	}
+	__u32 seq = KERNEL_FIELD(struct tcp_skb_cb, cb, seq);
+	__u32 end_seq = KERNEL_FIELD(struct tcp_skb_cb, cb, end_seq);
+	__u8 flags = KERNEL_FIELD(struct tcp_skb_cb, cb, tcp_flags);
+	__u32 ack_seq = KERNEL_FIELD(struct tcp_skb_cb, cb, ack_seq);
 	__u32 control = (flags & OBI_TCPHDR_FIN ? 1 : 0) + (flags & OBI_TCPHDR_SYN ? 1 : 0);
 
 	seg->ack = (flags & OBI_TCPHDR_ACK) != 0;
