@@ -29,6 +29,7 @@ public final class BpfCapture implements AutoCloseable {
      */
     private static final Set<String> ATTACHED_BY_THE_AGENT = Set.of("raw_tp", "uprobe", "uretprobe");
     private static final String EXPIRY_PROGRAM = BpfObject.PROGRAM_EXPIRE_PEER_FIN_WAITS;
+    private static final String SYSCALL_SECTION_PREFIX = "tracepoint/syscalls/";
     /** sizeof(struct bpf_test_run_opts) in libbpf 1.x; the fields after sz stay zero. */
     private static final int TEST_RUN_OPTS_SIZE = 80;
     private static final int EPERM = 1;
@@ -145,30 +146,46 @@ public final class BpfCapture implements AutoCloseable {
                 + ". The libbpf lines above have the details (a kernel older than 5.17 lacks bpf_loop).");
     }
 
+    /**
+     * The programs that end a connection's state (TCP's state changes, resets) go first, the syscall
+     * programs that create it last: a connection tracked while the close's program was not attached
+     * yet would lose its close (counted as close_missed) at every start under load.
+     */
     private void attachAll() throws BpfException {
+        List<Pointer> syscallPrograms = new ArrayList<>();
         Pointer program = null;
         while ((program = libbpf.bpf_object__next_program(object, program)) != null) {
-            String name = libbpf.bpf_program__name(program);
-            if (ATTACHED_BY_THE_AGENT.contains(libbpf.bpf_program__section_name(program))) {
-                if (EXPIRY_PROGRAM.equals(name)) {
+            String section = libbpf.bpf_program__section_name(program);
+            if (ATTACHED_BY_THE_AGENT.contains(section)) {
+                if (EXPIRY_PROGRAM.equals(libbpf.bpf_program__name(program))) {
                     expiryProgram = program;
                 }
-                continue;
+            } else if (section.startsWith(SYSCALL_SECTION_PREFIX)) {
+                syscallPrograms.add(program);
+            } else {
+                attach(program);
             }
-            Pointer link = libbpf.bpf_program__attach(program);
-            if (link == null) {
-                int err = Native.getLastError();
-                String hint = err == ENOENT
-                        ? " (tracepoint missing: is tracefs mounted at /sys/kernel/tracing?)"
-                        : "";
-                throw new BpfException("attaching " + name + " failed: " + errno(err) + hint);
-            }
-            links.add(link);
-            programNames.add(name);
+        }
+        for (Pointer syscallProgram : syscallPrograms) {
+            attach(syscallProgram);
         }
         if (expiryProgram == null) {
             throw new BpfException("the BPF object has no program " + EXPIRY_PROGRAM + ": agent and BPF object do not match");
         }
+    }
+
+    private void attach(Pointer program) throws BpfException {
+        String name = libbpf.bpf_program__name(program);
+        Pointer link = libbpf.bpf_program__attach(program);
+        if (link == null) {
+            int err = Native.getLastError();
+            String hint = err == ENOENT
+                    ? " (tracepoint missing: is tracefs mounted at /sys/kernel/tracing?)"
+                    : "";
+            throw new BpfException("attaching " + name + " failed: " + errno(err) + hint);
+        }
+        links.add(link);
+        programNames.add(name);
     }
 
     /**
