@@ -217,8 +217,15 @@ static __always_inline void start_pipelined(struct conn_state *st)
 	st->rec.flags |= OBI_F_PIPELINED;
 }
 
-static __always_inline void on_data(const struct io_chunk *c, __u64 now)
+/*
+ * A global function, not inlined: the verifier checks it once per program, from no state of its
+ * caller, instead of each inlined copy along every path of the hook that leads to it (the
+ * verifier's time is most of the agent's start-up).
+ */
+__noinline int on_data(const struct io_chunk *c, __u64 now)
 {
+	if (!c)
+		return 0; /* the verifier takes a global function's pointer argument as possibly null */
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &c->sk);
 	__u8 peek[PEEK_LEN] = {};
 
@@ -230,30 +237,30 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 	}
 
 	if (st && st->tls && !c->tls)
-		return; /* TLS records: their plaintext comes from the OpenSSL calls */
+		return 0; /* TLS records: their plaintext comes from the OpenSSL calls */
 	if (st && st->phase == PHASE_GIVEN_UP) {
 		st->conn_bytes[c->in & 1] += c->total;
-		return;
+		return 0;
 	}
 	if (st && st->phase == PHASE_PARTIAL) {
 		st->conn_bytes[c->in & 1] += c->total;
 		continue_partial(st, c, now);
-		return;
+		return 0;
 	}
 	peek_bytes(peek, c);
 	int request = looks_like_request(peek);
 	if (!st) {
 		int partial = !request && could_begin_request(peek, c->data_len);
 		if (!request && !partial)
-			return; /* not HTTP, or a connection that started before the agent: no state */
+			return 0; /* not HTTP, or a connection that started before the agent: no state */
 		st = track_connection(c->sk, c->socket_ino);
 		if (!st)
-			return;
+			return 0;
 		st->tls = c->tls;
 		if (partial) {
 			st->conn_bytes[c->in & 1] += c->total;
 			begin_partial(st, c, now);
-			return;
+			return 0;
 		}
 	}
 	st->conn_bytes[c->in & 1] += c->total;
@@ -267,16 +274,16 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 			st->last_request_ns = now;
 			http1_note_request_tail(st, c);
 			add_bytes(st, c);
-			return;
+			return 0;
 		}
 		if (st->phase == PHASE_IDLE && c->in == (st->rec.header.direction == OBI_DIR_SERVER) &&
 		    could_begin_request(peek, c->data_len)) {
 			begin_partial(st, c, now); /* the next request on a kept-alive connection, a few bytes per read */
-			return;
+			return 0;
 		}
 		if (st->phase != PHASE_IDLE || !code || st->rec.request_index == 0 ||
 		    c->in != (st->rec.header.direction == OBI_DIR_CLIENT))
-			return;
+			return 0;
 		start_pipelined(st);
 	}
 
@@ -292,7 +299,7 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 		st->last_request_ns = now;
 		st->rec.request_end_ns = now;
 		add_bytes(st, c);
-		return;
+		return 0;
 	}
 
 	if (code && st->phase == PHASE_RESPONSE && st->rec.status >= 200) {
@@ -309,6 +316,7 @@ static __always_inline void on_data(const struct io_chunk *c, __u64 now)
 
 	if (http1_response_done(st, c))
 		response_complete(st);
+	return 0;
 }
 
 /* The first of FIN, RST and write error fixes how much of the response had gone out. */
