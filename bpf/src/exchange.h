@@ -48,7 +48,8 @@ static __always_inline struct conn_state *track_connection(__u64 sk, __u64 known
 	return st;
 }
 
-static __always_inline void append_request_head(struct conn_state *st, const __u8 *data, __u32 len)
+/* Returns how many bytes it copied, from data on. */
+static __always_inline __u32 append_request_head(struct conn_state *st, const __u8 *data, __u32 len)
 {
 	__u32 want = obi_config.req_head_len;
 	__u32 have = st->rec.req_head_len;
@@ -56,7 +57,7 @@ static __always_inline void append_request_head(struct conn_state *st, const __u
 	if (!data || want > OBI_REQ_HEAD_MAX)
 		want = data ? OBI_REQ_HEAD_MAX : 0;
 	if (have >= want)
-		return;
+		return 0;
 	__u32 n = want - have;
 	if (n > len)
 		n = len;
@@ -66,9 +67,10 @@ static __always_inline void append_request_head(struct conn_state *st, const __u
 		n = OBI_REQ_HEAD_MAX;
 	if (bpf_probe_read_user(&st->rec.req_head[have], n, data)) {
 		count(OBI_C_READ_FAULT);
-		return;
+		return 0;
 	}
 	st->rec.req_head_len = have + n;
+	return n;
 }
 
 static __always_inline void start_exchange(struct conn_state *st, __u8 direction, __u64 start_ns)
@@ -93,14 +95,14 @@ static __always_inline void start_exchange(struct conn_state *st, __u8 direction
 	}
 }
 
-/* Request bytes that start an exchange, on the thread that moved them. */
-static __always_inline void begin_request(struct conn_state *st, const struct io_chunk *c, const __u8 peek[PEEK_LEN],
-					  __u64 now)
+/* Request bytes that start an exchange, on the thread that moved them. Returns the head bytes it copied. */
+static __always_inline __u32 begin_request(struct conn_state *st, const struct io_chunk *c, const __u8 peek[PEEK_LEN],
+					   __u64 now)
 {
 	start_exchange(st, c->in ? OBI_DIR_SERVER : OBI_DIR_CLIENT, now);
 	link_to_thread(st, c->sk);
 	st->head_request = is_head_method(peek);
-	append_request_head(st, c->data, c->data_len);
+	return append_request_head(st, c->data, c->data_len);
 }
 
 static __always_inline void add_bytes(struct conn_state *st, const struct io_chunk *c)
@@ -145,8 +147,7 @@ static __always_inline void begin_partial(struct conn_state *st, const struct io
 	st->phase = PHASE_PARTIAL;
 	st->rec.header.direction = c->in ? OBI_DIR_SERVER : OBI_DIR_CLIENT;
 	st->rec.start_ns = now; /* the request began with its first byte */
-	append_request_head(st, c->data, c->data_len);
-	http1_note_request_tail(st, c);
+	http1_note_request_tail(st, c, append_request_head(st, c->data, c->data_len));
 	add_bytes(st, c);
 }
 
@@ -170,8 +171,7 @@ static __always_inline void continue_partial(struct conn_state *st, const struct
 		drop_partial(st); /* the other side spoke first: a protocol with a greeting, not HTTP */
 		return;
 	}
-	append_request_head(st, c->data, c->data_len);
-	http1_note_request_tail(st, c);
+	http1_note_request_tail(st, c, append_request_head(st, c->data, c->data_len));
 	add_bytes(st, c);
 	__u32 n = st->rec.req_head_len;
 	__builtin_memcpy(head, st->rec.req_head, PEEK_LEN);
@@ -247,7 +247,12 @@ __noinline int on_data(const struct io_chunk *c, __u64 now)
 		continue_partial(st, c, now);
 		return 0;
 	}
-	peek_bytes(peek, c);
+	/* The answer to an open request begins with a status line: its head is read once, for the peek and the scan. */
+	__u32 head_len = 0;
+	if (st && st->phase == PHASE_REQUEST && c->in == (st->rec.header.direction == OBI_DIR_CLIENT))
+		head_len = http1_read_head_and_peek(c, peek);
+	if (!head_len)
+		peek_bytes(peek, c);
 	int request = looks_like_request(peek);
 	if (!st) {
 		int partial = !request && could_begin_request(peek, c->data_len);
@@ -270,9 +275,9 @@ __noinline int on_data(const struct io_chunk *c, __u64 now)
 		if (request) {
 			if (st->phase == PHASE_AWAIT_CLOSE)
 				emit(st, OBI_F_NEXT_REQUEST);
-			begin_request(st, c, peek, now);
+			__u32 copied = begin_request(st, c, peek, now);
 			st->last_request_ns = now;
-			http1_note_request_tail(st, c);
+			http1_note_request_tail(st, c, copied);
 			add_bytes(st, c);
 			return 0;
 		}
@@ -289,13 +294,14 @@ __noinline int on_data(const struct io_chunk *c, __u64 now)
 
 	int request_direction = c->in == (st->rec.header.direction == OBI_DIR_SERVER);
 	if (request_direction) {
+		__u32 copied = 0;
 		if (request && st->phase != PHASE_REQUEST) {
 			emit(st, OBI_F_NEXT_REQUEST);
-			begin_request(st, c, peek, now);
+			copied = begin_request(st, c, peek, now);
 		} else if (st->phase == PHASE_REQUEST) {
-			append_request_head(st, c->data, c->data_len);
+			copied = append_request_head(st, c->data, c->data_len);
 		}
-		http1_note_request_tail(st, c);
+		http1_note_request_tail(st, c, copied);
 		st->last_request_ns = now;
 		st->rec.request_end_ns = now;
 		add_bytes(st, c);
@@ -308,7 +314,7 @@ __noinline int on_data(const struct io_chunk *c, __u64 now)
 		start_pipelined(st);
 	}
 	if (code && st->phase == PHASE_REQUEST)
-		http1_begin_response(st, c, code, now);
+		http1_begin_response(st, c, code, now, head_len);
 	else if (st->phase == PHASE_REQUEST)
 		st->phase = PHASE_RESPONSE; /* bytes back without a status line: not ours to frame */
 	add_bytes(st, c);

@@ -24,29 +24,81 @@ static long scan_head(__u32 w, struct head_scan *s)
 	return scan_head_word(w, s);
 }
 
-/* Status line seen: read the head once, keep its first bytes and work out where the body ends. */
-static __always_inline void http1_begin_response(struct conn_state *st, const struct io_chunk *c, __u16 code,
-						 __u64 now)
+/* A response's first bytes, as many as the head scan takes, into the per-CPU scan buffer: how many (0: not read). */
+static __always_inline __u32 http1_read_head(const struct io_chunk *c)
 {
 	__u32 zero = 0;
 	struct head_bytes *buf = bpf_map_lookup_elem(&scan_scratch, &zero);
 	__u32 n = c->data_len < OBI_HEAD_SCAN_MAX ? c->data_len : OBI_HEAD_SCAN_MAX;
-	struct head_scan s = {};
 
-	if (!buf)
-		return;
+	if (!buf || !c->data || !n)
+		return 0;
 	n &= OBI_HEAD_SCAN_MAX * 2 - 1;
 	if (n > OBI_HEAD_SCAN_MAX)
 		n = OBI_HEAD_SCAN_MAX;
-	if (bpf_probe_read_user(buf->data, n, c->data)) {
-		count(OBI_C_READ_FAULT);
-		return;
+	if (bpf_probe_read_user(buf->data, n, c->data))
+		return 0;
+	return n;
+}
+
+/*
+ * The answer to an open request: its head read once for the peek and, if it starts with a status
+ * line, the scan (http1_begin_response). The peek as peek_bytes would read it: zeros past the bytes
+ * moved. Returns the bytes read (0: none, the peek is left to peek_bytes).
+ */
+static __always_inline __u32 http1_read_head_and_peek(const struct io_chunk *c, __u8 peek[PEEK_LEN])
+{
+	__u32 zero = 0;
+	__u32 n = http1_read_head(c);
+	struct head_bytes *buf = bpf_map_lookup_elem(&scan_scratch, &zero);
+
+	if (!n || !buf)
+		return 0;
+	__builtin_memcpy(peek, buf->data, PEEK_LEN);
+	for (__u32 k = 0; k < PEEK_LEN; k++)
+		if (k >= n)
+			peek[k] = 0;
+	return n;
+}
+
+/* The first keep bytes of the head into the record, a word at a time: no helper call for a copy in kernel memory. */
+static __always_inline void keep_response_head(struct conn_state *st, const struct head_bytes *buf, __u32 keep)
+{
+	for (__u32 k = 0; k < OBI_RESP_HEAD_MAX / 8; k++) {
+		if (k * 8 >= keep)
+			break;
+		__u64 word = *(const __u64 *)&buf->data[k * 8];
+		__u32 left = keep - k * 8;
+		if (left < 8)
+			word &= (1ULL << (8 * left)) - 1; /* the scan buffer's bytes past the head are another read's */
+		*(__u64 *)&st->rec.resp_head[k * 8] = word;
 	}
-	__u32 keep = n;
-	if (keep > OBI_RESP_HEAD_MAX)
-		keep = OBI_RESP_HEAD_MAX;
-	bpf_probe_read_kernel(st->rec.resp_head, keep, buf->data);
 	st->rec.resp_head_len = keep;
+}
+
+/*
+ * Status line seen: keep the head's first bytes and work out where the body ends. n: the head's
+ * bytes http1_read_head_and_peek left in the scan buffer (0: read them here). A global function:
+ * the verifier checks it once, not along each path of on_data that reaches it.
+ */
+__noinline int http1_begin_response(struct conn_state *st, const struct io_chunk *c, __u16 code, __u64 now, __u32 n)
+{
+	__u32 zero = 0;
+	struct head_scan s = {};
+
+	if (!st || !c)
+		return 0; /* the verifier takes a global function's pointer arguments as possibly null */
+	if (!n)
+		n = http1_read_head(c);
+	struct head_bytes *buf = bpf_map_lookup_elem(&scan_scratch, &zero);
+	if (!n || !buf) {
+		count(OBI_C_READ_FAULT);
+		return 0;
+	}
+	n = verifier_bound(n, OBI_HEAD_SCAN_MAX * 2 - 1);
+	if (n > OBI_HEAD_SCAN_MAX)
+		n = OBI_HEAD_SCAN_MAX;
+	keep_response_head(st, buf, n < OBI_RESP_HEAD_MAX ? n : OBI_RESP_HEAD_MAX);
 
 	s.buf = buf;
 	s.len = n;
@@ -61,7 +113,7 @@ static __always_inline void http1_begin_response(struct conn_state *st, const st
 	st->resp_base = response_bytes(st);
 	st->resp_expected = 0;
 	if (!s.header_len)
-		return; /* head longer than the scan: the record ends with the next request or the close */
+		return 0; /* head longer than the scan: the record ends with the next request or the close */
 	if (code < 200 || code == 204 || code == 304 || st->head_request) {
 		st->rec.flags |= code < 200 ? 0 : OBI_F_HEAD_NO_BODY;
 		st->resp_expected = st->resp_base + s.header_len;
@@ -73,6 +125,7 @@ static __always_inline void http1_begin_response(struct conn_state *st, const st
 	} else {
 		st->rec.flags |= OBI_F_UNTIL_CLOSE;
 	}
+	return 0;
 }
 
 /* The response's last byte has moved, as its framing tells. */
@@ -90,13 +143,21 @@ static __always_inline int http1_response_done(const struct conn_state *st, cons
 /*
  * The last four request bytes, so user space can tell a head that ended (or a chunked body's last
  * chunk) from one cut short; a client sending a few bytes per read is followed byte by byte.
+ * copied: the chunk's bytes the request head has just taken; when they are the chunk's last, the
+ * tail is read from the head, not from the process again.
  */
-static __always_inline void http1_note_request_tail(struct conn_state *st, const struct io_chunk *c)
+static __always_inline void http1_note_request_tail(struct conn_state *st, const struct io_chunk *c, __u32 copied)
 {
 	__u8 b[4] = {};
 
 	if (!c->tail_end) {
 		st->req_tail = 0;
+		return;
+	}
+	if (copied >= 4 && c->data + copied == c->tail_end) {
+		/* the head ends with the copied bytes; the slack after req_head keeps the read in the value */
+		const __u8 *last = &st->rec.req_head[(st->rec.req_head_len - 4) & (OBI_REQ_HEAD_MAX - 1)];
+		st->req_tail = (__u32)last[0] << 24 | (__u32)last[1] << 16 | (__u32)last[2] << 8 | last[3];
 		return;
 	}
 	if (c->total >= 4) {
