@@ -51,6 +51,28 @@ static __always_inline void io_exit(const struct trace_event_raw_sys_exit *ctx)
 	io_end((__s32)ctx->id, ctx->ret);
 }
 
+/*
+ * The exits of all socket calls run the same code, and the verifier would check each copy again
+ * (its time is most of the agent's start-up): exit_read holds it, the other exits jump into it.
+ * The sys_exit tracepoints share one format, so exit_read reads their context alike.
+ */
+int exit_read(struct trace_event_raw_sys_exit *ctx);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32)); /* no BTF key type: the kernel takes none for a program array */
+	__array(values, int(void *));
+} io_exit_program SEC(".maps") = {
+	.values = {[0] = (void *)&exit_read},
+};
+
+static __always_inline void io_exit_shared(struct trace_event_raw_sys_exit *ctx)
+{
+	/* fails only with an empty slot, which libbpf's load rules out */
+	bpf_tail_call(ctx, &io_exit_program, 0);
+}
+
 #define IO_HOOKS(name, kind, in)                                              \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                           \
 	int enter_##name(struct trace_event_raw_sys_enter *ctx)               \
@@ -61,11 +83,24 @@ static __always_inline void io_exit(const struct trace_event_raw_sys_exit *ctx)
 	SEC("tracepoint/syscalls/sys_exit_" #name)                            \
 	int exit_##name(struct trace_event_raw_sys_exit *ctx)                 \
 	{                                                                     \
-		io_exit(ctx);                                                 \
+		io_exit_shared(ctx);                                          \
 		return 0;                                                     \
 	}
 
-IO_HOOKS(read, IO_BUF, 1)
+SEC("tracepoint/syscalls/sys_enter_read")
+int enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	io_enter(ctx, IO_BUF, 1);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	io_exit(ctx);
+	return 0;
+}
+
 IO_HOOKS(readv, IO_IOV, 1)
 IO_HOOKS(write, IO_BUF, 0)
 IO_HOOKS(writev, IO_IOV, 0)
@@ -85,7 +120,7 @@ int enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
 int exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
 {
-	io_exit(ctx);
+	io_exit_shared(ctx);
 	return 0;
 }
 
@@ -100,7 +135,7 @@ int enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	io_exit(ctx);
+	io_exit_shared(ctx);
 	return 0;
 }
 
