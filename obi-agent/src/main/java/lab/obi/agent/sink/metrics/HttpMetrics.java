@@ -61,6 +61,13 @@ public final class HttpMetrics {
     private static final Set<String> KNOWN_METHODS =
             Set.of("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH");
     private static final double NANOS_PER_SECOND = 1e9;
+    /**
+     * What measurements without an exemplar are recorded in. Given explicitly: the SDK would look up
+     * the thread's current context (always the root here) on each call. A histogram offered a sampled
+     * span takes it as an exemplar, which costs more than the measurement itself, so only the
+     * histograms whose exemplars a dashboard shows get the exchange's context.
+     */
+    private static final Context NO_EXEMPLAR = Context.root();
     private static final int NO_STATUS = -1;
 
     private final DoubleHistogram serverDuration;
@@ -170,7 +177,7 @@ public final class HttpMetrics {
                 .setDescription("Bytes written by the observed process during HTTP exchanges, heads included").build();
     }
 
-    /** The exchange's span becomes the exemplar of the duration histograms. */
+    /** The exchange's span becomes the exemplar of the duration, RTT, connect and time-to-abandon histograms. */
     public void record(ExchangeReport report) {
         HttpExchange e = report.exchange();
         Context context = report.context();
@@ -181,12 +188,12 @@ public final class HttpMetrics {
 
         SocketAttributes series = socketAttributes(socket);
         Attributes service = series.service();
-        received.add(e.bytesIn(), service);
-        sent.add(e.bytesOut(), service);
+        received.add(e.bytesIn(), service, NO_EXEMPLAR);
+        sent.add(e.bytesOut(), service, NO_EXEMPLAR);
         TcpEvidence t = e.tcp();
         Attributes peer = series.peer();
         if (t.retransmits() > 0) {
-            retransmits.add(t.retransmits(), peer);
+            retransmits.add(t.retransmits(), peer, NO_EXEMPLAR);
         }
         if (t.resetSent()) {
             resets.add(1, peer.toBuilder().put(RESET_DIRECTION, "sent").build());
@@ -202,11 +209,11 @@ public final class HttpMetrics {
         }
         if (server && e.route() != null) {
             RouteSeries route = serverRoute(service, socket.service(), e.route());
-            serverRequests.add(1, route.route());
+            serverRequests.add(1, route.route(), NO_EXEMPLAR);
             e.phases().forEach((phase, ns) -> serverPhases.record(ns / NANOS_PER_SECOND,
-                    route.phases()[phase.ordinal()], context));
+                    route.phases()[phase.ordinal()], NO_EXEMPLAR));
             if (report.slowCause() != null) {
-                slowRequests.add(1, route.slowCauses()[report.slowCause().ordinal()]);
+                slowRequests.add(1, route.slowCauses()[report.slowCause().ordinal()], NO_EXEMPLAR);
             }
         }
         if (e.aborted() && e.abortKind() != null) {
@@ -240,9 +247,10 @@ public final class HttpMetrics {
             return;
         }
         RouteSeries route = serverRoute(socketAttributes(e.socket()).service(), e.socket().service(), e.route());
-        serverPhases.record(r.acked().ackWaitNs() / NANOS_PER_SECOND, route.phases()[Phase.ACK_WAIT.ordinal()]);
+        serverPhases.record(r.acked().ackWaitNs() / NANOS_PER_SECOND, route.phases()[Phase.ACK_WAIT.ordinal()],
+                NO_EXEMPLAR);
         if (r.slowCause() != null) {
-            slowRequests.add(1, route.slowCauses()[r.slowCause().ordinal()]);
+            slowRequests.add(1, route.slowCauses()[r.slowCause().ordinal()], NO_EXEMPLAR);
         }
     }
 
