@@ -3,7 +3,6 @@ package lab.obi.agent.assembly;
 import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.TraceFlags;
 import io.opentelemetry.api.trace.TraceState;
-import io.opentelemetry.sdk.trace.IdGenerator;
 import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.protocol.TraceContext;
 import lab.obi.agent.report.ExchangeReport;
@@ -22,8 +21,6 @@ import lab.obi.agent.report.SlowCause;
  */
 public final class SpanIdentities {
 
-    private final IdGenerator ids = IdGenerator.random();
-
     /**
      * @param threadParent for a client exchange, the span of the server request its thread was serving;
      *                     null when there is none, invalid when that request is not reported
@@ -32,7 +29,7 @@ public final class SpanIdentities {
         TraceContext caller = e.caller();
         if (e.socket().direction() == Direction.SERVER) {
             return caller == null
-                    ? ExchangeReport.traced(e, newSpan(ids.generateTraceId()), SpanContext.getInvalid())
+                    ? ExchangeReport.traced(e, GeneratedSpanContext.newTrace(), SpanContext.getInvalid())
                     : ExchangeReport.traced(e, newSpan(caller.traceId()), remoteParent(caller));
         }
         SpanContext server = threadParent != null && threadParent.isValid() ? threadParent : null;
@@ -45,7 +42,7 @@ public final class SpanIdentities {
         }
         return server != null
                 ? ExchangeReport.traced(e, newSpan(server.getTraceId()), server)
-                : ExchangeReport.traced(e, newSpan(ids.generateTraceId()), SpanContext.getInvalid());
+                : ExchangeReport.traced(e, GeneratedSpanContext.newTrace(), SpanContext.getInvalid());
     }
 
     /**
@@ -80,7 +77,7 @@ public final class SpanIdentities {
                 caller.sampled() ? TraceFlags.getSampled() : TraceFlags.getDefault(), TraceState.getDefault());
     }
 
-    private SpanContext newSpan(String traceId) {
-        return SpanContext.create(traceId, ids.generateSpanId(), TraceFlags.getSampled(), TraceState.getDefault());
+    private static SpanContext newSpan(String traceId) {
+        return GeneratedSpanContext.inTrace(traceId);
     }
 }
