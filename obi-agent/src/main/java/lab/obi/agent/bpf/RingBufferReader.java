@@ -12,7 +12,8 @@ import java.nio.ByteOrder;
 import java.util.function.Consumer;
 
 /**
- * Drains the kernel's BPF ring buffer on one thread and hands each record's bytes to a sink.
+ * Drains the kernel's BPF ring buffer on one thread and hands each record's bytes to a sink, in
+ * place: the sink reads them before it returns, and only then is the record's space given back.
  * The ring is mapped into the JVM and read with plain memory accesses, as libbpf does in C: a
  * callback from native code per record would cost more than the record. The kernel submits records
  * without waking the reader unless data piles up, so the reader also wakes every 100 ms.
@@ -37,7 +38,7 @@ public final class RingBufferReader implements AutoCloseable {
     private static final VarHandle INTS = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.nativeOrder());
 
     private final LibBpf.LibC libc = LibBpf.LibC.INSTANCE;
-    private final Consumer<byte[]> sink;
+    private final Consumer<ByteBuffer> sink;
     private final long ringSize;
     private final long mask;
     private final int pageSize;
@@ -52,7 +53,7 @@ public final class RingBufferReader implements AutoCloseable {
     private volatile boolean running = true;
     private volatile long lastDrainNanos;
 
-    public RingBufferReader(BpfCapture capture, int ringSizeBytes, Consumer<byte[]> sink) throws BpfException {
+    public RingBufferReader(BpfCapture capture, int ringSizeBytes, Consumer<ByteBuffer> sink) throws BpfException {
         this.sink = sink;
         this.ringSize = ringSizeBytes;
         this.mask = ringSizeBytes - 1L;
@@ -119,7 +120,7 @@ public final class RingBufferReader implements AutoCloseable {
             }
             int length = header & ~(BUSY_BIT | DISCARD_BIT);
             if ((header & DISCARD_BIT) == 0) {
-                sink.accept(copy((offset + HEADER_SIZE) & (int) mask, length));
+                sink.accept(record((offset + HEADER_SIZE) & (int) mask, length));
             }
             consumerPos += (HEADER_SIZE + length + 7) & ~7L;
             LONGS.setRelease(consumer, 0, consumerPos);
@@ -129,13 +130,19 @@ public final class RingBufferReader implements AutoCloseable {
         }
     }
 
-    /** The record's bytes; headers are 8-byte aligned, so only a record's data can wrap around the end. */
-    private byte[] copy(int start, int length) {
+    /**
+     * The record's bytes where the kernel wrote them; headers are 8-byte aligned, so only a record's
+     * data can wrap around the end, and such a record is copied out whole.
+     */
+    private ByteBuffer record(int start, int length) {
+        if (start + (long) length <= ringSize) {
+            return data.slice(start, length);
+        }
         byte[] record = new byte[length];
-        int beforeEnd = (int) Math.min(length, ringSize - start);
+        int beforeEnd = (int) (ringSize - start);
         data.get(start, record, 0, beforeEnd);
         data.get(0, record, beforeEnd, length - beforeEnd);
-        return record;
+        return ByteBuffer.wrap(record);
     }
 
     /** Stops waiting, then drains what the kernel submitted until now. */

@@ -3,7 +3,6 @@ package lab.obi.agent.capture;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.Optional;
 import lab.obi.agent.contract.ConnectFailedRecordLayout;
 import lab.obi.agent.contract.ConnectionRecordLayout;
@@ -25,31 +24,36 @@ public final class RecordDecoder {
     private RecordDecoder() {
     }
 
-    /** Empty when the bytes cannot be a record of this layout (a kernel/agent version mismatch). */
-    public static Optional<KernelRecord> decode(byte[] bytes) {
-        if (bytes.length < RecordHeaderLayout.SIZE) {
+    /**
+     * Empty when the bytes cannot be a record of this layout (a kernel/agent version mismatch).
+     *
+     * @param record the record from index 0 to its limit, read where the kernel wrote it (the ring
+     *               buffer): everything kept is copied out, and its byte order is set to the native one
+     */
+    public static Optional<KernelRecord> decode(ByteBuffer record) {
+        if (record.limit() < RecordHeaderLayout.SIZE) {
             return Optional.empty();
         }
-        ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder());
+        ByteBuffer b = record.order(ByteOrder.nativeOrder());
         int length = b.getShort(RecordHeaderLayout.LENGTH) & 0xffff;
         int direction = b.get(RecordHeaderLayout.DIRECTION) & 0xff;
-        if (length > bytes.length || (direction != Directions.SERVER && direction != Directions.CLIENT)) {
+        if (length > b.limit() || (direction != Directions.SERVER && direction != Directions.CLIENT)) {
             return Optional.empty();
         }
         ExchangeRecord.Direction side = direction == Directions.SERVER ? ExchangeRecord.Direction.SERVER
                 : ExchangeRecord.Direction.CLIENT;
         int kind = b.get(RecordHeaderLayout.KIND) & 0xff;
         if (kind == RecordKinds.EXCHANGE && length >= ExchangeRecordLayout.REQ_HEAD) {
-            return Optional.of(exchange(bytes, b, side, length));
+            return Optional.of(exchange(b, side, length));
         }
         if (kind == RecordKinds.CONNECTION && length >= ConnectionRecordLayout.SIZE) {
-            return Optional.of(connection(bytes, b, side));
+            return Optional.of(connection(b, side));
         }
         if (kind == RecordKinds.LATE_RETRANSMIT && length >= LateRetransmitRecordLayout.SIZE) {
-            return Optional.of(lateRetransmit(bytes, b, side));
+            return Optional.of(lateRetransmit(b, side));
         }
         if (kind == RecordKinds.RESPONSE_ACKED && length >= ResponseAckedRecordLayout.SIZE) {
-            return Optional.of(responseAcked(bytes, b, side));
+            return Optional.of(responseAcked(b, side));
         }
         if (kind == RecordKinds.CONNECT_FAILED && length >= ConnectFailedRecordLayout.SIZE) {
             return Optional.of(new ConnectFailedRecord(
@@ -58,12 +62,12 @@ public final class RecordDecoder {
                     b.getInt(ConnectFailedRecordLayout.SYN_RETRANSMITS),
                     b.getLong(ConnectFailedRecordLayout.PARENT_CONN_ID),
                     b.getInt(ConnectFailedRecordLayout.PARENT_REQUEST_INDEX),
-                    owner(bytes, b, side, ConnectFailedRecordLayout.SOCKET)));
+                    owner(b, side, ConnectFailedRecordLayout.SOCKET)));
         }
         return Optional.empty();
     }
 
-    private static ExchangeRecord exchange(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side, int length) {
+    private static ExchangeRecord exchange(ByteBuffer b, ExchangeRecord.Direction side, int length) {
         int requestHeadLength = Math.min(b.getShort(ExchangeRecordLayout.REQ_HEAD_LEN) & 0xffff,
                 length - ExchangeRecordLayout.REQ_HEAD);
         int status = b.getShort(ExchangeRecordLayout.STATUS) & 0xffff;
@@ -86,20 +90,20 @@ public final class RecordDecoder {
                 b.getLong(ExchangeRecordLayout.BYTES_OUT),
                 b.getLong(ExchangeRecordLayout.RESPONSE_BYTES_AT_ABANDON),
                 b.getLong(ExchangeRecordLayout.CONTENT_LENGTH), // ~0 in the kernel is UNKNOWN_LENGTH here
-                owner(bytes, b, side, socket),
+                owner(b, side, socket),
                 b.getInt(ExchangeRecordLayout.TID),
                 b.getInt(ExchangeRecordLayout.REQUEST_INDEX),
                 b.getInt(ExchangeRecordLayout.FLAGS),
                 status,
                 b.getShort(socket + SocketLayout.FAMILY) & 0xffff,
-                bytes(bytes, ExchangeRecordLayout.RESP_HEAD, responseHeadLength),
-                bytes(bytes, ExchangeRecordLayout.REQ_HEAD, requestHeadLength),
+                bytes(b, ExchangeRecordLayout.RESP_HEAD, responseHeadLength),
+                bytes(b, ExchangeRecordLayout.REQ_HEAD, requestHeadLength),
                 b.getLong(ExchangeRecordLayout.PARENT_CONN_ID),
                 b.getInt(ExchangeRecordLayout.PARENT_REQUEST_INDEX),
                 tcpFacts(b, ExchangeRecordLayout.TCP));
     }
 
-    private static ConnectionRecord connection(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side) {
+    private static ConnectionRecord connection(ByteBuffer b, ExchangeRecord.Direction side) {
         TcpFacts tcp = tcpFacts(b, ConnectionRecordLayout.TCP);
         return new ConnectionRecord(
                 connId(b),
@@ -110,20 +114,20 @@ public final class RecordDecoder {
                 b.getInt(ConnectionRecordLayout.REQUESTS),
                 tcp.retransmits(),
                 b.getInt(ConnectionRecordLayout.FLAGS),
-                owner(bytes, b, side, ConnectionRecordLayout.SOCKET),
+                owner(b, side, ConnectionRecordLayout.SOCKET),
                 tcp);
     }
 
-    private static LateRetransmitRecord lateRetransmit(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side) {
+    private static LateRetransmitRecord lateRetransmit(ByteBuffer b, ExchangeRecord.Direction side) {
         return new LateRetransmitRecord(
                 connId(b),
                 b.getInt(LateRetransmitRecordLayout.REQUEST_INDEX),
                 b.getLong(LateRetransmitRecordLayout.AT_NS),
                 b.getInt(LateRetransmitRecordLayout.SRTT_US),
-                owner(bytes, b, side, LateRetransmitRecordLayout.SOCKET));
+                owner(b, side, LateRetransmitRecordLayout.SOCKET));
     }
 
-    private static ResponseAckedRecord responseAcked(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side) {
+    private static ResponseAckedRecord responseAcked(ByteBuffer b, ExchangeRecord.Direction side) {
         return new ResponseAckedRecord(
                 connId(b),
                 b.getInt(ResponseAckedRecordLayout.REQUEST_INDEX),
@@ -131,13 +135,18 @@ public final class RecordDecoder {
                 b.getLong(ResponseAckedRecordLayout.ACKED_NS),
                 b.getInt(ResponseAckedRecordLayout.RETRANSMITS),
                 b.getInt(ResponseAckedRecordLayout.SRTT_US),
-                owner(bytes, b, side, ResponseAckedRecordLayout.SOCKET));
+                owner(b, side, ResponseAckedRecordLayout.SOCKET));
     }
 
     private static final byte[] NO_BYTES = {};
 
-    private static byte[] bytes(byte[] bytes, int at, int length) {
-        return length == 0 ? NO_BYTES : Arrays.copyOfRange(bytes, at, at + length);
+    private static byte[] bytes(ByteBuffer b, int at, int length) {
+        if (length == 0) {
+            return NO_BYTES;
+        }
+        byte[] copy = new byte[length];
+        b.get(at, copy);
+        return copy;
     }
 
     private static long connId(ByteBuffer b) {
@@ -145,11 +154,11 @@ public final class RecordDecoder {
     }
 
     /** @param socket offset of the record's struct obi_socket */
-    private static SocketOwner owner(byte[] bytes, ByteBuffer b, ExchangeRecord.Direction side, int socket) {
-        return new SocketOwner(b.getInt(RecordHeaderLayout.PID), text(COMMS, bytes, b, socket + SocketLayout.COMM),
-                side, text(ADDRESSES, bytes, b, socket + SocketLayout.LOCAL_ADDR),
+    private static SocketOwner owner(ByteBuffer b, ExchangeRecord.Direction side, int socket) {
+        return new SocketOwner(b.getInt(RecordHeaderLayout.PID), text(COMMS, b, socket + SocketLayout.COMM),
+                side, text(ADDRESSES, b, socket + SocketLayout.LOCAL_ADDR),
                 b.getShort(socket + SocketLayout.LOCAL_PORT) & 0xffff,
-                text(ADDRESSES, bytes, b, socket + SocketLayout.PEER_ADDR),
+                text(ADDRESSES, b, socket + SocketLayout.PEER_ADDR),
                 b.getShort(socket + SocketLayout.PEER_PORT) & 0xffff);
     }
 
@@ -164,21 +173,21 @@ public final class RecordDecoder {
     private static final TextCache COMMS = new TextCache(RecordDecoder::comm);
     private static final TextCache ADDRESSES = new TextCache(RecordDecoder::address);
 
-    private static String text(TextCache cache, byte[] bytes, ByteBuffer b, int at) {
-        return cache.text(bytes, at, b.getLong(at), b.getLong(at + 8));
+    private static String text(TextCache cache, ByteBuffer b, int at) {
+        return cache.text(b, at, b.getLong(at), b.getLong(at + 8));
     }
 
     /** A process name: up to 16 bytes, NUL-terminated when shorter. */
-    private static String comm(byte[] bytes, int at) {
-        int end = at;
-        while (end < at + SocketLayout.COMM_LENGTH && bytes[end] != 0) {
-            end++;
+    private static String comm(ByteBuffer b, int at) {
+        int length = 0;
+        while (length < SocketLayout.COMM_LENGTH && b.get(at + length) != 0) {
+            length++;
         }
-        return new String(bytes, at, end - at, StandardCharsets.UTF_8);
+        return new String(bytes(b, at, length), StandardCharsets.UTF_8);
     }
 
     /** An IPv6 or v4-mapped address as people write it. */
-    private static String address(byte[] bytes, int at) {
-        return AddressText.of(Arrays.copyOfRange(bytes, at, at + SocketLayout.LOCAL_ADDR_LENGTH));
+    private static String address(ByteBuffer b, int at) {
+        return AddressText.of(bytes(b, at, SocketLayout.LOCAL_ADDR_LENGTH));
     }
 }

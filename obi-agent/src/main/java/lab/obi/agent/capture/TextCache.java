@@ -1,5 +1,6 @@
 package lab.obi.agent.capture;
 
+import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
@@ -11,7 +12,7 @@ final class TextCache {
 
     /** How a miss is decoded: the 16 bytes at {@code at}. */
     interface Decoder {
-        String decode(byte[] bytes, int at);
+        String decode(ByteBuffer record, int at);
     }
 
     private record Entry(long low, long high, String text) {
@@ -30,13 +31,13 @@ final class TextCache {
      * @param low  the first 8 of the 16 bytes at {@code at}, as a long
      * @param high the last 8
      */
-    String text(byte[] bytes, int at, long low, long high) {
+    String text(ByteBuffer record, int at, long low, long high) {
         int slot = (int) ((low ^ high) * 0x9E3779B97F4A7C15L >>> 56) & (SLOTS - 1);
         Entry cached = slots.getPlain(slot);
         if (cached != null && cached.low() == low && cached.high() == high) {
             return cached.text();
         }
-        String text = decoder.decode(bytes, at);
+        String text = decoder.decode(record, at);
         slots.setPlain(slot, new Entry(low, high, text));
         return text;
     }

@@ -13,6 +13,7 @@ import lab.obi.agent.sink.metrics.SelfStats;
 import org.jboss.logging.Logger;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -89,8 +90,8 @@ public final class Pipeline implements AutoCloseable {
         return sinks.description();
     }
 
-    /** Called on the ring-buffer thread for every record. */
-    public void accept(byte[] recordBytes) {
+    /** Called on the ring-buffer thread for every record, which it must decode before it returns. */
+    public void accept(ByteBuffer recordBytes) {
         received.increment();
         Optional<KernelRecord> record = RecordDecoder.decode(recordBytes);
         if (record.isEmpty()) {

@@ -1,5 +1,6 @@
 package lab.obi.agent.bpf;
 
+import java.nio.ByteBuffer;
 import com.sun.jna.Callback;
 import com.sun.jna.Library;
 import com.sun.jna.Memory;
@@ -71,7 +72,7 @@ class KernelStateMachineIT {
     private final LibBpf libbpf = LibBpf.load();
     private final List<KernelRecord> received = new ArrayList<>();
     private final RingBuffers.Sample collect = (context, data, size) -> {
-        received.add(RecordDecoder.decode(data.getByteArray(0, (int) size)).orElseThrow(
+        received.add(RecordDecoder.decode(ByteBuffer.wrap(data.getByteArray(0, (int) size))).orElseThrow(
                 () -> new AssertionError("a record the decoder cannot read: " + size + " bytes")));
         return 0;
     };

@@ -1,5 +1,6 @@
 package lab.obi.agent.capture;
 
+import java.nio.ByteBuffer;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
@@ -11,7 +12,7 @@ class RecordDecoderFuzzTest {
 
     @FuzzTest
     void decode(byte[] bytes) {
-        Optional<KernelRecord> record = RecordDecoder.decode(bytes);
+        Optional<KernelRecord> record = RecordDecoder.decode(ByteBuffer.wrap(bytes));
         if (record.orElse(null) instanceof ExchangeRecord exchange) {
             assertTrue(exchange.requestHead().length <= bytes.length - ExchangeRecordLayout.REQ_HEAD);
             assertTrue(exchange.responseHead().length <= ExchangeRecordLayout.RESP_HEAD_LENGTH);

@@ -75,7 +75,7 @@ class RecordDecoderTest {
     @Test
     void decodesEveryField() throws Exception {
         byte[] head = "GET / HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII);
-        ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(exchange(Directions.SERVER, head)).orElseThrow();
+        ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(ByteBuffer.wrap(exchange(Directions.SERVER, head))).orElseThrow();
         assertEquals(7, r.connId());
         assertEquals(1_000, r.startNs());
         assertEquals(5_000, r.endNs());
@@ -100,7 +100,7 @@ class RecordDecoderTest {
     void theResponseHeadComesWhenTheKernelCouldNotReadTheStatus() {
         byte[] bytes = exchange(Directions.SERVER, "GET / HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII));
         ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder()).putShort(ExchangeRecordLayout.STATUS, (short) 0);
-        ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(bytes).orElseThrow();
+        ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(ByteBuffer.wrap(bytes)).orElseThrow();
         assertEquals("HTTP/1.1 503", new String(r.responseHead(), StandardCharsets.US_ASCII));
     }
 
@@ -112,7 +112,7 @@ class RecordDecoderTest {
             b.put(ExchangeRecordLayout.SOCKET + SocketLayout.PEER_ADDR + 14, (byte) (i >> 8));
             b.put(ExchangeRecordLayout.SOCKET + SocketLayout.PEER_ADDR + 15, (byte) i);
             b.put(ExchangeRecordLayout.SOCKET + SocketLayout.COMM, ("w" + i + "\0").getBytes(StandardCharsets.US_ASCII));
-            SocketOwner owner = ((ExchangeRecord) RecordDecoder.decode(bytes).orElseThrow()).owner();
+            SocketOwner owner = ((ExchangeRecord) RecordDecoder.decode(ByteBuffer.wrap(bytes)).orElseThrow()).owner();
             assertEquals("127.0." + (i >> 8) + "." + (i & 0xff), owner.peerAddress());
             assertEquals("w" + i, owner.comm());
         }
@@ -120,19 +120,19 @@ class RecordDecoderTest {
 
     @Test
     void rejectsShortOrForeignRecords() {
-        assertTrue(RecordDecoder.decode(new byte[10]).isEmpty(), "shorter than the header");
-        assertTrue(RecordDecoder.decode(exchange(9, new byte[0])).isEmpty(), "unknown direction");
+        assertTrue(RecordDecoder.decode(ByteBuffer.wrap(new byte[10])).isEmpty(), "shorter than the header");
+        assertTrue(RecordDecoder.decode(ByteBuffer.wrap(exchange(9, new byte[0]))).isEmpty(), "unknown direction");
         byte[] unknownKind = exchange(Directions.SERVER, new byte[0]);
         unknownKind[RecordHeaderLayout.KIND] = 9;
-        assertTrue(RecordDecoder.decode(unknownKind).isEmpty(), "unknown kind");
+        assertTrue(RecordDecoder.decode(ByteBuffer.wrap(unknownKind)).isEmpty(), "unknown kind");
         byte[] cut = new byte[ConnectionRecordLayout.SIZE - 1];
         System.arraycopy(connection(), 0, cut, 0, cut.length);
         ByteBuffer.wrap(cut).order(ByteOrder.nativeOrder()).putShort(RecordHeaderLayout.LENGTH, (short) cut.length);
-        assertTrue(RecordDecoder.decode(cut).isEmpty(), "shorter than its kind");
+        assertTrue(RecordDecoder.decode(ByteBuffer.wrap(cut)).isEmpty(), "shorter than its kind");
         byte[] claimsMore = exchange(Directions.SERVER, new byte[0]);
         ByteBuffer.wrap(claimsMore).order(ByteOrder.nativeOrder()).putShort(RecordHeaderLayout.LENGTH,
                 (short) (claimsMore.length + 1));
-        assertTrue(RecordDecoder.decode(claimsMore).isEmpty(), "longer than the bytes it came in");
+        assertTrue(RecordDecoder.decode(ByteBuffer.wrap(claimsMore)).isEmpty(), "longer than the bytes it came in");
     }
 
     private static byte[] connection() {
@@ -149,7 +149,7 @@ class RecordDecoderTest {
 
     @Test
     void decodesAConnectionRecord() throws Exception {
-        KernelRecord decoded = RecordDecoder.decode(connection()).orElseThrow();
+        KernelRecord decoded = RecordDecoder.decode(ByteBuffer.wrap(connection())).orElseThrow();
         ConnectionRecord c = assertInstanceOf(ConnectionRecord.class, decoded);
         assertEquals(7, c.connId());
         assertEquals(1_000, c.startNs());
@@ -174,7 +174,7 @@ class RecordDecoderTest {
         b.putLong(LateRetransmitRecordLayout.AT_NS, 2_000);
         b.putInt(LateRetransmitRecordLayout.REQUEST_INDEX, 3);
         b.putInt(LateRetransmitRecordLayout.SRTT_US, 321);
-        LateRetransmitRecord r = assertInstanceOf(LateRetransmitRecord.class, RecordDecoder.decode(b.array()).orElseThrow());
+        LateRetransmitRecord r = assertInstanceOf(LateRetransmitRecord.class, RecordDecoder.decode(ByteBuffer.wrap(b.array())).orElseThrow());
         assertEquals(7, r.connId());
         assertEquals(3, r.requestIndex(), "the exchange whose record went out before");
         assertEquals(2_000, r.atNs());
@@ -187,7 +187,7 @@ class RecordDecoderTest {
     void clampsAClaimedHeadLengthToTheBytesPresent() {
         byte[] bytes = exchange(Directions.CLIENT, "GET".getBytes(StandardCharsets.US_ASCII));
         ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder()).putShort(ExchangeRecordLayout.REQ_HEAD_LEN, (short) 1000);
-        ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(bytes).orElseThrow();
+        ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(ByteBuffer.wrap(bytes)).orElseThrow();
         assertEquals(3, r.requestHead().length);
         assertEquals(ExchangeRecord.Direction.CLIENT, r.owner().direction());
     }
