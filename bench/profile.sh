@@ -10,7 +10,9 @@ jar=obi-agent/target/quarkus-app/quarkus-run.jar
 [[ $(id -u) -eq 0 ]] || { echo "run as root" >&2; exit 1; }
 [[ -f $jar ]] || { echo "$jar missing: make build" >&2; exit 1; }
 work=$(mktemp -d /tmp/obi-profile.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+metrics_port=$(free_port) # the endpoint on, as in the bench: recording the metrics is part of the cost
 cleanup() { kill "${agent:-}" 2>/dev/null || true; [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true; }
 trap cleanup EXIT
 mkdir -p "$work/www" "$work/tmp" && echo "hello from obi-lab" >"$work/www/index.html"
@@ -23,7 +25,7 @@ http { access_log off; keepalive_requests 1000000; client_body_temp_path $work/t
 CONF
 nginx -p "$work" -c "$work/nginx.conf"
 java @obi-agent/jvm.options -XX:StartFlightRecording=filename="$work/agent.jfr",settings=profile \
-  -Dobi.request-log.path="$work/requests.jsonl" -Dobi.metrics.prometheus.enabled=false \
+  -Dobi.request-log.path="$work/requests.jsonl" -Dobi.metrics.prometheus.port="$metrics_port" \
   -Dobi.health.port=0 -Dobi.stats-interval=0 -jar "$jar" 2>"$work/agent.log" &
 agent=$!
 until grep -q "obi-agent capturing" "$work/agent.log"; do sleep 0.2; done
