@@ -14,16 +14,25 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Sends spans in batches on its own thread. The queue is bounded: a Collector that is down or slow
- * costs dropped spans (counted), never the agent's memory or the capture's pace.
+ * costs dropped spans (counted), never the agent's memory or the capture's pace. A batch waits to
+ * fill, up to {@link #FILL_WAIT_MS}: exported as soon as they came, spans went in requests of a few
+ * dozen at saturation, and each request costs this thread, the gRPC client's threads and the
+ * Collector about as much as its spans.
  */
 final class SpanExport implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(SpanExport.class);
     private static final int MAX_BATCH = 512;
     private static final long EXPORT_TIMEOUT_S = 10;
+    /** A span waits at most this long for its batch to fill: what a trace's arrival in Jaeger is late by. */
+    private static final long FILL_WAIT_MS = 1000;
+    /** How often a filling batch is looked at: a full batch waits at most this long. */
+    private static final long FILL_CHECK_MS = 10;
 
     private final SpanExporter exporter;
     private final BlockingQueue<SpanData> queue;
+    /** Spans queued that make a batch worth sending: half the queue at most, so that waiting never drops. */
+    private final int fullBatch;
     private final Thread thread = new Thread(this::run, "obi-span-export");
     private final LongAdder exported = new LongAdder();
     private final LongAdder dropped = new LongAdder();
@@ -34,6 +43,7 @@ final class SpanExport implements AutoCloseable {
     SpanExport(SpanExporter exporter, int queueCapacity) {
         this.exporter = exporter;
         this.queue = new ArrayBlockingQueue<>(queueCapacity);
+        this.fullBatch = Math.max(1, Math.min(MAX_BATCH, queueCapacity / 2));
         thread.setDaemon(true);
         thread.start();
     }
@@ -68,6 +78,7 @@ final class SpanExport implements AutoCloseable {
                 if (first == null) {
                     continue;
                 }
+                waitToFill();
                 batch.add(first);
                 queue.drainTo(batch, MAX_BATCH - 1);
                 export(batch);
@@ -76,6 +87,14 @@ final class SpanExport implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 return;
             }
+        }
+    }
+
+    /** Until a batch is queued, the wait is over or the export is closing. */
+    private void waitToFill() throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(FILL_WAIT_MS);
+        while (running && queue.size() + 1 < fullBatch && System.nanoTime() < deadline) {
+            Thread.sleep(FILL_CHECK_MS);
         }
     }
 

@@ -14,6 +14,7 @@ import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
 import java.util.Collection;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import lab.obi.agent.assembly.SpanIdentities;
@@ -151,6 +152,49 @@ class OtlpSpansSinkTest {
         oneSlot.close();
         assertEquals(2, oneSlot.exported());
         assertEquals(0, oneSlot.failed());
+    }
+
+    @Test
+    void spansComingFastGoInFullBatchesAndALoneSpanStillGoes() throws InterruptedException {
+        List<Integer> batches = new CopyOnWriteArrayList<>();
+        SpanExporter counting = new SpanExporter() {
+            @Override
+            public CompletableResultCode export(Collection<SpanData> spans) {
+                batches.add(spans.size());
+                return CompletableResultCode.ofSuccess();
+            }
+
+            @Override
+            public CompletableResultCode flush() {
+                return CompletableResultCode.ofSuccess();
+            }
+
+            @Override
+            public CompletableResultCode shutdown() {
+                return CompletableResultCode.ofSuccess();
+            }
+        };
+        OtlpSpansSink batching = new OtlpSpansSink(counting, 64, new ProcessResources("node-1"));
+        ExchangeReport report = TestReports.traced(TestReports.exchange(TestReports.SERVER, "/", 200));
+        for (int i = 0; i < 40; i++) {
+            batching.exchange(report);
+        }
+        awaitExported(batching, 40);
+        assertTrue(batches.get(0) >= 32, "half the queue makes a batch, the first span waited for it: " + batches);
+
+        batching.exchange(report);
+        awaitExported(batching, 41);
+        assertEquals(1, batches.get(batches.size() - 1), "a lone span goes after a wait, without a close");
+        batching.close();
+        assertEquals(0, batching.queueFull());
+    }
+
+    private static void awaitExported(OtlpSpansSink sink, long spans) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (sink.exported() < spans && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(spans, sink.exported());
     }
 
     @Test
