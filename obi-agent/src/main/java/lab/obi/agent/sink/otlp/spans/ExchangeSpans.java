@@ -219,21 +219,21 @@ final class ExchangeSpans {
 
     private static Attributes attributes(HttpExchange e, boolean server, String errorType, SlowCause slowCause) {
         ObservedSocket socket = e.socket();
-        AttributesBuilder a = Attributes.builder();
-        putIfPresent(a, SemanticConventions.METHOD, e.method());
-        putIfPresent(a, SemanticConventions.ROUTE, e.route());
+        SpanAttributes.Builder a = new SpanAttributes.Builder();
+        a.put(SemanticConventions.METHOD, e.method());
+        a.put(SemanticConventions.ROUTE, e.route());
         if (e.status() != null) {
             a.put(SemanticConventions.STATUS, e.status().longValue());
         }
-        putIfPresent(a, SemanticConventions.ERROR_TYPE, errorType);
-        putIfPresent(a, USER_AGENT, e.userAgent());
+        a.put(SemanticConventions.ERROR_TYPE, errorType);
+        a.put(USER_AGENT, e.userAgent());
         a.put(SemanticConventions.URL_SCHEME, SemanticConventions.scheme(e));
         if (e.httpVersion() != null) {
             a.put(SemanticConventions.PROTOCOL_NAME, "http");
             a.put(SemanticConventions.PROTOCOL_VERSION, e.httpVersion());
         }
         if (server) {
-            putIfPresent(a, SemanticConventions.SERVER_ADDRESS, e.host());
+            a.put(SemanticConventions.SERVER_ADDRESS, e.host());
             a.put(SemanticConventions.SERVER_PORT, socket.localPort());
             a.put(SemanticConventions.CLIENT_ADDRESS, socket.peerAddress());
             a.put(CLIENT_PORT, socket.peerPort());
@@ -277,11 +277,5 @@ final class ExchangeSpans {
             a.put(SLOW_CAUSE, slowCause.wireName());
         }
         return a.build();
-    }
-
-    private static <T> void putIfPresent(AttributesBuilder a, AttributeKey<T> key, T value) {
-        if (value != null) {
-            a.put(key, value);
-        }
     }
 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
@@ -78,6 +79,8 @@ class OtlpSpansSinkTest {
         assertEquals(2L, span.getAttributes().get(AttributeKey.longKey("obi.tcp.retransmits")));
         assertEquals(List.of("veth1"),
                 span.getAttributes().get(AttributeKey.stringArrayKey("obi.network.interface.outages")));
+        assertEquals(span.getAttributes().size(), Attributes.builder().putAll(span.getAttributes()).build().size(),
+                "each key once: the SDK's builder would have dropped a repeated one");
 
         assertEquals(List.of("obi.network.interface.down", "obi.network.interface.up", "obi.tcp.retransmit",
                 "obi.tcp.retransmit", "obi.tcp.reset", "obi.abandoned"),
