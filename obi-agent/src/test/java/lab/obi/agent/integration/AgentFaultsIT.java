@@ -187,18 +187,8 @@ class AgentFaultsIT {
     @Test
     @Order(3)
     void aRestartedAgentPicksUpKeepAliveConnectionsOlderThanItself() throws Exception {
-        // Connections opened and closed all through the start: one tracked before the close's
-        // program was attached would lose its close (close_missed, 8 and 15 in 2 of 3 such starts
-        // when the syscall programs were attached first).
-        Process churn = lab.start("wrk-churn", "wrk", "-t2", "-c32", "-d" + CHURN.toSeconds() + "s",
-                "-H", "Connection: close", local + "/local");
         lab.startAgent(Map.of("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + collector.grpcPort,
                 "OTEL_METRIC_EXPORT_INTERVAL", "60000"), "-Dobi.request-log.path=" + requestLog);
-        assertTrue(churn.waitFor(30, TimeUnit.SECONDS));
-        Thread.sleep(CLOSE_MISSED_SCAN.toMillis()); // the scan finishes an unseen close after 1 s
-        Wrk churned = Wrk.parse(Files.readString(lab.log("wrk-churn")));
-        assertEquals(0.0, lab.agentMetric(dropped("close_missed")),
-                "no close missed while the agent started under " + churned.requests() + " short connections");
         Map<Integer, Socket> byPort = new HashMap<>();
         for (int i = 0; i < olderThanTheAgent.size(); i++) {
             Socket s = olderThanTheAgent.get(i);
@@ -221,8 +211,6 @@ class AgentFaultsIT {
         JsonNode fresh = awaitLog(requestLog, e -> server(e) && "/fresh/{id}".equals(e.path("route").asText()), 1).get(0);
         assertTrue(fresh.path("new_connection").asBoolean() && fresh.path("connection_age_ns").asLong() > 0,
                 "a connection opened after the start is new and has an age: " + fresh);
-        figures.add("restart after SIGKILL", "connections opened and closed during the start (wrk, Connection: close),"
-                + " closes missed", churned.requests() + ", 0", "0 missed");
         figures.add("restart after SIGKILL", "keep-alive connections opened before it, their next request reported",
                 KEEP_ALIVE_CONNECTIONS + " of " + KEEP_ALIVE_CONNECTIONS
                         + " (request_index 1, new_connection false, no connection_age_ns)", "all");
@@ -412,6 +400,30 @@ class AgentFaultsIT {
             lab.stopAgent();
             Lab.shQuiet("umount", "-l", disk.toString()); // the new disk
             Lab.shQuiet("umount", "-l", disk.toString()); // the read-only one under it
+        }
+    }
+
+    /**
+     * Connections opened and closed all through the agent's start: one tracked before the close's
+     * program was attached would lose its close (close_missed: 84 in this test when the syscall
+     * programs were attached first). Last, on its own agent: its traffic must not count in the others.
+     */
+    @Test
+    @Order(8)
+    void anAgentStartedUnderConnectionChurnMissesNoClose() throws Exception {
+        Process churn = lab.start("wrk-churn", "wrk", "-t2", "-c32", "-d" + CHURN.toSeconds() + "s",
+                "-H", "Connection: close", local + "/local");
+        try {
+            lab.startAgent("-Dobi.request-log.enabled=false");
+            assertTrue(churn.waitFor(30, TimeUnit.SECONDS));
+            Thread.sleep(CLOSE_MISSED_SCAN.toMillis());
+            Wrk churned = Wrk.parse(Files.readString(lab.log("wrk-churn")));
+            assertEquals(0.0, lab.agentMetric(dropped("close_missed")),
+                    "no close missed while the agent started under " + churned.requests() + " short connections");
+            figures.add("agent started under wrk -c32 with Connection: close", "connections, closes missed",
+                    churned.requests() + ", 0", "0 missed");
+        } finally {
+            lab.stopAgent();
         }
     }
 
