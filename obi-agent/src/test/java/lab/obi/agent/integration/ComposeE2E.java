@@ -134,10 +134,8 @@ class ComposeE2E {
         // 20 s after the outage (requests stuck in it finish or are given up by then).
         long during = outageOverSeconds + 20;
         String window = "[" + (during - incidentSeconds) + "s]";
-        double abandonedB = prometheus.value("sum(increase(obi_http_abandoned_total{" + LB_B + ",obi_direction=\"server\"}"
-                + window + "))", during);
-        double abandonedA = prometheus.value("sum(increase(obi_http_abandoned_total{" + LB_A + ",obi_direction=\"server\"}"
-                + window + "))", during);
+        double abandonedB = rise("obi_http_abandoned_total{" + LB_B + ",obi_direction=\"server\"}", during);
+        double abandonedA = rise("obi_http_abandoned_total{" + LB_A + ",obi_direction=\"server\"}", during);
         double p99B = p99(LB_B, during, window);
         double p99A = p99(LB_A, during, window);
         double p99BBefore = p99(LB_B, incidentSeconds - 1, "[30s]");
@@ -149,12 +147,8 @@ class ComposeE2E {
         assertTrue(p99B > 1.0 && p99B > 2 * p99BBefore, () -> "cloud B's p99 rose: " + p99BBefore + " -> " + p99B
                 + "; cloud B's requests by duration bucket and status over the incident: " + incidentBuckets());
         assertTrue(p99A < p99B / 2, "cloud A's p99 stayed low: " + p99A + " (cloud B " + p99B + ")");
-        // This series is born with the incident's first HTTPS 499s, often all in one scrape, and
-        // increase() cannot count a series' first value: the count at the end less the count before.
-        String httpsAbandons = "sum(http_server_request_duration_seconds_count{" + LB_B
-                + ",url_scheme=\"https\",http_response_status_code=\"499\"})";
-        double overHttps = prometheus.value(httpsAbandons, endSeconds)
-                - prometheus.value(httpsAbandons, incidentSeconds - 1);
+        double overHttps = rise("http_server_request_duration_seconds_count{" + LB_B
+                + ",url_scheme=\"https\",http_response_status_code=\"499\"}", endSeconds);
         progress(String.format("incident: 499s of cloud B seen on the load balancer's TLS side: %.0f", overHttps));
         assertTrue(overHttps >= 1, "the mobile clients, over HTTPS, gave up on cloud B: " + overHttps);
     }
@@ -314,6 +308,15 @@ class ComposeE2E {
             // a process that exited meanwhile listens no more
         }
         return null;
+    }
+
+    /**
+     * How much the counters rose from just before the incident: the count then less the count
+     * before. Their series are often born with the incident's first abandons, all in one scrape, and
+     * increase() cannot count a series' first value (and extrapolates over a short window).
+     */
+    private double rise(String counters, long at) throws Exception {
+        return prometheus.value("sum(" + counters + ")", at) - prometheus.value("sum(" + counters + ")", incidentSeconds - 1);
     }
 
     private double p99(String selector, long at, String window) throws Exception {
