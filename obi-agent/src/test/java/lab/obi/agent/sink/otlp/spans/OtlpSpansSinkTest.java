@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import lab.obi.agent.assembly.SpanIdentities;
 import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.report.ConnectionSummary;
@@ -33,22 +34,7 @@ class OtlpSpansSinkTest {
     private final InMemorySpanExporter exported = InMemorySpanExporter.create();
 
     /** Keeps what was exported when the sink shuts its exporter down (the in-memory one would forget it). */
-    private final SpanExporter keeping = new SpanExporter() {
-        @Override
-        public CompletableResultCode export(Collection<SpanData> spans) {
-            return exported.export(spans);
-        }
-
-        @Override
-        public CompletableResultCode flush() {
-            return CompletableResultCode.ofSuccess();
-        }
-
-        @Override
-        public CompletableResultCode shutdown() {
-            return CompletableResultCode.ofSuccess();
-        }
-    };
+    private final SpanExporter keeping = exporter(exported::export);
 
     private final OtlpSpansSink sink = new OtlpSpansSink(keeping, 16, new ProcessResources("node-1"));
 
@@ -121,28 +107,15 @@ class OtlpSpansSinkTest {
     void aSlowEndpointCostsDroppedSpansNeverMemory() throws InterruptedException {
         CountDownLatch exporting = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        SpanExporter slow = new SpanExporter() {
-            @Override
-            public CompletableResultCode export(Collection<SpanData> spans) {
-                exporting.countDown();
-                try {
-                    release.await(10, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                return CompletableResultCode.ofSuccess();
+        SpanExporter slow = exporter(spans -> {
+            exporting.countDown();
+            try {
+                release.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
-
-            @Override
-            public CompletableResultCode flush() {
-                return CompletableResultCode.ofSuccess();
-            }
-
-            @Override
-            public CompletableResultCode shutdown() {
-                return CompletableResultCode.ofSuccess();
-            }
-        };
+            return CompletableResultCode.ofSuccess();
+        });
         OtlpSpansSink oneSlot = new OtlpSpansSink(slow, 1, new ProcessResources("node-1"));
         ExchangeReport report = TestReports.traced(TestReports.exchange(TestReports.SERVER, "/", 200));
         oneSlot.exchange(report);
@@ -160,23 +133,10 @@ class OtlpSpansSinkTest {
     @Test
     void spansComingFastGoInFullBatchesAndALoneSpanStillGoes() throws InterruptedException {
         List<Integer> batches = new CopyOnWriteArrayList<>();
-        SpanExporter counting = new SpanExporter() {
-            @Override
-            public CompletableResultCode export(Collection<SpanData> spans) {
-                batches.add(spans.size());
-                return CompletableResultCode.ofSuccess();
-            }
-
-            @Override
-            public CompletableResultCode flush() {
-                return CompletableResultCode.ofSuccess();
-            }
-
-            @Override
-            public CompletableResultCode shutdown() {
-                return CompletableResultCode.ofSuccess();
-            }
-        };
+        SpanExporter counting = exporter(spans -> {
+            batches.add(spans.size());
+            return CompletableResultCode.ofSuccess();
+        });
         OtlpSpansSink batching = new OtlpSpansSink(counting, 64, new ProcessResources("node-1"));
         ExchangeReport report = TestReports.traced(TestReports.exchange(TestReports.SERVER, "/", 200));
         for (int i = 0; i < 40; i++) {
@@ -208,5 +168,25 @@ class OtlpSpansSinkTest {
         assertEquals(SpanKind.CLIENT, span.getKind());
         assertEquals(SpanContext.getInvalid(), span.getParentSpanContext());
         assertEquals("10.0.0.3", span.getAttributes().get(AttributeKey.stringKey("server.address")));
+    }
+
+    /** An exporter that exports with the given function, and has nothing to flush or shut down. */
+    private static SpanExporter exporter(Function<Collection<SpanData>, CompletableResultCode> export) {
+        return new SpanExporter() {
+            @Override
+            public CompletableResultCode export(Collection<SpanData> spans) {
+                return export.apply(spans);
+            }
+
+            @Override
+            public CompletableResultCode flush() {
+                return CompletableResultCode.ofSuccess();
+            }
+
+            @Override
+            public CompletableResultCode shutdown() {
+                return CompletableResultCode.ofSuccess();
+            }
+        };
     }
 }
