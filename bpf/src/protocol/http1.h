@@ -24,14 +24,20 @@ static long scan_head(__u32 w, struct head_scan *s)
 	return scan_head_word(w, s);
 }
 
-/* A response's first bytes, as many as the head scan takes, into the per-CPU scan buffer: how many (0: not read). */
-static __always_inline __u32 http1_read_head(const struct io_chunk *c)
+/* This CPU's scan buffer, where a response's head is read and scanned. */
+static __always_inline struct head_bytes *scan_buffer(void)
 {
 	__u32 zero = 0;
-	struct head_bytes *buf = bpf_map_lookup_elem(&scan_scratch, &zero);
+
+	return bpf_map_lookup_elem(&scan_scratch, &zero);
+}
+
+/* A response's first bytes, as many as the head scan takes, into buf: how many (0: not read). */
+static __always_inline __u32 http1_read_head(struct head_bytes *buf, const struct io_chunk *c)
+{
 	__u32 n = c->data_len < OBI_HEAD_SCAN_MAX ? c->data_len : OBI_HEAD_SCAN_MAX;
 
-	if (!buf || !c->data || !n)
+	if (!c->data || !n)
 		return 0;
 	n &= OBI_HEAD_SCAN_MAX * 2 - 1;
 	if (n > OBI_HEAD_SCAN_MAX)
@@ -48,11 +54,10 @@ static __always_inline __u32 http1_read_head(const struct io_chunk *c)
  */
 static __always_inline __u32 http1_read_head_and_peek(const struct io_chunk *c, __u8 peek[PEEK_LEN])
 {
-	__u32 zero = 0;
-	__u32 n = http1_read_head(c);
-	struct head_bytes *buf = bpf_map_lookup_elem(&scan_scratch, &zero);
+	struct head_bytes *buf = scan_buffer();
+	__u32 n = buf ? http1_read_head(buf, c) : 0;
 
-	if (!n || !buf)
+	if (!n)
 		return 0;
 	__builtin_memcpy(peek, buf->data, PEEK_LEN);
 	for (__u32 k = 0; k < PEEK_LEN; k++)
@@ -83,14 +88,13 @@ static __always_inline void keep_response_head(struct conn_state *st, const stru
  */
 __noinline int http1_begin_response(struct conn_state *st, const struct io_chunk *c, __u16 code, __u64 now, __u32 n)
 {
-	__u32 zero = 0;
 	struct head_scan s = {};
 
 	if (!st || !c)
 		return 0; /* the verifier takes a global function's pointer arguments as possibly null */
-	if (!n)
-		n = http1_read_head(c);
-	struct head_bytes *buf = bpf_map_lookup_elem(&scan_scratch, &zero);
+	struct head_bytes *buf = scan_buffer();
+	if (buf && !n)
+		n = http1_read_head(buf, c);
 	if (!n || !buf) {
 		count(OBI_C_READ_FAULT);
 		return 0;
