@@ -11,6 +11,7 @@
 #include "maps.h"
 #include "conn.h"
 #include "io_chunk.h"
+#include "thread_io.h"
 #include "sock.h"
 #include "handshake.h"
 #include "records.h"
@@ -133,7 +134,8 @@ static __always_inline void response_complete(struct conn_state *st)
 
 static __always_inline void peek_bytes(__u8 peek[PEEK_LEN], const struct io_chunk *c)
 {
-	__u32 n = c->data_len;
+	/* the bound goes through a register of its own: clang would pass the helper the untruncated 64 bits */
+	__u32 n = verifier_bound(c->data_len < PEEK_LEN ? c->data_len : PEEK_LEN, PEEK_LEN * 2 - 1);
 
 	if (n > PEEK_LEN)
 		n = PEEK_LEN;
@@ -217,6 +219,114 @@ static __always_inline void start_pipelined(struct conn_state *st)
 	st->rec.flags |= OBI_F_PIPELINED;
 }
 
+/* Where a call's iovecs are (IO_IOV, IO_MSG): 0 when they cannot be read. */
+static __always_inline int call_iovecs(const struct io_args *a, __u64 *iov_ptr, __u64 *iov_cnt)
+{
+	*iov_ptr = a->ptr;
+	*iov_cnt = a->len;
+	if (a->kind == IO_MSG) {
+		struct user_msghdr msg = {};
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)a->ptr))
+			return 0;
+		*iov_ptr = (__u64)msg.msg_iov;
+		*iov_cnt = msg.msg_iovlen;
+	}
+	return *iov_cnt != 0;
+}
+
+/* At a write's entry, nothing moved yet: its first buffer whole, the end of a single one. */
+static __always_inline void resolve_first_buffer(const struct io_args *a, struct io_chunk *c)
+{
+	__u64 iov_ptr, iov_cnt;
+	struct iovec iov = {};
+
+	if (a->kind == IO_BUF) {
+		c->data = (const __u8 *)a->ptr;
+		c->data_len = a->len;
+		c->tail_end = (const __u8 *)a->ptr + a->len;
+		return;
+	}
+	if (!call_iovecs(a, &iov_ptr, &iov_cnt) || bpf_probe_read_user(&iov, sizeof(iov), (void *)iov_ptr))
+		return;
+	c->data = iov.iov_base;
+	c->data_len = iov.iov_len;
+	if (iov_cnt == 1)
+		c->tail_end = (const __u8 *)iov.iov_base + iov.iov_len;
+}
+
+/*
+ * A write that begins a request, at its entry. Once its bytes are in the socket the server can
+ * answer, and a client that reads on another thread (the JDK's HttpClient) can read the answer
+ * before this write's exit runs: begun at the exit, the request would come after its own answer.
+ * Its first buffer is whole at the entry; the exit adds what moved (finish_entry_request).
+ * Returns 1 and fills *out when it began one. A global function, like on_data.
+ */
+__noinline int on_request_write_entry(const struct io_args *a, struct entry_request *out)
+{
+	if (!a || !out)
+		return 0;
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &a->sk);
+	struct io_chunk c = {.sk = a->sk, .socket_ino = a->socket_ino};
+	__u8 peek[PEEK_LEN] = {};
+
+	/*
+	 * Only where on_data would begin a request from these bytes: between exchanges, or a client's
+	 * next request while its last answer had no framing the kernel could follow (a head split
+	 * across reads). The rest waits for the exit.
+	 */
+	if (st && (is_stale(st, a->socket_ino) || st->tls ||
+		   !(st->phase == PHASE_IDLE || st->phase == PHASE_AWAIT_CLOSE ||
+		     (st->phase == PHASE_RESPONSE && st->rec.header.direction == OBI_DIR_CLIENT))))
+		return 0;
+	resolve_first_buffer(a, &c);
+	peek_bytes(peek, &c);
+	if (!looks_like_request(peek))
+		return 0;
+	if (!st) {
+		st = track_connection(a->sk, a->socket_ino);
+		if (!st)
+			return 0;
+	}
+	if (st->phase != PHASE_IDLE)
+		emit(st, OBI_F_NEXT_REQUEST);
+	__u64 now = bpf_ktime_get_ns();
+	http1_note_request_tail(st, &c, begin_request(st, &c, peek, now));
+	st->last_request_ns = now;
+	st->rec.bytes_out += c.data_len;
+	out->conn_id = st->rec.header.conn_id;
+	out->request_index = st->rec.request_index;
+	out->counted = c.data_len;
+	return 1;
+}
+
+/* The exit of a write whose entry began the exchange: what it moved, while that exchange is open. */
+static __always_inline void finish_entry_request(struct conn_state *st, const struct io_chunk *c, __u64 now)
+{
+	if (!st || st->rec.header.conn_id != c->begun.conn_id)
+		return; /* the connection ended meanwhile */
+	st->conn_bytes[0] += c->total;
+	if (st->rec.request_index != c->begun.request_index || !exchange_begun(st))
+		return; /* answered before this exit: its record went out with the bytes counted at the entry */
+	st->rec.bytes_out += c->total - c->begun.counted;
+	if (st->phase != PHASE_REQUEST)
+		return;
+	st->rec.request_end_ns = now;
+	st->last_request_ns = now;
+	http1_note_request_tail(st, c, 0);
+}
+
+/* A write whose entry began an exchange and that moved nothing (EAGAIN, EINTR): its request is still to come. */
+static __always_inline void undo_entry_request(__u64 sk, const struct entry_request *begun)
+{
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
+
+	if (!st || st->rec.header.conn_id != begun->conn_id || st->rec.request_index != begun->request_index ||
+	    st->phase != PHASE_REQUEST)
+		return;
+	st->rec.request_index -= 1;
+	reset_exchange(st);
+}
+
 /*
  * A global function, not inlined: the verifier checks it once per program, from no state of its
  * caller, instead of each inlined copy along every path of the hook that leads to it (the
@@ -236,6 +346,10 @@ __noinline int on_data(const struct io_chunk *c, __u64 now)
 		st = 0;
 	}
 
+	if (c->begun.conn_id) {
+		finish_entry_request(st, c, now);
+		return 0;
+	}
 	if (st && st->tls && !c->tls)
 		return 0; /* TLS records: their plaintext comes from the OpenSSL calls */
 	if (st && st->phase == PHASE_GIVEN_UP) {

@@ -35,8 +35,7 @@ struct {
 /* The first buffer of a call and, for vectored writes, where the moved bytes end. */
 static __always_inline void resolve_buffers(const struct io_args *a, __u64 moved, struct io_chunk *c)
 {
-	__u64 iov_ptr = a->ptr;
-	__u64 iov_cnt = a->len;
+	__u64 iov_ptr, iov_cnt;
 
 	if (a->kind == IO_SENDFILE)
 		return;
@@ -46,15 +45,8 @@ static __always_inline void resolve_buffers(const struct io_args *a, __u64 moved
 		c->tail_end = (const __u8 *)a->ptr + moved;
 		return;
 	}
-	if (a->kind == IO_MSG) {
-		struct user_msghdr msg = {};
-		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)a->ptr))
-			return;
-		iov_ptr = (__u64)msg.msg_iov;
-		iov_cnt = msg.msg_iovlen;
-	}
 	struct iovec iov = {};
-	if (!iov_cnt || bpf_probe_read_user(&iov, sizeof(iov), (void *)iov_ptr))
+	if (!call_iovecs(a, &iov_ptr, &iov_cnt) || bpf_probe_read_user(&iov, sizeof(iov), (void *)iov_ptr))
 		return;
 	c->data = iov.iov_base;
 	c->data_len = moved < iov.iov_len ? moved : iov.iov_len;
@@ -100,6 +92,9 @@ static __always_inline void io_begin(const struct io_args *call)
 		struct ssl_key key = ssl_key_of(t->ssl.ssl);
 		bpf_map_update_elem(&ssl_sockets, &key, &call->sk, BPF_ANY);
 	}
+	struct entry_request begun = {};
+	if (!call->in && !t->call.ciphertext && call->kind != IO_SENDFILE && on_request_write_entry(call, &begun))
+		t->call.begun = begun;
 }
 
 static __always_inline void fold_io(const struct io_args *a, long ret)
@@ -109,6 +104,8 @@ static __always_inline void fold_io(const struct io_args *a, long ret)
 	if (ret <= 0) {
 		if (!a->in && (ret == -OBI_EPIPE || ret == -OBI_ECONNRESET))
 			on_write_error(a->sk, now);
+		else if (a->begun.conn_id)
+			undo_entry_request(a->sk, &a->begun);
 		return;
 	}
 	if (a->ciphertext)
@@ -117,6 +114,7 @@ static __always_inline void fold_io(const struct io_args *a, long ret)
 		.sk = a->sk,
 		.socket_ino = a->socket_ino,
 		.total = ret,
+		.begun = a->begun,
 		.in = a->in,
 	};
 	resolve_buffers(a, ret, &c);

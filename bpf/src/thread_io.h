@@ -8,6 +8,7 @@
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "io_chunk.h"
 
 /* A thread's server exchange: the parent of client calls the same thread makes meanwhile. */
 struct thread_server {
@@ -30,6 +31,7 @@ struct io_args {
 	__u64 socket_ino; /* the inode number of sk's socket, from the descriptor's file (0: unknown) */
 	__u64 ptr;
 	__u64 len; /* buffer length or iovec count */
+	struct entry_request begun; /* a write whose entry began an exchange */
 	__s32 syscall_nr;
 	__u8 kind;
 	__u8 in;
