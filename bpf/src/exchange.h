@@ -429,8 +429,10 @@ __noinline int on_data(const struct io_chunk *c, __u64 now)
 	}
 	if (code && st->phase == PHASE_REQUEST)
 		http1_begin_response(st, c, code, now, head_len);
-	else if (st->phase == PHASE_REQUEST)
+	else if (st->phase == PHASE_REQUEST || (st->phase == PHASE_RESPONSE && !st->rec.status)) {
 		st->phase = PHASE_RESPONSE; /* bytes back without a status line: not ours to frame */
+		http1_keep_unframed_head(st, c);
+	}
 	add_bytes(st, c);
 	st->rec.end_ns = now;
 

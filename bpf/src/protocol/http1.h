@@ -132,6 +132,33 @@ __noinline int http1_begin_response(struct conn_state *st, const struct io_chunk
 	return 0;
 }
 
+/*
+ * An answer whose first read was too short for its status line (the JDK's HttpClient reading into
+ * the last bytes of its buffer): its first bytes are kept across reads, and user space reads the
+ * status from them. Its framing is lost: the next request or the close ends it.
+ */
+static __always_inline void http1_keep_unframed_head(struct conn_state *st, const struct io_chunk *c)
+{
+	__u32 have = st->rec.resp_head_len;
+
+	if (st->rec.status || have >= OBI_RESP_HEAD_MAX || !c->data)
+		return;
+	__u32 n = OBI_RESP_HEAD_MAX - have;
+	if (n > c->data_len)
+		n = c->data_len;
+	have = verifier_bound(have, OBI_RESP_HEAD_MAX - 1);
+	n = verifier_bound(n, OBI_RESP_HEAD_MAX * 2 - 1);
+	if (n > OBI_RESP_HEAD_MAX)
+		n = OBI_RESP_HEAD_MAX;
+	if (!n)
+		return;
+	if (bpf_probe_read_user(&st->rec.resp_head[have], n, c->data)) {
+		count(OBI_C_READ_FAULT);
+		return;
+	}
+	st->rec.resp_head_len = have + n;
+}
+
 /* The response's last byte has moved, as its framing tells. */
 static __always_inline int http1_response_done(const struct conn_state *st, const struct io_chunk *c)
 {

@@ -310,6 +310,23 @@ class KernelStateMachineIT {
         assertEquals(200, verdict(r).status());
     }
 
+    /**
+     * A client that reads its answer's first bytes alone (the JDK's HttpClient at the end of its
+     * buffer): too few for a status line, kept until the next read completes it.
+     */
+    @Test
+    void anAnswerWhoseStatusLineCameInTwoReadsKeepsItsStatus() {
+        long sk = nextSk.incrementAndGet();
+        io(sk, false, REQUEST);
+        io(sk, true, "HTTP/1.1 4");
+        io(sk, true, "04 Not Found\r\nContent-Length: 9\r\n\r\nnot found");
+        io(sk, false, REQUEST); // no framing: the next request ends it
+        ExchangeRecord r = single(drained(ExchangeRecord.class));
+        assertEquals(404, verdict(r).status(), r.toString());
+        assertTrue(r.has(ExchangeFlags.NEXT_REQUEST), r.toString());
+        assertEquals(NOT_FOUND.length(), r.bytesIn());
+    }
+
     @Test
     void aChunkedResponseEndsWithItsLastChunk() {
         long sk = nextSk.incrementAndGet();
