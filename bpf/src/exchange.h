@@ -312,7 +312,8 @@ static __always_inline void finish_entry_request(struct conn_state *st, const st
 		return;
 	st->rec.request_end_ns = now;
 	st->last_request_ns = now;
-	http1_note_request_tail(st, c, 0);
+	if (c->total != c->begun.counted)
+		http1_note_request_tail(st, c, 0); /* the entry noted the tail of its first buffer */
 }
 
 /* A write whose entry began an exchange and that moved nothing (EAGAIN, EINTR): its request is still to come. */

@@ -117,7 +117,9 @@ static __always_inline void fold_io(const struct io_args *a, long ret)
 		.begun = a->begun,
 		.in = a->in,
 	};
-	resolve_buffers(a, ret, &c);
+	/* a request begun at the entry that moved its first buffer whole is known already */
+	if (!a->begun.conn_id || ret != a->begun.counted)
+		resolve_buffers(a, ret, &c);
 	on_data(&c, now);
 }
 
