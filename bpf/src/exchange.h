@@ -310,6 +310,8 @@ static __always_inline void finish_entry_request(struct conn_state *st, const st
 	st->rec.bytes_out += c->total - c->begun.counted;
 	if (st->phase != PHASE_REQUEST)
 		return;
+	if (c->total < st->rec.req_head_len)
+		st->rec.req_head_len = c->total; /* the head holds what moved: the rest comes with the next write */
 	st->rec.request_end_ns = now;
 	st->last_request_ns = now;
 	if (c->total != c->begun.counted)

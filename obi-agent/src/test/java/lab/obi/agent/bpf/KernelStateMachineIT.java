@@ -310,6 +310,20 @@ class KernelStateMachineIT {
         assertEquals(200, verdict(r).status());
     }
 
+    /** A request write that moved part of its buffer: the head holds what moved, then the rest once. */
+    @Test
+    void aRequestWrittenInTwoPartsIsOneHead() {
+        long sk = nextSk.incrementAndGet();
+        begin(sk, false, REQUEST);
+        run("harness_io_end", 10);
+        io(sk, false, REQUEST.substring(10));
+        io(sk, true, RESPONSE);
+        ExchangeRecord r = single(drained(ExchangeRecord.class));
+        assertEquals(REQUEST, new String(r.requestHead(), StandardCharsets.ISO_8859_1));
+        assertEquals(REQUEST.length(), r.bytesOut());
+        assertTrue(r.has(ExchangeFlags.REQUEST_ENDS_BLANK_LINE), r.toString());
+    }
+
     /**
      * A client that reads its answer's first bytes alone (the JDK's HttpClient at the end of its
      * buffer): too few for a status line, kept until the next read completes it.
