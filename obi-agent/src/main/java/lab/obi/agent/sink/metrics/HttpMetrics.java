@@ -3,10 +3,6 @@ package lab.obi.agent.sink.metrics;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
-import io.opentelemetry.api.metrics.DoubleHistogram;
-import io.opentelemetry.api.metrics.LongCounter;
-import io.opentelemetry.api.metrics.Meter;
-import io.opentelemetry.context.Context;
 import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.protocol.AbortKind;
@@ -61,29 +57,22 @@ public final class HttpMetrics {
     private static final Set<String> KNOWN_METHODS =
             Set.of("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH");
     private static final double NANOS_PER_SECOND = 1e9;
-    /**
-     * What measurements without an exemplar are recorded in. Given explicitly: the SDK would look up
-     * the thread's current context (always the root here) on each call. A histogram offered a sampled
-     * span takes it as an exemplar, which costs more than the measurement itself, so only the
-     * histograms whose exemplars a dashboard shows get the exchange's context.
-     */
-    private static final Context NO_EXEMPLAR = Context.root();
     private static final int NO_STATUS = -1;
 
-    private final DoubleHistogram serverDuration;
-    private final DoubleHistogram clientDuration;
-    private final LongCounter abandoned;
-    private final LongCounter serverRequests;
-    private final DoubleHistogram timeToAbandon;
-    private final LongCounter received;
-    private final LongCounter sent;
-    private final LongCounter retransmits;
-    private final LongCounter resets;
-    private final DoubleHistogram rtt;
-    private final DoubleHistogram connectDuration;
-    private final DoubleHistogram connectionDuration;
-    private final DoubleHistogram serverPhases;
-    private final LongCounter slowRequests;
+    private final Instruments.Histogram serverDuration;
+    private final Instruments.Histogram clientDuration;
+    private final Instruments.Counter abandoned;
+    private final Instruments.Counter serverRequests;
+    private final Instruments.Histogram timeToAbandon;
+    private final Instruments.Counter received;
+    private final Instruments.Counter sent;
+    private final Instruments.Counter retransmits;
+    private final Instruments.Counter resets;
+    private final Instruments.Histogram rtt;
+    private final Instruments.Histogram connectDuration;
+    private final Instruments.Histogram connectionDuration;
+    private final Instruments.Histogram serverPhases;
+    private final Instruments.Counter slowRequests;
 
     /** What a client's abandon looks like at a server: it closed (FIN) or reset (RST) the connection. */
     private static final List<AbortKind> SERVER_ABORT_KINDS = List.of(AbortKind.FIN, AbortKind.RST);
@@ -94,8 +83,9 @@ public final class HttpMetrics {
     private static final SlowCause[] SLOW_CAUSES = SlowCause.values();
 
     /**
-     * Attribute sets are built once per series, not per request: building one sorts and copies its
-     * keys, which cost more than recording the measurement. Bounded by the SDK's own cardinality limit.
+     * A request's series are looked up by a key of its fields, not by attribute sets built per
+     * request: building one sorts and copies its keys, which cost more than recording the
+     * measurement. Bounded like the instruments' own series.
      */
     private static final int MAX_CACHED_SERIES = 2000;
 
@@ -108,21 +98,29 @@ public final class HttpMetrics {
     private record SocketSeries(String service, boolean server, String serverAddress) {
     }
 
-    /** The two attribute sets of a {@link SocketSeries}. */
-    private record SocketAttributes(Attributes service, Attributes peer) {
+    /**
+     * The series of a {@link SocketSeries}: bytes by the service and side, TCP facts by the peer too.
+     * The attribute sets are kept for the series recorded rarely (abandons, closed connections).
+     */
+    private record SocketCells(Attributes service, Attributes peer, Instruments.CounterSeries received,
+                               Instruments.CounterSeries sent, Instruments.CounterSeries retransmits,
+                               Instruments.CounterSeries resetsSent, Instruments.CounterSeries resetsReceived,
+                               Instruments.HistogramSeries rtt, Instruments.HistogramSeries connect) {
     }
 
     /** A server route: every request counts in obi.http.server.requests, its phases and slow causes by route. */
     private record RouteKey(String service, String route) {
     }
 
-    /** A server route's attribute sets: the route's, one per phase, one per slow cause. */
-    private record RouteSeries(Attributes route, Attributes[] phases, Attributes[] slowCauses) {
+    /** A server route's series: its requests, one per phase, one per slow cause. */
+    private record RouteCells(Instruments.CounterSeries requests, Instruments.HistogramSeries[] phases,
+                              Instruments.CounterSeries[] slowCauses) {
     }
 
-    private final SeriesCache<RequestSeries, Attributes> requests = new SeriesCache<>(MAX_CACHED_SERIES);
-    private final SeriesCache<SocketSeries, SocketAttributes> sockets = new SeriesCache<>(MAX_CACHED_SERIES);
-    private final SeriesCache<RouteKey, RouteSeries> serverRoutes = new SeriesCache<>(MAX_CACHED_SERIES);
+    private final SeriesCache<RequestSeries, Instruments.HistogramSeries> requests =
+            new SeriesCache<>(MAX_CACHED_SERIES);
+    private final SeriesCache<SocketSeries, SocketCells> sockets = new SeriesCache<>(MAX_CACHED_SERIES);
+    private final SeriesCache<RouteKey, RouteCells> serverRoutes = new SeriesCache<>(MAX_CACHED_SERIES);
     private final boolean serviceAttribute;
     private final boolean peerAddresses;
 
@@ -130,93 +128,84 @@ public final class HttpMetrics {
      * @param serviceAttribute label points with service.name: where the resource is the agent, not the process
      * @param peerAddresses    label server requests with client.address
      */
-    public HttpMetrics(Meter meter, boolean serviceAttribute, boolean peerAddresses) {
+    public HttpMetrics(Instruments instruments, boolean serviceAttribute, boolean peerAddresses) {
         this.serviceAttribute = serviceAttribute;
         this.peerAddresses = peerAddresses;
-        serverDuration = meter.histogramBuilder("http.server.request.duration").setUnit("s")
-                .setDescription("Duration of HTTP server requests, as the kernel saw them")
-                .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
-        clientDuration = meter.histogramBuilder("http.client.request.duration").setUnit("s")
-                .setDescription("Duration of HTTP client requests, as the kernel saw them")
-                .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
-        serverRequests = meter.counterBuilder("obi.http.server.requests").setUnit("{request}")
-                .setDescription("Server requests per route, started at 0 when a route is first seen, like the 499s"
-                        + " of obi.http.abandoned: the denominator of a 499 ratio that rate() gets exactly").build();
-        abandoned = meter.counterBuilder("obi.http.abandoned").setUnit("{request}")
-                .setDescription("Requests their peer gave up on, by abort kind and the status the server wrote"
-                        + " (499: none before the client left)").build();
-        timeToAbandon = meter.histogramBuilder("obi.http.time_to_abandon").setUnit("s")
-                .setDescription("From the first request byte to the moment the request was abandoned")
-                .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
-        received = meter.counterBuilder("obi.http.received").setUnit("By")
-                .setDescription("Bytes read by the observed process during HTTP exchanges, heads included").build();
-        retransmits = meter.counterBuilder("obi.tcp.retransmits").setUnit("{segment}")
-                .setDescription("TCP segments retransmitted on a connection while one of its HTTP exchanges was open,"
-                        + " or after a response was all written while its tail had not arrived")
-                .build();
-        resets = meter.counterBuilder("obi.tcp.resets").setUnit("{reset}")
-                .setDescription("TCP resets sent or received on a connection while one of its HTTP exchanges was open")
-                .build();
-        rtt = meter.histogramBuilder("obi.tcp.rtt").setUnit("s")
-                .setDescription("Smoothed round-trip time of the connection when an HTTP exchange ended")
-                .setExplicitBucketBoundariesAdvice(RTT_BUCKETS).build();
-        connectDuration = meter.histogramBuilder("obi.tcp.connect.duration").setUnit("s")
-                .setDescription("Client connections: first SYN to ESTABLISHED, SYN retries included")
-                .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
-        connectionDuration = meter.histogramBuilder("obi.tcp.connection.duration").setUnit("s")
-                .setDescription("Lifetime of connections that carried HTTP, ESTABLISHED to close, by who closed first")
-                .setExplicitBucketBoundariesAdvice(CONNECTION_BUCKETS).build();
-        serverPhases = meter.histogramBuilder("obi.http.server.phase.duration").setUnit("s")
-                .setDescription("Where server requests' time went, by phase (obi.phase): accept and receive queues,"
-                        + " request transfer, processing, response transfer, wait for the response's ACK")
-                .setExplicitBucketBoundariesAdvice(DURATION_BUCKETS).build();
-        slowRequests = meter.counterBuilder("obi.http.server.slow_requests").setUnit("{request}")
-                .setDescription("Server requests slower than obi.slow.threshold in the host, by cause (obi.slow.cause)")
-                .build();
-        sent = meter.counterBuilder("obi.http.sent").setUnit("By")
-                .setDescription("Bytes written by the observed process during HTTP exchanges, heads included").build();
+        serverDuration = instruments.histogram("http.server.request.duration", "s",
+                "Duration of HTTP server requests, as the kernel saw them", DURATION_BUCKETS);
+        clientDuration = instruments.histogram("http.client.request.duration", "s",
+                "Duration of HTTP client requests, as the kernel saw them", DURATION_BUCKETS);
+        serverRequests = instruments.counter("obi.http.server.requests", "{request}",
+                "Server requests per route, started at 0 when a route is first seen, like the 499s"
+                        + " of obi.http.abandoned: the denominator of a 499 ratio that rate() gets exactly");
+        abandoned = instruments.counter("obi.http.abandoned", "{request}",
+                "Requests their peer gave up on, by abort kind and the status the server wrote"
+                        + " (499: none before the client left)");
+        timeToAbandon = instruments.histogram("obi.http.time_to_abandon", "s",
+                "From the first request byte to the moment the request was abandoned", DURATION_BUCKETS);
+        received = instruments.counter("obi.http.received", "By",
+                "Bytes read by the observed process during HTTP exchanges, heads included");
+        retransmits = instruments.counter("obi.tcp.retransmits", "{segment}",
+                "TCP segments retransmitted on a connection while one of its HTTP exchanges was open,"
+                        + " or after a response was all written while its tail had not arrived");
+        resets = instruments.counter("obi.tcp.resets", "{reset}",
+                "TCP resets sent or received on a connection while one of its HTTP exchanges was open");
+        rtt = instruments.histogram("obi.tcp.rtt", "s",
+                "Smoothed round-trip time of the connection when an HTTP exchange ended", RTT_BUCKETS);
+        connectDuration = instruments.histogram("obi.tcp.connect.duration", "s",
+                "Client connections: first SYN to ESTABLISHED, SYN retries included", DURATION_BUCKETS);
+        connectionDuration = instruments.histogram("obi.tcp.connection.duration", "s",
+                "Lifetime of connections that carried HTTP, ESTABLISHED to close, by who closed first",
+                CONNECTION_BUCKETS);
+        serverPhases = instruments.histogram("obi.http.server.phase.duration", "s",
+                "Where server requests' time went, by phase (obi.phase): accept and receive queues,"
+                        + " request transfer, processing, response transfer, wait for the response's ACK",
+                DURATION_BUCKETS);
+        slowRequests = instruments.counter("obi.http.server.slow_requests", "{request}",
+                "Server requests slower than obi.slow.threshold in the host, by cause (obi.slow.cause)");
+        sent = instruments.counter("obi.http.sent", "By",
+                "Bytes written by the observed process during HTTP exchanges, heads included");
     }
 
-    /** The exchange's span becomes the exemplar of the duration, RTT, connect and time-to-abandon histograms. */
+    /**
+     * The exchange's span becomes the exemplar of the duration, RTT, connect and time-to-abandon
+     * histograms (when it is sampled), none of the others'.
+     */
     public void record(ExchangeReport report) {
         HttpExchange e = report.exchange();
-        Context context = report.context();
         ObservedSocket socket = e.socket();
         boolean server = socket.direction() == Direction.SERVER;
-        double seconds = e.durationNs() / NANOS_PER_SECOND;
-        (server ? serverDuration : clientDuration).record(seconds, requestAttributes(e, server), context);
+        requestSeries(e, server).record(e.durationNs() / NANOS_PER_SECOND, report);
 
-        SocketAttributes series = socketAttributes(socket);
-        Attributes service = series.service();
-        received.add(e.bytesIn(), service, NO_EXEMPLAR);
-        sent.add(e.bytesOut(), service, NO_EXEMPLAR);
+        SocketCells cells = socketCells(socket);
+        cells.received().add(e.bytesIn());
+        cells.sent().add(e.bytesOut());
         TcpEvidence t = e.tcp();
-        Attributes peer = series.peer();
         if (t.retransmits() > 0) {
-            retransmits.add(t.retransmits(), peer, NO_EXEMPLAR);
+            cells.retransmits().add(t.retransmits());
         }
         if (t.resetSent()) {
-            resets.add(1, peer.toBuilder().put(RESET_DIRECTION, "sent").build());
+            cells.resetsSent().add(1);
         }
         if (t.resetReceived()) {
-            resets.add(1, peer.toBuilder().put(RESET_DIRECTION, "received").build());
+            cells.resetsReceived().add(1);
         }
         if (t.rttUs() != null) {
-            rtt.record(t.rttUs() / 1e6, peer, context);
+            cells.rtt().record(t.rttUs() / 1e6, report);
         }
         if (t.connectNs() != null) {
-            connectDuration.record(t.connectNs() / NANOS_PER_SECOND, peer, context);
+            cells.connect().record(t.connectNs() / NANOS_PER_SECOND, report);
         }
         if (server && e.route() != null) {
-            RouteSeries route = serverRoute(service, socket.service(), e.route());
-            serverRequests.add(1, route.route(), NO_EXEMPLAR);
-            e.phases().forEach((phase, ns) -> serverPhases.record(ns / NANOS_PER_SECOND,
-                    route.phases()[phase.ordinal()], NO_EXEMPLAR));
+            RouteCells route = serverRoute(cells.service(), socket.service(), e.route());
+            route.requests().add(1);
+            e.phases().forEach((phase, ns) -> route.phases()[phase.ordinal()].record(ns / NANOS_PER_SECOND, null));
             if (report.slowCause() != null) {
-                slowRequests.add(1, route.slowCauses()[report.slowCause().ordinal()], NO_EXEMPLAR);
+                route.slowCauses()[report.slowCause().ordinal()].add(1);
             }
         }
         if (e.aborted() && e.abortKind() != null) {
+            Attributes service = cells.service();
             AttributesBuilder kind = service.toBuilder().put(ABORT_KIND, e.abortKind().wireName());
             if (e.route() != null) {
                 kind.put(ROUTE, e.route());
@@ -224,10 +213,10 @@ public final class HttpMetrics {
             if (e.status() != null) {
                 kind.put(STATUS, e.status().longValue()); // 499, or the status written after the client left
             }
-            abandoned.add(1, kind.build());
+            abandoned.series(kind.build()).add(1);
             if (e.timeToAbandonNs() != null) {
-                timeToAbandon.record(e.timeToAbandonNs() / NANOS_PER_SECOND,
-                        service.toBuilder().put(ABORT_KIND, e.abortKind().wireName()).build(), context);
+                timeToAbandon.series(service.toBuilder().put(ABORT_KIND, e.abortKind().wireName()).build())
+                        .record(e.timeToAbandonNs() / NANOS_PER_SECOND, report);
             }
         }
     }
@@ -235,8 +224,8 @@ public final class HttpMetrics {
     /** Connections older than the agent are left out: their lifetime is not known. */
     public void connectionClosed(ConnectionSummary c) {
         if (c.lifetimeFromEstablished()) {
-            connectionDuration.record(c.durationNs() / NANOS_PER_SECOND,
-                    socketAttributes(c.socket()).peer().toBuilder().put(CLOSED_BY, c.closedBy()).build());
+            connectionDuration.series(socketCells(c.socket()).peer().toBuilder().put(CLOSED_BY, c.closedBy()).build())
+                    .record(c.durationNs() / NANOS_PER_SECOND, null);
         }
     }
 
@@ -246,16 +235,15 @@ public final class HttpMetrics {
         if (e == null || e.route() == null) {
             return;
         }
-        RouteSeries route = serverRoute(socketAttributes(e.socket()).service(), e.socket().service(), e.route());
-        serverPhases.record(r.acked().ackWaitNs() / NANOS_PER_SECOND, route.phases()[Phase.ACK_WAIT.ordinal()],
-                NO_EXEMPLAR);
+        RouteCells route = serverRoute(socketCells(e.socket()).service(), e.socket().service(), e.route());
+        route.phases()[Phase.ACK_WAIT.ordinal()].record(r.acked().ackWaitNs() / NANOS_PER_SECOND, null);
         if (r.slowCause() != null) {
-            slowRequests.add(1, route.slowCauses()[r.slowCause().ordinal()], NO_EXEMPLAR);
+            route.slowCauses()[r.slowCause().ordinal()].add(1);
         }
     }
 
     public void retransmittedAfterResponse(LateRetransmit r) {
-        retransmits.add(1, socketAttributes(r.socket()).peer());
+        socketCells(r.socket()).retransmits().add(1);
     }
 
     /**
@@ -263,17 +251,24 @@ public final class HttpMetrics {
      * seen for the first time starts its TCP counters at 0 (again after the cache was cleared: adding
      * 0 changes nothing).
      */
-    private SocketAttributes socketAttributes(ObservedSocket o) {
+    private SocketCells socketCells(ObservedSocket o) {
         boolean server = o.direction() == Direction.SERVER;
         SocketSeries key = new SocketSeries(o.service(), server, server ? null : o.peerAddress());
-        SocketAttributes known = sockets.get(key);
+        SocketCells known = sockets.get(key);
         if (known != null) {
             return known;
         }
         Attributes service = base(o.service()).put(DIRECTION, direction(server)).build();
         Attributes peer = server ? service : service.toBuilder().put(SERVER_ADDRESS, o.peerAddress()).build();
-        startTcpAtZero(peer);
-        return sockets.put(key, new SocketAttributes(service, peer));
+        SocketCells cells = new SocketCells(service, peer, received.onFirstUse(service), sent.onFirstUse(service),
+                retransmits.series(peer), resets.series(peer.toBuilder().put(RESET_DIRECTION, "sent").build()),
+                resets.series(peer.toBuilder().put(RESET_DIRECTION, "received").build()), rtt.onFirstUse(peer),
+                connectDuration.onFirstUse(peer));
+        // Retransmits and resets come in bursts: each service and peer starts at 0.
+        cells.retransmits().add(0);
+        cells.resetsSent().add(0);
+        cells.resetsReceived().add(0);
+        return sockets.put(key, cells);
     }
 
     /**
@@ -281,53 +276,50 @@ public final class HttpMetrics {
      * incident) is invisible to rate() and increase(): they need a sample before the burst. Every
      * server route gets its 499 series at 0 when it is first seen.
      */
-    private RouteSeries serverRoute(Attributes service, String serviceName, String route) {
+    private RouteCells serverRoute(Attributes service, String serviceName, String route) {
         RouteKey key = new RouteKey(serviceName, route);
-        RouteSeries known = serverRoutes.get(key);
+        RouteCells known = serverRoutes.get(key);
         if (known != null) {
             return known;
         }
         Attributes attributes = service.toBuilder().put(ROUTE, route).build();
-        Attributes[] phases = new Attributes[PHASES.length];
+        Instruments.HistogramSeries[] phases = new Instruments.HistogramSeries[PHASES.length];
         for (Phase phase : PHASES) {
-            phases[phase.ordinal()] = attributes.toBuilder().put(PHASE, phase.wireName()).build();
+            phases[phase.ordinal()] = serverPhases.onFirstUse(attributes.toBuilder().put(PHASE, phase.wireName())
+                    .build());
         }
-        Attributes[] causes = new Attributes[SLOW_CAUSES.length];
+        Instruments.CounterSeries[] causes = new Instruments.CounterSeries[SLOW_CAUSES.length];
         for (SlowCause cause : SLOW_CAUSES) {
-            causes[cause.ordinal()] = attributes.toBuilder().put(SLOW_CAUSE, cause.wireName()).build();
-            slowRequests.add(0, causes[cause.ordinal()]); // a table of causes needs them all from the start
+            causes[cause.ordinal()] = slowRequests.series(attributes.toBuilder().put(SLOW_CAUSE, cause.wireName())
+                    .build());
+            causes[cause.ordinal()].add(0); // a table of causes needs them all from the start
         }
-        serverRequests.add(0, attributes);
+        Instruments.CounterSeries requests = serverRequests.series(attributes);
+        requests.add(0);
         startAbandonedAtZero(service, route);
-        return serverRoutes.put(key, new RouteSeries(attributes, phases, causes));
+        return serverRoutes.put(key, new RouteCells(requests, phases, causes));
     }
 
     private void startAbandonedAtZero(Attributes service, String route) {
         for (AbortKind kind : SERVER_ABORT_KINDS) {
-            abandoned.add(0, service.toBuilder().put(ABORT_KIND, kind.wireName()).put(ROUTE, route)
-                    .put(STATUS, (long) Verdict.CLIENT_CLOSED_REQUEST).build());
+            abandoned.series(service.toBuilder().put(ABORT_KIND, kind.wireName()).put(ROUTE, route)
+                    .put(STATUS, (long) Verdict.CLIENT_CLOSED_REQUEST).build()).add(0);
         }
-    }
-
-    /** Retransmits and resets come in bursts too: each service and peer starts at 0. */
-    private void startTcpAtZero(Attributes peer) {
-        retransmits.add(0, peer);
-        resets.add(0, peer.toBuilder().put(RESET_DIRECTION, "sent").build());
-        resets.add(0, peer.toBuilder().put(RESET_DIRECTION, "received").build());
     }
 
     private AttributesBuilder base(String service) {
         return serviceAttribute ? Attributes.builder().put(SERVICE, service) : Attributes.builder();
     }
 
-    private Attributes requestAttributes(HttpExchange e, boolean server) {
+    private Instruments.HistogramSeries requestSeries(HttpExchange e, boolean server) {
         ObservedSocket socket = e.socket();
         RequestSeries key = new RequestSeries(socket.service(), server, e.method(),
                 e.status() == null ? NO_STATUS : e.status(), e.route(), SemanticConventions.scheme(e),
                 server ? null : socket.peerAddress(), server ? socket.localPort() : socket.peerPort(),
                 SemanticConventions.errorType(e), server && peerAddresses ? socket.peerAddress() : null);
-        Attributes known = requests.get(key);
-        return known != null ? known : requests.put(key, requestAttributes(key));
+        Instruments.HistogramSeries known = requests.get(key);
+        return known != null ? known
+                : requests.put(key, (server ? serverDuration : clientDuration).series(requestAttributes(key)));
     }
 
     private Attributes requestAttributes(RequestSeries k) {

@@ -3,9 +3,11 @@ package lab.obi.agent.sink.metrics;
 import io.opentelemetry.sdk.metrics.Aggregation;
 import io.opentelemetry.sdk.metrics.InstrumentSelector;
 import io.opentelemetry.sdk.metrics.InstrumentType;
+import io.opentelemetry.sdk.metrics.SdkMeterProvider;
 import io.opentelemetry.sdk.metrics.SdkMeterProviderBuilder;
 import io.opentelemetry.sdk.metrics.View;
 import lab.obi.agent.config.AgentConfig;
+import lab.obi.agent.sink.metrics.cells.MetricCells;
 
 /**
  * What the Prometheus and the OTLP metric sinks share (obi.metrics.*).
@@ -17,6 +19,28 @@ public record MetricOptions(boolean exponentialHistograms, boolean peerAddresses
 
     public static MetricOptions of(AgentConfig.Metrics config) {
         return new MetricOptions(config.exponentialHistograms(), config.peerAddresses());
+    }
+
+    /** A meter provider and the request metrics recorded for its readers. */
+    public record RequestMetrics(SdkMeterProvider provider, HttpMetrics http) {
+    }
+
+    /**
+     * Builds the provider with the request metrics on it: aggregated by the agent's own cells and
+     * handed over when a reader collects; with exponential histograms, recorded in the SDK's
+     * instruments (the SDK rescales those).
+     *
+     * @param serviceAttribute label points with service.name: where the resource is the agent, not the process
+     */
+    public RequestMetrics requestMetrics(SdkMeterProviderBuilder builder, boolean serviceAttribute) {
+        if (exponentialHistograms) {
+            SdkMeterProvider provider = histograms(builder).build();
+            return new RequestMetrics(provider, new HttpMetrics(new SdkInstruments(provider.get(AgentMetrics.SCOPE)),
+                    serviceAttribute, peerAddresses));
+        }
+        MetricCells cells = new MetricCells(AgentMetrics.SCOPE);
+        return new RequestMetrics(builder.registerMetricProducer(cells).build(),
+                new HttpMetrics(cells, serviceAttribute, peerAddresses));
     }
 
     /** Registers the histogram aggregation these options ask for on a meter provider. */

@@ -38,10 +38,11 @@ public final class PrometheusSink implements Sink {
     /** @param reader what serves or collects the metrics: the scrape endpoint, or a test's reader */
     public PrometheusSink(MetricReader reader, Resource agent, MetricOptions options, Supplier<SelfStats> selfStats,
                           Supplier<HostTcpCounters.Snapshot> hostTcp) {
-        provider = options.histograms(SdkMeterProvider.builder().setResource(agent).registerMetricReader(reader))
-                .build();
+        MetricOptions.RequestMetrics requestMetrics = options.requestMetrics(
+                SdkMeterProvider.builder().setResource(agent).registerMetricReader(reader), true);
+        provider = requestMetrics.provider();
+        http = requestMetrics.http();
         Meter meter = provider.get(AgentMetrics.SCOPE);
-        http = new HttpMetrics(meter, true, options.peerAddresses());
         AgentMetrics.register(meter, selfStats);
         network = new NetworkMetrics(meter, hostTcp);
     }

@@ -13,7 +13,6 @@ import io.opentelemetry.sdk.metrics.export.MetricReader;
 import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.report.ExchangeReport;
 import lab.obi.agent.report.HttpExchange;
-import lab.obi.agent.sink.metrics.AgentMetrics;
 import lab.obi.agent.sink.metrics.HttpMetrics;
 import lab.obi.agent.sink.metrics.MetricOptions;
 import lab.obi.agent.sink.otlp.ProcessResources;
@@ -81,10 +80,9 @@ final class OtlpMetricPush implements AutoCloseable {
         long now = System.nanoTime();
         Meters meters = processes.computeIfAbsent(ProcessResources.key(observed), k -> {
             CollectingReader reader = new CollectingReader(exporter);
-            SdkMeterProvider provider = options.histograms(SdkMeterProvider.builder()
-                    .setResource(resources.of(observed)).registerMetricReader(reader)).build();
-            return new Meters(provider, reader, new HttpMetrics(provider.get(AgentMetrics.SCOPE), false,
-                    options.peerAddresses()), new long[1]);
+            MetricOptions.RequestMetrics metrics = options.requestMetrics(SdkMeterProvider.builder()
+                    .setResource(resources.of(observed)).registerMetricReader(reader), false);
+            return new Meters(metrics.provider(), reader, metrics.http(), new long[1]);
         });
         meters.lastUsed()[0] = now;
         Iterator<Meters> eldest = processes.values().iterator();
