@@ -117,8 +117,11 @@ public final class HttpMetrics {
                               Instruments.CounterSeries[] slowCauses) {
     }
 
-    private final SeriesCache<RequestSeries, Instruments.HistogramSeries> requests =
-            new SeriesCache<>(MAX_CACHED_SERIES);
+    /** A request's series, all found with one lookup: its duration's, its socket's, its route's (null for none). */
+    private record RequestCells(Instruments.HistogramSeries duration, SocketCells socket, RouteCells route) {
+    }
+
+    private final SeriesCache<RequestSeries, RequestCells> requests = new SeriesCache<>(MAX_CACHED_SERIES);
     private final SeriesCache<SocketSeries, SocketCells> sockets = new SeriesCache<>(MAX_CACHED_SERIES);
     private final SeriesCache<RouteKey, RouteCells> serverRoutes = new SeriesCache<>(MAX_CACHED_SERIES);
     private final boolean serviceAttribute;
@@ -175,9 +178,10 @@ public final class HttpMetrics {
         HttpExchange e = report.exchange();
         ObservedSocket socket = e.socket();
         boolean server = socket.direction() == Direction.SERVER;
-        requestSeries(e, server).record(e.durationNs() / NANOS_PER_SECOND, report);
+        RequestCells request = requestCells(e, server);
+        request.duration().record(e.durationNs() / NANOS_PER_SECOND, report);
 
-        SocketCells cells = socketCells(socket);
+        SocketCells cells = request.socket();
         cells.received().add(e.bytesIn());
         cells.sent().add(e.bytesOut());
         TcpEvidence t = e.tcp();
@@ -196,8 +200,8 @@ public final class HttpMetrics {
         if (t.connectNs() != null) {
             cells.connect().record(t.connectNs() / NANOS_PER_SECOND, report);
         }
-        if (server && e.route() != null) {
-            RouteCells route = serverRoute(cells.service(), socket.service(), e.route());
+        RouteCells route = request.route();
+        if (route != null) {
             route.requests().add(1);
             e.phases().forEach((phase, ns) -> route.phases()[phase.ordinal()].record(ns / NANOS_PER_SECOND, null));
             if (report.slowCause() != null) {
@@ -311,15 +315,20 @@ public final class HttpMetrics {
         return serviceAttribute ? Attributes.builder().put(SERVICE, service) : Attributes.builder();
     }
 
-    private Instruments.HistogramSeries requestSeries(HttpExchange e, boolean server) {
+    private RequestCells requestCells(HttpExchange e, boolean server) {
         ObservedSocket socket = e.socket();
         RequestSeries key = new RequestSeries(socket.service(), server, e.method(),
                 e.status() == null ? NO_STATUS : e.status(), e.route(), SemanticConventions.scheme(e),
                 server ? null : socket.peerAddress(), server ? socket.localPort() : socket.peerPort(),
                 SemanticConventions.errorType(e), server && peerAddresses ? socket.peerAddress() : null);
-        Instruments.HistogramSeries known = requests.get(key);
-        return known != null ? known
-                : requests.put(key, (server ? serverDuration : clientDuration).series(requestAttributes(key)));
+        RequestCells known = requests.get(key);
+        if (known != null) {
+            return known;
+        }
+        SocketCells socketCells = socketCells(socket);
+        return requests.put(key, new RequestCells((server ? serverDuration : clientDuration)
+                .series(requestAttributes(key)), socketCells,
+                server && e.route() != null ? serverRoute(socketCells.service(), socket.service(), e.route()) : null));
     }
 
     private Attributes requestAttributes(RequestSeries k) {
