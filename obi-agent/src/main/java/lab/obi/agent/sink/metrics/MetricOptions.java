@@ -33,7 +33,16 @@ public record MetricOptions(boolean exponentialHistograms, boolean peerAddresses
      * @param serviceAttribute label points with service.name: where the resource is the agent, not the process
      */
     public RequestMetrics requestMetrics(SdkMeterProviderBuilder builder, boolean serviceAttribute) {
-        if (exponentialHistograms) {
+        return requestMetrics(builder, serviceAttribute, false);
+    }
+
+    /**
+     * @param readerAggregation the reader asks for what only the SDK's instruments produce (delta points, another
+     *                          default histogram aggregation): the request metrics are recorded in them
+     */
+    public RequestMetrics requestMetrics(SdkMeterProviderBuilder builder, boolean serviceAttribute,
+                                         boolean readerAggregation) {
+        if (exponentialHistograms || readerAggregation) {
             SdkMeterProvider provider = histograms(builder).build();
             return new RequestMetrics(provider, new HttpMetrics(new SdkInstruments(provider.get(AgentMetrics.SCOPE)),
                     serviceAttribute, peerAddresses));

@@ -16,6 +16,7 @@ import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.sink.metrics.HttpMetrics;
 import lab.obi.agent.sink.metrics.MetricOptions;
 import lab.obi.agent.sink.otlp.ProcessResources;
+import org.jboss.logging.Logger;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -33,12 +34,15 @@ import java.util.concurrent.TimeUnit;
  */
 final class OtlpMetricPush implements AutoCloseable {
 
+    private static final Logger LOG = Logger.getLogger(OtlpMetricPush.class);
+
     static final int MAX_PROCESSES = 512;
     static final long IDLE_NANOS = 10 * 60 * 1_000_000_000L;
 
     private final MetricExporter exporter;
     private final ProcessResources resources;
     private final MetricOptions options;
+    private final boolean readerAggregation;
     private final List<CollectingReader> fixedReaders = new ArrayList<>();
     private final LinkedHashMap<ProcessResources.Key, Meters> processes = new LinkedHashMap<>(16, 0.75f, true);
     /** Evicted processes: their last values go out with the next push, then their providers are closed. */
@@ -54,10 +58,26 @@ final class OtlpMetricPush implements AutoCloseable {
 
     OtlpMetricPush(MetricExporter exporter, Duration interval, ProcessResources resources, MetricOptions options) {
         this.exporter = exporter;
+        readerAggregation = asksForSdkAggregation(exporter);
+        if (readerAggregation) {
+            LOG.info("OTLP metrics: the exporter asks for delta temporality or another histogram aggregation"
+                    + " (OTEL_EXPORTER_OTLP_METRICS_*): the request metrics are recorded in the SDK's instruments,"
+                    + " which costs the agent more CPU than its own cumulative cells");
+        }
         this.resources = resources;
         this.options = options;
         long ms = interval.toMillis();
         scheduler.scheduleAtFixedRate(this::push, ms, ms, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * The agent's own cells make cumulative points with explicit buckets; anything else the exporter was
+     * configured for is the SDK's to make.
+     */
+    static boolean asksForSdkAggregation(MetricExporter exporter) {
+        return exporter.getAggregationTemporality(InstrumentType.COUNTER) != AggregationTemporality.CUMULATIVE
+                || exporter.getAggregationTemporality(InstrumentType.HISTOGRAM) != AggregationTemporality.CUMULATIVE
+                || exporter.getDefaultAggregation(InstrumentType.HISTOGRAM) != Aggregation.defaultAggregation();
     }
 
     /** A reader for a provider of the agent's own (the self-telemetry). */
@@ -81,7 +101,7 @@ final class OtlpMetricPush implements AutoCloseable {
         Meters meters = processes.computeIfAbsent(ProcessResources.key(observed), k -> {
             CollectingReader reader = new CollectingReader(exporter);
             MetricOptions.RequestMetrics metrics = options.requestMetrics(SdkMeterProvider.builder()
-                    .setResource(resources.of(observed)).registerMetricReader(reader), false);
+                    .setResource(resources.of(observed)).registerMetricReader(reader), false, readerAggregation);
             return new Meters(metrics.provider(), reader, metrics.http(), new long[1]);
         });
         meters.lastUsed()[0] = now;

@@ -1,13 +1,17 @@
 package lab.obi.agent.sink.otlp.metrics;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.sdk.common.CompletableResultCode;
+import io.opentelemetry.exporter.otlp.metrics.OtlpGrpcMetricExporter;
+import io.opentelemetry.sdk.metrics.Aggregation;
 import io.opentelemetry.sdk.metrics.InstrumentType;
+import io.opentelemetry.sdk.metrics.export.DefaultAggregationSelector;
 import io.opentelemetry.sdk.metrics.data.AggregationTemporality;
 import io.opentelemetry.sdk.metrics.data.HistogramPointData;
 import io.opentelemetry.sdk.metrics.data.MetricData;
@@ -39,8 +43,11 @@ class OtlpMetricsSinkTest {
 
     private final InMemoryMetricExporter exported = InMemoryMetricExporter.create();
 
+    private final MetricExporter keeping = keepingIn(exported);
+
     /** Keeps what was exported when the sink shuts its exporter down (the in-memory one would forget it). */
-    private final MetricExporter keeping = new MetricExporter() {
+    private static MetricExporter keepingIn(InMemoryMetricExporter exported) {
+        return new MetricExporter() {
         @Override
         public CompletableResultCode export(Collection<MetricData> metrics) {
             return exported.export(metrics);
@@ -60,7 +67,8 @@ class OtlpMetricsSinkTest {
         public AggregationTemporality getAggregationTemporality(InstrumentType instrumentType) {
             return exported.getAggregationTemporality(instrumentType);
         }
-    };
+        };
+    }
 
     private OtlpMetricsSink sink(MetricExporter exporter) {
         return new OtlpMetricsSink(exporter, Duration.ofHours(1), new ProcessResources("node-1"),
@@ -131,6 +139,38 @@ class OtlpMetricsSinkTest {
         assertEquals(70, named("obi.host.tcp.retransmits").get(0).getLongSumData().getPoints().iterator().next()
                 .getValue());
         assertNull(lifetime.getResource().getAttribute(AttributeKey.stringKey("obi.direction")));
+    }
+
+    @Test
+    void anExporterAskingForDeltaGetsDeltaRequestMetrics() {
+        InMemoryMetricExporter deltas = InMemoryMetricExporter.create(AggregationTemporality.DELTA);
+        OtlpMetricsSink sink = sink(keepingIn(deltas));
+        sink.exchange(TestReports.traced(TestReports.exchange(TestReports.SERVER, "/orders/{id}", 200)));
+        sink.close();
+
+        MetricData duration = deltas.getFinishedMetricItems().stream()
+                .filter(m -> m.getName().equals("http.server.request.duration")).findFirst().orElseThrow();
+        assertEquals(AggregationTemporality.DELTA, duration.getHistogramData().getAggregationTemporality());
+        MetricData sent = deltas.getFinishedMetricItems().stream()
+                .filter(m -> m.getName().equals("obi.http.sent")).findFirst().orElseThrow();
+        assertEquals(AggregationTemporality.DELTA, sent.getLongSumData().getAggregationTemporality());
+    }
+
+    @Test
+    void onlyWhatTheAgentsCellsCannotMakeGoesToTheSdk() {
+        MetricExporter defaults = OtlpGrpcMetricExporter.builder().build();
+        MetricExporter exponential = OtlpGrpcMetricExporter.builder().setDefaultAggregationSelector(
+                DefaultAggregationSelector.getDefault().with(InstrumentType.HISTOGRAM,
+                        Aggregation.base2ExponentialBucketHistogram())).build();
+        MetricExporter delta = OtlpGrpcMetricExporter.builder()
+                .setAggregationTemporalitySelector(type -> AggregationTemporality.DELTA).build();
+        try {
+            assertFalse(OtlpMetricPush.asksForSdkAggregation(defaults), "cumulative, explicit buckets");
+            assertTrue(OtlpMetricPush.asksForSdkAggregation(exponential));
+            assertTrue(OtlpMetricPush.asksForSdkAggregation(delta));
+        } finally {
+            List.of(defaults, exponential, delta).forEach(MetricExporter::shutdown);
+        }
     }
 
     @Test
