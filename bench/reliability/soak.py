@@ -57,7 +57,7 @@ def main():
         "",
         itfigures.table("soak"),
         "",
-        "The agent's RSS includes its heap (`-Xmx256m`, SerialGC), which grows toward its maximum before the"
+        "The agent's RSS includes its heap (`-Xmx128m` in obi-agent/jvm.options, SerialGC), which grows toward its maximum before the"
         " old generation is collected: in a run of minutes a rise of a few MiB a minute cannot be told from a"
         " leak; the hour of `make soak` (or the heap after a full GC) tells them apart.",
         "",

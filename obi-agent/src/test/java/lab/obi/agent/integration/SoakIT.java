@@ -173,7 +173,8 @@ class SoakIT {
         assertTrue(lateValues.values().stream().allMatch(v -> v.size() <= LATE_VALUES_BOUND),
                 "attributes whose values kept coming over the second half (series +" + lateGrowth + "): " + lateValues);
         assertTrue(connections <= CONNECTIONS_BOUND, "the connection table held up to " + connections);
-        assertTrue(serversStarted.get() >= LENGTH.toSeconds() / 5 - 2, "process churn ran: " + serversStarted);
+        // each 5 s after the last one ended, which takes a moment: 140 starts in a 12-minute run
+        assertTrue(serversStarted.get() >= LENGTH.toSeconds() / 6, "process churn ran: " + serversStarted);
         assertEquals(0, containerFailures.get(), "containers' networks that could not be made or removed");
         assertTrue(containers.get() >= LENGTH.toSeconds() / 2, "container churn ran: " + containers);
         figures.add(scenario, "requests sent (a minute), failed", last.sent() + " (" + perMinute + "), " + last.failed(),
