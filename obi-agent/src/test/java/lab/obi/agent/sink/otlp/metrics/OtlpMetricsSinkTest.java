@@ -8,10 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.sdk.common.CompletableResultCode;
-import io.opentelemetry.exporter.otlp.metrics.OtlpGrpcMetricExporter;
-import io.opentelemetry.sdk.metrics.Aggregation;
+import io.opentelemetry.sdk.autoconfigure.spi.internal.DefaultConfigProperties;
 import io.opentelemetry.sdk.metrics.InstrumentType;
-import io.opentelemetry.sdk.metrics.export.DefaultAggregationSelector;
 import io.opentelemetry.sdk.metrics.data.AggregationTemporality;
 import io.opentelemetry.sdk.metrics.data.HistogramPointData;
 import io.opentelemetry.sdk.metrics.data.MetricData;
@@ -20,6 +18,7 @@ import io.opentelemetry.sdk.resources.Resource;
 import io.opentelemetry.sdk.testing.exporter.InMemoryMetricExporter;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -32,6 +31,7 @@ import lab.obi.agent.report.TestReports;
 import lab.obi.agent.sink.metrics.AgentMetrics;
 import lab.obi.agent.sink.metrics.MetricOptions;
 import lab.obi.agent.sink.metrics.SelfStats;
+import lab.obi.agent.sink.otlp.OtlpEnvironment;
 import lab.obi.agent.sink.otlp.ProcessResources;
 import org.junit.jupiter.api.Test;
 
@@ -156,14 +156,19 @@ class OtlpMetricsSinkTest {
         assertEquals(AggregationTemporality.DELTA, sent.getLongSumData().getAggregationTemporality());
     }
 
+    /** The exporters the agent makes from the OTEL_EXPORTER_OTLP_* environment. */
+    private static MetricExporter fromEnvironment(Map<String, String> variables) {
+        Map<String, String> all = new HashMap<>(variables);
+        all.put("otel.exporter.otlp.endpoint", "http://collector:4317");
+        return new OtlpEnvironment(DefaultConfigProperties.createFromMap(all)).metricExporter();
+    }
+
     @Test
     void onlyWhatTheAgentsCellsCannotMakeGoesToTheSdk() {
-        MetricExporter defaults = OtlpGrpcMetricExporter.builder().build();
-        MetricExporter exponential = OtlpGrpcMetricExporter.builder().setDefaultAggregationSelector(
-                DefaultAggregationSelector.getDefault().with(InstrumentType.HISTOGRAM,
-                        Aggregation.base2ExponentialBucketHistogram())).build();
-        MetricExporter delta = OtlpGrpcMetricExporter.builder()
-                .setAggregationTemporalitySelector(type -> AggregationTemporality.DELTA).build();
+        MetricExporter defaults = fromEnvironment(Map.of());
+        MetricExporter exponential = fromEnvironment(Map.of("otel.exporter.otlp.metrics.default.histogram.aggregation",
+                "base2_exponential_bucket_histogram"));
+        MetricExporter delta = fromEnvironment(Map.of("otel.exporter.otlp.metrics.temporality.preference", "delta"));
         try {
             assertFalse(OtlpMetricPush.asksForSdkAggregation(defaults), "cumulative, explicit buckets");
             assertTrue(OtlpMetricPush.asksForSdkAggregation(exponential));
