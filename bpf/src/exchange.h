@@ -19,7 +19,8 @@
 #include "arrival.h"
 #include "protocol/http1.h"
 
-static __always_inline struct conn_state *track_connection(__u64 sk, __u64 known_ino)
+/* count_refusal: a write's entry leaves a full table's refusal to the write's exit, which tries again: counted once. */
+static __always_inline struct conn_state *track_connection(__u64 sk, __u64 known_ino, bool count_refusal)
 {
 	__u32 zero = 0;
 	struct conn_state *tmpl = bpf_map_lookup_elem(&conn_template, &zero);
@@ -27,7 +28,8 @@ static __always_inline struct conn_state *track_connection(__u64 sk, __u64 known
 	if (!tmpl)
 		return 0;
 	if (bpf_map_update_elem(&conns, &sk, tmpl, BPF_NOEXIST) && !bpf_map_lookup_elem(&conns, &sk)) {
-		count(OBI_C_CONN_TABLE_FULL);
+		if (count_refusal)
+			count(OBI_C_CONN_TABLE_FULL);
 		return 0;
 	}
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
@@ -283,7 +285,7 @@ __noinline int on_request_write_entry(const struct io_args *a, struct entry_requ
 	if (!looks_like_request(peek))
 		return 0;
 	if (!st) {
-		st = track_connection(a->sk, a->socket_ino);
+		st = track_connection(a->sk, a->socket_ino, false);
 		if (!st)
 			return 0;
 	}
@@ -375,7 +377,7 @@ __noinline int on_data(const struct io_chunk *c, __u64 now)
 		int partial = !request && could_begin_request(peek, c->data_len);
 		if (!request && !partial)
 			return 0; /* not HTTP, or a connection that started before the agent: no state */
-		st = track_connection(c->sk, c->socket_ino);
+		st = track_connection(c->sk, c->socket_ino, true);
 		if (!st)
 			return 0;
 		st->tls = c->tls;
