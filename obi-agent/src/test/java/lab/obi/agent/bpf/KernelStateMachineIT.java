@@ -530,8 +530,7 @@ class KernelStateMachineIT {
         int first = Sockets.INSTANCE.socket(AF_INET, SOCK_STREAM, 0);
         long sk = sockOf(first);
         io(sk, true, REQUEST); // and then no TCP state change: its close goes unseen
-        Sockets.INSTANCE.close(first);
-        int second = socketReusing(sk);
+        int second = closedAndReused(first, sk);
         try {
             io(sk, true, REQUEST);
             io(sk, false, RESPONSE);
@@ -557,8 +556,7 @@ class KernelStateMachineIT {
         int first = Sockets.INSTANCE.socket(AF_INET, SOCK_STREAM, 0);
         long sk = sockOf(first);
         io(sk, true, REQUEST);
-        Sockets.INSTANCE.close(first);
-        int listening = socketReusing(sk);
+        int listening = closedAndReused(first, sk);
         try {
             assertEquals(0, Sockets.INSTANCE.listen(listening, 1), "a listening socket: its state is not CLOSE");
             run(BpfObject.PROGRAM_EXPIRE_PEER_FIN_WAITS);
@@ -584,6 +582,13 @@ class KernelStateMachineIT {
         int listen(int fd, int backlog);
 
         int close(int fd);
+
+        int sched_getcpu();
+
+        /** pid 0: the calling thread */
+        int sched_getaffinity(int pid, long size, long[] mask);
+
+        int sched_setaffinity(int pid, long size, long[] mask);
     }
 
     private static final int AF_INET = 2;
@@ -602,6 +607,26 @@ class KernelStateMachineIT {
         long sk = value.getLong(0);
         assertNotEquals(0, sk, "fd " + fd + " is a TCP socket");
         return sk;
+    }
+
+    /**
+     * Closes the socket and opens sockets until one is given its freed struct sock. The thread stays
+     * on one CPU meanwhile: a freed object goes back to that CPU's free list, and the next socket made
+     * there takes it (on another CPU it could take 2000 tries and more).
+     */
+    private int closedAndReused(int fd, long sk) {
+        long[] affinity = new long[16];
+        assertEquals(0, Sockets.INSTANCE.sched_getaffinity(0, affinity.length * 8L, affinity));
+        long[] oneCpu = new long[16];
+        int cpu = Sockets.INSTANCE.sched_getcpu();
+        oneCpu[cpu / 64] = 1L << (cpu % 64);
+        assertEquals(0, Sockets.INSTANCE.sched_setaffinity(0, oneCpu.length * 8L, oneCpu));
+        try {
+            Sockets.INSTANCE.close(fd);
+            return socketReusing(sk);
+        } finally {
+            Sockets.INSTANCE.sched_setaffinity(0, affinity.length * 8L, affinity);
+        }
     }
 
     /**
