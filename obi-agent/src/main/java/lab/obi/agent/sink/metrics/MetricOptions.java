@@ -6,6 +6,10 @@ import io.opentelemetry.sdk.metrics.InstrumentType;
 import io.opentelemetry.sdk.metrics.SdkMeterProvider;
 import io.opentelemetry.sdk.metrics.SdkMeterProviderBuilder;
 import io.opentelemetry.sdk.metrics.View;
+import io.opentelemetry.sdk.metrics.data.AggregationTemporality;
+import io.opentelemetry.sdk.metrics.export.AggregationTemporalitySelector;
+import io.opentelemetry.sdk.metrics.export.DefaultAggregationSelector;
+import io.opentelemetry.sdk.metrics.export.MetricReader;
 import lab.obi.agent.config.AgentConfig;
 import lab.obi.agent.sink.metrics.cells.MetricCells;
 
@@ -26,23 +30,17 @@ public record MetricOptions(boolean exponentialHistograms, boolean peerAddresses
     }
 
     /**
-     * Builds the provider with the request metrics on it: aggregated by the agent's own cells and
-     * handed over when a reader collects; with exponential histograms, recorded in the SDK's
-     * instruments (the SDK rescales those).
+     * Builds the provider, its reader registered, with the request metrics on it: aggregated by the
+     * agent's own cells and handed over when the reader collects, if the cells make what it asks for;
+     * otherwise (exponential histograms, or a reader asking for delta points or another histogram
+     * aggregation) recorded in the SDK's instruments, which make all of those.
      *
      * @param serviceAttribute label points with service.name: where the resource is the agent, not the process
      */
-    public RequestMetrics requestMetrics(SdkMeterProviderBuilder builder, boolean serviceAttribute) {
-        return requestMetrics(builder, serviceAttribute, false);
-    }
-
-    /**
-     * @param readerAggregation the reader asks for what only the SDK's instruments produce (delta points, another
-     *                          default histogram aggregation): the request metrics are recorded in them
-     */
-    public RequestMetrics requestMetrics(SdkMeterProviderBuilder builder, boolean serviceAttribute,
-                                         boolean readerAggregation) {
-        if (exponentialHistograms || readerAggregation) {
+    public RequestMetrics requestMetrics(SdkMeterProviderBuilder builder, MetricReader reader,
+                                         boolean serviceAttribute) {
+        builder.registerMetricReader(reader);
+        if (exponentialHistograms || !cellsServe(reader)) {
             SdkMeterProvider provider = histograms(builder).build();
             return new RequestMetrics(provider, new HttpMetrics(new SdkInstruments(provider.get(AgentMetrics.SCOPE)),
                     serviceAttribute, peerAddresses));
@@ -50,6 +48,16 @@ public record MetricOptions(boolean exponentialHistograms, boolean peerAddresses
         MetricCells cells = new MetricCells(AgentMetrics.SCOPE);
         return new RequestMetrics(builder.registerMetricProducer(cells).build(),
                 new HttpMetrics(cells, serviceAttribute, peerAddresses));
+    }
+
+    /**
+     * Whether the agent's own cells make what a reader or an exporter asks for: cumulative points and
+     * the default (explicit-bucket) histograms. A {@code MetricProducer} is not told what its reader asked.
+     */
+    public static <T extends AggregationTemporalitySelector & DefaultAggregationSelector> boolean cellsServe(T asks) {
+        return asks.getAggregationTemporality(InstrumentType.COUNTER) == AggregationTemporality.CUMULATIVE
+                && asks.getAggregationTemporality(InstrumentType.HISTOGRAM) == AggregationTemporality.CUMULATIVE
+                && asks.getDefaultAggregation(InstrumentType.HISTOGRAM) == Aggregation.defaultAggregation();
     }
 
     /** Registers the histogram aggregation these options ask for on a meter provider. */

@@ -39,7 +39,7 @@ public final class PrometheusSink implements Sink {
     public PrometheusSink(MetricReader reader, Resource agent, MetricOptions options, Supplier<SelfStats> selfStats,
                           Supplier<HostTcpCounters.Snapshot> hostTcp) {
         MetricOptions.RequestMetrics requestMetrics = options.requestMetrics(
-                SdkMeterProvider.builder().setResource(agent).registerMetricReader(reader), true);
+                SdkMeterProvider.builder().setResource(agent), reader, true);
         provider = requestMetrics.provider();
         http = requestMetrics.http();
         Meter meter = provider.get(AgentMetrics.SCOPE);

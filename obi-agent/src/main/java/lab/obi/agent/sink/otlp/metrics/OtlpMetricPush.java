@@ -42,7 +42,6 @@ final class OtlpMetricPush implements AutoCloseable {
     private final MetricExporter exporter;
     private final ProcessResources resources;
     private final MetricOptions options;
-    private final boolean readerAggregation;
     private final List<CollectingReader> fixedReaders = new ArrayList<>();
     private final LinkedHashMap<ProcessResources.Key, Meters> processes = new LinkedHashMap<>(16, 0.75f, true);
     /** Evicted processes: their last values go out with the next push, then their providers are closed. */
@@ -58,8 +57,7 @@ final class OtlpMetricPush implements AutoCloseable {
 
     OtlpMetricPush(MetricExporter exporter, Duration interval, ProcessResources resources, MetricOptions options) {
         this.exporter = exporter;
-        readerAggregation = asksForSdkAggregation(exporter);
-        if (readerAggregation) {
+        if (!MetricOptions.cellsServe(exporter)) {
             LOG.info("OTLP metrics: the exporter asks for delta temporality or another histogram aggregation"
                     + " (OTEL_EXPORTER_OTLP_METRICS_*): the request metrics are recorded in the SDK's instruments,"
                     + " which costs the agent more CPU than its own cumulative cells");
@@ -68,16 +66,6 @@ final class OtlpMetricPush implements AutoCloseable {
         this.options = options;
         long ms = interval.toMillis();
         scheduler.scheduleAtFixedRate(this::push, ms, ms, TimeUnit.MILLISECONDS);
-    }
-
-    /**
-     * The agent's own cells make cumulative points with explicit buckets; anything else the exporter was
-     * configured for is the SDK's to make.
-     */
-    static boolean asksForSdkAggregation(MetricExporter exporter) {
-        return exporter.getAggregationTemporality(InstrumentType.COUNTER) != AggregationTemporality.CUMULATIVE
-                || exporter.getAggregationTemporality(InstrumentType.HISTOGRAM) != AggregationTemporality.CUMULATIVE
-                || exporter.getDefaultAggregation(InstrumentType.HISTOGRAM) != Aggregation.defaultAggregation();
     }
 
     /** A reader for a provider of the agent's own (the self-telemetry). */
@@ -101,7 +89,7 @@ final class OtlpMetricPush implements AutoCloseable {
         Meters meters = processes.computeIfAbsent(ProcessResources.key(observed), k -> {
             CollectingReader reader = new CollectingReader(exporter);
             MetricOptions.RequestMetrics metrics = options.requestMetrics(SdkMeterProvider.builder()
-                    .setResource(resources.of(observed)).registerMetricReader(reader), false, readerAggregation);
+                    .setResource(resources.of(observed)), reader, false);
             return new Meters(metrics.provider(), reader, metrics.http(), new long[1]);
         });
         meters.lastUsed()[0] = now;

@@ -170,9 +170,9 @@ class OtlpMetricsSinkTest {
                 "base2_exponential_bucket_histogram"));
         MetricExporter delta = fromEnvironment(Map.of("otel.exporter.otlp.metrics.temporality.preference", "delta"));
         try {
-            assertFalse(OtlpMetricPush.asksForSdkAggregation(defaults), "cumulative, explicit buckets");
-            assertTrue(OtlpMetricPush.asksForSdkAggregation(exponential));
-            assertTrue(OtlpMetricPush.asksForSdkAggregation(delta));
+            assertTrue(MetricOptions.cellsServe(defaults), "cumulative, explicit buckets");
+            assertFalse(MetricOptions.cellsServe(exponential));
+            assertFalse(MetricOptions.cellsServe(delta));
         } finally {
             List.of(defaults, exponential, delta).forEach(MetricExporter::shutdown);
         }
