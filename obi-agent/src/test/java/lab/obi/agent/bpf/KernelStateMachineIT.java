@@ -224,24 +224,35 @@ class KernelStateMachineIT {
         io(sk, false, REQUEST);
         io(sk, true, RESPONSE);
         assertEquals(List.of(1), drained(ExchangeRecord.class).stream().map(ExchangeRecord::requestIndex).toList());
-        ExecutorService writer = Executors.newSingleThreadExecutor();
-        try {
-            Memory request = writer.submit(() -> beginCall(sk, false, MISSING)).get();
-            io(sk, true, NOT_FOUND); // the reader's thread
+        answeredBeforeTheWriteReturned(sk, MISSING, NOT_FOUND, () -> {
             ExchangeRecord r = single(drained(ExchangeRecord.class));
             assertEquals(MISSING, new String(r.requestHead(), StandardCharsets.ISO_8859_1), r.toString());
             assertEquals(404, verdict(r).status());
             assertEquals(2, r.requestIndex());
             assertEquals(MISSING.length(), r.bytesOut(), "the request's bytes, counted at the write's entry");
             assertFalse(r.has(ExchangeFlags.PIPELINED), r.toString());
-            writer.submit(() -> run("harness_io_end", MISSING.length())).get();
-            Reference.reachabilityFence(request);
-            io(sk, false, REQUEST);
-            io(sk, true, RESPONSE);
-            ExchangeRecord next = single(drained(ExchangeRecord.class));
-            assertEquals(3, next.requestIndex(), "the late exit begins no exchange: " + next);
-            assertEquals(REQUEST.length(), next.bytesOut());
-            assertEquals(REQUEST, new String(next.requestHead(), StandardCharsets.ISO_8859_1));
+        });
+        io(sk, false, REQUEST);
+        io(sk, true, RESPONSE);
+        ExchangeRecord next = single(drained(ExchangeRecord.class));
+        assertEquals(3, next.requestIndex(), "the late exit begins no exchange: " + next);
+        assertEquals(REQUEST.length(), next.bytesOut());
+        assertEquals(REQUEST, new String(next.requestHead(), StandardCharsets.ISO_8859_1));
+    }
+
+    /**
+     * The request is written on a thread of its own, and its answer read on this one before the
+     * write's exit runs; meanwhile runs between that read and the exit.
+     */
+    private void answeredBeforeTheWriteReturned(long sk, String request, String answer, Runnable meanwhile)
+            throws Exception {
+        ExecutorService writer = Executors.newSingleThreadExecutor();
+        try {
+            Memory buffer = writer.submit(() -> beginCall(sk, false, request)).get();
+            io(sk, true, answer);
+            meanwhile.run();
+            writer.submit(() -> run("harness_io_end", request.length())).get();
+            Reference.reachabilityFence(buffer);
         } finally {
             writer.shutdownNow();
         }
@@ -258,41 +269,25 @@ class KernelStateMachineIT {
         io(sk, true, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n");
         io(sk, true, "\r\nok");
         assertEquals(List.of(), drain(), "no framing: the answer ends with the next request");
-        ExecutorService writer = Executors.newSingleThreadExecutor();
-        try {
-            Memory request = writer.submit(() -> beginCall(sk, false, MISSING)).get();
-            io(sk, true, NOT_FOUND);
-            writer.submit(() -> run("harness_io_end", MISSING.length())).get();
-            Reference.reachabilityFence(request);
-            List<ExchangeRecord> records = drained(ExchangeRecord.class);
-            assertEquals(2, records.size(), records.toString());
-            assertEquals(200, verdict(records.get(0)).status());
-            assertTrue(records.get(0).has(ExchangeFlags.NEXT_REQUEST), records.get(0).toString());
-            assertEquals(MISSING, new String(records.get(1).requestHead(), StandardCharsets.ISO_8859_1));
-            assertEquals(404, verdict(records.get(1)).status());
-        } finally {
-            writer.shutdownNow();
-        }
+        answeredBeforeTheWriteReturned(sk, MISSING, NOT_FOUND, () -> { });
+        List<ExchangeRecord> records = drained(ExchangeRecord.class);
+        assertEquals(2, records.size(), records.toString());
+        assertEquals(200, verdict(records.get(0)).status());
+        assertTrue(records.get(0).has(ExchangeFlags.NEXT_REQUEST), records.get(0).toString());
+        assertEquals(MISSING, new String(records.get(1).requestHead(), StandardCharsets.ISO_8859_1));
+        assertEquals(404, verdict(records.get(1)).status());
     }
 
     /** The same race on a connection's first request: nothing tracked yet when the answer is read. */
     @Test
     void aFirstRequestAnsweredBeforeItsWriteReturnedIsOneExchange() throws Exception {
         long sk = nextSk.incrementAndGet();
-        ExecutorService writer = Executors.newSingleThreadExecutor();
-        try {
-            Memory request = writer.submit(() -> beginCall(sk, false, MISSING)).get();
-            io(sk, true, NOT_FOUND);
-            writer.submit(() -> run("harness_io_end", MISSING.length())).get();
-            Reference.reachabilityFence(request);
-            state(sk, TCP_ESTABLISHED, TCP_CLOSE);
-            ExchangeRecord r = single(drained(ExchangeRecord.class));
-            assertEquals(404, verdict(r).status(), r.toString());
-            assertEquals(1, r.requestIndex());
-            assertTrue(r.has(ExchangeFlags.RESPONSE_COMPLETE), r.toString());
-        } finally {
-            writer.shutdownNow();
-        }
+        answeredBeforeTheWriteReturned(sk, MISSING, NOT_FOUND, () -> { });
+        state(sk, TCP_ESTABLISHED, TCP_CLOSE);
+        ExchangeRecord r = single(drained(ExchangeRecord.class));
+        assertEquals(404, verdict(r).status(), r.toString());
+        assertEquals(1, r.requestIndex());
+        assertTrue(r.has(ExchangeFlags.RESPONSE_COMPLETE), r.toString());
     }
 
     /** A write that moves nothing (EAGAIN) began no request: the one that follows is the connection's first. */
