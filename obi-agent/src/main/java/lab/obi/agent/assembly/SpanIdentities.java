@@ -6,6 +6,7 @@ import io.opentelemetry.api.trace.TraceState;
 import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.protocol.TraceContext;
 import lab.obi.agent.report.ExchangeReport;
+import lab.obi.agent.report.GeneratedSpanContext;
 import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.report.LateRetransmit;
 import lab.obi.agent.report.LateRetransmitReport;

@@ -1,4 +1,4 @@
-package lab.obi.agent.assembly;
+package lab.obi.agent.report;
 
 import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.SpanId;
@@ -14,7 +14,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * kept per collection), and writing them out cost more than drawing them. Read from several threads
  * (assembly, scrape, export): a race computes the same immutable string twice, as String.hashCode does.
  */
-final class GeneratedSpanContext implements SpanContext {
+public final class GeneratedSpanContext implements SpanContext {
 
     private final long traceIdHigh;
     private final long traceIdLow;
@@ -30,17 +30,28 @@ final class GeneratedSpanContext implements SpanContext {
     }
 
     /** The first span of a new trace. */
-    static SpanContext newTrace() {
+    public static SpanContext newTrace() {
         ThreadLocalRandom random = ThreadLocalRandom.current();
         return new GeneratedSpanContext(random.nextLong(), nonZero(random), null);
     }
 
     /** A new span in a known trace; invalid, as {@link SpanContext#create} makes it, when the trace id is. */
-    static SpanContext inTrace(String traceId) {
+    public static SpanContext inTrace(String traceId) {
         if (!TraceId.isValid(traceId)) {
             return SpanContext.getInvalid();
         }
         return new GeneratedSpanContext(0, 0, traceId);
+    }
+
+    /**
+     * The trace id's last 8 bytes as a long, which trace-id ratio samplers draw their decision from:
+     * without writing out and parsing back the hex of an id that was drawn as numbers.
+     */
+    public static long traceIdRandomPart(SpanContext span) {
+        if (span instanceof GeneratedSpanContext generated && generated.traceIdLow != 0) {
+            return generated.traceIdLow;
+        }
+        return Long.parseUnsignedLong(span.getTraceId().substring(16), 16);
     }
 
     private static long nonZero(ThreadLocalRandom random) {

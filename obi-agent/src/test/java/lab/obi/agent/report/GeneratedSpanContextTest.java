@@ -1,4 +1,4 @@
-package lab.obi.agent.assembly;
+package lab.obi.agent.report;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,14 +1,9 @@
 package lab.obi.agent.sink.requestlog;
 
-import io.opentelemetry.api.common.Attributes;
-import io.opentelemetry.api.trace.SpanKind;
-import io.opentelemetry.context.Context;
-import io.opentelemetry.sdk.trace.samplers.Sampler;
-import io.opentelemetry.sdk.trace.samplers.SamplingDecision;
-import java.util.List;
 import lab.obi.agent.config.AgentConfig;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.ExchangeReport;
+import lab.obi.agent.report.GeneratedSpanContext;
 import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.report.TcpEvidence;
 import lab.obi.agent.sink.SemanticConventions;
@@ -24,20 +19,21 @@ import lab.obi.agent.sink.SemanticConventions;
 final class LineSelection {
 
     private final boolean all;
-    private final Sampler sample;
+    /** A trace is sampled when its id's random part, made positive, is below this (the SDK's TraceIdRatioBased). */
+    private final long sampleBelow;
 
-    private LineSelection(boolean all, Sampler sample) {
+    private LineSelection(boolean all, double sampleRatio) {
         this.all = all;
-        this.sample = sample;
+        this.sampleBelow = sampleRatio == 0 ? Long.MIN_VALUE
+                : sampleRatio == 1 ? Long.MAX_VALUE : (long) (sampleRatio * Long.MAX_VALUE);
     }
 
     static LineSelection of(AgentConfig.RequestLog config) {
-        return new LineSelection(config.lines() == AgentConfig.RequestLog.Lines.ALL,
-                Sampler.traceIdRatioBased(config.sampleRatio()));
+        return new LineSelection(config.lines() == AgentConfig.RequestLog.Lines.ALL, config.sampleRatio());
     }
 
     static LineSelection all() {
-        return new LineSelection(true, Sampler.alwaysOn());
+        return new LineSelection(true, 1);
     }
 
     /** For the start-up line. */
@@ -61,8 +57,8 @@ final class LineSelection {
         return t.retransmits() > 0 || t.resetSent() || t.resetReceived() || !t.interfaceOutages().isEmpty();
     }
 
+    /** As the SDK's trace-id ratio sampler decides, from the id's numbers: writing it out in hex cost more. */
     private boolean sampled(ExchangeReport report) {
-        return sample.shouldSample(Context.root(), report.span().getTraceId(), "", SpanKind.INTERNAL,
-                Attributes.empty(), List.of()).getDecision() == SamplingDecision.RECORD_AND_SAMPLE;
+        return Math.abs(GeneratedSpanContext.traceIdRandomPart(report.span())) < sampleBelow;
     }
 }

@@ -4,9 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.SpanContext;
+import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.TraceFlags;
 import io.opentelemetry.api.trace.TraceState;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.sdk.trace.samplers.Sampler;
+import io.opentelemetry.sdk.trace.samplers.SamplingDecision;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.IntStream;
@@ -16,6 +21,7 @@ import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.ExchangeReport;
+import lab.obi.agent.report.GeneratedSpanContext;
 import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.report.Phases;
 import lab.obi.agent.report.SlowCause;
@@ -116,6 +122,24 @@ class LineSelectionTest {
                     TraceFlags.getSampled(), TraceState.getDefault());
             ExchangeReport client = ExchangeReport.traced(fast(TestReports.CLIENT, 200), sameTrace, server.span());
             assertEquals(selection.keeps(server), selection.keeps(client));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(doubles = {0.0, 0.01, 0.1, 0.5, 1.0})
+    void theSampleIsTheOneTheSdksTraceIdRatioSamplerTakes(double ratio) {
+        LineSelection selection = LineSelection.of(new Config(Lines.TAIL, ratio));
+        Sampler sdk = Sampler.traceIdRatioBased(ratio);
+        for (int i = 0; i < 5_000; i++) {
+            SpanContext generated = GeneratedSpanContext.newTrace();
+            SpanContext named = SpanContext.create(generated.getTraceId(), "00f067aa0ba902b7",
+                    TraceFlags.getSampled(), TraceState.getDefault());
+            boolean expected = sdk.shouldSample(Context.root(), generated.getTraceId(), "", SpanKind.SERVER,
+                    Attributes.empty(), List.of()).getDecision() == SamplingDecision.RECORD_AND_SAMPLE;
+            HttpExchange e = fast(TestReports.SERVER, 200);
+            assertEquals(expected, selection.keeps(ExchangeReport.traced(e, generated, SpanContext.getInvalid())),
+                    generated.getTraceId());
+            assertEquals(expected, selection.keeps(ExchangeReport.traced(e, named, SpanContext.getInvalid())));
         }
     }
 
