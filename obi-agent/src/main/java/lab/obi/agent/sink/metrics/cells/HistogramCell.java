@@ -2,9 +2,9 @@ package lab.obi.agent.sink.metrics.cells;
 
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.SpanContext;
-import io.opentelemetry.sdk.common.Clock;
 import io.opentelemetry.sdk.metrics.data.DoubleExemplarData;
 import lab.obi.agent.report.ExchangeReport;
+import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.sink.metrics.Instruments;
 
 import java.util.ArrayList;
@@ -18,8 +18,6 @@ import java.util.List;
  * but for the moment of a collection.
  */
 final class HistogramCell implements Instruments.HistogramSeries {
-
-    private static final Clock CLOCK = Clock.getDefault();
 
     final Attributes attributes;
     private final double[] boundaries;
@@ -60,7 +58,10 @@ final class HistogramCell implements Instruments.HistogramSeries {
             }
             exemplarSpans[bucket] = exemplar.span();
             exemplarValues[bucket] = value;
-            exemplarEpochNanos[bucket] = CLOCK.now();
+            // when the exchange ended, which is when its value was measured; reading the clock here
+            // cost more than the rest of the recording
+            HttpExchange e = exemplar.exchange();
+            exemplarEpochNanos[bucket] = e.startUnixNs() + e.durationNs();
         }
     }
 
