@@ -15,7 +15,9 @@ import org.jboss.logging.Logger;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -40,6 +42,11 @@ public final class Pipeline implements AutoCloseable {
     private static final long FULL_QUEUE_WAIT_MS = 20;
     /** How often an idle worker lets waiting client calls expire and looks whether it should stop. */
     private static final long IDLE_WAKE_MS = 200;
+    /**
+     * Records the worker takes from the queue at once: one lock for all of them, where taking them
+     * one by one contended with the ring-buffer thread's puts on every record.
+     */
+    private static final int BATCH = 256;
 
     private final LongAdder received = new LongAdder();
     private final LongAdder undecodable = new LongAdder();
@@ -123,12 +130,22 @@ public final class Pipeline implements AutoCloseable {
 
     private void run() {
         MonotonicClock clock = new MonotonicClock();
+        List<KernelRecord> batch = new ArrayList<>(BATCH);
         boolean unflushed = false;
         try {
             while (true) {
-                KernelRecord record = queue.poll(IDLE_WAKE_MS, TimeUnit.MILLISECONDS);
-                if (record != null) {
-                    assemble(record, clock.epochOffsetNs());
+                if (queue.drainTo(batch, BATCH) == 0) {
+                    KernelRecord record = queue.poll(IDLE_WAKE_MS, TimeUnit.MILLISECONDS);
+                    if (record != null) {
+                        batch.add(record);
+                    }
+                }
+                if (!batch.isEmpty()) {
+                    long epochOffsetNs = clock.epochOffsetNs();
+                    for (int i = 0; i < batch.size(); i++) {
+                        assemble(batch.get(i), epochOffsetNs);
+                    }
+                    batch.clear();
                     unflushed = true;
                 } else {
                     if (closing) {
