@@ -106,7 +106,7 @@ struct obi_exchange_record {
 	__u32 parent_request_index;
 	__u32 flags;                     /* enum obi_exchange_flag */
 	__u16 status;                    /* response status parsed in the kernel (0: none seen) */
-	__u16 resp_head_len;             /* valid bytes in resp_head */
+	__u16 resp_head_len;             /* valid bytes in resp_head: kept only while status is 0 */
 	__u16 req_head_len;              /* valid bytes in req_head */
 	__u16 _pad;
 	__u32 tid;                       /* thread that started the exchange */

@@ -66,23 +66,9 @@ static __always_inline __u32 http1_read_head_and_peek(const struct io_chunk *c, 
 	return n;
 }
 
-/* The first keep bytes of the head into the record, a word at a time: no helper call for a copy in kernel memory. */
-static __always_inline void keep_response_head(struct conn_state *st, const struct head_bytes *buf, __u32 keep)
-{
-	for (__u32 k = 0; k < OBI_RESP_HEAD_MAX / 8; k++) {
-		if (k * 8 >= keep)
-			break;
-		__u64 word = *(const __u64 *)&buf->data[k * 8];
-		__u32 left = keep - k * 8;
-		if (left < 8)
-			word &= (1ULL << (8 * left)) - 1; /* the scan buffer's bytes past the head are another read's */
-		*(__u64 *)&st->rec.resp_head[k * 8] = word;
-	}
-	st->rec.resp_head_len = keep;
-}
-
 /*
- * Status line seen: keep the head's first bytes and work out where the body ends. n: the head's
+ * Status line seen: work out where the body ends (the head's bytes stay out of the record: user
+ * space reads them only when the kernel could not read the status, http1_keep_unframed_head). n: the head's
  * bytes http1_read_head_and_peek left in the scan buffer (0: read them here). A global function:
  * the verifier checks it once, not along each path of on_data that reaches it.
  */
@@ -102,7 +88,6 @@ __noinline int http1_begin_response(struct conn_state *st, const struct io_chunk
 	n = verifier_bound(n, OBI_HEAD_SCAN_MAX * 2 - 1);
 	if (n > OBI_HEAD_SCAN_MAX)
 		n = OBI_HEAD_SCAN_MAX;
-	keep_response_head(st, buf, n < OBI_RESP_HEAD_MAX ? n : OBI_RESP_HEAD_MAX);
 
 	s.buf = buf;
 	s.len = n;
