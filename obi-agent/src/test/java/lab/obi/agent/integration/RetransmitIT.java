@@ -100,9 +100,27 @@ class RetransmitIT {
         for (JsonNode r : retransmitted) {
             assertTrue(r.path("duration_ns").asLong() >= MIN_RTO_NS, "a retransmitted request waited an RTO: " + r);
         }
-        List<JsonNode> slowWithout = mine.stream().filter(r -> r.path("retransmits").asInt() == 0
-                && r.path("duration_ns").asLong() >= MIN_RTO_NS).toList();
-        assertEquals(List.of(), slowWithout, "every request slower than an RTO shows retransmits");
+        // A request can also be slow because the server was: a busy host stalls the Python server as
+        // long as an RTO now and then. The server's own record of the same request tells which.
+        List<String> slowWithout = mine.stream().filter(r -> r.path("retransmits").asInt() == 0
+                        && r.path("duration_ns").asLong() >= MIN_RTO_NS && !serverTookHalfOf(r))
+                .map(r -> r + "\n  the server's record of it: " + serverRecord(r)).toList();
+        assertEquals(List.of(), slowWithout,
+                "every request slower than an RTO, where the server was quick, shows retransmits");
+    }
+
+    /** The server's record of a client's request: the same connection (the client's port) and index. */
+    private JsonNode serverRecord(JsonNode client) {
+        return records.stream().filter(r -> r.path("direction").asText().equals("server")
+                        && r.path("local_address").asText().equals(SERVER)
+                        && r.path("peer_port").asInt() == client.path("local_port").asInt()
+                        && r.path("request_index").asInt() == client.path("request_index").asInt())
+                .findFirst().orElse(null);
+    }
+
+    private boolean serverTookHalfOf(JsonNode client) {
+        JsonNode server = serverRecord(client);
+        return server != null && server.path("duration_ns").asLong() * 2 >= client.path("duration_ns").asLong();
     }
 
     @Test
