@@ -74,7 +74,7 @@ final class ServerEnds {
         if (last == null) {
             return Seen.UNSEEN;
         }
-        long end = client.startUnixNs() + client.durationNs();
+        long end = client.endUnixNs();
         return last[0] >= client.startUnixNs() && last[0] <= end ? Seen.RETRANSMITTED : Seen.QUIET;
     }
 

@@ -42,6 +42,11 @@ public record HttpExchange(
         String httpVersion,
         Phases phases) {
 
+    /** When the exchange ended: its last byte, or when it was closed or given up. */
+    public long endUnixNs() {
+        return startUnixNs + durationNs;
+    }
+
     /**
      * The first request of a connection the agent saw open. A keep-alive connection older than the
      * agent also starts at request index 1 when the agent picks it up, but it is not new.

@@ -4,7 +4,6 @@ import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.sdk.metrics.data.DoubleExemplarData;
 import lab.obi.agent.report.ExchangeReport;
-import lab.obi.agent.report.HttpExchange;
 import lab.obi.agent.sink.metrics.Instruments;
 
 import java.util.ArrayList;
@@ -60,8 +59,7 @@ final class HistogramCell implements Instruments.HistogramSeries {
             exemplarValues[bucket] = value;
             // when the exchange ended, which is when its value was measured; reading the clock here
             // cost more than the rest of the recording
-            HttpExchange e = exemplar.exchange();
-            exemplarEpochNanos[bucket] = e.startUnixNs() + e.durationNs();
+            exemplarEpochNanos[bucket] = exemplar.exchange().endUnixNs();
         }
     }
 

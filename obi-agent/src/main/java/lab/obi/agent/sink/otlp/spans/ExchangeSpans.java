@@ -104,7 +104,7 @@ final class ExchangeSpans {
         return new ExchangeSpan(name(e), server ? SpanKind.SERVER : SpanKind.CLIENT, report.span(),
                 report.parent(), status,
                 e.startUnixNs(), attributes(e, server, errorType, report.slowCause()), events(e),
-                e.startUnixNs() + e.durationNs(), resources.of(e.socket()), SCOPE);
+                e.endUnixNs(), resources.of(e.socket()), SCOPE);
     }
 
     /**
