@@ -152,6 +152,42 @@ class OtlpSpansSinkTest {
         assertEquals(0, batching.queueFull());
     }
 
+    @Test
+    void batchesAwaitingTheirAnswerDoNotHoldBackTheNextButAreBounded() throws InterruptedException {
+        List<CompletableResultCode> answers = new CopyOnWriteArrayList<>();
+        SpanExporter unanswered = exporter(spans -> {
+            CompletableResultCode answer = new CompletableResultCode();
+            answers.add(answer);
+            return answer;
+        });
+        // a queue of 2 makes every span a batch of its own
+        OtlpSpansSink sending = new OtlpSpansSink(unanswered, 2, new ProcessResources("node-1"));
+        ExchangeReport report = TestReports.traced(TestReports.exchange(TestReports.SERVER, "/", 200));
+        for (int i = 1; i <= 4; i++) {
+            sending.exchange(report);
+            awaitAnswers(answers, i);
+        }
+        sending.exchange(report);
+        Thread.sleep(200);
+        assertEquals(4, answers.size(), "four batches in flight at most");
+        assertEquals(1, sending.queued());
+
+        answers.get(0).succeed();
+        awaitAnswers(answers, 5);
+        answers.forEach(CompletableResultCode::succeed);
+        sending.close();
+        assertEquals(5, sending.exported());
+        assertEquals(0, sending.queueFull());
+    }
+
+    private static void awaitAnswers(List<CompletableResultCode> answers, int batches) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (answers.size() < batches && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertEquals(batches, answers.size(), "batches sent without waiting for the ones before");
+    }
+
     private static void awaitExported(OtlpSpansSink sink, long spans) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (sink.exported() < spans && System.nanoTime() < deadline) {
