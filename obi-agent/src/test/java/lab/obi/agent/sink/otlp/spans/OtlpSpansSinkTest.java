@@ -19,6 +19,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.function.LongSupplier;
 import lab.obi.agent.assembly.SpanIdentities;
 import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.report.ConnectionSummary;
@@ -181,19 +182,20 @@ class OtlpSpansSinkTest {
     }
 
     private static void awaitAnswers(List<CompletableResultCode> answers, int batches) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (answers.size() < batches && System.nanoTime() < deadline) {
-            Thread.sleep(5);
-        }
-        assertEquals(batches, answers.size(), "batches sent without waiting for the ones before");
+        awaitCount(answers::size, batches, "batches sent without waiting for the ones before");
     }
 
     private static void awaitExported(OtlpSpansSink sink, long spans) throws InterruptedException {
+        awaitCount(sink::exported, spans, "spans exported");
+    }
+
+    /** Waits up to 10 s for count to reach expected, then holds it to exactly that. */
+    private static void awaitCount(LongSupplier count, long expected, String what) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (sink.exported() < spans && System.nanoTime() < deadline) {
-            Thread.sleep(10);
+        while (count.getAsLong() < expected && System.nanoTime() < deadline) {
+            Thread.sleep(5);
         }
-        assertEquals(spans, sink.exported());
+        assertEquals(expected, count.getAsLong(), what);
     }
 
     @Test
