@@ -121,7 +121,7 @@ public class AgentMain implements QuarkusApplication {
                 config.capture().requestHeadBytes(), config.capture().peerFinWait().toNanos(),
                 config.bpf().ringbufSizeMb() << 20, config.bpf().maxConnections(), !Preflight.sysAdmin());
         capture = BpfCapture.load(object, settings);
-        reader = new RingBufferReader(capture, settings.ringBufferBytes(), pipeline::accept);
+        reader = new RingBufferReader(capture, settings.ringBufferBytes(), pipeline::accept, pipeline::drained);
         if (config.tls().enabled()) {
             followOpenSsl();
         }

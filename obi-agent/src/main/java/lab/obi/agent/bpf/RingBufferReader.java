@@ -14,6 +14,7 @@ import java.util.function.Consumer;
 /**
  * Drains the kernel's BPF ring buffer on one thread and hands each record's bytes to a sink, in
  * place: the sink reads them before it returns, and only then is the record's space given back.
+ * After each drain the sink is told, so it can pass on what it gathered in one go.
  * The ring is mapped into the JVM and read with plain memory accesses, as libbpf does in C: a
  * callback from native code per record would cost more than the record. The kernel submits records
  * without waking the reader unless data piles up, so the reader also wakes every 100 ms.
@@ -39,6 +40,7 @@ public final class RingBufferReader implements AutoCloseable {
 
     private final LibBpf.LibC libc = LibBpf.LibC.INSTANCE;
     private final Consumer<ByteBuffer> sink;
+    private final Runnable drained;
     private final long ringSize;
     private final long mask;
     private final int pageSize;
@@ -53,8 +55,11 @@ public final class RingBufferReader implements AutoCloseable {
     private volatile boolean running = true;
     private volatile long lastDrainNanos;
 
-    public RingBufferReader(BpfCapture capture, int ringSizeBytes, Consumer<ByteBuffer> sink) throws BpfException {
+    /** @param drained run after each drain, on the reader's thread */
+    public RingBufferReader(BpfCapture capture, int ringSizeBytes, Consumer<ByteBuffer> sink, Runnable drained)
+            throws BpfException {
         this.sink = sink;
+        this.drained = drained;
         this.ringSize = ringSizeBytes;
         this.mask = ringSizeBytes - 1L;
         this.pageSize = libc.getpagesize();
@@ -128,6 +133,7 @@ public final class RingBufferReader implements AutoCloseable {
                 producerPos = (long) LONGS.getAcquire(producer, 0);
             }
         }
+        drained.run();
     }
 
     /**

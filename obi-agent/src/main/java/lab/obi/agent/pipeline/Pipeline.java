@@ -22,8 +22,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.IntSupplier;
@@ -33,26 +31,31 @@ import java.util.function.Supplier;
 /**
  * From ring-buffer bytes to the sinks. The ring-buffer thread only decodes and enqueues, so slow
  * process lookups or a slow sink never stall the kernel side for long; a queue that stays full drops
- * and counts. One worker thread runs the assembly stage, which hands each finished report to every
- * sink.
+ * and counts. It enqueues what it decoded a batch at a time: after each drain of the ring, and every
+ * {@value #HANDOFF} records within a long one. One worker thread runs the assembly stage, which hands
+ * each finished report to every sink.
  */
 public final class Pipeline implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger("obi-agent");
-    private static final long FULL_QUEUE_WAIT_MS = 20;
+    private static final long FULL_QUEUE_WAIT_NS = TimeUnit.MILLISECONDS.toNanos(20);
     /** How often an idle worker lets waiting client calls expire and looks whether it should stop. */
-    private static final long IDLE_WAKE_MS = 200;
+    private static final long IDLE_WAKE_NS = TimeUnit.MILLISECONDS.toNanos(200);
     /**
      * Records the worker takes from the queue at once: one lock for all of them, where taking them
      * one by one contended with the ring-buffer thread's puts on every record.
      */
     private static final int BATCH = 256;
+    /** Decoded records the ring-buffer thread gathers before it enqueues them. */
+    private static final int HANDOFF = 256;
 
     private final LongAdder received = new LongAdder();
     private final LongAdder undecodable = new LongAdder();
     private final LongAdder queueFull = new LongAdder();
     private final LongAdder assemblyFailures = new LongAdder();
-    private final BlockingQueue<KernelRecord> queue;
+    private final RecordQueue<KernelRecord> queue;
+    /** Decoded and not enqueued yet; the ring-buffer thread's own. */
+    private final List<KernelRecord> decoded = new ArrayList<>(HANDOFF);
     private final Supplier<Map<KernelCounter, Long>> kernelCounters;
     private final IntSupplier tlsLibraries;
     private final LongSupplier trackedConnections;
@@ -70,7 +73,7 @@ public final class Pipeline implements AutoCloseable {
      */
     public Pipeline(AgentConfig config, Supplier<Map<KernelCounter, Long>> kernelCounters, IntSupplier tlsLibraries,
                     LongSupplier trackedConnections) throws IOException {
-        this.queue = new ArrayBlockingQueue<>(config.capture().queueCapacity());
+        this.queue = new RecordQueue<>(config.capture().queueCapacity());
         this.kernelCounters = kernelCounters;
         this.tlsLibraries = tlsLibraries;
         this.trackedConnections = trackedConnections;
@@ -103,29 +106,29 @@ public final class Pipeline implements AutoCloseable {
         Optional<KernelRecord> record = RecordDecoder.decode(recordBytes);
         if (record.isEmpty()) {
             undecodable.increment();
-        } else {
-            enqueue(record.get());
+            return;
+        }
+        decoded.add(record.get());
+        if (decoded.size() >= HANDOFF) {
+            drained();
         }
     }
 
-    /** A decoded record for the worker; counted when the queue stays full. */
-    void enqueue(KernelRecord record) {
-        if (!queue.offer(record) && !offerWithin(record, FULL_QUEUE_WAIT_MS)) {
-            queueFull.increment();
+    /** Called on the ring-buffer thread after each drain: what it decoded goes to the worker. */
+    public void drained() {
+        if (!decoded.isEmpty()) {
+            enqueue(decoded);
+            decoded.clear();
         }
     }
 
     /**
-     * A full queue first holds the ring-buffer thread briefly: the kernel's ring buffer keeps filling
-     * meanwhile, so a burst (or the JIT warming up) is absorbed instead of dropped.
+     * Decoded records for the worker; those that find no room are counted. A full queue first holds
+     * the ring-buffer thread briefly: the kernel's ring buffer keeps filling meanwhile, so a burst (or
+     * the JIT warming up) is absorbed instead of dropped.
      */
-    private boolean offerWithin(KernelRecord record, long millis) {
-        try {
-            return queue.offer(record, millis, TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
+    void enqueue(List<KernelRecord> records) {
+        queueFull.add(queue.offerAll(records, FULL_QUEUE_WAIT_NS));
     }
 
     private void run() {
@@ -134,12 +137,7 @@ public final class Pipeline implements AutoCloseable {
         boolean unflushed = false;
         try {
             while (true) {
-                if (queue.drainTo(batch, BATCH) == 0) {
-                    KernelRecord record = queue.poll(IDLE_WAKE_MS, TimeUnit.MILLISECONDS);
-                    if (record != null) {
-                        batch.add(record);
-                    }
-                }
+                queue.drainTo(batch, BATCH, IDLE_WAKE_NS);
                 if (!batch.isEmpty()) {
                     long epochOffsetNs = clock.epochOffsetNs();
                     for (int i = 0; i < batch.size(); i++) {
@@ -155,7 +153,7 @@ public final class Pipeline implements AutoCloseable {
                     // not when the next record comes: on a quiet host that may be never.
                     unflushed |= assembly.expireWaiting();
                 }
-                if (unflushed && queue.isEmpty()) {
+                if (unflushed && queue.size() == 0) {
                     sinks.flush();
                     unflushed = false;
                 }

@@ -10,6 +10,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -33,7 +34,7 @@ class PipelineTest {
             RecordBuilder slow = new RecordBuilder();
             slow.pid = (int) ProcessHandle.current().pid();
             slow.endNs = slow.startNs + Duration.ofSeconds(2).toNanos();
-            pipeline.enqueue(slow.build());
+            pipeline.enqueue(List.of(slow.build()));
 
             long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
             while (!written(log) && System.nanoTime() < deadline) {
