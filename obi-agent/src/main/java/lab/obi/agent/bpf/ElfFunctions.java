@@ -22,6 +22,12 @@ final class ElfFunctions {
     private static final int STT_FUNC = 2;
     private static final int SECTION_HEADER = 64;
     private static final int SYMBOL = 24;
+    private static final short EM_X86_64 = 62;
+    /** f3 0f 1e fa, read as a little-endian int. */
+    private static final int ENDBR64 = 0xfa1e0ff3;
+    /** 48 83 ec: sub $imm8, %rsp (the immediate follows). */
+    private static final int SUB_IMM8_FROM_RSP = 0xec8348;
+    private static final int CALL_REL32 = 0xe8;
 
     private ElfFunctions() {
     }
@@ -45,6 +51,38 @@ final class ElfFunctions {
                 }
             }
             return OptionalLong.empty();
+        } catch (IndexOutOfBoundsException | IllegalArgumentException | ArithmeticException truncatedOrHuge) {
+            return OptionalLong.empty();
+        }
+    }
+
+    /**
+     * x86-64: where the function the code at functionOffset calls first starts, when nothing comes
+     * before that call but {@code endbr64} and {@code sub $n, %rsp}, which leave the argument
+     * registers as they were. Empty for any other code, or another machine.
+     */
+    static OptionalLong firstCallee(Path file, long functionOffset) throws IOException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            if (channel.size() < 64 || functionOffset < 0 || functionOffset + 16 > channel.size()) {
+                return OptionalLong.empty();
+            }
+            MappedByteBuffer elf = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size());
+            elf.order(ByteOrder.LITTLE_ENDIAN);
+            if (elf.getInt(0) != 0x464c457f || elf.get(4) != 2 || elf.get(5) != 1 || elf.getShort(0x12) != EM_X86_64) {
+                return OptionalLong.empty();
+            }
+            int at = Math.toIntExact(functionOffset);
+            if (elf.getInt(at) == ENDBR64) {
+                at += 4;
+            }
+            if ((elf.getInt(at) & 0xffffff) == SUB_IMM8_FROM_RSP) {
+                at += 4;
+            }
+            if (Byte.toUnsignedInt(elf.get(at)) != CALL_REL32) {
+                return OptionalLong.empty();
+            }
+            long callee = at + 5L + elf.getInt(at + 1); // within one segment, file offsets move as addresses do
+            return callee > 0 && callee < channel.size() ? OptionalLong.of(callee) : OptionalLong.empty();
         } catch (IndexOutOfBoundsException | IllegalArgumentException | ArithmeticException truncatedOrHuge) {
             return OptionalLong.empty();
         }

@@ -18,11 +18,13 @@ import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.PriorityQueue;
 import java.util.Queue;
 import java.util.Set;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * Attaches the OpenSSL uprobes (bpf/src/hooks/openssl.h) to every OpenSSL the host's and the
@@ -52,19 +54,27 @@ public final class OpenSslProbes implements AutoCloseable {
     private static final int ENOSYS = 38;
     private static final int EOPNOTSUPP = 95;
 
-    /** A function probed at its entry by {@code entry}, and at its return by the one return program. */
-    private record Probe(String function, String entry, boolean required) {
+    /**
+     * A function probed at its entry by {@code entry}, and at its return by the one return program.
+     * offset: where it starts in the file, or -1 to look its name up.
+     */
+    private record Probe(String function, String entry, boolean required, long offset) {
+        Probe(String function, String entry, boolean required) {
+            this(function, entry, required, -1);
+        }
     }
 
-    private static final List<Probe> PROBES = List.of(
-            new Probe("SSL_write", BpfObject.PROGRAM_SSL_WRITE_ENTER, true),
-            new Probe("SSL_read", BpfObject.PROGRAM_SSL_READ_ENTER, true),
-            new Probe("SSL_write_ex", BpfObject.PROGRAM_SSL_WRITE_EX_ENTER, false), // OpenSSL >= 1.1.1
-            new Probe("SSL_read_ex", BpfObject.PROGRAM_SSL_READ_EX_ENTER, false),
-            // which socket an SSL * uses, before a first read served from what the handshake received
+    /** Which socket an SSL * uses, before a first read served from what the handshake received. */
+    private static final List<Probe> HANDSHAKE_PROBES = List.of(
             new Probe("SSL_do_handshake", BpfObject.PROGRAM_SSL_HANDSHAKE_ENTER, false),
             new Probe("SSL_accept", BpfObject.PROGRAM_SSL_HANDSHAKE_ENTER, false),
             new Probe("SSL_connect", BpfObject.PROGRAM_SSL_HANDSHAKE_ENTER, false));
+
+    private static final List<Probe> PROBES = Stream.concat(Stream.of(
+            new Probe("SSL_write", BpfObject.PROGRAM_SSL_WRITE_ENTER, true),
+            new Probe("SSL_read", BpfObject.PROGRAM_SSL_READ_ENTER, true),
+            new Probe("SSL_write_ex", BpfObject.PROGRAM_SSL_WRITE_EX_ENTER, false), // OpenSSL >= 1.1.1
+            new Probe("SSL_read_ex", BpfObject.PROGRAM_SSL_READ_EX_ENTER, false)), HANDSHAKE_PROBES.stream()).toList();
 
     private static final long SECOND_LOOK_NS = 1_000_000_000L;
     private static final long THIRD_LOOK_NS = 4_000_000_000L;
@@ -238,10 +248,11 @@ public final class OpenSslProbes implements AutoCloseable {
     private void attach(FileId id, Path file, Path shown, FileId root, boolean expected) throws BpfException {
         List<Runnable> links = new ArrayList<>();
         Map<String, OptionalLong> offsets = new HashMap<>(); // the entry's and the return's, read once
-        for (Probe probe : PROBES) {
-            Runnable entry = attachOne(probe.entry(), file, probe.function(), false, offsets);
+        List<Probe> probes = internalProbes(file).orElse(PROBES);
+        for (Probe probe : probes) {
+            Runnable entry = attachOne(probe.entry(), file, probe, false, offsets);
             Runnable exit = entry == null ? null
-                    : attachOne(BpfObject.PROGRAM_SSL_CALL_RETURN, file, probe.function(), true, offsets);
+                    : attachOne(BpfObject.PROGRAM_SSL_CALL_RETURN, file, probe, true, offsets);
             if (entry != null) {
                 links.add(entry);
             }
@@ -261,18 +272,54 @@ public final class OpenSslProbes implements AutoCloseable {
         }
         probed.put(id, new Library(shown, root, links));
         attachedCount = probed.size();
-        LOG.infof("HTTPS seen through OpenSSL in %s%s", shown, root == null ? "" : " (found under the root of a process)");
+        LOG.infof("HTTPS seen through OpenSSL in %s%s%s", shown, root == null ? "" : " (found under the root of a process)",
+                probes == PROBES ? "" : ", probed inside SSL_read_ex and SSL_write_ex");
+    }
+
+    /**
+     * Reads and writes probed one call inside OpenSSL, where that is cheap. A uprobe on an
+     * instruction the kernel cannot emulate runs it out of line, single-stepped under a debug trap:
+     * on this project's VM that took 17 us per call, 20 times the call. SSL_read_ex and SSL_write_ex
+     * begin with one (a stack adjustment); OpenSSL 1.1.1 to 3.2 then call ssl_read_internal and
+     * ssl_write_internal, whose first instruction (a push) the kernel emulates: 0.5 us. Those take
+     * SSL_read_ex's and SSL_write_ex's arguments and serve SSL_read and SSL_write too. OpenSSL 3.3 gave
+     * ssl_write_internal a flags argument (it exports SSL_write_ex2); there, and wherever the code
+     * is not laid out so, the exported functions are probed.
+     */
+    private static Optional<List<Probe>> internalProbes(Path file) {
+        try {
+            if (ElfFunctions.fileOffset(file, "SSL_write_ex2").isPresent()) {
+                return Optional.empty();
+            }
+            OptionalLong read = callee(file, "SSL_read_ex");
+            OptionalLong write = callee(file, "SSL_write_ex");
+            if (read.isEmpty() || write.isEmpty() || read.getAsLong() == write.getAsLong()) {
+                return Optional.empty();
+            }
+            return Optional.of(Stream.concat(Stream.of(
+                    new Probe("ssl_write_internal", BpfObject.PROGRAM_SSL_WRITE_EX_ENTER, true, write.getAsLong()),
+                    new Probe("ssl_read_internal", BpfObject.PROGRAM_SSL_READ_EX_ENTER, true, read.getAsLong())),
+                    HANDSHAKE_PROBES.stream()).toList());
+        } catch (IOException | SecurityException e) {
+            return Optional.empty(); // the exported functions' attach says what is wrong with the file
+        }
+    }
+
+    private static OptionalLong callee(Path file, String function) throws IOException {
+        OptionalLong offset = ElfFunctions.fileOffset(file, function);
+        return offset.isEmpty() ? offset : ElfFunctions.firstCallee(file, offset.getAsLong());
     }
 
     /**
      * @param offsets the file's function offsets read so far, by function
      * @return what detaches the probe; null when it could not be attached (lastAttachError says why)
      */
-    private Runnable attachOne(String programName, Path file, String function, boolean returnProbe,
+    private Runnable attachOne(String programName, Path file, Probe probe, boolean returnProbe,
                                Map<String, OptionalLong> offsets) throws BpfException {
         Pointer program = capture.program(programName);
+        String function = probe.function();
         if (multiLinks != MultiLinks.NOT_USED) {
-            OptionalLong offset = offsets.get(function);
+            OptionalLong offset = probe.offset() >= 0 ? OptionalLong.of(probe.offset()) : offsets.get(function);
             if (offset == null) {
                 try {
                     offset = ElfFunctions.fileOffset(file, function);
@@ -300,19 +347,23 @@ public final class OpenSslProbes implements AutoCloseable {
             LOG.infof("this kernel makes no multi-uprobe links (%s, before Linux 6.6): OpenSSL is probed through"
                     + " perf events, which need CAP_SYS_ADMIN", BpfCapture.errno(-fd));
         }
-        return attachPerfEvent(program, file, function, returnProbe);
+        return attachPerfEvent(program, file, probe, returnProbe);
     }
 
-    /** libbpf's uprobe: a perf event of the uprobe PMU. */
-    private Runnable attachPerfEvent(Pointer program, Path file, String function, boolean returnProbe) {
+    /** libbpf's uprobe: a perf event of the uprobe PMU; by name, or at a file offset with no name. */
+    private Runnable attachPerfEvent(Pointer program, Path file, Probe probe, boolean returnProbe) {
+        String function = probe.function();
         try (Memory opts = new Memory(UPROBE_OPTS_SIZE); Memory name = new Memory(function.length() + 1)) {
             opts.clear();
             opts.setLong(0, UPROBE_OPTS_SIZE);
             opts.setByte(RETPROBE, (byte) (returnProbe ? 1 : 0));
-            name.setString(0, function);
-            opts.setPointer(FUNC_NAME, name);
+            long offset = Math.max(0, probe.offset());
+            if (probe.offset() < 0) {
+                name.setString(0, function);
+                opts.setPointer(FUNC_NAME, name);
+            }
             Pointer link = BpfCapture.quietly(() -> {
-                Pointer made = libbpf.bpf_program__attach_uprobe_opts(program, -1, file.toString(), 0, opts);
+                Pointer made = libbpf.bpf_program__attach_uprobe_opts(program, -1, file.toString(), offset, opts);
                 lastAttachError = made == null ? Native.getLastError() : 0;
                 return made;
             });

@@ -39,16 +39,43 @@ class ElfFunctionsTest {
         assertEquals(OptionalLong.empty(), ElfFunctions.fileOffset(truncated, "SSL_write"));
     }
 
+    /** Where the uprobes on libssl's reads and writes go when they go inside it (OpenSslProbes). */
+    @Test
+    void theFirstCallOfSslReadExAndSslWriteExIsTheOneObjdumpShows() throws Exception {
+        for (String function : new String[] {"SSL_read_ex", "SSL_write_ex"}) {
+            long offset = binutilsOffset(LIBSSL, function);
+            String code = run("objdump", "-d", "--start-address=" + (offset + textShift(LIBSSL)),
+                    "--stop-address=" + (offset + textShift(LIBSSL) + 16), LIBSSL.toString());
+            Matcher call = Pattern.compile("\\scall\\s+([0-9a-f]+)").matcher(code);
+            assertTrue(call.find(), function + " calls within its first 16 bytes: " + code);
+            long callee = Long.parseUnsignedLong(call.group(1), 16) - textShift(LIBSSL);
+            assertEquals(OptionalLong.of(callee), ElfFunctions.firstCallee(LIBSSL, offset), function);
+        }
+    }
+
+    @Test
+    void codeThatDoesMoreBeforeItsFirstCallHasNoCalleeTaken() throws Exception {
+        // SSL_read: sub $0x18,%rsp, then mov %fs:0x28,%rax (the stack guard) before any call
+        assertEquals(OptionalLong.empty(), ElfFunctions.firstCallee(LIBSSL, binutilsOffset(LIBSSL, "SSL_read")));
+        Path text = Files.writeString(dir.resolve("not-elf"), "#!/bin/sh\n".repeat(10));
+        assertEquals(OptionalLong.empty(), ElfFunctions.firstCallee(text, 0));
+        assertEquals(OptionalLong.empty(), ElfFunctions.firstCallee(LIBSSL, Files.size(LIBSSL) - 4), "past the end");
+    }
+
+    /** A .text address minus its file offset. */
+    private static long textShift(Path file) throws Exception {
+        Matcher section = Pattern.compile("\\.text\\s+PROGBITS\\s+([0-9a-f]+)\\s+([0-9a-f]+)")
+                .matcher(run("readelf", "-SW", file.toString()));
+        assertTrue(section.find(), ".text in readelf's output");
+        return Long.parseUnsignedLong(section.group(1), 16) - Long.parseUnsignedLong(section.group(2), 16);
+    }
+
     /** nm's address of the function, moved by its section's address-to-file-offset difference (readelf -S). */
     private static long binutilsOffset(Path file, String function) throws Exception {
         String nm = run("nm", "-D", "--defined-only", file.toString());
         Matcher symbol = Pattern.compile("(?m)^([0-9a-f]+) T " + function + "(@\\S*)?$").matcher(nm);
         assertTrue(symbol.find(), function + " in nm's output");
-        long address = Long.parseUnsignedLong(symbol.group(1), 16);
-        Matcher section = Pattern.compile("\\.text\\s+PROGBITS\\s+([0-9a-f]+)\\s+([0-9a-f]+)")
-                .matcher(run("readelf", "-SW", file.toString()));
-        assertTrue(section.find(), ".text in readelf's output");
-        return address - Long.parseUnsignedLong(section.group(1), 16) + Long.parseUnsignedLong(section.group(2), 16);
+        return Long.parseUnsignedLong(symbol.group(1), 16) - textShift(file);
     }
 
     private static String run(String... command) throws Exception {
