@@ -713,7 +713,8 @@ nginx's and wrk's. Program time only: entering a tracepoint or an uprobe costs m
 |---|---|---|---|---|
 {chr(10).join(program_rows)}
 
-An OpenSSL uprobe (entry and return probe of `SSL_read_ex`/`SSL_write_ex`) costs
+An OpenSSL call under the agent's uprobes (entry and return, on the functions `SSL_read_ex` and
+`SSL_write_ex` call: [HTTPS](tls.md#what-it-costs)) costs
 {spread([v / 1000 for v in uprobe['per_call_ns']], 2)} µs per call in all: Python's `ssl` module on memory
 BIOs, {len(uprobe['per_call_ns'])} rounds with and without the probes attached, a call taking
 {spread([v / 1000 for v in uprobe['without']], 2)} µs without them. In the HTTPS scenario the uprobe
