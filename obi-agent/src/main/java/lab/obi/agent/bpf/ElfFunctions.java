@@ -28,6 +28,8 @@ final class ElfFunctions {
     /** 48 83 ec: sub $imm8, %rsp (the immediate follows). */
     private static final int SUB_IMM8_FROM_RSP = 0xec8348;
     private static final int CALL_REL32 = 0xe8;
+    private static final int PUSH_REGISTER = 0x50;
+    private static final int REX_B = 0x41;
 
     private ElfFunctions() {
     }
@@ -59,7 +61,8 @@ final class ElfFunctions {
     /**
      * x86-64: where the function the code at functionOffset calls first starts, when nothing comes
      * before that call but {@code endbr64} and {@code sub $n, %rsp}, which leave the argument
-     * registers as they were. Empty for any other code, or another machine.
+     * registers as they were, and the callee begins as a function does, with a push (after an
+     * {@code endbr64}). Empty for any other code, or another machine.
      */
     static OptionalLong firstCallee(Path file, long functionOffset) throws IOException {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -82,10 +85,26 @@ final class ElfFunctions {
                 return OptionalLong.empty();
             }
             long callee = at + 5L + elf.getInt(at + 1); // within one segment, file offsets move as addresses do
-            return callee > 0 && callee < channel.size() ? OptionalLong.of(callee) : OptionalLong.empty();
+            if (callee <= 0 || callee + 8 > channel.size()) {
+                return OptionalLong.empty();
+            }
+            int first = Math.toIntExact(callee);
+            if (elf.getInt(first) == ENDBR64) {
+                first += 4;
+            }
+            return pushesARegister(elf, first) ? OptionalLong.of(callee) : OptionalLong.empty();
         } catch (IndexOutOfBoundsException | IllegalArgumentException | ArithmeticException truncatedOrHuge) {
             return OptionalLong.empty();
         }
+    }
+
+    /** push %reg: 50+r, or 41 50+r for r8 to r15. */
+    private static boolean pushesARegister(MappedByteBuffer elf, int at) {
+        int op = Byte.toUnsignedInt(elf.get(at));
+        if (op == REX_B) {
+            op = Byte.toUnsignedInt(elf.get(at + 1));
+        }
+        return op >= PUSH_REGISTER && op < PUSH_REGISTER + 8;
     }
 
     private static OptionalLong find(MappedByteBuffer elf, int tableType, byte[] name) {

@@ -62,6 +62,32 @@ class ElfFunctionsTest {
         assertEquals(OptionalLong.empty(), ElfFunctions.firstCallee(LIBSSL, Files.size(LIBSSL) - 4), "past the end");
     }
 
+    /** A 64-bit x86 ELF header, then code at 0x100 that adjusts the stack and calls 0x200: the callee's first bytes decide. */
+    @Test
+    void aCalleeIsTakenOnlyWhenItBeginsWithAPush() throws Exception {
+        assertEquals(OptionalLong.of(0x200), ElfFunctions.firstCallee(codeCalling(dir.resolve("push"), 0x41, 0x55), 0x100));
+        assertEquals(OptionalLong.of(0x200), ElfFunctions.firstCallee(codeCalling(dir.resolve("endbr"), 0xf3, 0x0f, 0x1e, 0xfa,
+                0x53), 0x100), "endbr64, then push %rbx");
+        assertEquals(OptionalLong.empty(), ElfFunctions.firstCallee(codeCalling(dir.resolve("mov"), 0x48, 0x89, 0xe5), 0x100),
+                "mov %rsp,%rbp: no function's first instruction, and one the kernel would single-step");
+    }
+
+    private static Path codeCalling(Path file, int... calleeBytes) throws Exception {
+        byte[] elf = new byte[0x300];
+        elf[0] = 0x7f; elf[1] = 'E'; elf[2] = 'L'; elf[3] = 'F';
+        elf[4] = 2; // 64-bit
+        elf[5] = 1; // little-endian
+        elf[0x12] = 62; // EM_X86_64
+        byte[] caller = {0x48, (byte) 0x83, (byte) 0xec, 0x08, (byte) 0xe8, 0, 0, 0, 0}; // sub $8,%rsp; call
+        System.arraycopy(caller, 0, elf, 0x100, caller.length);
+        int rel = 0x200 - (0x100 + 4 + 5);
+        elf[0x105] = (byte) rel; elf[0x106] = (byte) (rel >> 8);
+        for (int i = 0; i < calleeBytes.length; i++) {
+            elf[0x200 + i] = (byte) calleeBytes[i];
+        }
+        return Files.write(file, elf);
+    }
+
     /** A .text address minus its file offset. */
     private static long textShift(Path file) throws Exception {
         Matcher section = Pattern.compile("\\.text\\s+PROGBITS\\s+([0-9a-f]+)\\s+([0-9a-f]+)")
