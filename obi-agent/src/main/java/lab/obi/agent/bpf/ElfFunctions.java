@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.OptionalLong;
+import java.util.function.Function;
 
 /**
  * Where a function's code starts in an ELF file, as a uprobe takes it: the symbol's address in its
@@ -36,16 +37,8 @@ final class ElfFunctions {
 
     /** The function's file offset; empty if the file is no such ELF or does not define it. */
     static OptionalLong fileOffset(Path file, String function) throws IOException {
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            if (channel.size() < 64) {
-                return OptionalLong.empty();
-            }
-            MappedByteBuffer elf = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size());
-            elf.order(ByteOrder.LITTLE_ENDIAN);
-            if (elf.getInt(0) != 0x464c457f || elf.get(4) != 2 || elf.get(5) != 1) {
-                return OptionalLong.empty(); // not ELF, or not 64-bit little-endian
-            }
-            byte[] name = function.getBytes(StandardCharsets.US_ASCII);
+        byte[] name = function.getBytes(StandardCharsets.US_ASCII);
+        return inElf(file, elf -> {
             for (int type : new int[] {SHT_DYNSYM, SHT_SYMTAB}) {
                 OptionalLong offset = find(elf, type, name);
                 if (offset.isPresent()) {
@@ -53,9 +46,7 @@ final class ElfFunctions {
                 }
             }
             return OptionalLong.empty();
-        } catch (IndexOutOfBoundsException | IllegalArgumentException | ArithmeticException truncatedOrHuge) {
-            return OptionalLong.empty();
-        }
+        });
     }
 
     /**
@@ -65,13 +56,8 @@ final class ElfFunctions {
      * {@code endbr64}). Empty for any other code, or another machine.
      */
     static OptionalLong firstCallee(Path file, long functionOffset) throws IOException {
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            if (channel.size() < 64 || functionOffset < 0 || functionOffset + 16 > channel.size()) {
-                return OptionalLong.empty();
-            }
-            MappedByteBuffer elf = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size());
-            elf.order(ByteOrder.LITTLE_ENDIAN);
-            if (elf.getInt(0) != 0x464c457f || elf.get(4) != 2 || elf.get(5) != 1 || elf.getShort(0x12) != EM_X86_64) {
+        return inElf(file, elf -> {
+            if (elf.getShort(0x12) != EM_X86_64) {
                 return OptionalLong.empty();
             }
             int at = Math.toIntExact(functionOffset);
@@ -85,14 +71,29 @@ final class ElfFunctions {
                 return OptionalLong.empty();
             }
             long callee = at + 5L + elf.getInt(at + 1); // within one segment, file offsets move as addresses do
-            if (callee <= 0 || callee + 8 > channel.size()) {
-                return OptionalLong.empty();
-            }
             int first = Math.toIntExact(callee);
             if (elf.getInt(first) == ENDBR64) {
                 first += 4;
             }
             return pushesARegister(elf, first) ? OptionalLong.of(callee) : OptionalLong.empty();
+        });
+    }
+
+    /**
+     * What read finds in the file, mapped, if it is a 64-bit little-endian ELF; empty otherwise. A
+     * read past the end of a truncated file, or at a negative offset, finds nothing.
+     */
+    private static OptionalLong inElf(Path file, Function<MappedByteBuffer, OptionalLong> read) throws IOException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            if (channel.size() < 64) {
+                return OptionalLong.empty();
+            }
+            MappedByteBuffer elf = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size());
+            elf.order(ByteOrder.LITTLE_ENDIAN);
+            if (elf.getInt(0) != 0x464c457f || elf.get(4) != 2 || elf.get(5) != 1) {
+                return OptionalLong.empty(); // not ELF, or not 64-bit little-endian
+            }
+            return read.apply(elf);
         } catch (IndexOutOfBoundsException | IllegalArgumentException | ArithmeticException truncatedOrHuge) {
             return OptionalLong.empty();
         }
