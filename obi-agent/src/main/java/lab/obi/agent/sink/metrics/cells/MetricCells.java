@@ -19,7 +19,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * Request metrics aggregated by the agent itself and handed to the SDK only when a reader collects
  * (registered with {@code SdkMeterProviderBuilder.registerMetricProducer}): a measurement is a few
  * field updates in a series its caller already holds, instead of the SDK's per-call series lookup,
- * bucket search, lock and exemplar reservoir. Explicit-bucket histograms and monotonic counters,
+ * bucket search, lock and exemplar reservoir. One thread records (the pipeline's), with no atomic
+ * instruction; collections may run on others. Explicit-bucket histograms and monotonic counters,
  * cumulative, with the SDK's series bound and per-bucket exemplars; every point starts when the
  * cells were made, as the SDK's start when their meter provider is built.
  */
