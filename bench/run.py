@@ -516,7 +516,7 @@ def main():
             holder["backend"] = lab.backend("backend")
         def obi():
             holder["backend"] = lab.backend("backend")
-            # Like the Java agent, report the backend only (wrk's side is captured, then filtered out).
+            # Like the Java agent, report the backend only (the kernel sets wrk's connections aside).
             return Agent(lab, otlp=True, services="bench-backend")
         def otel():
             holder["backend"] = lab.backend("backend-otel", [f"-javaagent:{javaagent}"], {
@@ -680,8 +680,8 @@ reports it (with `--latency`). The agent runs as shipped (obi-agent/jvm.options)
 (the request log's tail to a file, the Prometheus endpoint) in the nginx scenarios, and exports
 spans and metrics over OTLP to a local Collector in the JDK backend's, like the OpenTelemetry Java
 agent {otel_version} (traces and metrics, logs off) next to it; there it reports the backend only
-(`obi.watch.services`), as the Java agent does: wrk's side of each request is still captured in the
-kernel, then filtered out. `kernel-only` is the agent's BPF programs attached as the agent attaches
+(`obi.watch.services`), as the Java agent does: wrk's first requests are captured and dropped,
+then the kernel sets its connections aside. `kernel-only` is the agent's BPF programs attached as the agent attaches
 them, nobody reading the ring buffer (bench/KernelOnly.java): what the kernel side alone costs.
 nginx, wrk, the backend and the agent share the machine's CPUs: on {os.cpu_count()} cores, what the
 agent uses is taken from the others.

@@ -17,6 +17,7 @@
 #include "records.h"
 #include "thread_link.h"
 #include "arrival.h"
+#include "unwatched.h"
 #include "protocol/http1.h"
 
 /* count_refusal: a write's entry leaves a full table's refusal to the write's exit, which tries again: counted once. */
@@ -49,6 +50,19 @@ static __always_inline struct conn_state *track_connection(__u64 sk, __u64 known
 	st->connect_parent_conn_id = facts.parent_conn_id;
 	st->connect_parent_index = facts.parent_request_index;
 	return st;
+}
+
+/*
+ * A request written by a process whose calls are not reported (unwatched.h): its connection is
+ * ignored until the close, whose record still goes out (user space forgets the connection then),
+ * named after the process. An exchange still open on it is dropped: its process is not reported.
+ */
+static __always_inline void set_aside(struct conn_state *st)
+{
+	st->rec.header.direction = OBI_DIR_CLIENT;
+	st->rec.header.pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(st->rec.socket.comm, sizeof(st->rec.socket.comm));
+	st->phase = PHASE_GIVEN_UP;
 }
 
 /* Returns how many bytes it copied, from data on. */
@@ -289,6 +303,10 @@ __noinline int on_request_write_entry(const struct io_args *a, struct entry_requ
 		if (!st)
 			return 0;
 	}
+	if (client_unwatched()) {
+		set_aside(st);
+		return 0;
+	}
 	if (st->phase != PHASE_IDLE)
 		emit(st, OBI_F_NEXT_REQUEST);
 	__u64 now = bpf_ktime_get_ns();
@@ -373,6 +391,13 @@ __noinline int on_data(const struct io_chunk *c, __u64 now)
 	if (!head_len)
 		peek_bytes(peek, c);
 	int request = looks_like_request(peek);
+	if (request && !c->in && client_unwatched()) {
+		if (!st)
+			st = track_connection(c->sk, c->socket_ino, true);
+		if (st)
+			set_aside(st);
+		return 0;
+	}
 	if (!st) {
 		int partial = !request && could_begin_request(peek, c->data_len);
 		if (!request && !partial)

@@ -35,7 +35,8 @@ enum phase {
 	PHASE_REQUEST,      /* request seen, waiting for the response */
 	PHASE_RESPONSE,     /* response under way */
 	PHASE_AWAIT_CLOSE,  /* response complete after a peer FIN: the close tells half-close from abandon */
-	PHASE_GIVEN_UP,     /* reported after waiting too long for the server's reaction: ignored until the close */
+	PHASE_GIVEN_UP,     /* reported after waiting too long for the server's reaction, or a request of a client not
+			     * reported (unwatched.h): ignored until the close */
 };
 
 struct conn_state {

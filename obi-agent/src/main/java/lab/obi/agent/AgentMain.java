@@ -66,6 +66,8 @@ public class AgentMain implements QuarkusApplication {
     private StatsLog stats;
     private NetlinkLinkMonitor linkMonitor;
     private volatile OpenSslProbes openSsl;
+    /** The pipeline's thread's own: the first failure to name an unwatched client is logged. */
+    private boolean unwatchedClientFailed;
     private final ScheduledExecutorService tlsScanner = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "obi-tls");
         t.setDaemon(true);
@@ -116,7 +118,7 @@ public class AgentMain implements QuarkusApplication {
     private int capture() throws BpfException, IOException, InterruptedException {
         byte[] object = bpfObject();
         pipeline = new Pipeline(config, this::kernelCounters, () -> openSsl == null ? 0 : openSsl.attachedCount(),
-                this::trackedConnections);
+                this::trackedConnections, this::unwatchedClient);
         BpfCapture.Settings settings = new BpfCapture.Settings((int) ProcessHandle.current().pid(),
                 config.capture().requestHeadBytes(), config.capture().peerFinWait().toNanos(),
                 config.bpf().ringbufSizeMb() << 20, config.bpf().maxConnections(), !Preflight.sysAdmin());
@@ -233,6 +235,23 @@ public class AgentMain implements QuarkusApplication {
         } catch (BpfException e) {
             LOG.debugf("connection table unavailable: %s", e.getMessage());
             return -1;
+        }
+    }
+
+    /** Called by the pipeline's thread; a failure costs only the work the kernel could have saved. */
+    private void unwatchedClient(int pid, long startTicks) {
+        BpfCapture loaded = capture;
+        if (loaded == null) {
+            return;
+        }
+        try {
+            loaded.unwatchedClient(pid, startTicks);
+        } catch (BpfException e) {
+            if (!unwatchedClientFailed) {
+                unwatchedClientFailed = true;
+                LOG.warnf("the kernel will keep following the client calls of processes that are not watched"
+                        + " (they are dropped all the same): %s", e.getMessage());
+            }
         }
     }
 

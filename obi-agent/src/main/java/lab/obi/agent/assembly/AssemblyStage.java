@@ -19,8 +19,11 @@ import lab.obi.agent.report.LateRetransmit;
 import lab.obi.agent.report.ResponseAcked;
 import lab.obi.agent.report.ReportConsumer;
 
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
 
@@ -31,10 +34,21 @@ import java.util.function.LongSupplier;
  * connection's latest server span, the client calls waiting for the server request their thread was
  * serving (such a call ends first, so its record comes first; it leaves with its parent), which also
  * tell why a slow request was slow (obi.slow.cause). Reports of
- * unwatched processes and ports (obi.watch.*) are dropped here. Single-threaded: records of one
- * connection must come in order.
+ * unwatched processes and ports (obi.watch.*) are dropped here, and a process none of whose client
+ * calls is reported is named to the kernel, which stops following them. Single-threaded: records of
+ * one connection must come in order.
  */
 public final class AssemblyStage {
+
+    /** Where a process whose client calls are all dropped is named: the kernel's capture. */
+    @FunctionalInterface
+    public interface UnwatchedClients {
+        /** @param startTicks when it started, as field 22 of /proc/pid/stat */
+        void named(int pid, long startTicks);
+    }
+
+    /** More processes than a host runs at once: past it, they are named again as their calls come. */
+    private static final int MAX_NAMED = 4096;
 
     private final ConnectionStates connections = new ConnectionStates();
     private final ThreadParents threadParents = new ThreadParents(connections);
@@ -44,6 +58,10 @@ public final class AssemblyStage {
     private final HeldSlowRequests held = new HeldSlowRequests();
     private final SlowCauses slowCauses;
     private final WatchFilter filter;
+    private final ProcessResolver processes;
+    private final UnwatchedClients unwatchedClients;
+    /** The processes named to the kernel, by pid, with their start time. */
+    private final Map<Integer, Long> named = new HashMap<>();
     private final ReportConsumer out;
     private final LongSupplier nanoTime;
     private final LongAdder reported = new LongAdder();
@@ -54,15 +72,19 @@ public final class AssemblyStage {
      * @param out    where finished reports go: the sinks
      */
     public AssemblyStage(ProcessResolver processes, RouteNormaliser routes, boolean keepQuery,
-                         InterfaceOutages outages, WatchFilter filter, long slowNs, ReportConsumer out) {
-        this(processes, routes, keepQuery, outages, filter, slowNs, out, System::nanoTime);
+                         InterfaceOutages outages, WatchFilter filter, UnwatchedClients unwatchedClients, long slowNs,
+                         ReportConsumer out) {
+        this(processes, routes, keepQuery, outages, filter, unwatchedClients, slowNs, out, System::nanoTime);
     }
 
     AssemblyStage(ProcessResolver processes, RouteNormaliser routes, boolean keepQuery, InterfaceOutages outages,
-                  WatchFilter filter, long slowNs, ReportConsumer out, LongSupplier nanoTime) {
+                  WatchFilter filter, UnwatchedClients unwatchedClients, long slowNs, ReportConsumer out,
+                  LongSupplier nanoTime) {
         this.exchanges = new ExchangeAssembler(processes, routes, keepQuery, outages, connections);
         this.slowCauses = new SlowCauses(slowNs, serverEnds);
         this.filter = filter;
+        this.processes = processes;
+        this.unwatchedClients = unwatchedClients;
         this.out = out;
         this.nanoTime = nanoTime;
     }
@@ -137,6 +159,8 @@ public final class AssemblyStage {
                 // No span for it: the client calls it made go out without a parent now, not after the wait.
                 releaseWithoutParent(threadParents.serverSpanCreated(e.connId(), e.requestIndex(),
                         SpanContext.getInvalid()));
+            } else if (!filter.processWatched(e.socket())) {
+                nameUnwatchedClient(e.socket().pid());
             }
         }
         finish(held.due(now, false));
@@ -216,6 +240,19 @@ public final class AssemblyStage {
         }
         ExchangeReport exchange = connections.serverReport(acked.connId(), acked.requestIndex());
         out.responseAcked(identities.responseAcked(acked, exchange, slowCauses.ofAckWait(exchange, acked)));
+    }
+
+    /** Once per process, unless its pid went to another process since. */
+    private void nameUnwatchedClient(int pid) {
+        OptionalLong started = processes.knownStartTime(pid);
+        if (started.isEmpty() || Long.valueOf(started.getAsLong()).equals(named.get(pid))) {
+            return;
+        }
+        if (named.size() >= MAX_NAMED) {
+            named.clear();
+        }
+        named.put(pid, started.getAsLong());
+        unwatchedClients.named(pid, started.getAsLong());
     }
 
     /** Called for every exchange, almost always with nothing to release: no iterator. */

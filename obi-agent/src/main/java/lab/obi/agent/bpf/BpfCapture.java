@@ -241,6 +241,25 @@ public final class BpfCapture implements AutoCloseable {
     }
 
     /**
+     * Names a process whose client calls are not reported (map unwatched_clients): the kernel sets
+     * its connections aside at their next request, instead of following them to records that are
+     * dropped.
+     *
+     * @param startTicks when it started, as field 22 of /proc/pid/stat: a recycled pid is not named
+     */
+    public synchronized void unwatchedClient(int pid, long startTicks) throws BpfException {
+        if (closed) {
+            return;
+        }
+        Memory key = new Memory(4);
+        key.setInt(0, pid);
+        Memory value = new Memory(8);
+        value.setLong(0, startTicks);
+        check(libbpf.bpf_map_update_elem(mapFd(BpfObject.MAP_UNWATCHED_CLIENTS), key, value, 0),
+                "name an unwatched client");
+    }
+
+    /**
      * Connections in the kernel's table now (map conns), counted key by key: at the pace of a scrape,
      * not per record. Keys deleted meanwhile restart the walk, so it stops at the table's capacity.
      */

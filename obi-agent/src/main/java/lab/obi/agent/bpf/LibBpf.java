@@ -69,6 +69,8 @@ interface LibBpf extends Library {
 
     int bpf_map_lookup_elem(int fd, Pointer key, Pointer value);
 
+    int bpf_map_update_elem(int fd, Pointer key, Pointer value, long flags);
+
     /** The key after {@code key} (null: the first); -ENOENT after the last. */
     int bpf_map_get_next_key(int fd, Pointer key, Pointer nextKey);
 

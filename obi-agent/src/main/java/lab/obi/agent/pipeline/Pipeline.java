@@ -70,9 +70,11 @@ public final class Pipeline implements AutoCloseable {
      * @param kernelCounters the kernel's counters; empty while they cannot be read
      * @param tlsLibraries   OpenSSL libraries whose HTTPS is seen
      * @param trackedConnections entries of the kernel's connection table; -1 while it cannot be read
+     * @param unwatchedClients   where processes none of whose client calls is reported are named
      */
     public Pipeline(AgentConfig config, Supplier<Map<KernelCounter, Long>> kernelCounters, IntSupplier tlsLibraries,
-                    LongSupplier trackedConnections) throws IOException {
+                    LongSupplier trackedConnections, AssemblyStage.UnwatchedClients unwatchedClients)
+            throws IOException {
         this.queue = new RecordQueue<>(config.capture().queueCapacity());
         this.kernelCounters = kernelCounters;
         this.tlsLibraries = tlsLibraries;
@@ -83,7 +85,7 @@ public final class Pipeline implements AutoCloseable {
                 config.watch().services().orElse(Set.of()), config.watch().ports().orElse(Set.of()));
         this.routes = new RouteNormaliser(config.routes().maxPerService());
         this.assembly = new AssemblyStage(new ProcessResolver(Path.of("/proc")), routes, config.routes().keepQuery(),
-                outages, filter, config.slow().threshold().toNanos(), sinks);
+                outages, filter, unwatchedClients, config.slow().threshold().toNanos(), sinks);
     }
 
     public void start() {

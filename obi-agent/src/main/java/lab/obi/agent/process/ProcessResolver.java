@@ -102,6 +102,18 @@ public final class ProcessResolver {
         return info;
     }
 
+    /**
+     * When the process whose identity {@link #resolve} last gave for this pid started, in clock ticks
+     * since boot (field 22 of /proc/pid/stat); empty if it was never read.
+     */
+    public OptionalLong knownStartTime(int pid) {
+        synchronized (cache) {
+            Cached cached = cache.get(pid);
+            return cached == null || cached.startTime() == NEVER_READ ? OptionalLong.empty()
+                    : OptionalLong.of(cached.startTime());
+        }
+    }
+
     private ProcessInfo read(int pid, String commFallback) {
         Path dir = procRoot.resolve(Integer.toString(pid));
         String comm = firstNonBlank(readTrimmed(dir.resolve("comm")), commFallback);

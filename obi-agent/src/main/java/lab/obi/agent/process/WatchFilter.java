@@ -31,15 +31,17 @@ public final class WatchFilter {
     }
 
     public boolean watched(ObservedSocket e) {
+        return processWatched(e) && (ports.isEmpty() || ports.contains(e.localPort()) || ports.contains(e.peerPort()));
+    }
+
+    /** Whether the process is reported at all, whatever the ports: none of its sockets is when it is not. */
+    public boolean processWatched(ObservedSocket e) {
         // a process may name itself "" (prctl PR_SET_NAME): no comm then
         if ((e.comm() != null && excludedExecutables.contains(e.comm()))
                 || (e.exe() != null && excludedPath(e.exe()))) {
             return false;
         }
-        if (!services.isEmpty() && !services.contains(e.service())) {
-            return false;
-        }
-        return ports.isEmpty() || ports.contains(e.localPort()) || ports.contains(e.peerPort());
+        return services.isEmpty() || services.contains(e.service());
     }
 
     private boolean excludedPath(String exe) {

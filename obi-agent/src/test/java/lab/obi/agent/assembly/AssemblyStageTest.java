@@ -10,6 +10,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.opentelemetry.api.trace.Span;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,6 +51,8 @@ class AssemblyStageTest {
     static final long SLOW_NS = 500_000_000L;
 
     private final List<Object> reports = new ArrayList<>();
+    /** pid@start of the processes named to the kernel as unwatched clients. */
+    private final List<String> namedClients = new ArrayList<>();
     private long now = 1_000;
 
     private final ReportConsumer collect = new ReportConsumer() {
@@ -75,7 +79,8 @@ class AssemblyStageTest {
 
     private AssemblyStage stage(WatchFilter filter) {
         return new AssemblyStage(new ProcessResolver(proc), new RouteNormaliser(100), false,
-                new InterfaceOutages(ExchangeAssemblerTest.NO_LISTENER), filter, SLOW_NS, collect, () -> now);
+                new InterfaceOutages(ExchangeAssemblerTest.NO_LISTENER), filter,
+                (pid, started) -> namedClients.add(pid + "@" + started), SLOW_NS, collect, () -> now);
     }
 
     private AssemblyStage stage() {
@@ -379,6 +384,54 @@ class AssemblyStageTest {
         assertEquals(0, stage.reportedCount());
         assertEquals(1, stage.ignoredCount());
         assertEquals(1, stage.notHttpCount());
+    }
+
+    @Test
+    void aProcessNoneOfWhoseClientCallsIsWatchedIsNamedToTheKernelOnce() throws IOException {
+        AssemblyStage stage = stage(new WatchFilter(Set.of("curl"), Set.of("backend", "nginx"), Set.of()));
+        process(4242, "wrk", 777);
+        stage.accept(call(4242, "wrk", 1), 0);
+        stage.accept(call(4242, "wrk", 2), 0);
+        assertEquals(List.of("4242@777"), namedClients, "a service not watched, named once");
+        process(4343, "curl", 778);
+        stage.accept(call(4343, "curl", 1), 0);
+        process(4444, "nginx", 779);
+        stage.accept(call(4444, "nginx", 1), 0);
+        RecordBuilder unwatchedServer = new RecordBuilder();
+        unwatchedServer.pid = 4242;
+        unwatchedServer.comm = "wrk";
+        stage.accept(unwatchedServer.build(), 0);
+        assertEquals(List.of("4242@777", "4343@778"), namedClients,
+                "an excluded executable too; not a watched client, nor a server: its clients may be watched");
+        assertEquals(1, stage.reportedCount(), "nginx's call");
+    }
+
+    @Test
+    void aClientLeftOutByItsPortsIsNotNamed() throws IOException {
+        AssemblyStage stage = stage(new WatchFilter(Set.of(), Set.of(), Set.of(9000)));
+        process(4242, "wrk", 777);
+        stage.accept(call(4242, "wrk", 1), 0);
+        assertEquals(List.of(), namedClients, "its calls to port 9000 would be reported");
+    }
+
+    private void process(int pid, String comm, long startTime) throws IOException {
+        Path dir = Files.createDirectories(proc.resolve(Integer.toString(pid)));
+        Files.writeString(dir.resolve("stat"), pid + " (" + comm + ") S 1 " + pid + " " + pid
+                + " 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 12 0 " + startTime + " 123456 789 18446744073709551615\n");
+        Files.writeString(dir.resolve("comm"), comm + "\n");
+    }
+
+    /** A call from the process to port 8080. */
+    private static ExchangeRecord call(int pid, String comm, int requestIndex) {
+        RecordBuilder r = new RecordBuilder();
+        r.connId = CLIENT_CONN + pid;
+        r.pid = pid;
+        r.comm = comm;
+        r.direction = ExchangeRecord.Direction.CLIENT;
+        r.localPort = 51234;
+        r.peerPort = 8080;
+        r.requestIndex = requestIndex;
+        return r.build();
     }
 
     @Test

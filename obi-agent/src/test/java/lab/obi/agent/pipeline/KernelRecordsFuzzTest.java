@@ -83,7 +83,7 @@ class KernelRecordsFuzzTest {
         FanOut sinks = new FanOut(List.of(requestLog, metrics, SPANS));
         AssemblyStage assembly = new AssemblyStage(new ProcessResolver(EMPTY_PROC), new RouteNormaliser(8),
                 data.consumeBoolean(), new InterfaceOutages(sinks), new WatchFilter(Set.of("prometheus"), Set.of(), Set.of()),
-                SLOW_NS, sinks);
+                (pid, started) -> { }, SLOW_NS, sinks);
         for (int i = 0; i < MAX_RECORDS && data.remainingBytes() > 0; i++) {
             Optional<KernelRecord> record = RecordDecoder.decode(ByteBuffer.wrap(record(data)));
             record.ifPresent(r -> assembly.accept(r, 1_700_000_000_000_000_000L));

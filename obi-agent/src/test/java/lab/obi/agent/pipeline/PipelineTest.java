@@ -28,7 +28,7 @@ class PipelineTest {
     @Test
     void aSlowRequestHeldForItsCallsIsWrittenWhenNothingFollowsIt() throws Exception {
         Path log = dir.resolve("requests.jsonl");
-        Pipeline pipeline = new Pipeline(config(log), Map::of, () -> 0, () -> 0);
+        Pipeline pipeline = new Pipeline(config(log), Map::of, () -> 0, () -> 0, (pid, started) -> { });
         pipeline.start();
         try {
             RecordBuilder slow = new RecordBuilder();
