@@ -134,18 +134,6 @@ class PrometheusScrapeIT {
                 .isEmpty(), "peer addresses are aggregated by default");
     }
 
-    /**
-     * Prometheus is an excluded executable: once its first scrape was dropped, the kernel sets its
-     * connections aside (bpf/src/unwatched.h), so its scrapes, one a second, stop reaching the agent.
-     */
-    @Test
-    void theKernelStopsFollowingAClientThatIsNotWatched() throws Exception {
-        double scrapes = prometheus.query("count_over_time(up{job=\"obi-agent\"}[10m])").orElseThrow();
-        double ignored = prometheus.query("sum(obi_agent_ignored_total)").orElseThrow();
-        assertTrue(scrapes >= 10, "scrapes so far: " + scrapes);
-        assertTrue(ignored <= 3, ignored + " scrapes reached the agent, of " + scrapes);
-    }
-
     @Test
     void durationBucketsCarryTraceIdExemplars() throws Exception {
         JsonNode series = prometheus.exemplars("http_server_request_duration_seconds_bucket{" + BACKEND + "}");

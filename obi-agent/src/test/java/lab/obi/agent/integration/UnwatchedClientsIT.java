@@ -1,0 +1,76 @@
+package lab.obi.agent.integration;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A client the agent does not report (wrk, an excluded executable) on one kept-alive connection to
+ * the JDK backend: once its first calls were dropped, the kernel sets its connection aside
+ * (bpf/src/unwatched.h), so the rest of its calls never reach the agent, while every request the
+ * backend served is still reported.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class UnwatchedClientsIT {
+
+    private static final Pattern REQUESTS = Pattern.compile("(\\d+) requests in");
+
+    private Lab lab;
+
+    @BeforeAll
+    void backendAndAgent() throws Exception {
+        lab = new Lab();
+        lab.startBackends();
+        lab.startAgent("-Dobi.request-log.enabled=false", "-Dobi.watch.exclude-executables=wrk,prometheus");
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        if (lab != null) {
+            lab.close();
+        }
+    }
+
+    @Test
+    void theKernelStopsFollowingAClientThatIsNotWatchedAndTheServerStaysReported() throws Exception {
+        double ignoredBefore = metric("obi_agent_ignored_total", "");
+        double servedBefore = metric("http_server_request_duration_seconds_count", "service_name=\"jdk-backend\"");
+        String out = Lab.sh("wrk", "-t1", "-c1", "-d3s", "http://127.0.0.1:" + lab.jdkPort + "/fast");
+        Matcher m = REQUESTS.matcher(out);
+        assertTrue(m.find(), "wrk's output: " + out);
+        long calls = Long.parseLong(m.group(1));
+        double served = 0;
+        for (int i = 0; i < 40 && served < calls; i++) {
+            Thread.sleep(500);
+            served = metric("http_server_request_duration_seconds_count", "service_name=\"jdk-backend\"")
+                    - servedBefore;
+        }
+        double ignored = metric("obi_agent_ignored_total", "") - ignoredBefore;
+        assertTrue(calls >= 1000, "wrk made " + calls + " calls");
+        assertTrue(served >= calls && served <= calls + 1, "the backend's requests reported: " + served + " of "
+                + calls + " wrk made (one more if wrk left one unanswered)\n" + lab.agentLog());
+        assertTrue(ignored >= 1, "wrk's first call reached the agent and was dropped");
+        assertTrue(ignored < calls / 4.0, ignored + " of wrk's " + calls + " calls reached the agent");
+        assertEquals(0, metric("http_client_request_duration_seconds_count", "service_name=\"wrk\""), 0.0,
+                "wrk is not reported");
+    }
+
+    /** Sums a metric's samples whose labels contain the text, from the agent's endpoint. */
+    private double metric(String name, String labels) throws Exception {
+        double total = 0;
+        for (String line : lab.scrapeAgent().split("\n")) {
+            if ((line.startsWith(name + "{") || line.startsWith(name + " ")) && line.contains(labels)) {
+                int valueAt = line.contains("}") ? line.lastIndexOf('}') + 1 : name.length();
+                total += Double.parseDouble(line.substring(valueAt).trim().split(" ")[0]);
+            }
+        }
+        return total;
+    }
+}
