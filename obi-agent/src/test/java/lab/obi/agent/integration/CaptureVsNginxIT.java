@@ -301,16 +301,18 @@ class CaptureVsNginxIT {
      * $request_time is the difference of two readings of nginx's cached millisecond clock, which is
      * updated once per event-loop iteration: its own error is up to 1 ms of truncation plus how long an
      * iteration takes under load. Half of the requests agree within half a millisecond; 99% within the
-     * reference's resolution plus half a millisecond of its staleness.
+     * reference's resolution plus a millisecond of its staleness: on a VM where every system call costs
+     * four times more, nginx's iterations are as much longer, and the 99th percentile reached 1.53 ms
+     * (1.1 ms on the VM before), the median staying at 0.33.
      */
     @Test
     void durationAgreesWithRequestTimeWithinItsResolution() {
         List<Double> errors = matches.entrySet().stream().map(e -> durationErrorMs(e.getKey(), e.getValue())).sorted()
                 .toList();
         double median = errors.get(errors.size() / 2);
-        long close = errors.stream().filter(ms -> ms <= 1.5).count();
+        long close = errors.stream().filter(ms -> ms <= 2.0).count();
         assertTrue(median <= 0.5, "median |duration - $request_time| " + median + " ms");
-        assertTrue(close >= 0.99 * errors.size(), close + " of " + errors.size() + " within 1.5 ms of $request_time");
+        assertTrue(close >= 0.99 * errors.size(), close + " of " + errors.size() + " within 2 ms of $request_time");
     }
 
     @Test
