@@ -11,7 +11,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.opentelemetry.api.trace.Span;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,6 +25,7 @@ import lab.obi.agent.capture.SocketOwner;
 import lab.obi.agent.capture.TcpFacts;
 import lab.obi.agent.network.InterfaceOutages;
 import lab.obi.agent.protocol.AbortKind;
+import lab.obi.agent.process.FakeProc;
 import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.process.ProcessResolver;
 import lab.obi.agent.process.WatchFilter;
@@ -389,13 +389,13 @@ class AssemblyStageTest {
     @Test
     void aProcessNoneOfWhoseClientCallsIsWatchedIsNamedToTheKernelOnce() throws IOException {
         AssemblyStage stage = stage(new WatchFilter(Set.of("curl"), Set.of("backend", "nginx"), Set.of()));
-        process(4242, "wrk", 777);
+        FakeProc.process(proc, 4242, "wrk", 777);
         stage.accept(call(4242, "wrk", 1), 0);
         stage.accept(call(4242, "wrk", 2), 0);
         assertEquals(List.of("4242@777"), namedClients, "a service not watched, named once");
-        process(4343, "curl", 778);
+        FakeProc.process(proc, 4343, "curl", 778);
         stage.accept(call(4343, "curl", 1), 0);
-        process(4444, "nginx", 779);
+        FakeProc.process(proc, 4444, "nginx", 779);
         stage.accept(call(4444, "nginx", 1), 0);
         RecordBuilder unwatchedServer = new RecordBuilder();
         unwatchedServer.pid = 4242;
@@ -409,16 +409,9 @@ class AssemblyStageTest {
     @Test
     void aClientLeftOutByItsPortsIsNotNamed() throws IOException {
         AssemblyStage stage = stage(new WatchFilter(Set.of(), Set.of(), Set.of(9000)));
-        process(4242, "wrk", 777);
+        FakeProc.process(proc, 4242, "wrk", 777);
         stage.accept(call(4242, "wrk", 1), 0);
         assertEquals(List.of(), namedClients, "its calls to port 9000 would be reported");
-    }
-
-    private void process(int pid, String comm, long startTime) throws IOException {
-        Path dir = Files.createDirectories(proc.resolve(Integer.toString(pid)));
-        Files.writeString(dir.resolve("stat"), pid + " (" + comm + ") S 1 " + pid + " " + pid
-                + " 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 12 0 " + startTime + " 123456 789 18446744073709551615\n");
-        Files.writeString(dir.resolve("comm"), comm + "\n");
     }
 
     /** A call from the process to port 8080. */

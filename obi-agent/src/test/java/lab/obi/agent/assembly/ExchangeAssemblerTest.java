@@ -15,6 +15,7 @@ import lab.obi.agent.capture.ConnectionRecord;
 import lab.obi.agent.capture.ExchangeRecord;
 import lab.obi.agent.capture.LateRetransmitRecord;
 import lab.obi.agent.capture.SocketOwner;
+import lab.obi.agent.process.FakeProc;
 import lab.obi.agent.process.ObservedSocket;
 import lab.obi.agent.process.ObservedSocket.Direction;
 import lab.obi.agent.protocol.RouteNormaliser;
@@ -109,9 +110,7 @@ class ExchangeAssemblerTest {
 
     @Test
     void joinsRecordRequestVerdictAndProcess() throws IOException {
-        Path pid = Files.createDirectories(proc.resolve("4242"));
-        Files.writeString(proc.resolve("4242/stat"), "4242 (java) S 1 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 30 0 777 0 0");
-        Files.writeString(pid.resolve("comm"), "java\n");
+        Path pid = FakeProc.process(proc, 4242, "java", 777);
         Files.write(pid.resolve("environ"), "OTEL_SERVICE_NAME=orders\0".getBytes(ISO_8859_1));
         Files.writeString(pid.resolve("cgroup"),
                 "0::/system.slice/docker-" + "ab".repeat(32) + ".scope\n");

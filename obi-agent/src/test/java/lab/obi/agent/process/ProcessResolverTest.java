@@ -37,15 +37,7 @@ class ProcessResolverTest {
     }
 
     private Path process(int pid, long startTime, String comm) throws IOException {
-        Path dir = Files.createDirectories(proc.resolve(Integer.toString(pid)));
-        Files.writeString(dir.resolve("stat"), stat(pid, comm, startTime));
-        Files.writeString(dir.resolve("comm"), comm + "\n");
-        return dir;
-    }
-
-    private static String stat(int pid, String comm, long startTime) {
-        return pid + " (" + comm + ") S 1 " + pid + " " + pid + " 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 12 0 "
-                + startTime + " 123456 789 18446744073709551615\n";
+        return FakeProc.process(proc, pid, comm, startTime);
     }
 
     private static void nulSeparated(Path file, List<String> entries) throws IOException {
@@ -138,12 +130,12 @@ class ProcessResolverTest {
     @ValueSource(strings = {"a b", "(sd-pam)", "x) S 1 2 3 (", ") ) )", "" })
     void startTimeIsReadAfterTheLastParenthesis(String comm) throws IOException {
         Path dir = process(100, 5, "first");
-        Files.writeString(dir.resolve("stat"), stat(100, comm, 5));
+        Files.writeString(dir.resolve("stat"), FakeProc.stat(100, comm, 5));
         ProcessResolver resolver = new ProcessResolver(proc, 16, 0);
         ProcessInfo first = resolver.resolve(100, "kcomm");
         Files.writeString(dir.resolve("comm"), "second\n");
         assertSame(first, resolver.resolve(100, "kcomm"), "same start time: cached");
-        Files.writeString(dir.resolve("stat"), stat(100, comm, 6));
+        Files.writeString(dir.resolve("stat"), FakeProc.stat(100, comm, 6));
         assertEquals("second", resolver.resolve(100, "kcomm").comm(), "new start time: the pid was reused");
     }
 
@@ -152,7 +144,7 @@ class ProcessResolverTest {
         Path dir = process(100, 5, "first");
         ProcessResolver resolver = new ProcessResolver(proc, 16, 60_000_000_000L);
         ProcessInfo first = resolver.resolve(100, "kcomm");
-        Files.writeString(dir.resolve("stat"), stat(100, "first", 6));
+        Files.writeString(dir.resolve("stat"), FakeProc.stat(100, "first", 6));
         assertSame(first, resolver.resolve(100, "kcomm"), "start time not re-read within the period");
     }
 
@@ -214,7 +206,7 @@ class ProcessResolverTest {
         // The resolver reads the environment (a pipe here) after the start time; meanwhile its pid
         // passes to another process.
         try (OutputStream pipe = Files.newOutputStream(environ)) {
-            Files.writeString(dir.resolve("stat"), stat(100, "other", 6));
+            Files.writeString(dir.resolve("stat"), FakeProc.stat(100, "other", 6));
             pipe.write("OTEL_SERVICE_NAME=another\0".getBytes(UTF_8));
         }
         assertEquals(new ProcessInfo(100, "kcomm", null, "kcomm", null, "node-1/100"),
