@@ -20,6 +20,25 @@
 #include "unwatched.h"
 #include "protocol/http1.h"
 
+/*
+ * A socket already closed when its first bytes are seen: a peer that sent its request and reset
+ * before it was read, a request written onto a kept-alive connection the server had reset. No
+ * state change will come to end it, so it ends when the call that found it returns, like a close
+ * that came inside a write (io.h); a second such socket in one call is left to the scan.
+ */
+static __always_inline void close_at_call_exit(struct conn_state *st, __u64 sk)
+{
+	struct thread_io *t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+
+	if (!t || t->close_deferred_sk)
+		return;
+	t->close_deferred_sk = sk;
+	st->close_deferred_ns = st->tracked_ns;
+	st->close_deferred_local = 0;
+	if (reset_by_peer(sk))
+		st->conn_flags |= OBI_CF_RST_RECEIVED;
+}
+
 /* count_refusal: a write's entry leaves a full table's refusal to the write's exit, which tries again: counted once. */
 static __always_inline struct conn_state *track_connection(__u64 sk, __u64 known_ino, bool count_refusal)
 {
@@ -40,8 +59,11 @@ static __always_inline struct conn_state *track_connection(__u64 sk, __u64 known
 	st->sk = sk;
 	st->socket_ino = socket_inode_unless_known(sk, known_ino);
 	st->tracked_ns = bpf_ktime_get_ns();
-	if (peer_has_closed(sk))
+	__u8 state = sock_state(sk);
+	if (peer_has_closed(state))
 		st->peer_fin_ns = st->tracked_ns; /* its FIN came before anything was tracked */
+	else if (state == OBI_TCP_CLOSE)
+		close_at_call_exit(st, sk);
 	fill_addresses(&st->rec.socket, sk);
 	struct handshake_facts facts = {};
 	take_handshake(&st->rec.tcp, &facts, sk);
@@ -512,11 +534,15 @@ static __always_inline void on_reset_received(struct conn_state *st, __u64 now)
 /*
  * A write that a reset answered within the same call (loopback, a client long gone): the bytes it
  * moved are folded first, so a status line written after the client left is counted as written.
+ * Also a socket found closed when tracked (close_at_call_exit): its call's bytes come first too.
  */
 static __always_inline void finish_deferred_close(__u64 sk)
 {
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
 
-	if (st && st->close_deferred_ns)
-		finish_connection(st, sk, st->close_deferred_ns, st->close_deferred_local);
+	if (!st || !st->close_deferred_ns)
+		return;
+	if (st->conn_flags & OBI_CF_RST_RECEIVED) /* before it was tracked: the exchange found it reset */
+		on_reset_received(st, st->close_deferred_ns > st->rec.start_ns ? st->close_deferred_ns : st->rec.start_ns);
+	finish_connection(st, sk, st->close_deferred_ns, st->close_deferred_local);
 }

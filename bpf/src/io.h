@@ -14,8 +14,6 @@
 #include "thread_io.h"
 #include "exchange.h"
 
-#define OBI_EPIPE 32
-#define OBI_ECONNRESET 104
 #define OBI_IOV_SCAN 16 /* iovecs summed to find the end of a vectored write */
 
 struct ssl_key {

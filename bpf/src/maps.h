@@ -49,7 +49,7 @@ struct conn_state {
 	__u64 sk;            /* the struct sock this state belongs to (the map key) */
 	__u64 socket_ino;    /* and the socket that owned it then: a reused struct sock has another */
 	__u64 peer_fin_ns;   /* the peer's FIN arrived, whether an exchange was open or not (0: not yet) */
-	__u64 close_deferred_ns; /* TCP_CLOSE came inside a write of this socket: finished when the write returns */
+	__u64 close_deferred_ns; /* TCP_CLOSE came inside a call on this socket, or before it was tracked: finished when the call returns */
 	/* Server side, for the next exchange: when its request's first bytes arrived, when accept() returned. */
 	__u64 next_queued_ns;
 	__u64 accepted_ns;

@@ -13,6 +13,8 @@
 #define OBI_S_IFMT 00170000
 #define OBI_S_IFSOCK 0140000
 #define OBI_IPPROTO_TCP 6
+#define OBI_EPIPE 32
+#define OBI_ECONNRESET 104
 #define OBI_TCPHDR_FIN 0x01
 #define OBI_TCPHDR_SYN 0x02
 #define OBI_TCPHDR_ACK 0x10
@@ -126,11 +128,19 @@ static __always_inline __u64 socket_inode_unless_known(__u64 skp, __u64 known)
 }
 
 /* The peer's FIN has come in (the socket may have been idle, or not tracked yet, when it did). */
-static __always_inline int peer_has_closed(__u64 skp)
+static __always_inline __u8 sock_state(__u64 skp)
 {
-	__u8 state = BPF_CORE_READ((struct sock *)skp, __sk_common.skc_state);
+	return BPF_CORE_READ((struct sock *)skp, __sk_common.skc_state);
+}
 
+static __always_inline int peer_has_closed(__u8 state)
+{
 	return state == OBI_TCP_CLOSE_WAIT || state == OBI_TCP_LAST_ACK || state == OBI_TCP_CLOSING;
+}
+
+static __always_inline int reset_by_peer(__u64 skp)
+{
+	return BPF_CORE_READ((struct sock *)skp, sk_err) == OBI_ECONNRESET;
 }
 
 static __always_inline void v4_mapped(__u8 out[16], __be32 addr)

@@ -51,7 +51,7 @@ struct ssl_call {
 struct thread_io {
 	struct io_args call;
 	struct ssl_call ssl;
-	__u64 close_deferred_sk; /* TCP_CLOSE came inside this thread's write to it: finished when the write returns */
+	__u64 close_deferred_sk; /* closed inside this thread's call on it, or before: finished when the call returns */
 	struct thread_server server; /* the latest server request this thread started */
 	__u64 last_sk;           /* the tracked socket this thread moved bytes on last */
 };

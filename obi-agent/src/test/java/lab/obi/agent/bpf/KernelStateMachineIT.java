@@ -520,12 +520,68 @@ class KernelStateMachineIT {
         assertEquals(List.of(), drain(), "TLS bytes, then a status line: nothing tracked, nothing emitted");
     }
 
+    /**
+     * A request read after its client had reset (it was still queued): the reset's TCP_CLOSE came
+     * before any state, so the read that found it ends the connection, as the client that left.
+     */
+    @Test
+    void aRequestReadAfterItsClientResetEndsWithTheReadAsAClientThatLeft() {
+        int[] pair = connectedPair();
+        try {
+            long server = sockOf(pair[1]);
+            resetOnClose(pair[0]);
+            Sockets.INSTANCE.close(pair[0]);
+            assertEquals(TCP_CLOSE, stateOf(pair[1]), "the reset closed the server's socket");
+            io(server, true, REQUEST);
+            List<KernelRecord> records = drain();
+            ExchangeRecord r = single(records.stream().filter(ExchangeRecord.class::isInstance)
+                    .map(ExchangeRecord.class::cast).toList());
+            assertTrue(r.has(ExchangeFlags.CONN_CLOSED) && r.has(ExchangeFlags.RST_RECEIVED), r.toString());
+            assertFalse(r.has(ExchangeFlags.LOCAL_CLOSE), "the client closed it: " + r);
+            assertTrue(r.rstNs() >= r.startNs(), "reset no earlier than the exchange it ended: " + r);
+            Verdict v = verdict(r);
+            assertEquals(499, v.status());
+            assertTrue(v.aborted());
+            ConnectionRecord c = single(records.stream().filter(ConnectionRecord.class::isInstance)
+                    .map(ConnectionRecord.class::cast).toList());
+            assertTrue(c.has(ConnectionFlags.RST_RECEIVED), c.toString());
+            assertEquals(r.connId(), c.connId());
+        } finally {
+            Sockets.INSTANCE.close(pair[1]);
+        }
+    }
+
+    /** A request written onto a kept-alive connection that its server had reset: it fails, and ends with the write. */
+    @Test
+    void aRequestWrittenOntoAConnectionItsServerResetEndsWithTheFailedWrite() {
+        int[] pair = connectedPair();
+        try {
+            long client = sockOf(pair[0]);
+            resetOnClose(pair[1]);
+            Sockets.INSTANCE.close(pair[1]);
+            assertEquals(TCP_CLOSE, stateOf(pair[0]), "the reset closed the client's socket");
+            begin(client, false, REQUEST);
+            run("harness_io_end", -EPIPE);
+            List<KernelRecord> records = drain();
+            ExchangeRecord r = single(records.stream().filter(ExchangeRecord.class::isInstance)
+                    .map(ExchangeRecord.class::cast).toList());
+            assertTrue(r.has(ExchangeFlags.WRITE_ERROR) && r.has(ExchangeFlags.CONN_CLOSED), r.toString());
+            assertEquals(1, records.stream().filter(ConnectionRecord.class::isInstance).count(), records.toString());
+            run(BpfObject.PROGRAM_EXPIRE_PEER_FIN_WAITS);
+            assertEquals(List.of(), drain(), "nothing left for the scan");
+        } finally {
+            Sockets.INSTANCE.close(pair[0]);
+        }
+    }
+
     @Test
     void aStructSockFreedUnseenAndGivenToANewSocketIsANewConnection() {
-        int first = Sockets.INSTANCE.socket(AF_INET, SOCK_STREAM, 0);
+        int[] pair = connectedPair();
+        int first = pair[0];
         long sk = sockOf(first);
         io(sk, true, REQUEST); // and then no TCP state change: its close goes unseen
         int second = closedAndReused(first, sk);
+        int[] secondPair = connected(second); // a new connection, where the old one's close went unseen
         try {
             io(sk, true, REQUEST);
             io(sk, false, RESPONSE);
@@ -543,12 +599,15 @@ class KernelStateMachineIT {
             assertEquals(200, verdict(current).status());
         } finally {
             Sockets.INSTANCE.close(second);
+            Sockets.INSTANCE.close(secondPair[1]);
+            Sockets.INSTANCE.close(pair[1]);
         }
     }
 
     @Test
     void theSweepFinishesAConnectionWhoseStructSockServesAnotherSocket() throws Exception {
-        int first = Sockets.INSTANCE.socket(AF_INET, SOCK_STREAM, 0);
+        int[] pair = connectedPair();
+        int first = pair[0];
         long sk = sockOf(first);
         io(sk, true, REQUEST);
         int listening = closedAndReused(first, sk);
@@ -565,6 +624,7 @@ class KernelStateMachineIT {
                     && e.has(ExchangeFlags.CONN_CLOSED)), "its open exchange ends with it: " + records);
         } finally {
             Sockets.INSTANCE.close(listening);
+            Sockets.INSTANCE.close(pair[1]);
         }
     }
 
@@ -575,6 +635,18 @@ class KernelStateMachineIT {
         int socket(int domain, int type, int protocol);
 
         int listen(int fd, int backlog);
+
+        int bind(int fd, byte[] address, int length);
+
+        int connect(int fd, byte[] address, int length);
+
+        int getsockname(int fd, byte[] address, int[] length);
+
+        int accept(int fd, Pointer address, Pointer length);
+
+        int setsockopt(int fd, int level, int option, int[] value, int length);
+
+        int getsockopt(int fd, int level, int option, int[] value, int[] length);
 
         int close(int fd);
 
@@ -588,6 +660,10 @@ class KernelStateMachineIT {
 
     private static final int AF_INET = 2;
     private static final int SOCK_STREAM = 1;
+    private static final int SOL_SOCKET = 1;
+    private static final int SO_LINGER = 13;
+    private static final int IPPROTO_TCP = 6;
+    private static final int TCP_INFO = 11;
     /** bpf/src/expiry.h's OBI_CLOSE_MISSED_AFTER_NS. */
     private static final long CLOSE_MISSED_AFTER_MS = 1000;
 
@@ -604,6 +680,40 @@ class KernelStateMachineIT {
         return sk;
     }
 
+    /** A TCP connection over loopback: {the client's descriptor, the server's}. */
+    private int[] connectedPair() {
+        return connected(Sockets.INSTANCE.socket(AF_INET, SOCK_STREAM, 0));
+    }
+
+    /** Connects this socket to a listener of its own on loopback: {it, the server's descriptor}. */
+    private int[] connected(int client) {
+        int listening = Sockets.INSTANCE.socket(AF_INET, SOCK_STREAM, 0);
+        try {
+            byte[] address = {AF_INET, 0, 0, 0, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}; // port 0: any
+            assertEquals(0, Sockets.INSTANCE.bind(listening, address, address.length));
+            assertEquals(0, Sockets.INSTANCE.listen(listening, 1));
+            assertEquals(0, Sockets.INSTANCE.getsockname(listening, address, new int[] {address.length}));
+            assertEquals(0, Sockets.INSTANCE.connect(client, address, address.length));
+            int server = Sockets.INSTANCE.accept(listening, null, null);
+            assertTrue(server >= 0, "accepted");
+            return new int[] {client, server};
+        } finally {
+            Sockets.INSTANCE.close(listening);
+        }
+    }
+
+    /** Its close will send a reset and free its struct sock at once (SO_LINGER of 0). */
+    private static void resetOnClose(int fd) {
+        assertEquals(0, Sockets.INSTANCE.setsockopt(fd, SOL_SOCKET, SO_LINGER, new int[] {1, 0}, 8));
+    }
+
+    /** The socket's TCP state (tcpi_state, the first byte of struct tcp_info). */
+    private static int stateOf(int fd) {
+        int[] info = new int[64];
+        assertEquals(0, Sockets.INSTANCE.getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, new int[] {info.length * 4}));
+        return info[0] & 0xff;
+    }
+
     /**
      * Closes the socket and opens sockets until one is given its freed struct sock. The thread stays
      * on one CPU meanwhile: a freed object goes back to that CPU's free list, and the next socket made
@@ -617,6 +727,7 @@ class KernelStateMachineIT {
         oneCpu[cpu / 64] = 1L << (cpu % 64);
         assertEquals(0, Sockets.INSTANCE.sched_setaffinity(0, oneCpu.length * 8L, oneCpu));
         try {
+            resetOnClose(fd); // no FIN_WAIT: freed by the close itself
             Sockets.INSTANCE.close(fd);
             return socketReusing(sk);
         } finally {
