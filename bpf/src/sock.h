@@ -127,17 +127,18 @@ static __always_inline __u64 socket_inode_unless_known(__u64 skp, __u64 known)
 	return known ? known : socket_inode(skp);
 }
 
-/* The peer's FIN has come in (the socket may have been idle, or not tracked yet, when it did). */
 static __always_inline __u8 sock_state(__u64 skp)
 {
 	return BPF_CORE_READ((struct sock *)skp, __sk_common.skc_state);
 }
 
+/* The peer's FIN has come in (the socket may have been idle, or not tracked yet, when it did). */
 static __always_inline int peer_has_closed(__u8 state)
 {
 	return state == OBI_TCP_CLOSE_WAIT || state == OBI_TCP_LAST_ACK || state == OBI_TCP_CLOSING;
 }
 
+/* The error a reset left on the socket: the peer's, not a timeout's. */
 static __always_inline int reset_by_peer(__u64 skp)
 {
 	return BPF_CORE_READ((struct sock *)skp, sk_err) == OBI_ECONNRESET;
