@@ -33,7 +33,7 @@ import java.util.function.Supplier;
  * process lookups or a slow sink never stall the kernel side for long; a queue that stays full drops
  * and counts. It enqueues what it decoded a batch at a time: after each drain of the ring, and every
  * {@value #HANDOFF} records within a long one. One worker thread runs the assembly stage, which hands
- * each finished report to every sink.
+ * each finished report to every sink, and flushes the sinks within 100 ms of a report.
  */
 public final class Pipeline implements AutoCloseable {
 
@@ -41,6 +41,12 @@ public final class Pipeline implements AutoCloseable {
     private static final long FULL_QUEUE_WAIT_NS = TimeUnit.MILLISECONDS.toNanos(20);
     /** How often an idle worker lets waiting client calls expire and looks whether it should stop. */
     private static final long IDLE_WAKE_NS = TimeUnit.MILLISECONDS.toNanos(200);
+    /**
+     * How long what the sinks buffer may wait for a flush. Flushed each time the queue ran empty, the
+     * request log went out a few lines per write, and each write's file-system work (the inode's
+     * times, the journal) cost more than its bytes.
+     */
+    private static final long FLUSH_AFTER_NS = TimeUnit.MILLISECONDS.toNanos(100);
     /**
      * Records the worker takes from the queue at once: one lock for all of them, where taking them
      * one by one contended with the ring-buffer thread's puts on every record.
@@ -137,25 +143,31 @@ public final class Pipeline implements AutoCloseable {
         MonotonicClock clock = new MonotonicClock();
         List<KernelRecord> batch = new ArrayList<>(BATCH);
         boolean unflushed = false;
+        long flushAt = 0;
         try {
             while (true) {
-                queue.drainTo(batch, BATCH, IDLE_WAKE_NS);
+                queue.drainTo(batch, BATCH, unflushed ? Math.max(0, flushAt - System.nanoTime()) : IDLE_WAKE_NS);
+                boolean sent;
                 if (!batch.isEmpty()) {
                     long epochOffsetNs = clock.epochOffsetNs();
                     for (int i = 0; i < batch.size(); i++) {
                         assemble(batch.get(i), epochOffsetNs);
                     }
                     batch.clear();
-                    unflushed = true;
+                    sent = true;
                 } else {
                     if (closing) {
                         break; // everything queued before close() is processed
                     }
-                    // What the wait let out (a slow request held for its calls) is written now,
+                    // What the wait let out (a slow request held for its calls) is written too,
                     // not when the next record comes: on a quiet host that may be never.
-                    unflushed |= assembly.expireWaiting();
+                    sent = assembly.expireWaiting();
                 }
-                if (unflushed && queue.size() == 0) {
+                if (sent && !unflushed) {
+                    unflushed = true;
+                    flushAt = System.nanoTime() + FLUSH_AFTER_NS;
+                }
+                if (unflushed && System.nanoTime() - flushAt >= 0) {
                     sinks.flush();
                     unflushed = false;
                 }
