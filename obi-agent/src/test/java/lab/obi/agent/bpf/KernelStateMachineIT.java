@@ -166,7 +166,11 @@ class KernelStateMachineIT {
     }
 
     private <T extends KernelRecord> List<T> drained(Class<T> kind) {
-        return drain().stream().filter(kind::isInstance).map(kind::cast).toList();
+        return ofKind(drain(), kind);
+    }
+
+    private static <T extends KernelRecord> List<T> ofKind(List<KernelRecord> records, Class<T> kind) {
+        return records.stream().filter(kind::isInstance).map(kind::cast).toList();
     }
 
     private static final String REQUEST = "GET /users/7 HTTP/1.1\r\nHost: lab\r\n\r\n";
@@ -359,15 +363,13 @@ class KernelStateMachineIT {
         run("harness_reset_received", sk);
         state(sk, TCP_LAST_ACK, TCP_CLOSE);
         List<KernelRecord> records = drain();
-        ExchangeRecord r = single(records.stream().filter(ExchangeRecord.class::isInstance)
-                .map(ExchangeRecord.class::cast).toList());
+        ExchangeRecord r = single(ofKind(records, ExchangeRecord.class));
         assertTrue(r.has(ExchangeFlags.PEER_FIN) && r.has(ExchangeFlags.RST_RECEIVED)
                 && r.has(ExchangeFlags.RESPONSE_COMPLETE), r.toString());
         Verdict v = verdict(r);
         assertEquals(200, v.status(), "the status it wrote");
         assertTrue(v.aborted(), "the client had left");
-        ConnectionRecord c = single(records.stream().filter(ConnectionRecord.class::isInstance)
-                .map(ConnectionRecord.class::cast).toList());
+        ConnectionRecord c = single(ofKind(records, ConnectionRecord.class));
         assertTrue(c.has(ConnectionFlags.PEER_CLOSED_FIRST) && c.has(ConnectionFlags.RST_RECEIVED));
         assertEquals(1, c.requests());
     }
@@ -529,21 +531,17 @@ class KernelStateMachineIT {
         int[] pair = connectedPair();
         try {
             long server = sockOf(pair[1]);
-            resetOnClose(pair[0]);
-            Sockets.INSTANCE.close(pair[0]);
-            assertEquals(TCP_CLOSE, stateOf(pair[1]), "the reset closed the server's socket");
+            resetBy(pair[0], pair[1]);
             io(server, true, REQUEST);
             List<KernelRecord> records = drain();
-            ExchangeRecord r = single(records.stream().filter(ExchangeRecord.class::isInstance)
-                    .map(ExchangeRecord.class::cast).toList());
+            ExchangeRecord r = single(ofKind(records, ExchangeRecord.class));
             assertTrue(r.has(ExchangeFlags.CONN_CLOSED) && r.has(ExchangeFlags.RST_RECEIVED), r.toString());
             assertFalse(r.has(ExchangeFlags.LOCAL_CLOSE), "the client closed it: " + r);
             assertTrue(r.rstNs() >= r.startNs(), "reset no earlier than the exchange it ended: " + r);
             Verdict v = verdict(r);
             assertEquals(499, v.status());
             assertTrue(v.aborted());
-            ConnectionRecord c = single(records.stream().filter(ConnectionRecord.class::isInstance)
-                    .map(ConnectionRecord.class::cast).toList());
+            ConnectionRecord c = single(ofKind(records, ConnectionRecord.class));
             assertTrue(c.has(ConnectionFlags.RST_RECEIVED), c.toString());
             assertEquals(r.connId(), c.connId());
         } finally {
@@ -557,16 +555,13 @@ class KernelStateMachineIT {
         int[] pair = connectedPair();
         try {
             long client = sockOf(pair[0]);
-            resetOnClose(pair[1]);
-            Sockets.INSTANCE.close(pair[1]);
-            assertEquals(TCP_CLOSE, stateOf(pair[0]), "the reset closed the client's socket");
+            resetBy(pair[1], pair[0]);
             begin(client, false, REQUEST);
             run("harness_io_end", -EPIPE);
             List<KernelRecord> records = drain();
-            ExchangeRecord r = single(records.stream().filter(ExchangeRecord.class::isInstance)
-                    .map(ExchangeRecord.class::cast).toList());
+            ExchangeRecord r = single(ofKind(records, ExchangeRecord.class));
             assertTrue(r.has(ExchangeFlags.WRITE_ERROR) && r.has(ExchangeFlags.CONN_CLOSED), r.toString());
-            assertEquals(1, records.stream().filter(ConnectionRecord.class::isInstance).count(), records.toString());
+            assertEquals(1, ofKind(records, ConnectionRecord.class).size(), records.toString());
             run(BpfObject.PROGRAM_EXPIRE_PEER_FIN_WAITS);
             assertEquals(List.of(), drain(), "nothing left for the scan");
         } finally {
@@ -586,14 +581,13 @@ class KernelStateMachineIT {
             io(sk, true, REQUEST);
             io(sk, false, RESPONSE);
             List<KernelRecord> records = drain();
-            List<ExchangeRecord> exchanges = records.stream().filter(ExchangeRecord.class::isInstance)
-                    .map(ExchangeRecord.class::cast).toList();
+            List<ExchangeRecord> exchanges = ofKind(records, ExchangeRecord.class);
             assertEquals(2, exchanges.size(), "the old connection's exchange, then the new one's: " + records);
             ExchangeRecord stale = exchanges.get(0);
             ExchangeRecord current = exchanges.get(1);
             assertTrue(stale.has(ExchangeFlags.CONN_CLOSED), stale.toString());
-            assertEquals(stale.connId(), single(records.stream().filter(ConnectionRecord.class::isInstance)
-                    .map(ConnectionRecord.class::cast).toList()).connId(), "the old connection is reported closed");
+            assertEquals(stale.connId(), single(ofKind(records, ConnectionRecord.class)).connId(),
+                    "the old connection is reported closed");
             assertNotEquals(stale.connId(), current.connId());
             assertEquals(1, current.requestIndex());
             assertEquals(200, verdict(current).status());
@@ -618,8 +612,7 @@ class KernelStateMachineIT {
             Thread.sleep(CLOSE_MISSED_AFTER_MS + 100);
             run(BpfObject.PROGRAM_EXPIRE_PEER_FIN_WAITS);
             List<KernelRecord> records = drain();
-            ConnectionRecord closed = single(records.stream().filter(ConnectionRecord.class::isInstance)
-                    .map(ConnectionRecord.class::cast).toList());
+            ConnectionRecord closed = single(ofKind(records, ConnectionRecord.class));
             assertTrue(records.stream().anyMatch(r -> r instanceof ExchangeRecord e && e.connId() == closed.connId()
                     && e.has(ExchangeFlags.CONN_CLOSED)), "its open exchange ends with it: " + records);
         } finally {
@@ -705,6 +698,13 @@ class KernelStateMachineIT {
     /** Its close will send a reset and free its struct sock at once (SO_LINGER of 0). */
     private static void resetOnClose(int fd) {
         assertEquals(0, Sockets.INSTANCE.setsockopt(fd, SOL_SOCKET, SO_LINGER, new int[] {1, 0}, 8));
+    }
+
+    /** The peer closes with a reset, which leaves the other end in TCP_CLOSE with its queued bytes. */
+    private static void resetBy(int peer, int fd) {
+        resetOnClose(peer);
+        Sockets.INSTANCE.close(peer);
+        assertEquals(TCP_CLOSE, stateOf(fd), "the reset closed the socket");
     }
 
     /** The socket's TCP state (tcpi_state, the first byte of struct tcp_info). */
