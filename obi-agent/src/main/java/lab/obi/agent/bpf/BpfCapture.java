@@ -30,8 +30,9 @@ public final class BpfCapture implements AutoCloseable {
      */
     private static final Set<String> ATTACHED_BY_THE_AGENT = Set.of("raw_tp", "uprobe", "uretprobe");
     private static final String EXPIRY_PROGRAM = BpfObject.PROGRAM_EXPIRE_PEER_FIN_WAITS;
-    private static final String SYSCALL_SECTION_PREFIX = "tracepoint/syscalls/";
-    private static final String SYSCALL_EXIT_PREFIX = SYSCALL_SECTION_PREFIX + "sys_exit_";
+    /** The BTF tracepoints of raw_syscalls: sys_enter and sys_exit (hooks/syscalls.h). */
+    private static final String SYSCALL_SECTION_PREFIX = "tp_btf/sys_";
+    private static final String SYSCALL_EXIT_SECTION = SYSCALL_SECTION_PREFIX + "exit";
     /** sizeof(struct bpf_test_run_opts) in libbpf 1.x; the fields after sz stay zero. */
     private static final int TEST_RUN_OPTS_SIZE = 80;
     private static final int EPERM = 1;
@@ -152,7 +153,7 @@ public final class BpfCapture implements AutoCloseable {
      * The programs that end a connection's state (TCP's state changes, resets) go first, the syscall
      * programs that create it last: a connection tracked while the close's program was not attached
      * yet would lose its close (counted as close_missed) at every start under load. Of the syscall
-     * programs, the exits go before the entries: an entry seen without its exit would leave its call
+     * programs, the exit goes before the entry: an entry seen without its exit would leave its call
      * pending, and a close on that thread would wait for that call's exit (close_missed again).
      */
     private void attachAll() throws BpfException {
@@ -170,7 +171,7 @@ public final class BpfCapture implements AutoCloseable {
                 attach(program);
             }
         }
-        syscallPrograms.sort(Comparator.comparing(p -> !libbpf.bpf_program__section_name(p).startsWith(SYSCALL_EXIT_PREFIX)));
+        syscallPrograms.sort(Comparator.comparing(p -> !libbpf.bpf_program__section_name(p).equals(SYSCALL_EXIT_SECTION)));
         for (Pointer syscallProgram : syscallPrograms) {
             attach(syscallProgram);
         }
