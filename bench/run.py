@@ -600,6 +600,7 @@ def report(out, args, runs, elapsed, otel_version, profile):
     zero_drop = [r["records_per_s"] for r in capture_rounds if r["dropped"] == 0]
     startups = [r["startup_s"] for r in capture_rounds if "startup_s" in r]
     rss = max(r["rss_mib"] for r in capture_rounds + jdk["obi-agent"])
+    nginx_rss = max(r["rss_mib"] for r in nginx["obi-agent"])
     drops = sum(r["dropped"] for r in capture_rounds)
     export_drops = {}
     for r in jdk["obi-agent"]:
@@ -639,11 +640,11 @@ def report(out, args, runs, elapsed, otel_version, profile):
         target(obi_cost < otel_cost and obi_p99 < otel_p99,
                f"JDK backend: throughput cost and p99 increase below the OpenTelemetry Java agent's: obi-agent "
                f"{100 * obi_cost:.1f}% and {100 * obi_p99:+.0f}% vs {100 * otel_cost:.1f}% and {100 * otel_p99:+.0f}%"),
-        target(tput > PEER["throughput"][1] and cpu < PEER["cpu_per_10k"][0] and rss < PEER["rss_mib"][0],
-               f"ahead of {PEER['name']} on all three (quoted: nginx kept {PEER['throughput'][0]:.2f}-"
-               f"{PEER['throughput'][1]:.2f}, {PEER['cpu_per_10k'][0]}-{PEER['cpu_per_10k'][1]}% of a core per 10k "
-               f"requests/s, {PEER['rss_mib'][0]}-{PEER['rss_mib'][1]} MiB): obi-agent {tput:.2f}, {cpu:.1f}%, "
-               f"{rss:.0f} MiB"),
+        target(tput > PEER["throughput"][1] and cpu_with_jit < PEER["cpu_per_10k"][0] and nginx_rss < PEER["rss_mib"][0],
+               f"ahead of {PEER['name']} on all three, in the scenario it was measured in (quoted: nginx static file "
+               f"kept {PEER['throughput'][0]:.2f}-{PEER['throughput'][1]:.2f}, {PEER['cpu_per_10k'][0]}-"
+               f"{PEER['cpu_per_10k'][1]}% of a core per 10k requests/s, {PEER['rss_mib'][0]}-{PEER['rss_mib'][1]} MiB): "
+               f"obi-agent {tput:.2f}, {cpu_with_jit:.1f}% (JIT compilation included), {nginx_rss:.0f} MiB peak"),
         target(bool(zero_drop) and max(zero_drop) >= 50_000 and drops == 0,
                f"zero drops at 50k records/s: up to {max(zero_drop, default=0):,.0f} records/s with {drops:.0f} dropped "
                f"in all capture rounds"),
