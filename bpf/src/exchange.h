@@ -134,14 +134,37 @@ static __always_inline void start_exchange(struct conn_state *st, __u8 direction
 	}
 }
 
-/* Request bytes that start an exchange, on the thread that moved them. Returns the head bytes it copied. */
+/*
+ * Request bytes that start an exchange, on the thread that moved them. prefetched: head bytes already
+ * copied (read_request_head_and_peek). Returns the head bytes copied.
+ */
 static __always_inline __u32 begin_request(struct conn_state *st, const struct io_chunk *c, const __u8 peek[PEEK_LEN],
-					   __u64 now)
+					   __u64 now, __u32 prefetched)
 {
 	start_exchange(st, c->in ? OBI_DIR_SERVER : OBI_DIR_CLIENT, now);
 	link_to_thread(st, c->sk);
 	st->head_request = is_head_method(peek);
-	return append_request_head(st, c->data, c->data_len);
+	return prefetched ? prefetched : append_request_head(st, c->data, c->data_len);
+}
+
+/*
+ * A server's read between exchanges, its hottest call: the bytes go straight into the record's
+ * request head and the peek is taken from there, one read of the process's memory instead of two.
+ * The peek as peek_bytes would read it: zeros past the bytes moved. Returns the bytes copied (0:
+ * none, the peek is left to peek_bytes); the caller takes them back if they begin no request.
+ */
+static __always_inline __u32 read_request_head_and_peek(struct conn_state *st, const struct io_chunk *c,
+							 __u8 peek[PEEK_LEN])
+{
+	__u32 n = append_request_head(st, c->data, c->data_len); /* req_head is empty between exchanges */
+
+	if (!n)
+		return 0;
+	__builtin_memcpy(peek, st->rec.req_head, PEEK_LEN);
+	for (__u32 k = 0; k < PEEK_LEN; k++)
+		if (k >= n)
+			peek[k] = 0;
+	return n;
 }
 
 static __always_inline void add_bytes(struct conn_state *st, const struct io_chunk *c)
@@ -332,7 +355,7 @@ __noinline int on_request_write_entry(const struct io_args *a, struct entry_requ
 	if (st->phase != PHASE_IDLE)
 		emit(st, OBI_F_NEXT_REQUEST);
 	__u64 now = bpf_ktime_get_ns();
-	http1_note_request_tail(st, &c, begin_request(st, &c, peek, now));
+	http1_note_request_tail(st, &c, begin_request(st, &c, peek, now, 0));
 	st->last_request_ns = now;
 	st->rec.bytes_out += c.data_len;
 	out->conn_id = st->rec.header.conn_id;
@@ -408,11 +431,18 @@ __noinline int on_data(const struct io_chunk *c, __u64 now)
 	}
 	/* The answer to an open request begins with a status line: its head is read once, for the peek and the scan. */
 	__u32 head_len = 0;
+	__u32 prefetched = 0;
 	if (st && st->phase == PHASE_REQUEST && c->in == (st->rec.header.direction == OBI_DIR_CLIENT))
 		head_len = http1_read_head_and_peek(c, peek);
-	if (!head_len)
+	else if (st && st->phase == PHASE_IDLE && c->in && st->rec.header.direction == OBI_DIR_SERVER)
+		prefetched = read_request_head_and_peek(st, c, peek);
+	if (!head_len && !prefetched)
 		peek_bytes(peek, c);
 	int request = looks_like_request(peek);
+	if (prefetched && !request) {
+		st->rec.req_head_len = 0; /* no request after all: the paths below read what they need */
+		prefetched = 0;
+	}
 	if (request && !c->in && client_unwatched()) {
 		if (!st)
 			st = track_connection(c->sk, c->socket_ino, true);
@@ -441,7 +471,7 @@ __noinline int on_data(const struct io_chunk *c, __u64 now)
 		if (request) {
 			if (st->phase == PHASE_AWAIT_CLOSE)
 				emit(st, OBI_F_NEXT_REQUEST);
-			__u32 copied = begin_request(st, c, peek, now);
+			__u32 copied = begin_request(st, c, peek, now, prefetched);
 			st->last_request_ns = now;
 			http1_note_request_tail(st, c, copied);
 			add_bytes(st, c);
@@ -463,7 +493,7 @@ __noinline int on_data(const struct io_chunk *c, __u64 now)
 		__u32 copied = 0;
 		if (request && st->phase != PHASE_REQUEST) {
 			emit(st, OBI_F_NEXT_REQUEST);
-			copied = begin_request(st, c, peek, now);
+			copied = begin_request(st, c, peek, now, 0);
 		} else if (st->phase == PHASE_REQUEST) {
 			copied = append_request_head(st, c->data, c->data_len);
 		}
