@@ -160,10 +160,7 @@ static __always_inline __u32 read_request_head_and_peek(struct conn_state *st, c
 
 	if (!n)
 		return 0;
-	__builtin_memcpy(peek, st->rec.req_head, PEEK_LEN);
-	for (__u32 k = 0; k < PEEK_LEN; k++)
-		if (k >= n)
-			peek[k] = 0;
+	peek_of_copied(peek, st->rec.req_head, n);
 	return n;
 }
 
@@ -237,10 +234,7 @@ static __always_inline void continue_partial(struct conn_state *st, const struct
 	http1_note_request_tail(st, c, append_request_head(st, c->data, c->data_len));
 	add_bytes(st, c);
 	__u32 n = st->rec.req_head_len;
-	__builtin_memcpy(head, st->rec.req_head, PEEK_LEN);
-	for (__u32 k = 0; k < PEEK_LEN; k++)
-		if (k >= n)
-			head[k] = 0; /* bytes of an earlier exchange's head */
+	peek_of_copied(head, st->rec.req_head, n); /* past n: bytes of an earlier exchange's head */
 	if (looks_like_request(head)) {
 		start_exchange(st, st->rec.header.direction, st->rec.start_ns);
 		link_to_thread(st, c->sk);

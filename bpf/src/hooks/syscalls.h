@@ -50,14 +50,15 @@ static __always_inline int compat_syscall(void)
 #error "obi-agent knows the syscall numbers of x86 and arm64 only"
 #endif
 
-static __always_inline int observed_task(void)
+/* A call to follow: a 64-bit one (the numbers above), of any process but the agent. */
+static __always_inline int observed_call(void)
 {
-	return (bpf_get_current_pid_tgid() >> 32) != obi_config.agent_tgid;
+	return !compat_syscall() && (bpf_get_current_pid_tgid() >> 32) != obi_config.agent_tgid;
 }
 
 static __always_inline void io_enter(struct pt_regs *regs, long nr, __u8 kind, __u8 in)
 {
-	if (compat_syscall() || !observed_task())
+	if (!observed_call())
 		return;
 	__u64 ino = 0;
 	__u64 sk = tcp_sock_of_fd(PT_REGS_PARM1_SYSCALL(regs), &ino);
@@ -83,7 +84,7 @@ static __always_inline void io_enter(struct pt_regs *regs, long nr, __u8 kind, _
 
 static __always_inline void shutdown_entered(struct pt_regs *regs)
 {
-	if (PT_REGS_PARM2_SYSCALL(regs) != OBI_SHUT_WR || compat_syscall() || !observed_task())
+	if (PT_REGS_PARM2_SYSCALL(regs) != OBI_SHUT_WR || !observed_call())
 		return;
 	on_local_shutdown(tcp_sock_of_fd(PT_REGS_PARM1_SYSCALL(regs), 0));
 }
@@ -91,7 +92,7 @@ static __always_inline void shutdown_entered(struct pt_regs *regs)
 /* accept() and accept4() return the connection: its wait in the accept queue ends. */
 static __always_inline void accepted(long ret)
 {
-	if (ret < 0 || compat_syscall() || !observed_task())
+	if (ret < 0 || !observed_call())
 		return;
 	__u64 sk = tcp_sock_of_fd(ret, 0);
 	if (sk)

@@ -69,10 +69,7 @@ static __always_inline __u32 http1_read_head_and_peek(const struct io_chunk *c, 
 
 	if (!n)
 		return 0;
-	__builtin_memcpy(peek, buf->data, PEEK_LEN);
-	for (__u32 k = 0; k < PEEK_LEN; k++)
-		if (k >= n)
-			peek[k] = 0;
+	peek_of_copied(peek, buf->data, n);
 	return n;
 }
 

@@ -15,6 +15,15 @@
 #define OBI_HEAD_SCAN_MAX 512 /* response head bytes scanned for status and framing */
 #define OBI_CRLF_CRLF 0x0d0a0d0a /* the last four bytes of a head or a chunked body, first byte highest */
 
+/* The peek of n bytes already copied to bytes (at least PEEK_LEN long): zeros past the n, as a read of n would leave it. */
+static __always_inline void peek_of_copied(__u8 peek[PEEK_LEN], const __u8 *bytes, __u32 n)
+{
+	__builtin_memcpy(peek, bytes, PEEK_LEN);
+	for (__u32 k = 0; k < PEEK_LEN; k++)
+		if (k >= n)
+			peek[k] = 0;
+}
+
 static __always_inline int is_tchar_start(__u8 c)
 {
 	return c > 0x20 && c < 0x7f;
