@@ -106,8 +106,8 @@ public interface AgentConfig {
 
         /**
          * Kernel-to-agent ring buffer size in MiB. All of it is resident in the agent's memory; 4 MiB holds
-         * about 0.12 s of records at 100k records/s (records of ~330 bytes), many times what a pause of the
-         * reader takes (a young collection: about a millisecond).
+         * about 7k records of a small request (512 bytes and the request head), 70 ms at 100k records/s:
+         * many times what a pause of the reader takes (a young collection: about a millisecond).
          */
         @WithName("ringbuf-size-mb")
         @WithDefault("4")
