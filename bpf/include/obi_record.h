@@ -185,7 +185,7 @@ enum obi_counter {
 	OBI_C_CONN_TABLE_FULL,       /* connections not tracked: connection table full */
 	OBI_C_ARGS_TABLE_FULL,       /* syscalls or OpenSSL calls not seen: no per-thread storage for the call */
 	OBI_C_READ_FAULT,            /* user memory that could not be read */
-	OBI_C_PEER_FIN_WAIT_EXPIRED, /* exchanges reported without knowing how the server reacted to the peer's FIN */
+	OBI_C_PEER_FIN_WAIT_EXPIRED, /* exchanges reported without knowing how the server reacted to the peer's FIN or reset */
 	OBI_C_TLS_NO_SOCKET,         /* OpenSSL plaintext whose socket was never seen (served from its buffers) */
 	OBI_C_CLOSE_MISSED,          /* connections whose close was finished late (a socket reused its struct sock, or the scan) */
 	OBI_C_PROGRAM_SKIPPED,       /* program runs the kernel skipped (recursion_misses of bpf_prog_info): their events

@@ -524,15 +524,40 @@ static __always_inline void note_abandon_point(struct conn_state *st)
 		st->rec.response_bytes_at_abandon = response_bytes(st);
 }
 
-static __always_inline void on_write_error(__u64 sk, __u64 now)
+/*
+ * A server's status line that failed to go out, the peer being gone: the status nginx logs, as it
+ * logs the status it meant to send. The response starts there; no byte of it was moved.
+ */
+static __always_inline void note_unsent_status(struct conn_state *st, const __u8 *attempted, __u64 now)
+{
+	__u8 peek[PEEK_LEN];
+
+	if (bpf_probe_read_user(peek, sizeof(peek), attempted))
+		return;
+	__u16 code = status_line_code(peek);
+	if (code < 200)
+		return; /* none, or an interim 1xx: no answer */
+	st->phase = PHASE_RESPONSE;
+	st->rec.status = code;
+	st->rec.response_start_ns = now;
+}
+
+/* attempted: the first bytes the failed write tried to send (0: unknown). */
+static __always_inline void on_write_error(__u64 sk, __u64 now, const __u8 *attempted)
 {
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
 
-	if (!st || !exchange_open(st) || st->rec.write_error_ns)
+	if (!st || !exchange_open(st))
 		return;
-	note_abandon_point(st);
-	st->rec.write_error_ns = now;
-	st->rec.flags |= OBI_F_WRITE_ERROR;
+	if (!st->rec.write_error_ns) {
+		note_abandon_point(st);
+		st->rec.write_error_ns = now;
+		st->rec.flags |= OBI_F_WRITE_ERROR;
+	}
+	if (attempted && st->phase == PHASE_REQUEST && st->rec.header.direction == OBI_DIR_SERVER)
+		note_unsent_status(st, attempted, now);
+	if (st->reset_wait)
+		finish_connection(st, sk, now, 0); /* the server's reaction to the reset: the exchange ends */
 }
 
 static __always_inline void on_peer_fin(struct conn_state *st, __u64 now)

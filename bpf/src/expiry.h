@@ -30,6 +30,8 @@ static __always_inline int close_was_missed(const struct conn_state *st, __u64 n
 		return 0;
 	if (is_stale(st, 0))
 		return 1;
+	if (st->reset_wait)
+		return 0; /* closed by the reset: its wait is bounded below */
 	if (st->close_deferred_ns)
 		return now > st->close_deferred_ns + OBI_CLOSE_MISSED_AFTER_NS;
 	/* TCP's sockets are type-safe by RCU: a freed one is still a socket, CLOSE when not reused */
@@ -46,6 +48,14 @@ static long expire_if_waited_too_long(struct bpf_map *map, const void *key, void
 		count(OBI_C_CLOSE_MISSED);
 		finish_connection(st, *(const __u64 *)key, st->close_deferred_ns ? st->close_deferred_ns : scan->now,
 				  st->close_deferred_ns ? st->close_deferred_local : 0);
+		return 0;
+	}
+	if (st->reset_wait) {
+		if (scan->now > st->rec.rst_ns + obi_config.peer_fin_wait_ns) {
+			st->rec.flags |= OBI_F_WAIT_EXPIRED;
+			count(OBI_C_PEER_FIN_WAIT_EXPIRED);
+			finish_connection(st, *(const __u64 *)key, scan->now, 0);
+		}
 		return 0;
 	}
 	if (st->phase == PHASE_IDLE || st->phase == PHASE_GIVEN_UP || !st->rec.fin_ns)

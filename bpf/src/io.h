@@ -95,13 +95,27 @@ static __always_inline void io_begin(const struct io_args *call)
 		t->call.begun = begun;
 }
 
-static __always_inline void fold_io(const struct io_args *a, long ret)
+/*
+ * The first bytes a failed write tried to send: the plaintext of the OpenSSL write around it, else
+ * its own first buffer. 0 when unknown.
+ */
+static __always_inline const __u8 *attempted_bytes(const struct io_args *a, const __u8 *tls_plaintext)
+{
+	if (a->ciphertext)
+		return tls_plaintext;
+	struct io_chunk c = {};
+	resolve_buffers(a, PEEK_LEN, &c);
+	return c.data_len == PEEK_LEN ? c.data : 0;
+}
+
+/* tls_plaintext: the buffer of the OpenSSL write this call is inside of, if any. */
+static __always_inline void fold_io(const struct io_args *a, long ret, const __u8 *tls_plaintext)
 {
 	__u64 now = bpf_ktime_get_ns();
 
 	if (ret <= 0) {
 		if (!a->in && (ret == -OBI_EPIPE || ret == -OBI_ECONNRESET))
-			on_write_error(a->sk, now);
+			on_write_error(a->sk, now, attempted_bytes(a, tls_plaintext));
 		else if (a->begun.conn_id)
 			undo_entry_request(a->sk, &a->begun);
 		return;
@@ -131,7 +145,7 @@ static __always_inline void io_end(__s32 syscall_nr, long ret)
 	struct io_args a = t->call;
 	t->call.pending = 0;
 	if (a.syscall_nr == syscall_nr) {
-		fold_io(&a, ret);
+		fold_io(&a, ret, t->ssl.ssl && !t->ssl.in ? (const __u8 *)t->ssl.buf : 0);
 		if (ret > 0 && !a.ciphertext)
 			t->last_sk = a.sk;
 	}

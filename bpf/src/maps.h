@@ -72,6 +72,7 @@ struct conn_state {
 	__u8 local_shutdown; /* shutdown(SHUT_WR) seen: our FIN is a half-close, not the end */
 	__u8 close_deferred_local;
 	__u8 tls;            /* read through OpenSSL: the socket calls' bytes are TLS records, not HTTP */
+	__u8 reset_wait;     /* the client reset before the answer: the server's next write or its close ends the exchange */
 };
 
 struct {

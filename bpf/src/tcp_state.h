@@ -23,6 +23,18 @@ static __always_inline void note_first_fin(struct conn_state *st, __u32 who)
 		st->conn_flags |= who;
 }
 
+/*
+ * A client that reset a request its server had not answered: the server has yet to react. nginx
+ * logs the status it then tries to write (the write fails), or 499 when it notices the reset first
+ * and closes. The exchange waits for that reaction (on_write_error, on_tcp_destroy), bounded by
+ * obi_config.peer_fin_wait_ns (expiry.h).
+ */
+static __always_inline int awaits_server_after_reset(const struct conn_state *st)
+{
+	return (st->rec.flags & OBI_F_RST_RECEIVED) && st->phase == PHASE_REQUEST &&
+	       st->rec.header.direction == OBI_DIR_SERVER;
+}
+
 static __always_inline void on_tcp_state_change(__u64 sk, int oldstate, int newstate, __u64 now)
 {
 	on_handshake_state(sk, oldstate, newstate, now);
@@ -47,10 +59,27 @@ static __always_inline void on_tcp_state_change(__u64 sk, int oldstate, int news
 			on_connection_end(st, now, 1);
 		break;
 	case OBI_TCP_CLOSE:
-		if (!defer_close_to_write(st, sk, now))
-			finish_connection(st, sk, now, !(st->rec.flags & OBI_F_RST_RECEIVED));
+		if (defer_close_to_write(st, sk, now))
+			break;
+		if (awaits_server_after_reset(st)) {
+			st->reset_wait = 1;
+			break;
+		}
+		finish_connection(st, sk, now, !(st->rec.flags & OBI_F_RST_RECEIVED));
 		break;
 	}
+}
+
+/*
+ * The socket's last moment (the process closed it, or TCP let go of an orphan): a connection still
+ * tracked then, one that waited for its server after a reset, ends here.
+ */
+static __always_inline void on_tcp_destroy(__u64 sk, __u64 now)
+{
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
+
+	if (st)
+		finish_connection(st, sk, now, !(st->rec.flags & OBI_F_RST_RECEIVED));
 }
 
 /*

@@ -54,6 +54,14 @@ int harness_reset_received(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+/* args: sk */
+SEC("raw_tp")
+int harness_tcp_destroy(struct bpf_raw_tracepoint_args *ctx)
+{
+	on_tcp_destroy(ctx->args[0], bpf_ktime_get_ns());
+	return 0;
+}
+
 /* args: sk, 1 if the segment sent again is a FIN alone */
 SEC("raw_tp")
 int harness_retransmit(struct bpf_raw_tracepoint_args *ctx)

@@ -67,6 +67,13 @@ static __always_inline void tcp_send_reset(struct bpf_raw_tracepoint_args *ctx)
 }
 OBI_TCP_HOOK(tcp_send_reset, on_tcp_send_reset, OBI_HOOK_SEND_RESET, tcp_send_reset)
 
+/* tcp_destroy_sock(struct sock *sk) */
+static __always_inline void tcp_destroy(struct bpf_raw_tracepoint_args *ctx)
+{
+	on_tcp_destroy(ctx->args[0], bpf_ktime_get_ns());
+}
+OBI_TCP_HOOK(tcp_destroy_sock, on_tcp_destroy_sock, OBI_HOOK_DESTROY, tcp_destroy)
+
 /* The segment's TCP header as tcp_v4_rcv/tcp_v6_rcv left it in the skb's control block. */
 static __always_inline void read_segment(const void *skbaddr, struct segment *seg)
 {

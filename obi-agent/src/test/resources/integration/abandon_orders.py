@@ -157,6 +157,11 @@ def rst_before_answer():
     one_request("rst_before_answer", "lb", "/py/slow?ms=500", reset)
 
 
+def rst_then_answered():
+    # nginx ignores the client's abort: its answer goes to a connection the client reset, and fails
+    one_request("rst_then_answered", "lb", "/keep/py/slow?ms=300", reset)
+
+
 def rst_mid_response():
     def read_some_then_reset(s):
         received = 0
@@ -213,6 +218,7 @@ SCENARIOS = [
     lambda: upload_cut("jdk", "/upload", fin, "direct_upload_cut_jdk"),
     lambda: upload_cut("py", "/upload", fin, "direct_upload_cut_py"),
     rst_before_answer,
+    rst_then_answered,
     rst_mid_response,
     pipelined,
     lambda: keepalive_then_fin("/keep/py/slow?ms=100", "keepalive_then_fin_answered"),

@@ -83,9 +83,9 @@ public interface AgentConfig {
         int requestHeadBytes();
 
         /**
-         * How long an exchange whose client sent FIN waits for the server to answer, close or reset
-         * before it is reported without that reaction (and counted): a server that never closes
-         * (CLOSE_WAIT) must not hold its record back forever.
+         * How long an exchange whose client sent FIN (or reset it unanswered) waits for the server to
+         * react (answer, close, reset) before it is reported without that reaction (and counted): a
+         * server that never closes (CLOSE_WAIT) must not hold its record back forever.
          */
         @WithName("peer-fin-wait")
         @WithDefault("60s")

@@ -15,6 +15,7 @@ import lab.obi.agent.contract.BpfObject;
 import lab.obi.agent.contract.ConfigLayout;
 import lab.obi.agent.contract.ConnectionFlags;
 import lab.obi.agent.contract.ExchangeFlags;
+import lab.obi.agent.protocol.AbortKind;
 import lab.obi.agent.protocol.Verdict;
 import lab.obi.agent.protocol.http1.Verdicts;
 import lab.obi.agent.protocol.http1.HttpParser;
@@ -51,6 +52,7 @@ class KernelStateMachineIT {
     private static final int TCP_CLOSE_WAIT = 8;
     private static final int TCP_LAST_ACK = 9;
     private static final int EPIPE = 32;
+    private static final int ECONNRESET = 104;
     private static final int EAGAIN = 11;
     private static final long PEER_FIN_WAIT_NS = 50_000_000L;
     private static final int TEST_RUN_OPTS_SIZE = 80;
@@ -489,8 +491,9 @@ class KernelStateMachineIT {
         assertEquals(List.of(), drained(ExchangeRecord.class), "the late answer is no exchange");
     }
 
+    /** nginx logs the status it meant to send when the write fails (the client reset): so does the agent. */
     @Test
-    void aWriteThatFailsAfterTheClientLeftIsAWriteError() {
+    void aWriteThatFailsAfterTheClientLeftIsAWriteErrorWithTheStatusItCarried() {
         long sk = nextSk.incrementAndGet();
         io(sk, true, REQUEST);
         begin(sk, false, RESPONSE);
@@ -499,6 +502,70 @@ class KernelStateMachineIT {
         ExchangeRecord r = single(drained(ExchangeRecord.class));
         assertTrue(r.has(ExchangeFlags.WRITE_ERROR) && r.writeErrorNs() > 0, r.toString());
         assertEquals(0, r.bytesOut());
+        Verdict v = verdict(r);
+        assertEquals(200, v.status(), r.toString());
+        assertTrue(v.aborted() && v.truncated(), v.toString());
+    }
+
+    /**
+     * A client resets a request its server has not answered: the reset closes the socket, but the
+     * exchange waits for the server. nginx then logs the status its failed write carried, or 499 if
+     * it closes first; a server that does neither is reported once the wait runs out.
+     */
+    @Test
+    void aResetBeforeTheAnswerEndsWithTheServersFailedWriteOrItsClose() throws Exception {
+        long written = resetBeforeTheAnswer();
+        begin(written, false, RESPONSE);
+        run("harness_io_end", -ECONNRESET);
+        List<KernelRecord> records = drain();
+        ExchangeRecord r = single(ofKind(records, ExchangeRecord.class));
+        Verdict v = verdict(r);
+        assertEquals(200, v.status(), "the status the failed write carried: " + r);
+        assertEquals(AbortKind.RST, v.abortKind(), r.toString());
+        assertTrue(r.has(ExchangeFlags.CONN_CLOSED) && !r.has(ExchangeFlags.LOCAL_CLOSE), r.toString());
+        assertEquals(1, ofKind(records, ConnectionRecord.class).size(), records.toString());
+
+        long closed = resetBeforeTheAnswer();
+        run("harness_tcp_destroy", closed);
+        records = drain();
+        v = verdict(single(ofKind(records, ExchangeRecord.class)));
+        assertEquals(499, v.status());
+        assertEquals(AbortKind.RST, v.abortKind());
+        assertEquals(1, ofKind(records, ConnectionRecord.class).size(), records.toString());
+
+        long ignored = resetBeforeTheAnswer();
+        run(BpfObject.PROGRAM_EXPIRE_PEER_FIN_WAITS);
+        assertEquals(List.of(), drain(), "still within the wait");
+        Thread.sleep(PEER_FIN_WAIT_NS / 1_000_000 + 20);
+        run(BpfObject.PROGRAM_EXPIRE_PEER_FIN_WAITS);
+        records = drain();
+        r = single(ofKind(records, ExchangeRecord.class));
+        assertTrue(r.has(ExchangeFlags.WAIT_EXPIRED), r.toString());
+        assertEquals(499, verdict(r).status());
+        run("harness_tcp_destroy", ignored);
+        assertEquals(List.of(), drain(), "reported once");
+    }
+
+    private long resetBeforeTheAnswer() {
+        long sk = nextSk.incrementAndGet();
+        io(sk, true, REQUEST);
+        run("harness_reset_received", sk);
+        state(sk, TCP_ESTABLISHED, TCP_CLOSE);
+        assertEquals(List.of(), drain(), "the server has yet to react to the reset");
+        return sk;
+    }
+
+    @Test
+    void aFailedWriteOfNoFinalStatusLineLeavesTheRequestUnanswered() {
+        for (String attempted : List.of("HTTP/1.1 100 Continue\r\n\r\n", "<html>not a status line</html>")) {
+            long sk = nextSk.incrementAndGet();
+            io(sk, true, REQUEST);
+            begin(sk, false, attempted);
+            run("harness_io_end", -EPIPE);
+            state(sk, TCP_ESTABLISHED, TCP_FIN_WAIT1);
+            ExchangeRecord r = single(drained(ExchangeRecord.class));
+            assertEquals(499, verdict(r).status(), attempted + ": " + r);
+        }
     }
 
     @Test

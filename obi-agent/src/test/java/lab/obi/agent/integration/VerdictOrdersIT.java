@@ -76,6 +76,7 @@ class VerdictOrdersIT {
             Map.entry("upload_cut", Expected.leftMidRequest("fin")),
             Map.entry("upload_cut_rst", Expected.leftMidRequest("rst")),
             Map.entry("rst_before_answer", Expected.left(499, "rst")),
+            Map.entry("rst_then_answered", Expected.left(200, "rst")),
             Map.entry("rst_mid_response", Expected.left(200, "rst")),
             Map.entry("pipelined", Expected.answered(200)),
             Map.entry("keepalive_then_fin_answered", Expected.left(200, "fin")),

@@ -45,7 +45,7 @@ public final class AgentMetrics {
                 .setDescription("Spans accepted by the OTLP endpoint").buildObserver();
         ObservableLongMeasurement finWaitsExpired = meter.counterBuilder("obi.agent.peer_fin_waits.expired")
                 .setUnit("{request}").setDescription("Requests reported after waiting obi.capture.peer-fin-wait for"
-                        + " the server to answer, close or reset once the client had sent FIN").buildObserver();
+                        + " the server to react once the client had sent FIN or reset the request").buildObserver();
         ObservableLongMeasurement tlsLibraries = meter.gaugeBuilder("obi.agent.tls.libraries").ofLongs()
                 .setUnit("{library}").setDescription("OpenSSL libraries and executables whose HTTPS the agent sees")
                 .buildObserver();
