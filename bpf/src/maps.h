@@ -69,7 +69,6 @@ struct conn_state {
 	__u32 req_tail;      /* the last four request bytes moved, to tell a finished head or chunked body */
 	__u8 phase;
 	__u8 head_request;   /* the request was HEAD: the response has no body */
-	__u8 local_shutdown; /* shutdown(SHUT_WR) seen: our FIN is a half-close, not the end */
 	__u8 close_deferred_local;
 	__u8 tls;            /* read through OpenSSL: the socket calls' bytes are TLS records, not HTTP */
 	__u8 reset_wait;     /* the client reset before the answer: the server's next write or its close ends the exchange */

@@ -15,6 +15,7 @@
 #include "records.h"
 #include "exchange.h"
 #include "io.h"
+#include "syscall_abi.h"
 
 
 static __always_inline void note_first_fin(struct conn_state *st, __u32 who)
@@ -29,6 +30,19 @@ static __always_inline void note_first_fin(struct conn_state *st, __u32 who)
  * and closes. The exchange waits for that reaction (on_write_error, on_tcp_destroy), bounded by
  * obi_config.peer_fin_wait_ns (expiry.h).
  */
+/*
+ * Our FIN comes from shutdown(SHUT_WR) on this socket, the call under way: the process keeps
+ * reading, a half-close. (FIN_WAIT1 is entered by the process's own call, never in softirq.)
+ */
+static __always_inline int shutting_down_write(__u64 sk)
+{
+	struct pt_regs *regs = current_call_regs();
+
+	if (!regs || SYSCALL_NR(regs) != NR_SHUTDOWN || PT_REGS_PARM2_SYSCALL(regs) != OBI_SHUT_WR)
+		return 0;
+	return tcp_sock_of_fd(PT_REGS_PARM1_SYSCALL(regs), 0) == sk;
+}
+
 static __always_inline int awaits_server_after_reset(const struct conn_state *st)
 {
 	return (st->rec.flags & OBI_F_RST_RECEIVED) && st->phase == PHASE_REQUEST &&
@@ -49,7 +63,9 @@ static __always_inline void on_tcp_state_change(__u64 sk, int oldstate, int news
 		break;
 	case OBI_TCP_FIN_WAIT1:
 		note_first_fin(st, OBI_CF_LOCAL_CLOSED_FIRST);
-		if (!st->local_shutdown)
+		if (shutting_down_write(sk))
+			st->rec.flags |= OBI_F_LOCAL_SHUTDOWN; /* a half-close: the exchange goes on */
+		else
 			on_connection_end(st, now, 1);
 		break;
 	case OBI_TCP_LAST_ACK:
@@ -131,13 +147,3 @@ static __always_inline void on_reset_out(__u64 sk)
 		st->rec.flags |= OBI_F_RST_SENT;
 }
 
-/* shutdown(SHUT_WR) sends our FIN but keeps reading: the exchange goes on. */
-static __always_inline void on_local_shutdown(__u64 sk)
-{
-	struct conn_state *st = sk ? bpf_map_lookup_elem(&conns, &sk) : 0;
-
-	if (st) {
-		st->local_shutdown = 1;
-		st->rec.flags |= OBI_F_LOCAL_SHUTDOWN;
-	}
-}

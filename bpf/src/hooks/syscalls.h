@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Socket I/O seen at the syscall boundary, for every family servers and clients use:
- * read/readv/recvfrom/recvmsg in, write/writev/sendto/sendmsg/sendfile out, shutdown and accept.
+ * read/readv/recvfrom/recvmsg in, write/writev/sendto/sendmsg/sendfile out, and accept.
  *
- * Two BTF tracepoint programs, on raw_syscalls' sys_enter and sys_exit, switch on the syscall
- * number; they run for every syscall and return at once for the others. One per syscall on the
- * syscalls:* tracepoints cost more: the kernel copies each call's arguments into a perf buffer
- * before the program runs (nginx kept ~0.89 of its throughput with empty programs there, ~0.93
- * with empty ones here, on the lab VM). One program per direction is also verified once.
+ * One BTF tracepoint program on raw_syscalls' sys_exit switches on the syscall number; it runs for
+ * every syscall and returns at once for the others. The arguments are still in the call's saved
+ * registers at its exit, so reads need nothing at their entry. A write does: its request must
+ * begin before its bytes are queued (on_request_write_entry), and TCP_CLOSE inside it must wait for
+ * its exit (defer_close_to_write). tcp_sendmsg_locked marks that start; it fires only for TCP sends,
+ * not for every syscall as sys_enter would (nginx kept ~0.95 of its throughput with an empty
+ * sys_exit program alone, ~0.93 with sys_enter too, ~0.89 with one program per syscalls:*
+ * tracepoint, which copy each call's arguments into a perf buffer first; lab VM).
  */
 #pragma once
 
@@ -17,76 +20,84 @@
 #include "maps.h"
 #include "sock.h"
 #include "io.h"
+#include "syscall_abi.h"
 #include "tcp_state.h"
 
 #define OBI_MSG_PEEK 2
-#define OBI_SHUT_WR 1
 
-/* Syscall numbers of the architecture the object is built for (like vmlinux.h, the Makefile's ARCH). */
-#if defined(__TARGET_ARCH_x86)
-enum {
-	NR_READ = 0, NR_WRITE = 1, NR_READV = 19, NR_WRITEV = 20, NR_SENDFILE = 40, NR_ACCEPT = 43,
-	NR_SENDTO = 44, NR_RECVFROM = 45, NR_SENDMSG = 46, NR_RECVMSG = 47, NR_SHUTDOWN = 48, NR_ACCEPT4 = 288,
-};
-#define SYSCALL_NR_AT_EXIT(regs) ((long)(regs)->orig_ax)
-#define OBI_TS_COMPAT 0x0002 /* arch/x86/include/asm/thread_info.h */
-/* A 32-bit process's call: its numbers and registers are ia32's, not the ones above. */
-static __always_inline int compat_syscall(void)
+/* The call's arguments as its entry would have seen them; 0 unless it is on a TCP socket. */
+static __always_inline int socket_call(struct pt_regs *regs, long nr, __u8 kind, __u8 in, struct io_args *a)
 {
-	return bpf_get_current_task_btf()->thread_info.status & OBI_TS_COMPAT;
-}
-#elif defined(__TARGET_ARCH_arm64)
-enum {
-	NR_READ = 63, NR_WRITE = 64, NR_READV = 65, NR_WRITEV = 66, NR_SENDFILE = 71, NR_ACCEPT = 202,
-	NR_SENDTO = 206, NR_RECVFROM = 207, NR_SENDMSG = 211, NR_RECVMSG = 212, NR_SHUTDOWN = 210, NR_ACCEPT4 = 242,
-};
-#define SYSCALL_NR_AT_EXIT(regs) ((long)(regs)->syscallno)
-/* compat (AArch32) calls do not reach raw_syscalls' tracepoints with these numbers' meaning on arm64 */
-static __always_inline int compat_syscall(void)
-{
-	return 0;
-}
-#else
-#error "obi-agent knows the syscall numbers of x86 and arm64 only"
-#endif
-
-/* A call to follow: a 64-bit one (the numbers above), of any process but the agent. */
-static __always_inline int observed_call(void)
-{
-	return !compat_syscall() && (bpf_get_current_pid_tgid() >> 32) != obi_config.agent_tgid;
-}
-
-static __always_inline void io_enter(struct pt_regs *regs, long nr, __u8 kind, __u8 in)
-{
-	if (!observed_call())
-		return;
 	__u64 ino = 0;
 	__u64 sk = tcp_sock_of_fd(PT_REGS_PARM1_SYSCALL(regs), &ino);
+
 	if (!sk)
-		return;
-	struct io_args a = {
-		.sk = sk,
-		.socket_ino = ino,
-		.ptr = PT_REGS_PARM2_SYSCALL(regs),
-		.len = PT_REGS_PARM3_SYSCALL(regs),
-		.syscall_nr = nr,
-		.kind = kind,
-		.in = in,
-	};
+		return 0;
+	a->sk = sk;
+	a->socket_ino = ino;
+	a->ptr = PT_REGS_PARM2_SYSCALL(regs);
+	a->len = PT_REGS_PARM3_SYSCALL(regs);
+	a->syscall_nr = nr;
+	a->kind = kind;
+	a->in = in;
 	if (kind == IO_SENDFILE) {
-		if (!bpf_map_lookup_elem(&conns, &sk))
-			return; /* sendfile never starts an exchange */
-		a.ptr = 0;
-		a.len = PT_REGS_PARM4_SYSCALL(regs);
+		a->ptr = 0;
+		a->len = PT_REGS_PARM4_SYSCALL(regs);
 	}
-	io_begin(&a);
+	return 1;
 }
 
-static __always_inline void shutdown_entered(struct pt_regs *regs)
+static __always_inline struct thread_io *current_thread_io(void)
 {
-	if (PT_REGS_PARM2_SYSCALL(regs) != OBI_SHUT_WR || !observed_call())
+	return bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+}
+
+/*
+ * A read, at its exit: folded at once. Inside an OpenSSL call it goes through io_begin/io_end,
+ * which tell the call its socket and keep the TLS records out of the exchange.
+ */
+static __always_inline void read_done(struct pt_regs *regs, long nr, __u8 kind, long ret)
+{
+	struct thread_io *t = current_thread_io();
+	int in_openssl = t && t->ssl.ssl;
+	struct io_args a = {};
+
+	if ((ret <= 0 && !in_openssl) || !observed_call() || !socket_call(regs, nr, kind, 1, &a))
+		return; /* nothing moved, or no OpenSSL call to learn its socket from this one */
+	if (in_openssl) {
+		io_begin(&a);
+		io_end(nr, ret);
 		return;
-	on_local_shutdown(tcp_sock_of_fd(PT_REGS_PARM1_SYSCALL(regs), 0));
+	}
+	fold_io(&a, ret, 0);
+	if (!t)
+		t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (t)
+		t->last_sk = a.sk;
+}
+
+/*
+ * A write, at its exit. Begun by tcp_sendmsg_locked, it is folded as begun. A write that queued
+ * nothing did not get there: one that failed on a connection its peer had left still tells
+ * (on_write_error); so would one that moved bytes another way (TCP fast open's SYN).
+ */
+static __always_inline void write_done(struct pt_regs *regs, long nr, __u8 kind, long ret)
+{
+	struct thread_io *t = current_thread_io();
+	struct io_args a = {};
+
+	if (t && t->call.pending) {
+		io_end(nr, ret);
+		return;
+	}
+	if (ret <= 0 && ret != -OBI_EPIPE && ret != -OBI_ECONNRESET)
+		return;
+	if (observed_call() && (kind != IO_SENDFILE || ret > 0) && socket_call(regs, nr, kind, 0, &a)) {
+		if (kind == IO_SENDFILE && !bpf_map_lookup_elem(&conns, &a.sk))
+			return; /* sendfile never starts an exchange */
+		io_begin(&a);
+		io_end(nr, ret);
+	}
 }
 
 /* accept() and accept4() return the connection: its wait in the accept queue ends. */
@@ -99,70 +110,87 @@ static __always_inline void accepted(long ret)
 		on_accepted(sk, bpf_ktime_get_ns());
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(enter_socket_call, struct pt_regs *regs, long nr)
+/* The write family's kinds of buffers; -1: not a write. */
+static __always_inline int write_kind(long nr)
 {
-	__u8 kind = IO_BUF, in = 0;
-
 	switch (nr) {
-	case NR_READ:
-		in = 1;
-		break;
-	case NR_READV:
-		kind = IO_IOV;
-		in = 1;
-		break;
-	/* recv with MSG_PEEK leaves the bytes for the next read: counting them would count them twice */
-	case NR_RECVFROM:
-		if (PT_REGS_PARM4_SYSCALL(regs) & OBI_MSG_PEEK)
-			return 0;
-		in = 1;
-		break;
-	case NR_RECVMSG:
-		if (PT_REGS_PARM3_SYSCALL(regs) & OBI_MSG_PEEK)
-			return 0;
-		kind = IO_MSG;
-		in = 1;
-		break;
 	case NR_WRITE:
 	case NR_SENDTO:
-		break;
+		return IO_BUF;
 	case NR_WRITEV:
-		kind = IO_IOV;
-		break;
+		return IO_IOV;
 	case NR_SENDMSG:
-		kind = IO_MSG;
-		break;
+		return IO_MSG;
 	case NR_SENDFILE:
-		kind = IO_SENDFILE;
-		break;
-	case NR_SHUTDOWN:
-		shutdown_entered(regs);
-		return 0;
-	default:
-		return 0;
+		return IO_SENDFILE;
 	}
-	io_enter(regs, nr, kind, in);
+	return -1;
+}
+
+/*
+ * A write's start, before its first byte is queued: tcp_sendmsg_locked's loop, whose first round
+ * fires this (later rounds, for more segments, find the call begun). In the writer's context, so
+ * the call's registers say which call it is and where its bytes are.
+ */
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(start_socket_write, struct sock *sk, struct msghdr *msg, struct sk_buff *skb, int size_goal)
+{
+	struct pt_regs *regs = current_call_regs();
+	struct io_args a = {};
+
+	if (!regs || !observed_call())
+		return 0;
+	long nr = SYSCALL_NR(regs);
+	int kind = write_kind(nr);
+	if (kind < 0)
+		return 0; /* a send from no write of ours (splice, io_uring): its exit is not watched */
+	struct thread_io *t = current_thread_io();
+	if (t && t->call.pending && t->call.sk == (__u64)sk)
+		return 0;
+	a.sk = (__u64)sk;
+	if (kind == IO_SENDFILE && !bpf_map_lookup_elem(&conns, &a.sk))
+		return 0; /* sendfile never starts an exchange */
+	a.ptr = kind == IO_SENDFILE ? 0 : PT_REGS_PARM2_SYSCALL(regs);
+	a.len = kind == IO_SENDFILE ? PT_REGS_PARM4_SYSCALL(regs) : PT_REGS_PARM3_SYSCALL(regs);
+	a.syscall_nr = nr;
+	a.kind = kind;
+	io_begin(&a);
 	return 0;
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(exit_socket_call, struct pt_regs *regs, long ret)
 {
-	long nr = SYSCALL_NR_AT_EXIT(regs);
+	long nr = SYSCALL_NR(regs);
 
 	switch (nr) {
 	case NR_READ:
+		read_done(regs, nr, IO_BUF, ret);
+		return 0;
 	case NR_READV:
+		read_done(regs, nr, IO_IOV, ret);
+		return 0;
+	/* recv with MSG_PEEK leaves the bytes for the next read: counting them would count them twice */
 	case NR_RECVFROM:
+		if (!(PT_REGS_PARM4_SYSCALL(regs) & OBI_MSG_PEEK))
+			read_done(regs, nr, IO_BUF, ret);
+		return 0;
 	case NR_RECVMSG:
+		if (!(PT_REGS_PARM3_SYSCALL(regs) & OBI_MSG_PEEK))
+			read_done(regs, nr, IO_MSG, ret);
+		return 0;
 	case NR_WRITE:
-	case NR_WRITEV:
 	case NR_SENDTO:
+		write_done(regs, nr, IO_BUF, ret);
+		return 0;
+	case NR_WRITEV:
+		write_done(regs, nr, IO_IOV, ret);
+		return 0;
 	case NR_SENDMSG:
+		write_done(regs, nr, IO_MSG, ret);
+		return 0;
 	case NR_SENDFILE:
-		/* io_end matches the number its entry recorded: a 32-bit call's never was */
-		io_end(nr, ret);
+		write_done(regs, nr, IO_SENDFILE, ret);
 		return 0;
 	case NR_ACCEPT:
 	case NR_ACCEPT4:

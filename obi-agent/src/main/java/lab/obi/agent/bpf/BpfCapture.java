@@ -30,9 +30,13 @@ public final class BpfCapture implements AutoCloseable {
      */
     private static final Set<String> ATTACHED_BY_THE_AGENT = Set.of("raw_tp", "uprobe", "uretprobe");
     private static final String EXPIRY_PROGRAM = BpfObject.PROGRAM_EXPIRE_PEER_FIN_WAITS;
-    /** The BTF tracepoints of raw_syscalls: sys_enter and sys_exit (hooks/syscalls.h). */
-    private static final String SYSCALL_SECTION_PREFIX = "tp_btf/sys_";
-    private static final String SYSCALL_EXIT_SECTION = SYSCALL_SECTION_PREFIX + "exit";
+    /**
+     * The BTF tracepoints of socket calls (hooks/syscalls.h): raw_syscalls' sys_exit, and
+     * tcp_sendmsg_locked, where a write starts. The exit is attached first: a start whose exit is
+     * not seen would stay pending.
+     */
+    private static final String SOCKET_CALL_SECTION_PREFIX = "tp_btf/";
+    private static final String SYSCALL_EXIT_SECTION = SOCKET_CALL_SECTION_PREFIX + "sys_exit";
     /** sizeof(struct bpf_test_run_opts) in libbpf 1.x; the fields after sz stay zero. */
     private static final int TEST_RUN_OPTS_SIZE = 80;
     private static final int EPERM = 1;
@@ -157,7 +161,7 @@ public final class BpfCapture implements AutoCloseable {
      * pending, and a close on that thread would wait for that call's exit (close_missed again).
      */
     private void attachAll() throws BpfException {
-        List<Pointer> syscallPrograms = new ArrayList<>();
+        List<Pointer> socketCallPrograms = new ArrayList<>();
         Pointer program = null;
         while ((program = libbpf.bpf_object__next_program(object, program)) != null) {
             String section = libbpf.bpf_program__section_name(program);
@@ -165,15 +169,15 @@ public final class BpfCapture implements AutoCloseable {
                 if (EXPIRY_PROGRAM.equals(libbpf.bpf_program__name(program))) {
                     expiryProgram = program;
                 }
-            } else if (section.startsWith(SYSCALL_SECTION_PREFIX)) {
-                syscallPrograms.add(program);
+            } else if (section.startsWith(SOCKET_CALL_SECTION_PREFIX)) {
+                socketCallPrograms.add(program);
             } else {
                 attach(program);
             }
         }
-        syscallPrograms.sort(Comparator.comparing(p -> !libbpf.bpf_program__section_name(p).equals(SYSCALL_EXIT_SECTION)));
-        for (Pointer syscallProgram : syscallPrograms) {
-            attach(syscallProgram);
+        socketCallPrograms.sort(Comparator.comparing(p -> !libbpf.bpf_program__section_name(p).equals(SYSCALL_EXIT_SECTION)));
+        for (Pointer socketCallProgram : socketCallPrograms) {
+            attach(socketCallProgram);
         }
         if (expiryProgram == null) {
             throw new BpfException("the BPF object has no program " + EXPIRY_PROGRAM + ": agent and BPF object do not match");
