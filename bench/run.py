@@ -356,7 +356,7 @@ def bpf_programs():
 # The first group whose prefix matches (bpftool shows names cut to 15 characters). The phase hooks
 # (issue 19: accept's return, tcp_probe for arrivals) are told apart from the rest to show their cost.
 PROGRAM_GROUPS = (("phase hooks: accept exit", ("exit_accept",)), ("phase hooks: tcp_probe", ("on_tcp_segment",)),
-                  ("syscall tracepoints", ("enter_", "exit_")), ("TCP tracepoints", ("on_tcp_",)),
+                  ("syscall tracepoints", ("exit_socket", "start_socket")), ("TCP tracepoints", ("on_tcp_",)),
                   ("OpenSSL uprobes", ("ssl_",)))
 
 
@@ -621,7 +621,8 @@ def report(out, args, runs, elapsed, otel_version, profile):
         return sum(v["ns"] for g, v in cost["groups"].items() if group in (None, g)) / max(1, cost["requests"])
     kernel_says = (f"the kernel side alone keeps {100 * tput_kernel:.0f}%: its programs run "
                    f"{per_request_ns('HTTP'):,.0f} ns per request (both sides), {per_request_ns('HTTP', 'syscall tracepoints'):,.0f}"
-                   f" of it on the syscall tracepoints, whose entry costs more on top")
+                   f" of it on the socket-call hooks (sys_exit, tcp_sendmsg_locked); sys_exit's dispatch on every syscall"
+                   f" costs more on top")
 
     def target(ok, text, distance=None):
         return f"| {text} | {'met' if ok else 'missed' + (' by ' + distance if distance else '')} |"
