@@ -108,6 +108,21 @@ static __always_inline const __u8 *attempted_bytes(const struct io_args *a, cons
 	return c.data_len == PEEK_LEN ? c.data : 0;
 }
 
+/* Bytes TCP received on sk that the process has not read yet; a FIN received counts one. */
+static __always_inline __u32 unread_bytes(__u64 sk)
+{
+	const struct tcp_sock *tp = (const void *)sk;
+
+	return BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
+}
+
+/* A read on a socket TCP has closed: the one that takes its last bytes ends the close deferred to it. */
+static __always_inline void close_if_read_out(__u64 sk)
+{
+	if (BPF_CORE_READ((struct sock *)sk, __sk_common.skc_state) == OBI_TCP_CLOSE && unread_bytes(sk) <= 1)
+		finish_deferred_close(sk);
+}
+
 /* tls_plaintext: the buffer of the OpenSSL write this call is inside of, if any. */
 static __always_inline void fold_io(const struct io_args *a, long ret, const __u8 *tls_plaintext)
 {
@@ -133,6 +148,8 @@ static __always_inline void fold_io(const struct io_args *a, long ret, const __u
 	if (!a->begun.conn_id || ret != a->begun.counted)
 		resolve_buffers(a, ret, &c);
 	on_data(&c, now);
+	if (c.in)
+		close_if_read_out(a->sk);
 }
 
 /* Exit of the call: syscall_nr tells it is the call whose entry was seen, so its buffers describe these bytes. */
@@ -172,3 +189,18 @@ static __always_inline int defer_close_to_write(struct conn_state *st, __u64 sk,
 	st->close_deferred_local = !(st->rec.flags & OBI_F_RST_RECEIVED);
 	return 1;
 }
+
+/*
+ * Our half-close, then the peer's answer and its FIN: TCP closes the socket (time-wait) before the
+ * process has read the answer. The close waits for the read that takes the last bytes
+ * (close_if_read_out), the process's close (on_tcp_destroy) or, a second at most, the expiry scan.
+ */
+static __always_inline int defer_close_to_read(struct conn_state *st, __u64 sk, __u64 now)
+{
+	if (!exchange_begun(st) || (st->rec.flags & OBI_F_RST_RECEIVED) || unread_bytes(sk) <= 1)
+		return 0;
+	st->close_deferred_ns = now;
+	st->close_deferred_local = 1;
+	return 1;
+}
+

@@ -81,6 +81,8 @@ static __always_inline void on_tcp_state_change(__u64 sk, int oldstate, int news
 			st->reset_wait = 1;
 			break;
 		}
+		if (defer_close_to_read(st, sk, now))
+			break;
 		finish_connection(st, sk, now, !(st->rec.flags & OBI_F_RST_RECEIVED));
 		break;
 	}

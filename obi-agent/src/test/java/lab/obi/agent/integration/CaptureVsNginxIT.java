@@ -43,6 +43,7 @@ class CaptureVsNginxIT {
 
     private static final int CURL_ABANDONS = 20;
     private static final int JAVA_CLIENT_REQUESTS = 40;
+    private static final int HALF_CLOSING_CLIENTS = 40;
 
     private Lab lab;
     private List<NginxLog.Line> nginxLines;
@@ -57,6 +58,8 @@ class CaptureVsNginxIT {
     private long garbageStartUnixNs;
     private int echoPort;
     private int dualStackPort;
+    private List<Integer> halfClosingPorts;
+    private long halfClosingStartUnixNs;
 
     @BeforeAll
     void runWorkloadUnderTheAgent() throws Exception {
@@ -79,6 +82,8 @@ class CaptureVsNginxIT {
                 "http://[::1]:" + lab.nginxPort + "/local?via=ipv6");
         dualStackPort = requestToADualStackServer();
         echoPort = nonHttpToAnEchoServer();
+        halfClosingStartUnixNs = System.currentTimeMillis() * 1_000_000L;
+        halfClosingPorts = halfClosingClients();
         garbageStartUnixNs = System.currentTimeMillis() * 1_000_000L;
         garbageClientPort = garbageToNginx();
         Thread.sleep(2_000); // abandoned /slow requests finish on the backend
@@ -134,6 +139,25 @@ class CaptureVsNginxIT {
             assertEquals(3, responses.split("HTTP/1.1 200", -1).length - 1, "nginx answered the pipelined requests");
             return s.getLocalPort();
         }
+    }
+
+    /**
+     * Clients that half-close right after their request and read the answer, which nginx follows
+     * with its own FIN: that FIN often closes the client's socket (time-wait) before it has read.
+     */
+    private List<Integer> halfClosingClients() throws Exception {
+        List<Integer> ports = new ArrayList<>();
+        for (int i = 0; i < HALF_CLOSING_CLIENTS; i++) {
+            try (Socket s = new Socket("127.0.0.1", lab.nginxPort)) {
+                s.getOutputStream().write("GET /local?half-close HTTP/1.1\r\nHost: lab\r\n\r\n"
+                        .getBytes(StandardCharsets.US_ASCII));
+                s.shutdownOutput();
+                String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                assertTrue(answer.startsWith("HTTP/1.1 200"), answer);
+                ports.add(s.getLocalPort());
+            }
+        }
+        return ports;
     }
 
     /** A JDK HttpServer on the IPv6 wildcard address, reached over IPv4: the socket is v4-mapped IPv6. */
@@ -365,6 +389,20 @@ class CaptureVsNginxIT {
         assertEquals(javaTimeouts, abandoned, "client_close records of this JVM: " + mine);
         assertEquals(JAVA_CLIENT_REQUESTS - javaTimeouts,
                 mine.stream().filter(r -> r.path("status").asInt() == 200 && !r.path("aborted").asBoolean()).count());
+    }
+
+    @Test
+    void aClientThatHalfClosedReadsItsWholeAnswer() {
+        List<String> wrong = new ArrayList<>();
+        for (int port : halfClosingPorts) {
+            List<JsonNode> exchanges = records(clientTo(lab.nginxPort).and(r -> r.path("local_port").asInt() == port)
+                    .and(r -> r.path("start_unix_ns").asLong() >= halfClosingStartUnixNs));
+            if (exchanges.size() != 1 || exchanges.get(0).path("status").asInt() != 200
+                    || exchanges.get(0).path("aborted").asBoolean() || exchanges.get(0).path("bytes_in").asLong() == 0) {
+                wrong.add(port + ": " + exchanges);
+            }
+        }
+        assertEquals(List.of(), wrong, "of " + HALF_CLOSING_CLIENTS + " half-closing clients");
     }
 
     @Test
