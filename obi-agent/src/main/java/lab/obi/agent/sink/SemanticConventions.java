@@ -18,7 +18,6 @@ public final class SemanticConventions {
     public static final AttributeKey<String> CLIENT_ADDRESS = AttributeKey.stringKey("client.address");
     public static final AttributeKey<String> ERROR_TYPE = AttributeKey.stringKey("error.type");
     public static final AttributeKey<String> URL_SCHEME = AttributeKey.stringKey("url.scheme");
-    public static final AttributeKey<String> PROTOCOL_NAME = AttributeKey.stringKey("network.protocol.name");
     public static final AttributeKey<String> PROTOCOL_VERSION = AttributeKey.stringKey("network.protocol.version");
     public static final AttributeKey<String> ABORT_KIND = AttributeKey.stringKey("obi.abort.kind");
     public static final AttributeKey<String> INTERFACE = AttributeKey.stringKey("network.interface.name");

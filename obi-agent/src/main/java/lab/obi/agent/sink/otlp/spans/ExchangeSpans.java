@@ -228,10 +228,8 @@ final class ExchangeSpans {
         a.put(SemanticConventions.ERROR_TYPE, errorType);
         a.put(USER_AGENT, e.userAgent());
         a.put(SemanticConventions.URL_SCHEME, SemanticConventions.scheme(e));
-        if (e.httpVersion() != null) {
-            a.put(SemanticConventions.PROTOCOL_NAME, "http");
-            a.put(SemanticConventions.PROTOCOL_VERSION, e.httpVersion());
-        }
+        // network.protocol.name is left out: the conventions ask for it only when it is not "http"
+        a.put(SemanticConventions.PROTOCOL_VERSION, e.httpVersion());
         if (server) {
             a.put(SemanticConventions.SERVER_ADDRESS, e.host());
             a.put(SemanticConventions.SERVER_PORT, socket.localPort());

@@ -18,19 +18,25 @@ import java.util.function.BiConsumer;
  */
 final class SpanAttributes implements Attributes {
 
-    /** Key, value, key, value... */
-    private final Object[] keysAndValues;
+    /*
+     * Keys and values side by side, not interleaved in one Object[]: the exporter walks them twice
+     * per span (sizes, then bytes), and a key read from an Object[] is cast to the AttributeKey
+     * interface each time.
+     */
+    private final AttributeKey<?>[] keys;
+    private final Object[] values;
 
-    private SpanAttributes(Object[] keysAndValues) {
-        this.keysAndValues = keysAndValues;
+    private SpanAttributes(AttributeKey<?>[] keys, Object[] values) {
+        this.keys = keys;
+        this.values = values;
     }
 
     @Override
     @SuppressWarnings("unchecked")
     public <T> T get(AttributeKey<T> key) {
-        for (int i = 0; i < keysAndValues.length; i += 2) {
-            if (keysAndValues[i].equals(key)) {
-                return (T) keysAndValues[i + 1];
+        for (int i = 0; i < keys.length; i++) {
+            if (keys[i].equals(key)) {
+                return (T) values[i];
             }
         }
         return null;
@@ -38,19 +44,19 @@ final class SpanAttributes implements Attributes {
 
     @Override
     public void forEach(BiConsumer<? super AttributeKey<?>, ? super Object> consumer) {
-        for (int i = 0; i < keysAndValues.length; i += 2) {
-            consumer.accept((AttributeKey<?>) keysAndValues[i], keysAndValues[i + 1]);
+        for (int i = 0; i < keys.length; i++) {
+            consumer.accept(keys[i], values[i]);
         }
     }
 
     @Override
     public int size() {
-        return keysAndValues.length / 2;
+        return keys.length;
     }
 
     @Override
     public boolean isEmpty() {
-        return keysAndValues.length == 0;
+        return keys.length == 0;
     }
 
     @Override
@@ -83,7 +89,8 @@ final class SpanAttributes implements Attributes {
     /** Each key put at most once; a null value is not put. */
     static final class Builder implements AttributesBuilder {
 
-        private Object[] keysAndValues = new Object[64];
+        private AttributeKey<?>[] keys = new AttributeKey<?>[32];
+        private Object[] values = new Object[32];
         private int length;
 
         @Override
@@ -91,11 +98,12 @@ final class SpanAttributes implements Attributes {
             if (value == null) {
                 return this;
             }
-            if (length == keysAndValues.length) {
-                keysAndValues = Arrays.copyOf(keysAndValues, length * 2);
+            if (length == keys.length) {
+                keys = Arrays.copyOf(keys, length * 2);
+                values = Arrays.copyOf(values, length * 2);
             }
-            keysAndValues[length++] = key;
-            keysAndValues[length++] = value;
+            keys[length] = key;
+            values[length++] = value;
             return this;
         }
 
@@ -113,7 +121,7 @@ final class SpanAttributes implements Attributes {
 
         @Override
         public Attributes build() {
-            return new SpanAttributes(Arrays.copyOf(keysAndValues, length));
+            return new SpanAttributes(Arrays.copyOf(keys, length), Arrays.copyOf(values, length));
         }
     }
 }

@@ -66,7 +66,7 @@ class ExchangeSpansTest {
         assertEquals("http", span(clear, null).getAttributes().get(AttributeKey.stringKey("url.scheme")));
         ExchangeSpan https = span(tls, null);
         assertEquals("https", https.getAttributes().get(AttributeKey.stringKey("url.scheme")));
-        assertEquals("http", https.getAttributes().get(AttributeKey.stringKey("network.protocol.name")));
+        assertNull(https.getAttributes().get(AttributeKey.stringKey("network.protocol.name")), "http is implied");
         assertEquals("1.0", https.getAttributes().get(AttributeKey.stringKey("network.protocol.version")));
     }
 
