@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -18,7 +19,8 @@ import java.util.regex.Pattern;
  * Reads the identity of a process from procfs. Results are cached per pid and start time, so a
  * recycled pid is read afresh; the start time itself is re-read at most once per revalidation period
  * (a second), because reading procfs for every request would cap the agent's throughput: a pid
- * reused within that second keeps its previous owner's name until then. A process that has exited
+ * reused within that second keeps its previous owner's name until then, and so does a process that
+ * exec'd another executable (the revalidation reads the executable's link too). A process that has exited
  * keeps the name it was last seen with; one that exits before it was ever read, or while it is read,
  * is described by the name the kernel reported with its record. Never throws. Thread-safe.
  */
@@ -82,12 +84,17 @@ public final class ProcessResolver {
         if (startTime.isEmpty()) {
             return gone(pid, commFallback, now);
         }
+        Cached known;
         synchronized (cache) {
-            Cached cached = cache.get(pid);
-            if (cached != null && cached.startTime() == startTime.getAsLong()) {
-                cache.put(pid, new Cached(cached.startTime(), cached.info(), now));
-                return cached.info();
+            known = cache.get(pid);
+        }
+        // exec keeps the pid and its start time: a new executable is a new identity
+        if (known != null && known.startTime() == startTime.getAsLong()
+                && Objects.equals(known.info().exe(), exe(procRoot.resolve(Integer.toString(pid))))) {
+            synchronized (cache) {
+                cache.put(pid, new Cached(known.startTime(), known.info(), now));
             }
+            return known.info();
         }
         // Read outside the lock: procfs reads are slow, and two threads reading the same pid is harmless.
         ProcessInfo info = read(pid, commFallback);

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
+import java.nio.file.Path;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -24,13 +25,17 @@ class UnwatchedClientsIT {
     private static final String BACKEND_REQUESTS =
             "http_server_request_duration_seconds_count\\{[^}]*service_name=\"jdk-backend\"";
 
+    private static final Path PYTHON = Path.of("/usr/bin/python3");
+    private static final int BASH_CALLS = 3;
+
     private Lab lab;
 
     @BeforeAll
     void backendAndAgent() throws Exception {
         lab = new Lab();
         lab.startBackends();
-        lab.startAgent("-Dobi.request-log.enabled=false", "-Dobi.watch.exclude-executables=wrk,prometheus");
+        lab.startAgent("-Dobi.request-log.enabled=false",
+                "-Dobi.watch.exclude-executables=wrk,prometheus," + PYTHON.toRealPath().getFileName());
     }
 
     @AfterAll
@@ -61,5 +66,37 @@ class UnwatchedClientsIT {
         assertTrue(ignored < calls / 4.0, ignored + " of wrk's " + calls + " calls reached the agent");
         assertEquals(0, lab.agentMetric("http_client_request_duration_seconds_count\\{[^}]*service_name=\"wrk\""),
                 0.0, "wrk is not reported");
+    }
+
+    /**
+     * One process, first an excluded executable (python, named to the kernel once its call is dropped),
+     * then, by exec, bash making calls of its own (/dev/tcp): same pid, same start time, another
+     * program, whose calls are reported. The kernel forgets the name at the exec, and the agent reads
+     * the process's identity again (its executable changed) once its revalidation second has passed
+     * since python's last record, which can come up to a second after its call (a close found by the
+     * expiry scan): python sleeps 4 s. bash stays a while after its calls, not exec'ing sleep (the
+     * trailing ':'): a process gone, or exec'd again, when its records are read is named as it was
+     * last seen.
+     */
+    @Test
+    void aClientThatExecsAWatchedProgramIsReportedAgain() throws Exception {
+        String url = "http://127.0.0.1:" + lab.jdkPort + "/fast";
+        double ignoredBefore = lab.agentMetric("obi_agent_ignored_total");
+        String bashCalls = "http_client_request_duration_seconds_count\\{[^}]*service_name=\"bash\"";
+        double bashBefore = lab.agentMetric(bashCalls);
+        String call = "exec 3<>/dev/tcp/127.0.0.1/" + lab.jdkPort
+                + "; printf 'GET /fast HTTP/1.1\\r\\nHost: backend\\r\\nConnection: close\\r\\n\\r\\n' >&3"
+                + "; read -r -t 5 -d '' answer <&3; exec 3<&-; ";
+        Lab.sh(PYTHON.toString(), "-c", "import os, time, urllib.request\n"
+                + "urllib.request.urlopen('" + url + "').read()\n"
+                + "time.sleep(4)\n"
+                + "os.execv('/bin/bash', ['bash', '-c', \"" + call.repeat(BASH_CALLS) + "sleep 2; :\"])");
+        double reported = 0;
+        for (int i = 0; i < 20 && reported < BASH_CALLS; i++) {
+            Thread.sleep(500);
+            reported = lab.agentMetric(bashCalls) - bashBefore;
+        }
+        assertTrue(lab.agentMetric("obi_agent_ignored_total") - ignoredBefore >= 1, "python's call was dropped");
+        assertEquals(BASH_CALLS, reported, 0.0, "bash's calls after the exec, reported\n" + lab.agentLog());
     }
 }

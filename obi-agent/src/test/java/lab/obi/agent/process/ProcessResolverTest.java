@@ -149,6 +149,21 @@ class ProcessResolverTest {
     }
 
     @Test
+    void aProcessThatExecsAnotherExecutableIsReadAgain() throws IOException {
+        Path dir = process(100, 5, "sh");
+        Files.createSymbolicLink(dir.resolve("exe"), Path.of("/usr/bin/dash"));
+        ProcessResolver resolver = new ProcessResolver(proc, 16, 0);
+        assertEquals("dash", resolver.resolve(100, "kcomm").serviceName());
+        Files.delete(dir.resolve("exe"));
+        Files.createSymbolicLink(dir.resolve("exe"), Path.of("/usr/sbin/nginx"));
+        Files.writeString(dir.resolve("comm"), "nginx\n");
+        ProcessInfo after = resolver.resolve(100, "kcomm");
+        assertEquals("nginx", after.serviceName(), "same pid and start time, another executable");
+        assertEquals("/usr/sbin/nginx", after.exe());
+        assertSame(after, resolver.resolve(100, "kcomm"), "the same executable is not read again");
+    }
+
+    @Test
     void cacheIsBounded() throws IOException {
         ProcessResolver resolver = new ProcessResolver(proc, 2, 0);
         for (int pid = 1; pid <= 3; pid++) {
