@@ -41,6 +41,8 @@ BPF_OBJECT = REPO / "bpf/build/obi.bpf.o"
 JVM_OPTIONS = REPO / "obi-agent/jvm.options"  # the agent's JVM as shipped
 OTEL_JAVAAGENT = ("io.opentelemetry.javaagent", "opentelemetry-javaagent", "2.22.0")
 WRK = ["wrk", "-t2", "-c50", "--latency"]
+# A baseline that moves more than this between the rounds of a scenario makes the run a noisy one.
+NOISY_BASELINE = 0.15
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BPF_STATS = Path("/proc/sys/kernel/bpf_stats_enabled")
 # Quoted from obi-lab issue 17: Coroot's node-agent (tracepoints and OpenSSL uprobes, like obi-agent),
@@ -583,6 +585,19 @@ def report(out, args, runs, elapsed, otel_version, profile):
                         f"{fmt_ratio(ratio_stats(results, v, 'baseline', 'p99'))} |")
         assert len(results["baseline"]) == args.rounds
 
+    # The host's own noise: how far the baseline moved between the rounds of one scenario. A ratio is per
+    # round, against the baseline next to it, but a verdict within this much of its target is not settled.
+    spreads = {name: (min(r["rps"] for r in results["baseline"]), max(r["rps"] for r in results["baseline"]),
+                      median(results, "baseline", "rps"))
+               for name, results in (("nginx static file", nginx), ("nginx static file, HTTPS", https),
+                                     ("nginx -> JDK backend", proxy), ("JDK backend", jdk))}
+    widest = max((hi - lo) / mid for lo, hi, mid in spreads.values())
+    noise = ("The baseline itself moved between rounds (min-max requests/s): " + "; ".join(
+        f"{name} {lo:,.0f}-{hi:,.0f}" for name, (lo, hi, _) in spreads.items()) + ".")
+    if widest > NOISY_BASELINE:
+        noise += (f" **A noisy run**: a baseline moved by {100 * widest:.0f}% of its median (more than"
+                  f" {100 * NOISY_BASELINE:.0f}%); a verdict within a few points of its target is not settled by it.")
+
     def cpu_per_10k(rounds, jit=True):
         """The JIT compiler's threads aside (jit=False), what the agent costs once its code is compiled: they
         run at start only (after 10 s under load, about a tenth of a core for 10 s more, then none)."""
@@ -697,6 +712,8 @@ agent uses is taken from the others.
 {chr(10).join(rows)}
 
 ## Against the targets
+
+{noise}
 
 | target | |
 |---|---|
