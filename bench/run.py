@@ -651,8 +651,8 @@ def report(out, args, runs, elapsed, otel_version, profile):
                f"aside: {cpu:.1f}% ({cpu_with_jit:.1f}% with it: the JIT compiler still took "
                f"{100 * median(nginx, 'obi-agent', 'agent_jit_cpu'):.1f}% of a core, a cost of the first half-minute)",
                f"{cpu - 3:.1f} points: the profile below says where"),
-        target(rss <= 150, f"resident memory <= 150 MiB at saturation (JVM as shipped): peak {rss:.0f} MiB",
-               f"{rss - 150:.0f} MiB"),
+        target(rss <= 150, f"resident memory <= 150 MiB at saturation (JVM as shipped): peak {rss:.1f} MiB",
+               f"{rss - 150:.1f} MiB"),
         target(obi_cost < otel_cost and obi_p99 < otel_p99,
                f"JDK backend: throughput cost and p99 increase below the OpenTelemetry Java agent's: obi-agent "
                f"{100 * obi_cost:.1f}% and {100 * obi_p99:+.0f}% vs {100 * otel_cost:.1f}% and {100 * otel_p99:+.0f}%"),
