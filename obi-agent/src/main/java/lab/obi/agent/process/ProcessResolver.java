@@ -90,7 +90,7 @@ public final class ProcessResolver {
         }
         // exec keeps the pid and its start time: a new executable is a new identity
         if (known != null && known.startTime() == startTime.getAsLong()
-                && Objects.equals(known.info().exe(), exe(procRoot.resolve(Integer.toString(pid))))) {
+                && Objects.equals(known.info().exe(), exe(processDir(pid)))) {
             synchronized (cache) {
                 cache.put(pid, new Cached(known.startTime(), known.info(), now));
             }
@@ -122,7 +122,7 @@ public final class ProcessResolver {
     }
 
     private ProcessInfo read(int pid, String commFallback) {
-        Path dir = procRoot.resolve(Integer.toString(pid));
+        Path dir = processDir(pid);
         String comm = firstNonBlank(readTrimmed(dir.resolve("comm")), commFallback);
         String exe = exe(dir);
         List<String> environ = nulSeparated(dir.resolve("environ"));
@@ -160,8 +160,12 @@ public final class ProcessResolver {
         return hostname + "/" + pid;
     }
 
+    private Path processDir(int pid) {
+        return procRoot.resolve(Integer.toString(pid));
+    }
+
     private OptionalLong startTime(int pid) {
-        String stat = read(procRoot.resolve(Integer.toString(pid)).resolve("stat"), SMALL_FILE_LIMIT);
+        String stat = read(processDir(pid).resolve("stat"), SMALL_FILE_LIMIT);
         // The command name in field 2 may hold spaces and parentheses; only the last ')' ends it.
         int nameEnd = stat == null ? -1 : stat.lastIndexOf(')');
         if (nameEnd < 0) {

@@ -53,11 +53,7 @@ class UnwatchedClientsIT {
         Matcher m = REQUESTS.matcher(out);
         assertTrue(m.find(), "wrk's output: " + out);
         long calls = Long.parseLong(m.group(1));
-        double served = 0;
-        for (int i = 0; i < 40 && served < calls; i++) {
-            Thread.sleep(500);
-            served = lab.agentMetric(BACKEND_REQUESTS) - servedBefore;
-        }
+        double served = countedSince(BACKEND_REQUESTS, servedBefore, calls, 40);
         double ignored = lab.agentMetric("obi_agent_ignored_total") - ignoredBefore;
         assertTrue(calls >= 1000, "wrk made " + calls + " calls");
         assertTrue(served >= calls && served <= calls + 1, "the backend's requests reported: " + served + " of "
@@ -91,12 +87,18 @@ class UnwatchedClientsIT {
                 + "urllib.request.urlopen('" + url + "').read()\n"
                 + "time.sleep(4)\n"
                 + "os.execv('/bin/bash', ['bash', '-c', \"" + call.repeat(BASH_CALLS) + "sleep 2; :\"])");
-        double reported = 0;
-        for (int i = 0; i < 20 && reported < BASH_CALLS; i++) {
-            Thread.sleep(500);
-            reported = lab.agentMetric(bashCalls) - bashBefore;
-        }
+        double reported = countedSince(bashCalls, bashBefore, BASH_CALLS, 20);
         assertTrue(lab.agentMetric("obi_agent_ignored_total") - ignoredBefore >= 1, "python's call was dropped");
         assertEquals(BASH_CALLS, reported, 0.0, "bash's calls after the exec, reported\n" + lab.agentLog());
+    }
+
+    /** How much the metric grew from before, polled every half second until it reached expected, or tries ran out. */
+    private double countedSince(String metric, double before, double expected, int tries) throws Exception {
+        double counted = 0;
+        for (int i = 0; i < tries && counted < expected; i++) {
+            Thread.sleep(500);
+            counted = lab.agentMetric(metric) - before;
+        }
+        return counted;
     }
 }
