@@ -574,9 +574,10 @@ def report(out, args, runs, elapsed, otel_version, profile):
     command = "sudo make bench" if (args.rounds, args.seconds, args.jit_warmup) == (5, 12, 10) else \
         f"sudo bench/run.py --rounds {args.rounds} --seconds {args.seconds} --jit-warmup {args.jit_warmup}"
     nginx, https, proxy, jdk = runs["nginx"], runs["https"], runs["proxy"], runs["jdk"]
+    scenarios = (("nginx static file", nginx), ("nginx static file, HTTPS", https), ("nginx -> JDK backend", proxy),
+                 ("JDK backend", jdk))
     rows = []
-    for name, results in (("nginx static file", nginx), ("nginx static file, HTTPS", https),
-                          ("nginx -> JDK backend", proxy), ("JDK backend", jdk)):
+    for name, results in scenarios:
         rows.append(f"| {name} | baseline | {median(results, 'baseline', 'rps'):,.0f} | 100% | "
                     f"{median(results, 'baseline', 'p50'):.3f} | {median(results, 'baseline', 'p99'):.3f} | 100% |")
         for v in (k for k in results if k != "baseline"):
@@ -589,8 +590,7 @@ def report(out, args, runs, elapsed, otel_version, profile):
     # round, against the baseline next to it, but a verdict within this much of its target is not settled.
     spreads = {name: (min(r["rps"] for r in results["baseline"]), max(r["rps"] for r in results["baseline"]),
                       median(results, "baseline", "rps"))
-               for name, results in (("nginx static file", nginx), ("nginx static file, HTTPS", https),
-                                     ("nginx -> JDK backend", proxy), ("JDK backend", jdk))}
+               for name, results in scenarios}
     widest = max((hi - lo) / mid for lo, hi, mid in spreads.values())
     noise = ("The baseline itself moved between rounds (min-max requests/s): " + "; ".join(
         f"{name} {lo:,.0f}-{hi:,.0f}" for name, (lo, hi, _) in spreads.items()) + ".")
