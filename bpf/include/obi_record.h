@@ -112,8 +112,10 @@ struct obi_exchange_record {
 	__u32 tid;                       /* thread that started the exchange */
 	__u32 request_index;             /* 1-based index of this request on its connection */
 	struct obi_tcp_facts tcp;        /* retransmits and their times: this exchange's only */
+	/* Records are sent only as long as needed: up to the request head's bytes, and past them to the
+	 * response head only when the kernel could not read the status (rare: then the whole req_head goes). */
+	__u8 req_head[OBI_REQ_HEAD_MAX];
 	__u8 resp_head[OBI_RESP_HEAD_MAX];
-	__u8 req_head[OBI_REQ_HEAD_MAX]; /* last: records are sent only as long as needed */
 };
 
 /* How a connection ended. */

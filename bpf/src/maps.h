@@ -41,7 +41,7 @@ enum phase {
 
 struct conn_state {
 	struct obi_exchange_record rec; /* the exchange under way, and the connection's identity */
-	/* Room after rec.req_head so the verifier can prove bounded appends stay in the value. */
+	/* Room after the record's heads so the verifier can prove bounded appends stay in the value. */
 	__u8 slack[OBI_REQ_HEAD_MAX];
 	__u64 resp_base;     /* response-direction bytes before the current status line */
 	__u64 resp_expected; /* response-direction bytes at which the response is complete; 0: unknown */

@@ -41,10 +41,14 @@ static __always_inline void reset_exchange(struct conn_state *st)
 static __always_inline void emit(struct conn_state *st, __u32 why)
 {
 	__u32 head = st->rec.req_head_len;
+	__u32 resp_head = st->rec.status ? 0 : st->rec.resp_head_len;
 
 	if (head > OBI_REQ_HEAD_MAX)
 		head = OBI_REQ_HEAD_MAX;
-	__u32 length = __builtin_offsetof(struct obi_exchange_record, req_head) + head;
+	if (resp_head > OBI_RESP_HEAD_MAX)
+		resp_head = OBI_RESP_HEAD_MAX;
+	__u32 length = resp_head ? __builtin_offsetof(struct obi_exchange_record, resp_head) + resp_head
+				 : __builtin_offsetof(struct obi_exchange_record, req_head) + head;
 	st->rec.header.kind = OBI_RECORD_EXCHANGE;
 	st->rec.header.length = length;
 	st->rec.flags |= why;

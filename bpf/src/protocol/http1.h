@@ -178,7 +178,7 @@ static __always_inline void http1_note_request_tail(struct conn_state *st, const
 		return;
 	}
 	if (copied >= 4 && c->data + copied == c->tail_end) {
-		/* the head ends with the copied bytes; the slack after req_head keeps the read in the value */
+		/* the head ends with the copied bytes; resp_head and the slack after it keep the read in the value */
 		const __u8 *last = &st->rec.req_head[(st->rec.req_head_len - 4) & (OBI_REQ_HEAD_MAX - 1)];
 		st->req_tail = (__u32)last[0] << 24 | (__u32)last[1] << 16 | (__u32)last[2] << 8 | last[3];
 		return;

@@ -71,9 +71,11 @@ public final class RecordDecoder {
         int requestHeadLength = Math.min(b.getShort(ExchangeRecordLayout.REQ_HEAD_LEN) & 0xffff,
                 length - ExchangeRecordLayout.REQ_HEAD);
         int status = b.getShort(ExchangeRecordLayout.STATUS) & 0xffff;
-        // The kernel reads the status of every response it can: the head matters only when it could not.
-        int responseHeadLength = status != 0 ? 0 : Math.min(b.getShort(ExchangeRecordLayout.RESP_HEAD_LEN) & 0xffff,
-                ExchangeRecordLayout.RESP_HEAD_LENGTH);
+        // The kernel reads the status of every response it can: the head, after the request's, comes only
+        // when it could not.
+        int responseHeadLength = status != 0 ? 0 : Math.max(0, Math.min(Math.min(
+                b.getShort(ExchangeRecordLayout.RESP_HEAD_LEN) & 0xffff, ExchangeRecordLayout.RESP_HEAD_LENGTH),
+                length - ExchangeRecordLayout.RESP_HEAD));
         int socket = ExchangeRecordLayout.SOCKET;
         return new ExchangeRecord(
                 connId(b),

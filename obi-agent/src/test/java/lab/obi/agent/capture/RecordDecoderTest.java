@@ -52,8 +52,14 @@ class RecordDecoderTest {
     }
 
     private static byte[] exchange(int direction, byte[] requestHead) {
-        ByteBuffer b = record(RecordKinds.EXCHANGE, direction, ExchangeRecordLayout.REQ_HEAD + requestHead.length,
-                ExchangeRecordLayout.SOCKET, ExchangeRecordLayout.TCP);
+        return exchange(direction, requestHead, null);
+    }
+
+    /** As the kernel sends it: the response head, when there is one, after the whole request head's room. */
+    private static byte[] exchange(int direction, byte[] requestHead, byte[] responseHead) {
+        int length = responseHead == null ? ExchangeRecordLayout.REQ_HEAD + requestHead.length
+                : ExchangeRecordLayout.RESP_HEAD + responseHead.length;
+        ByteBuffer b = record(RecordKinds.EXCHANGE, direction, length, ExchangeRecordLayout.SOCKET, ExchangeRecordLayout.TCP);
         b.putLong(ExchangeRecordLayout.START_NS, 1_000);
         b.putLong(ExchangeRecordLayout.END_NS, 5_000);
         b.putLong(ExchangeRecordLayout.FIN_NS, 4_000);
@@ -64,8 +70,11 @@ class RecordDecoderTest {
         b.putInt(ExchangeRecordLayout.FLAGS, ExchangeFlags.PEER_FIN | ExchangeFlags.CONN_CLOSED);
         b.putShort(ExchangeRecordLayout.STATUS, (short) 503);
         b.putShort(ExchangeRecordLayout.REQ_HEAD_LEN, (short) requestHead.length);
-        b.putShort(ExchangeRecordLayout.RESP_HEAD_LEN, (short) 12);
-        b.put(ExchangeRecordLayout.RESP_HEAD, "HTTP/1.1 503".getBytes(StandardCharsets.US_ASCII));
+        if (responseHead != null) {
+            b.putShort(ExchangeRecordLayout.STATUS, (short) 0);
+            b.putShort(ExchangeRecordLayout.RESP_HEAD_LEN, (short) responseHead.length);
+            b.put(ExchangeRecordLayout.RESP_HEAD, responseHead);
+        }
         b.putLong(ExchangeRecordLayout.PARENT_CONN_ID, 5);
         b.putInt(ExchangeRecordLayout.PARENT_REQUEST_INDEX, 2);
         b.put(ExchangeRecordLayout.REQ_HEAD, requestHead);
@@ -98,10 +107,29 @@ class RecordDecoderTest {
 
     @Test
     void theResponseHeadComesWhenTheKernelCouldNotReadTheStatus() {
-        byte[] bytes = exchange(Directions.SERVER, "GET / HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII));
-        ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder()).putShort(ExchangeRecordLayout.STATUS, (short) 0);
+        byte[] request = "GET / HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII);
+        byte[] bytes = exchange(Directions.SERVER, request, "HTTP/1.1 503".getBytes(StandardCharsets.US_ASCII));
         ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(ByteBuffer.wrap(bytes)).orElseThrow();
         assertEquals("HTTP/1.1 503", new String(r.responseHead(), StandardCharsets.US_ASCII));
+        assertArrayEquals(request, r.requestHead());
+    }
+
+    @Test
+    void aResponseHeadLongerThanTheRecordIsCutToTheBytesPresent() {
+        byte[] bytes = exchange(Directions.SERVER, new byte[0], "HTTP/1.1 503".getBytes(StandardCharsets.US_ASCII));
+        ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder()).putShort(ExchangeRecordLayout.RESP_HEAD_LEN, (short) 200);
+        ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(ByteBuffer.wrap(bytes)).orElseThrow();
+        assertEquals("HTTP/1.1 503", new String(r.responseHead(), StandardCharsets.US_ASCII));
+    }
+
+    @Test
+    void aRecordWithoutTheResponseHeadHasNone() {
+        byte[] bytes = exchange(Directions.SERVER, new byte[0]);
+        ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder());
+        b.putShort(ExchangeRecordLayout.STATUS, (short) 0);
+        b.putShort(ExchangeRecordLayout.RESP_HEAD_LEN, (short) 12);
+        ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(ByteBuffer.wrap(bytes)).orElseThrow();
+        assertEquals(0, r.responseHead().length);
     }
 
     @Test

@@ -288,7 +288,8 @@ class HostileInputIT {
             rows.add(String.format("| %s | %,d | %,d | %,d | %d | %d | %s | %,d | %,d | %d MiB |", description,
                     o.connections(), o.nginxRequests(), o.reported(), o.missed(), o.falseExchanges(),
                     statuses.isEmpty() ? "-" : statuses.toString().replaceAll("[{}]", ""), during, after, rss / 1024));
-            assertEquals(Set.of(), missed, name + ": requests nginx logged that the agent did not report");
+            assertEquals(Set.of(), missed, name + ": requests nginx logged that the agent did not report (the agent's"
+                    + " drops: " + drops() + ")");
         }
         assertEquals(Set.of(), falseExchanges, name + ": exchanges the agent reported that nginx never logged");
         assertEquals(List.of(), differing, name + ": statuses that differ from nginx's");
@@ -359,8 +360,7 @@ class HostileInputIT {
 
     /** A sample of the agent's own metrics; with a drop reason, that series of obi_agent_dropped_total. */
     private double metric(String name, String dropReason) throws Exception {
-        String text = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + lab.agentMetricsPort + "/metrics"))
-                .timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofString()).body();
+        String text = metricsText();
         for (Matcher m = METRIC.matcher(text); m.find(); ) {
             if (m.group(1).equals(name) && (dropReason == null
                     || (m.group(2) != null && m.group(2).contains("obi_drop_reason=\"" + dropReason + "\"")))) {
@@ -368,6 +368,23 @@ class HostileInputIT {
             }
         }
         throw new AssertionError(name + " not on the agent's endpoint");
+    }
+
+    private String metricsText() throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + lab.agentMetricsPort + "/metrics"))
+                .timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    /** The agent's drops so far, by reason: where missed requests went, if the agent knows. */
+    private String drops() throws Exception {
+        String text = metricsText();
+        List<String> drops = new ArrayList<>();
+        for (Matcher m = METRIC.matcher(text); m.find(); ) {
+            if (m.group(1).equals("obi_agent_dropped_total") && Double.parseDouble(m.group(3)) > 0) {
+                drops.add(m.group(2) + " " + m.group(3));
+            }
+        }
+        return drops.isEmpty() ? "none" : String.join(", ", drops);
     }
 
     private long rssKiB() throws Exception {
