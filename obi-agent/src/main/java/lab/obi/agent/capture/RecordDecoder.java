@@ -68,14 +68,13 @@ public final class RecordDecoder {
     }
 
     private static ExchangeRecord exchange(ByteBuffer b, ExchangeRecord.Direction side, int length) {
-        int requestHeadLength = Math.min(b.getShort(ExchangeRecordLayout.REQ_HEAD_LEN) & 0xffff,
-                length - ExchangeRecordLayout.REQ_HEAD);
+        int requestHeadLength = headLength(b, ExchangeRecordLayout.REQ_HEAD_LEN, ExchangeRecordLayout.REQ_HEAD,
+                ExchangeRecordLayout.REQ_HEAD_LENGTH, length);
         int status = b.getShort(ExchangeRecordLayout.STATUS) & 0xffff;
         // The kernel reads the status of every response it can: the head, after the request's, comes only
         // when it could not.
-        int responseHeadLength = status != 0 ? 0 : Math.max(0, Math.min(Math.min(
-                b.getShort(ExchangeRecordLayout.RESP_HEAD_LEN) & 0xffff, ExchangeRecordLayout.RESP_HEAD_LENGTH),
-                length - ExchangeRecordLayout.RESP_HEAD));
+        int responseHeadLength = status != 0 ? 0 : headLength(b, ExchangeRecordLayout.RESP_HEAD_LEN,
+                ExchangeRecordLayout.RESP_HEAD, ExchangeRecordLayout.RESP_HEAD_LENGTH, length);
         int socket = ExchangeRecordLayout.SOCKET;
         return new ExchangeRecord(
                 connId(b),
@@ -141,6 +140,14 @@ public final class RecordDecoder {
     }
 
     private static final byte[] NO_BYTES = {};
+
+    /**
+     * The bytes of a head the record carries: its claimed length, kept within the head's own room (the
+     * request head's is followed by the response head's) and within the record.
+     */
+    private static int headLength(ByteBuffer b, int lengthField, int at, int room, int recordLength) {
+        return Math.max(0, Math.min(Math.min(b.getShort(lengthField) & 0xffff, room), recordLength - at));
+    }
 
     private static byte[] bytes(ByteBuffer b, int at, int length) {
         if (length == 0) {

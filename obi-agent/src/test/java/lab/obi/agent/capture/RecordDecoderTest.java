@@ -123,6 +123,16 @@ class RecordDecoderTest {
     }
 
     @Test
+    void aClaimedRequestHeadLengthStopsWhereTheResponseHeadBegins() {
+        byte[] bytes = exchange(Directions.SERVER, "GET".getBytes(StandardCharsets.US_ASCII),
+                "HTTP/1.1 503".getBytes(StandardCharsets.US_ASCII));
+        ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder()).putShort(ExchangeRecordLayout.REQ_HEAD_LEN, (short) 1100);
+        ExchangeRecord r = (ExchangeRecord) RecordDecoder.decode(ByteBuffer.wrap(bytes)).orElseThrow();
+        assertEquals(ExchangeRecordLayout.REQ_HEAD_LENGTH, r.requestHead().length);
+        assertEquals("HTTP/1.1 503", new String(r.responseHead(), StandardCharsets.US_ASCII));
+    }
+
+    @Test
     void aRecordWithoutTheResponseHeadHasNone() {
         byte[] bytes = exchange(Directions.SERVER, new byte[0]);
         ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder());
