@@ -226,8 +226,8 @@ class HostileInputIT {
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         JsonNode result = json.readTree(requireLine(out, p, name));
         long during = table();
-        peakRssKiB = Math.max(peakRssKiB, rssKiB());
-        long rss = rssKiB();
+        long rss = lab.agentRssKiB();
+        peakRssKiB = Math.max(peakRssKiB, rss);
         if (result.has("holding")) {
             progress(name + ": holding " + result.get("holding") + ", table " + during + ", RSS " + rss / 1024 + " MiB");
             if (name.equals("half_open")) {
@@ -264,7 +264,7 @@ class HostileInputIT {
             Thread.sleep(200);
             agent = serverRecords(requests, requestsFrom, target, ports);
         }
-        peakRssKiB = Math.max(peakRssKiB, rssKiB());
+        peakRssKiB = Math.max(peakRssKiB, lab.agentRssKiB());
 
         Set<String> missed = new HashSet<>(nginx.keySet());
         missed.removeAll(agent.keySet());
@@ -385,15 +385,6 @@ class HostileInputIT {
             }
         }
         return drops.isEmpty() ? "none" : String.join(", ", drops);
-    }
-
-    private long rssKiB() throws Exception {
-        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(lab.agentPid()), "status"))) {
-            if (line.startsWith("VmRSS:")) {
-                return Long.parseLong(line.replaceAll("\\D", ""));
-            }
-        }
-        throw new AssertionError("no VmRSS for the agent");
     }
 
     private static void progress(String message) {
