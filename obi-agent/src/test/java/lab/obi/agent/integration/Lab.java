@@ -41,6 +41,8 @@ final class Lab implements AutoCloseable {
     final int agentMetricsPort = freePort();
     final int agentHealthPort = freePort();
     private final List<Process> processes = new ArrayList<>();
+    /** One client for every poll and scrape: one connection the agent sees, not one per call. */
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private Process agent;
 
     Lab() throws IOException {
@@ -144,7 +146,6 @@ final class Lab implements AutoCloseable {
      * log. The agent's readiness endpoint says UP once programs are attached and the ring buffer is drained.
      */
     void awaitHttp(String url, String name, long deadlineNanos) throws Exception {
-        HttpClient http = HttpClient.newHttpClient();
         HttpRequest request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build();
         String last = "";
         while (System.nanoTime() < deadlineNanos) {
@@ -178,8 +179,8 @@ final class Lab implements AutoCloseable {
 
     /** The agent's Prometheus endpoint, as a scrape reads it. */
     String scrapeAgent() throws Exception {
-        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + agentMetricsPort
-                + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + agentMetricsPort + "/metrics"))
+                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString()).body();
     }
 
     Process agentProcess() {
