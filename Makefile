@@ -69,7 +69,7 @@ soak: build ## steady mixed load with churn for SOAK_MINUTES (60): RSS, kernel t
 
 test: deps bpf ## all tests: unit, integration (real kernel, nginx, JDK, Prometheus, Collector, Jaeger), stack configs, e2e, bench smoke (root)
 	@[[ $$(id -u) -eq 0 ]] || { echo "make test: the integration tests load BPF programs: run as root" >&2; exit 1; }
-	$(MAKE) -C bpf test
+	$(MAKE) -C bpf test arm64
 	bins=$$(.ci/check-stack | tail -2) && collector=$$(head -1 <<<"$$bins") && jaeger=$$(tail -1 <<<"$$bins") \
 	  && $(MVN) verify -Dit -Dobi.collector.bin="$$collector" -Dobi.jaeger.bin="$$jaeger"
 	bench/reliability/fuzzing.py --smoke # every parser's fuzz target for a second: the harness cannot rot
