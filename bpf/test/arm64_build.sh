@@ -5,7 +5,8 @@
 # counters), so the one agent jar fits both objects.
 #   bpf/test/arm64_build.sh   (from bpf/: make arm64)
 # The kernel package is the arm64 twin of the newest amd64 image apt knows (same version, same
-# mirror); its BTF is extracted once into ${OBI_CACHE:-~/.cache/obi-lab}/arm64-btf.
+# mirror), checked against the mirror's arm64 index, itself checked against the Release file apt
+# verified; its BTF is extracted once into ${OBI_CACHE:-~/.cache/obi-lab}/arm64-btf.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { echo "arm64: $*" >&2; }
@@ -24,6 +25,29 @@ if [[ ! -s $btf ]]; then
   trap 'rm -rf "$work"' EXIT
   say "downloading $uri"
   curl -fsSL --retry 3 -o "$work/kernel.deb" "$uri"
+  python3 - "$uri" "$work/kernel.deb" <<'PY'
+import glob, hashlib, lzma, re, sys, urllib.request
+uri, deb = sys.argv[1:3]
+base, pool_path = uri.split("/pool/", 1)
+component = pool_path.split("/")[-4]  # pool/[updates/]COMPONENT/l/linux/FILE
+index = f"{component}/binary-arm64/Packages.xz"
+lists = base.split("://", 1)[1].rstrip("/").replace("/", "_") + "_dists_"
+for release in glob.glob(f"/var/lib/apt/lists/{lists}*_InRelease"):
+    entry = re.search(r"^SHA256:\n(?:^ .*\n)*? (\w{64}) +\d+ " + re.escape(index) + "$", open(release).read(), re.M)
+    if not entry:
+        continue
+    suite = release[len(f"/var/lib/apt/lists/{lists}"):-len("_InRelease")].replace("_", "/")
+    packages = urllib.request.urlopen(f"{base}/dists/{suite}/{index}", timeout=60).read()
+    if hashlib.sha256(packages).hexdigest() != entry.group(1):
+        sys.exit(f"{base}/dists/{suite}/{index} does not match {release}")
+    for stanza in lzma.decompress(packages).decode().split("\n\n"):
+        if f"\nFilename: pool/{pool_path}\n" in stanza:
+            expected = re.search(r"^SHA256: (\w{64})$", stanza, re.M).group(1)
+            if hashlib.sha256(open(deb, "rb").read()).hexdigest() != expected:
+                sys.exit(f"{uri} does not match the arm64 index of {suite}")
+            sys.exit(0)
+sys.exit(f"no arm64 index that apt verified lists pool/{pool_path}")
+PY
   dpkg-deb -x "$work/kernel.deb" "$work/x"
   mkdir -p "$cache"
   # The image embeds its BTF (CONFIG_DEBUG_INFO_BTF): a raw BTF blob, found by its header.
