@@ -24,6 +24,10 @@ public final class RouteNormaliser {
             Pattern.compile("\\p{XDigit}{8}-\\p{XDigit}{4}-\\p{XDigit}{4}-\\p{XDigit}{4}-\\p{XDigit}{12}");
     private static final int UUID_LENGTH = 36;
     private static final int MAX_CACHED_PATHS = 4096;
+    /** Per service: the targets a service's clients repeat are a few; the rest carry ids. */
+    private static final int MAX_CACHED_TARGETS = 256;
+    /** Longer targets are looked at each time: a hostile client's 8 KiB targets are not kept. */
+    private static final int MAX_CACHED_TARGET_LENGTH = 256;
     /** The same few paths come again and again; normalising one splits it and inspects every segment. */
     private static final Map<String, String> NORMALISED_PATHS = new ConcurrentHashMap<>();
     private static final String HEX_DIGITS = "0123456789abcdefABCDEF";
@@ -31,8 +35,23 @@ public final class RouteNormaliser {
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=";
 
     private final int maxRoutesPerService;
-    private final ConcurrentMap<String, Set<String>> routesByService = new ConcurrentHashMap<>();
+    private final ConcurrentMap<String, ServiceRoutes> routesByService = new ConcurrentHashMap<>();
     private final LongAdder overflows = new LongAdder();
+
+    /** A target's route as a service got it: admitted, or {@value #OVERFLOW} past the service's bound. */
+    private record Admission(String route, boolean overflow) {
+    }
+
+    /** A service's admitted routes and, for targets whose query is not kept, what each one got. */
+    private static final class ServiceRoutes {
+        final Set<String> admitted = ConcurrentHashMap.newKeySet();
+        /**
+         * Requests repeat their targets: found by it, a request skips its target's parsing and the
+         * admission (10% of the agent's samples at saturation went to them). Exact, as an admission
+         * never changes: admitted routes stay, and a service that reached its bound stays there.
+         */
+        final Map<String, Admission> byTarget = new ConcurrentHashMap<>();
+    }
 
     public RouteNormaliser(int maxRoutesPerService) {
         if (maxRoutesPerService < 1) {
@@ -46,12 +65,28 @@ public final class RouteNormaliser {
      * With keepQuery the query is appended unchanged; the fragment is always dropped.
      */
     public String normalise(String service, String target, boolean keepQuery) {
-        String route = route(target, keepQuery);
-        if (admit(service == null ? "" : service, route)) {
-            return route;
+        String key = service == null ? "" : service;
+        ServiceRoutes routes = routesByService.get(key);
+        if (routes == null) {
+            routes = routesByService.computeIfAbsent(key, s -> new ServiceRoutes());
         }
-        overflows.increment();
-        return OVERFLOW;
+        // a kept query makes most targets unique
+        boolean cached = !keepQuery && target != null && target.length() <= MAX_CACHED_TARGET_LENGTH;
+        Admission admission = cached ? routes.byTarget.get(target) : null;
+        if (admission == null) {
+            String route = route(target, keepQuery);
+            admission = admit(routes.admitted, route) ? new Admission(route, false) : new Admission(OVERFLOW, true);
+            if (cached) {
+                if (routes.byTarget.size() >= MAX_CACHED_TARGETS) {
+                    routes.byTarget.clear(); // targets full of ids never repeat: start over rather than grow
+                }
+                routes.byTarget.put(target, admission);
+            }
+        }
+        if (admission.overflow()) {
+            overflows.increment();
+        }
+        return admission.route();
     }
 
     /** How many times a route was replaced by {@value #OVERFLOW}. */
@@ -59,8 +94,7 @@ public final class RouteNormaliser {
         return overflows.sum();
     }
 
-    private boolean admit(String service, String route) {
-        Set<String> routes = routesByService.computeIfAbsent(service, s -> ConcurrentHashMap.newKeySet());
+    private boolean admit(Set<String> routes, String route) {
         if (routes.contains(route)) {
             return true;
         }

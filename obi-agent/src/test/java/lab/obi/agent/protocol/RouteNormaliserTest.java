@@ -94,6 +94,25 @@ class RouteNormaliserTest {
         assertEquals("/c", routes.normalise("other", "/c", false), "each service has its own bound");
         assertEquals("/x", routes.normalise(null, "/x", false));
         assertEquals(1, routes.overflowCount());
+        assertEquals("/{overflow}", routes.normalise("svc", "/c", false), "a target seen before, as it was");
+        assertEquals("/{overflow}", routes.normalise("svc", "/c?q=1", true));
+        assertEquals(3, routes.overflowCount(), "each request past the bound is counted");
+    }
+
+    /** A target's route, as the service got it, whatever the targets in between and the query kept or not. */
+    @Test
+    void aRepeatedTargetGetsTheSameRoute() {
+        RouteNormaliser routes = new RouteNormaliser(2);
+        for (int round = 0; round < 3; round++) {
+            assertEquals("/orders/{id}", routes.normalise("svc", "/orders/1234?page=2", false));
+            assertEquals("/orders/{id}?page=2", routes.normalise("svc", "/orders/1234?page=2", true));
+            assertEquals("/{overflow}", routes.normalise("svc", "/cart#top", false));
+            assertEquals("/cart", routes.normalise("other", "/cart#top", false));
+            for (int id = 0; id < 300; id++) {
+                assertEquals("/users/{id}", routes.normalise("other", "/users/" + id, false)); // beyond the cache
+            }
+        }
+        assertEquals(3, routes.overflowCount());
     }
 
     @Test
