@@ -42,6 +42,8 @@ public final class RouteNormaliser {
     private record Admission(String route, boolean overflow) {
     }
 
+    private static final Admission OVERFLOWED = new Admission(OVERFLOW, true);
+
     /** A service's admitted routes and, for targets whose query is not kept, what each one got. */
     private static final class ServiceRoutes {
         final Set<String> admitted = ConcurrentHashMap.newKeySet();
@@ -75,7 +77,7 @@ public final class RouteNormaliser {
         Admission admission = cached ? routes.byTarget.get(target) : null;
         if (admission == null) {
             String route = route(target, keepQuery);
-            admission = admit(routes.admitted, route) ? new Admission(route, false) : new Admission(OVERFLOW, true);
+            admission = admit(routes.admitted, route) ? new Admission(route, false) : OVERFLOWED;
             if (cached) {
                 if (routes.byTarget.size() >= MAX_CACHED_TARGETS) {
                     routes.byTarget.clear(); // targets full of ids never repeat: start over rather than grow
