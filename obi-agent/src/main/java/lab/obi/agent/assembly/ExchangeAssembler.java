@@ -114,7 +114,7 @@ final class ExchangeAssembler {
                 r.parentConnId() == 0 ? null : r.parentRequestIndex(),
                 tcp,
                 r.has(ExchangeFlags.TLS),
-                request.version() == null ? null : request.version().substring("HTTP/".length()),
+                request.protocolVersion(),
                 phases(r, tcp.connectNs())));
     }
 

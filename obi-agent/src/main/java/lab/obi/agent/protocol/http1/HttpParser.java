@@ -93,8 +93,8 @@ public final class HttpParser {
         if ((versionEnd < limit && head[versionEnd] != '\r') || (versionEnd + 1 < limit && head[versionEnd + 1] != '\n')) {
             return Optional.empty();
         }
-        Headers headers = readHeaders(head, versionEnd + 2, limit);
-        String[] fields = headers.values();
+        String[] fields = new String[FIELDS.length];
+        int headLength = readHeaders(head, versionEnd + 2, limit, fields);
         String transferEncoding = fields[Field.TRANSFER_ENCODING.ordinal()];
         return Optional.of(new HttpRequestHead(
                 method,
@@ -106,7 +106,7 @@ public final class HttpParser {
                 uberTraceId(validUberTraceId(fields[Field.UBER_TRACE_ID.ordinal()])),
                 contentLength(fields[Field.CONTENT_LENGTH.ordinal()]),
                 transferEncoding != null && transferEncoding.toLowerCase(Locale.ROOT).endsWith("chunked"),
-                headers.headLength()));
+                headLength < 0 ? null : headLength));
     }
 
     /** A request line the capture cut before its version ended: no version, no header. */
@@ -180,17 +180,15 @@ public final class HttpParser {
     }
 
     /**
-     * @param values     of the reported headers, indexed by {@link Field#ordinal()}
-     * @param headLength bytes up to and including the empty line; null if the bytes end before it
+     * Reads the reported headers into {@code values}, indexed by {@link Field#ordinal()}; a header
+     * given twice with different values is left out.
+     *
+     * @return bytes up to and including the empty line; -1 if the bytes end before it
      */
-    private record Headers(String[] values, Integer headLength) {
-    }
-
-    private static Headers readHeaders(byte[] head, int from, int limit) {
-        String[] values = new String[FIELDS.length];
-        boolean[] conflicting = new boolean[values.length];
+    private static int readHeaders(byte[] head, int from, int limit, String[] values) {
+        int conflicting = 0; // a bit per field
         int lineStart = from;
-        Integer headLength = null;
+        int headLength = -1;
         while (lineStart < limit) {
             int lineEnd = indexOfCrlf(head, lineStart, limit);
             if (lineEnd == lineStart) {
@@ -206,17 +204,19 @@ public final class HttpParser {
             if (value != null) {
                 int i = field.ordinal();
                 // Two different values make the header ambiguous (request smuggling relies on exactly that).
-                conflicting[i] |= values[i] != null && !values[i].equals(value);
+                if (values[i] != null && !values[i].equals(value)) {
+                    conflicting |= 1 << i;
+                }
                 values[i] = value;
             }
             lineStart = lineEnd + 2;
         }
         for (int i = 0; i < values.length; i++) {
-            if (conflicting[i]) {
+            if ((conflicting & 1 << i) != 0) {
                 values[i] = null;
             }
         }
-        return new Headers(values, headLength);
+        return headLength;
     }
 
     private static Field fieldNamed(byte[] head, int nameStart, int nameEnd) {

@@ -53,6 +53,18 @@ public record HttpRequestHead(
         return uberTraceIdHeader == null ? null : uberTraceIdHeader.context();
     }
 
+    /** The version as network.protocol.version names it ("1.1"); null when the capture cut it off. */
+    public String protocolVersion() {
+        if (version == null) {
+            return null;
+        }
+        return switch (version) { // the parser's constants: no string made per request
+            case "HTTP/1.1" -> "1.1";
+            case "HTTP/1.0" -> "1.0";
+            default -> version.substring("HTTP/".length());
+        };
+    }
+
     /** Request bytes that make the whole request, when the head and its framing are known. */
     public boolean completeWithin(long requestBytes) {
         return headLength != null && !chunked

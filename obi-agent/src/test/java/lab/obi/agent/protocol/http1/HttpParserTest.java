@@ -62,6 +62,7 @@ class HttpParserTest {
         assertEquals(method, parsed.method());
         assertEquals(target, parsed.target());
         assertEquals(version, parsed.version());
+        assertEquals(version.substring("HTTP/".length()), parsed.protocolVersion());
     }
 
     @ParameterizedTest
