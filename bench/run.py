@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """obi-lab benchmarks: what obi-agent costs, side by side with no agent and with the OpenTelemetry
-Java agent, measured in one run. Every scenario runs as interleaved rounds (baseline, variant,
-baseline, variant, ...) so that the machine's noise hits every side alike; every figure is a ratio
-to the baseline of the same run, with the spread of the rounds.
+Java agent, measured in one run. Every scenario runs as interleaved rounds (baseline, variant;
+variant, baseline; ...) so that the machine's noise hits every side alike, and its drift within a
+round favours no side; every figure is a ratio to the baseline of the same run, with the spread of
+the rounds.
 
   bench/run.py [--rounds 5] [--seconds 12] [--jit-warmup 10] [--out docs]     (make bench)
   bench/run.py --smoke                                       (CI: 1 round of 2 s, report in target/)
@@ -317,13 +318,15 @@ def measured(lab, url, seconds, agent=None):
 
 
 def interleaved(lab, name, variants, rounds, seconds, jit_warmup, java_everywhere=False):
-    """variants: [(label, start() -> context or None, url, stop(context))]; rounds of each, interleaved.
-    Each window comes after a warm-up under load: jit_warmup seconds where a JVM is measured (the agent,
+    """variants: [(label, start() -> context or None, url, stop(context))]; rounds of each, interleaved,
+    every other round in reverse order: a host whose speed drifts during a round (this one's nginx
+    baseline moved by 42% within a run) would otherwise favour the side that always goes first. Each
+    window comes after a warm-up under load: jit_warmup seconds where a JVM is measured (the agent,
     started for each of its rounds; with java_everywhere, every side, for a Java backend), 3 s
     otherwise. An agent's endpoint is scraped once before it, for the same reason."""
     results = {label: [] for label, *_ in variants}
     for r in range(rounds):
-        for label, start, url, stop in variants:
+        for label, start, url, stop in (variants if r % 2 == 0 else variants[::-1]):
             context = start()
             agent = context if isinstance(context, Agent) else None
             if agent:
@@ -689,7 +692,7 @@ def report(out, args, runs, elapsed, otel_version, profile):
 
 Measured by `{command}` (bench/run.py) on {time.strftime('%Y-%m-%d')}, {elapsed / 60:.0f} minutes.
 Machine: {machine()}.
-Each scenario ran {args.rounds} interleaved rounds of {args.seconds} s (baseline, variant, baseline, ...),
+Each scenario ran {args.rounds} interleaved rounds of {args.seconds} s (baseline, variant; variant, baseline; ...),
 each after {args.jit_warmup} s of load where a JVM is measured (the agent is started for each of its rounds, and
 its JIT compiles the hot code in those seconds; in the JDK scenarios, on every side), 3 s otherwise;
 ratios are per round against the baseline of the same round: median (min-max). Latency in ms, as wrk
