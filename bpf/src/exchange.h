@@ -123,6 +123,7 @@ static __always_inline void start_exchange(struct conn_state *st, __u8 direction
 	st->rec.request_end_ns = start_ns;
 	st->rec.request_index += 1;
 	st->rec.content_length = ~0ULL;
+	st->retrans_base = KERNEL_FIELD(struct tcp_sock, st->sk, total_retrans);
 	/* the name of the thread: read again only when another thread takes the connection */
 	if (st->rec.tid != (__u32)id || !st->rec.socket.comm[0])
 		bpf_get_current_comm(st->rec.socket.comm, sizeof(st->rec.socket.comm));

@@ -65,6 +65,7 @@ struct conn_state {
 	__u64 tracked_ns;
 	__u64 conn_bytes[2]; /* [1] read, [0] written: indexed by direction, no branch for the verifier to follow */
 	__u32 conn_retransmits;
+	__u32 retrans_base;  /* the socket's total_retrans when the exchange began (records.h: retransmits_since_start) */
 	__u32 conn_flags;    /* enum obi_connection_flag */
 	__u32 req_tail;      /* the last four request bytes moved, to tell a finished head or chunked body */
 	__u8 phase;

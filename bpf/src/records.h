@@ -38,6 +38,20 @@ static __always_inline void reset_exchange(struct conn_state *st)
 	st->phase = PHASE_IDLE;
 }
 
+/*
+ * The segments TCP itself counted as sent again since the exchange began (tcp_sock.total_retrans, which
+ * __tcp_retransmit_skb raises with Tcp:RetransSegs). The tracepoint is the count's source and gives the
+ * times; but on a loaded host one retransmit in a few hundred went out on the wire, counted by the kernel,
+ * without reaching any BPF program on tcp_retransmit_skb (ours nor bpftrace's): a slow request with
+ * retransmits 0. A struct sock reused unseen gives a wild difference: not taken.
+ */
+static __always_inline __u32 retransmits_since_start(const struct conn_state *st)
+{
+	__u32 since = KERNEL_FIELD(struct tcp_sock, st->sk, total_retrans) - st->retrans_base;
+
+	return since < (1U << 16) ? since : 0;
+}
+
 static __always_inline void emit(struct conn_state *st, __u32 why)
 {
 	__u32 head = st->rec.req_head_len;
@@ -57,6 +71,9 @@ static __always_inline void emit(struct conn_state *st, __u32 why)
 	if (st->tls)
 		st->rec.flags |= OBI_F_TLS;
 	st->rec.tcp.srtt_us = smoothed_rtt_us(st->sk);
+	__u32 counted = retransmits_since_start(st);
+	if (counted > st->rec.tcp.retransmits)
+		st->rec.tcp.retransmits = counted;
 	if (bpf_ringbuf_output(&events, &st->rec, length, wakeup_flag()))
 		count(OBI_C_RINGBUF_FULL);
 	else
