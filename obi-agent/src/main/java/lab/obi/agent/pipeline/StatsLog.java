@@ -37,7 +37,7 @@ public final class StatsLog {
                 .append(" not-http=").append(s.notHttp())
                 .append(" route-overflows=").append(s.routeOverflows())
                 .append(" | drops:");
-        s.drops().forEach((reason, count) -> b.append(' ').append(reason).append('=').append(count));
+        s.allDrops().forEach((reason, count) -> b.append(' ').append(reason).append('=').append(count));
         return b.toString();
     }
 }

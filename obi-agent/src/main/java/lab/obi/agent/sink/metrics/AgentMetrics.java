@@ -61,7 +61,7 @@ public final class AgentMetrics {
             logged.record(s.requestsReported());
             notHttp.record(s.notHttp());
             ignored.record(s.ignored());
-            s.drops().forEach((reason, count) -> dropped.record(count, Attributes.of(DROP_REASON, reason)));
+            s.allDrops().forEach((reason, count) -> dropped.record(count, Attributes.of(DROP_REASON, reason)));
             queue.record(s.queueDepth(), Attributes.of(QUEUE, "records"));
             finWaitsExpired.record(s.peerFinWaitsExpired());
             tlsLibraries.record(s.tlsLibraries());
@@ -70,13 +70,9 @@ public final class AgentMetrics {
                 trackedConnections.record(s.trackedConnections());
             }
             s.spanExport().ifPresent(spans -> {
-                dropped.record(spans.queueFull(), Attributes.of(DROP_REASON, "span_queue_full"));
-                dropped.record(spans.failed(), Attributes.of(DROP_REASON, "span_export_failed"));
                 exportedSpans.record(spans.exported());
                 queue.record(spans.queued(), Attributes.of(QUEUE, "spans"));
             });
-            s.metricExportFailures().ifPresent(failures ->
-                    dropped.record(failures, Attributes.of(DROP_REASON, "metric_export_failed")));
         }, records, logged, ignored, notHttp, dropped, queue, exportedSpans, finWaitsExpired, tlsLibraries,
                 routeOverflows, trackedConnections);
         registerProcessMetrics(meter);

@@ -1,5 +1,6 @@
 package lab.obi.agent.sink.metrics;
 
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -19,6 +20,23 @@ public record SelfStats(long recordsReceived, long requestsReported, long ignore
                         long trackedConnections,
                         Optional<SpanExportCounts> spanExport,
                         OptionalLong metricExportFailures) {
+
+    /**
+     * Every drop by reason: the pipeline's and the kernel's, then the exports' where they run. The
+     * log line and obi.agent.dropped both read this, so neither can miss a reason the other has.
+     */
+    public Map<String, Long> allDrops() {
+        if (spanExport.isEmpty() && metricExportFailures.isEmpty()) {
+            return drops;
+        }
+        Map<String, Long> all = new LinkedHashMap<>(drops);
+        spanExport.ifPresent(spans -> {
+            all.put("span_queue_full", spans.queueFull());
+            all.put("span_export_failed", spans.failed());
+        });
+        metricExportFailures.ifPresent(failures -> all.put("metric_export_failed", failures));
+        return all;
+    }
 
     /**
      * @param queueFull spans dropped because the export queue was full
