@@ -23,14 +23,17 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntPredicate;
 
 /**
  * Request metrics over OTLP with the observed process as their resource: one meter provider per
- * process (bounded, idle ones closed), all collected by one thread and pushed in one request per
- * interval. The SDK's periodic reader would cost a thread per process and would shut down a shared one.
+ * process (bounded; those of exited or idle processes closed after their last push), all collected
+ * by one thread and pushed in one request per interval. The SDK's periodic reader would cost a
+ * thread per process and would shut down a shared one.
  */
 final class OtlpMetricPush implements AutoCloseable {
 
@@ -42,6 +45,7 @@ final class OtlpMetricPush implements AutoCloseable {
     private final MetricExporter exporter;
     private final ProcessResources resources;
     private final MetricOptions options;
+    private final IntPredicate running;
     private final List<CollectingReader> fixedReaders = new ArrayList<>();
     private final LinkedHashMap<ProcessResources.Key, Meters> processes = new LinkedHashMap<>(16, 0.75f, true);
     /** Evicted processes: their last values go out with the next push, then their providers are closed. */
@@ -55,8 +59,16 @@ final class OtlpMetricPush implements AutoCloseable {
     private record Meters(SdkMeterProvider provider, CollectingReader reader, HttpMetrics metrics, long[] lastUsed) {
     }
 
-    OtlpMetricPush(MetricExporter exporter, Duration interval, ProcessResources resources, MetricOptions options) {
+    /**
+     * @param running whether the process of a pid still runs: a provider of one that exited goes out
+     *                once more, then closes. A host starting a short-lived process a second (a curl,
+     *                a cron job) otherwise kept {@value #MAX_PROCESSES} providers, each a meter
+     *                provider with its instruments and series, until they were idle for 10 minutes.
+     */
+    OtlpMetricPush(MetricExporter exporter, Duration interval, ProcessResources resources, MetricOptions options,
+                   IntPredicate running) {
         this.exporter = exporter;
+        this.running = running;
         if (!MetricOptions.cellsServe(exporter)) {
             LOG.info("OTLP metrics: the exporter asks for delta temporality or another histogram aggregation"
                     + " (OTEL_EXPORTER_OTLP_METRICS_*): the request metrics are recorded in the SDK's instruments,"
@@ -105,11 +117,20 @@ final class OtlpMetricPush implements AutoCloseable {
         return meters;
     }
 
-    private void push() {
+    void push() {
         List<MetricData> batch = new ArrayList<>();
         synchronized (this) {
             fixedReaders.forEach(r -> batch.addAll(r.collect()));
-            processes.values().forEach(m -> batch.addAll(m.reader().collect()));
+            Iterator<Map.Entry<ProcessResources.Key, Meters>> each = processes.entrySet().iterator();
+            while (each.hasNext()) {
+                Map.Entry<ProcessResources.Key, Meters> process = each.next();
+                if (running.test(process.getKey().pid())) {
+                    batch.addAll(process.getValue().reader().collect());
+                } else {
+                    each.remove();
+                    closing.add(process.getValue());
+                }
+            }
             for (Meters m : closing) {
                 batch.addAll(m.reader().collect());
                 m.provider().close();

@@ -20,8 +20,11 @@ import lab.obi.agent.sink.metrics.SelfStats;
 import lab.obi.agent.sink.otlp.OtlpEnvironment;
 import lab.obi.agent.sink.otlp.ProcessResources;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.function.IntPredicate;
 import java.util.function.Supplier;
 
 /**
@@ -37,9 +40,10 @@ public final class OtlpMetricsSink implements Sink {
     private final NetworkMetrics network;
 
     OtlpMetricsSink(MetricExporter exporter, Duration interval, ProcessResources processes, Resource agent,
-                    MetricOptions options, Supplier<SelfStats> selfStats, Supplier<HostTcpCounters.Snapshot> hostTcp) {
+                    MetricOptions options, Supplier<SelfStats> selfStats, Supplier<HostTcpCounters.Snapshot> hostTcp,
+                    IntPredicate running) {
         this.exporter = new ReportingMetricExporter(exporter);
-        push = new OtlpMetricPush(this.exporter, interval, processes, options);
+        push = new OtlpMetricPush(this.exporter, interval, processes, options, running);
         agentProvider = SdkMeterProvider.builder().setResource(agent).registerMetricReader(push.newReader()).build();
         Meter meter = agentProvider.get(AgentMetrics.SCOPE);
         AgentMetrics.register(meter, selfStats);
@@ -55,7 +59,8 @@ public final class OtlpMetricsSink implements Sink {
             return Optional.empty();
         }
         return Optional.of(new OtlpMetricsSink(otlp.metricExporter(), otlp.metricExportInterval(), processes, agent,
-                MetricOptions.of(config), selfStats, hostTcp));
+                MetricOptions.of(config), selfStats, hostTcp,
+                pid -> Files.isDirectory(Path.of("/proc", Integer.toString(pid)))));
     }
 
     /** The duration histograms take the exchange's span as their exemplar. */

@@ -19,10 +19,13 @@ import io.opentelemetry.sdk.testing.exporter.InMemoryMetricExporter;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.Set;
+import java.util.stream.Collectors;
 import lab.obi.agent.network.HostTcpCounters;
 import lab.obi.agent.network.InterfaceOutage;
 import lab.obi.agent.report.ConnectionSummary;
@@ -73,7 +76,31 @@ class OtlpMetricsSinkTest {
     private OtlpMetricsSink sink(MetricExporter exporter) {
         return new OtlpMetricsSink(exporter, Duration.ofHours(1), new ProcessResources("node-1"),
                 AgentMetrics.resource("node-1"), new MetricOptions(false, false), () -> SELF,
-                () -> new HostTcpCounters.Snapshot(5, 6, 70));
+                () -> new HostTcpCounters.Snapshot(5, 6, 70), pid -> true);
+    }
+
+    private Set<String> servicesOf(String metric) {
+        return named(metric).stream().map(m -> m.getResource().getAttribute(SERVICE))
+                .collect(Collectors.toSet());
+    }
+
+    @Test
+    void aProcessThatExitedIsPushedOnceMoreThenForgotten() throws Exception {
+        Set<Integer> running = new HashSet<>(Set.of(42, 77));
+        OtlpMetricPush push = new OtlpMetricPush(keeping, Duration.ofHours(1), new ProcessResources("node-1"),
+                new MetricOptions(false, false), running::contains);
+        push.record(TestReports.traced(TestReports.exchange(TestReports.SERVER, "/orders/{id}", 200)));
+        push.record(TestReports.traced(TestReports.exchange(TestReports.OTHER_SERVER, "/invoices", 200)));
+        running.remove(42);
+
+        push.push();
+        assertEquals(Set.of("orders", "billing"), servicesOf("http.server.request.duration"),
+                "its last values go out");
+        exported.reset();
+        push.push();
+        assertEquals(Set.of("billing"), servicesOf("http.server.request.duration"),
+                "then its provider is closed, not kept until it has been idle for 10 minutes");
+        push.close();
     }
 
     private List<MetricData> named(String name) {

@@ -56,7 +56,7 @@ class OtlpRequestMetricsRegressionTest {
         OtlpMetricsSink sink = new OtlpMetricsSink(keeping, Duration.ofHours(1), new ProcessResources("node-1"),
                 AgentMetrics.resource("node-1"), new MetricOptions(false, true), () -> new SelfStats(0, 0, 0, 0,
                 Map.of(), 0, 0, 0, 0, 0, Optional.empty(), OptionalLong.empty()),
-                () -> new HostTcpCounters.Snapshot(-1, -1, -1));
+                () -> new HostTcpCounters.Snapshot(-1, -1, -1), pid -> true);
         RecordedSequence sequence = new RecordedSequence();
         sequence.first(sink);
         sequence.second(sink);
