@@ -392,6 +392,67 @@ static __always_inline void undo_entry_request(__u64 sk, const struct entry_requ
 	reset_exchange(st);
 }
 
+/* Bytes of a tracked connection into its exchange: a request begun or continued, a response. */
+static __always_inline void fold_into_exchange(struct conn_state *st, const struct io_chunk *c, const __u8 *peek,
+					       int request, __u32 prefetched, __u32 head_len, __u64 now)
+{
+	__u16 code = status_line_code(peek);
+
+	if (st->phase == PHASE_IDLE || st->phase == PHASE_AWAIT_CLOSE) {
+		if (request) {
+			if (st->phase == PHASE_AWAIT_CLOSE)
+				emit(st, OBI_F_NEXT_REQUEST);
+			__u32 copied = begin_request(st, c, peek, now, prefetched);
+			st->last_request_ns = now;
+			http1_note_request_tail(st, c, copied);
+			add_bytes(st, c);
+			return;
+		}
+		if (st->phase == PHASE_IDLE && c->in == (st->rec.header.direction == OBI_DIR_SERVER) &&
+		    could_begin_request(peek, c->data_len)) {
+			begin_partial(st, c, now); /* the next request on a kept-alive connection, a few bytes per read */
+			return;
+		}
+		if (st->phase != PHASE_IDLE || !code || st->rec.request_index == 0 ||
+		    c->in != (st->rec.header.direction == OBI_DIR_CLIENT))
+			return;
+		start_pipelined(st);
+	}
+
+	int request_direction = c->in == (st->rec.header.direction == OBI_DIR_SERVER);
+	if (request_direction) {
+		__u32 copied = 0;
+		if (request && st->phase != PHASE_REQUEST) {
+			emit(st, OBI_F_NEXT_REQUEST);
+			copied = begin_request(st, c, peek, now, 0);
+		} else if (st->phase == PHASE_REQUEST) {
+			copied = append_request_head(st, c->data, c->data_len);
+		}
+		http1_note_request_tail(st, c, copied);
+		st->last_request_ns = now;
+		st->rec.request_end_ns = now;
+		add_bytes(st, c);
+		return;
+	}
+
+	if (code && st->phase == PHASE_RESPONSE && st->rec.status >= 200) {
+		/* a new response while the previous one's end was not seen: pipelining or unknown framing */
+		emit(st, OBI_F_NEXT_REQUEST);
+		start_pipelined(st);
+	}
+	if (code && st->phase == PHASE_REQUEST)
+		http1_begin_response(st, c, code, now, head_len);
+	else if (st->phase == PHASE_REQUEST || (st->phase == PHASE_RESPONSE && !st->rec.status)) {
+		st->phase = PHASE_RESPONSE; /* bytes back without a status line: not ours to frame */
+		http1_keep_unframed_head(st, c);
+	}
+	add_bytes(st, c);
+	st->rec.end_ns = now;
+
+	if (http1_response_done(st, c))
+		response_complete(st);
+}
+
 /*
  * A global function, not inlined: the verifier checks it once per program, from no state of its
  * caller, instead of each inlined copy along every path of the hook that leads to it (the
@@ -461,62 +522,10 @@ __noinline int on_data(const struct io_chunk *c, __u64 now)
 			return 0;
 		}
 	}
+	fold_into_exchange(st, c, peek, request, prefetched, head_len, now);
+	/* Counted last: a TCP_CLOSE on another CPU meanwhile finds these bytes taken from the socket but
+	 * not counted, and leaves the exchange to this read (read_in_flight) rather than end it without them. */
 	st->conn_bytes[c->in & 1] += c->total;
-	__u16 code = status_line_code(peek);
-
-	if (st->phase == PHASE_IDLE || st->phase == PHASE_AWAIT_CLOSE) {
-		if (request) {
-			if (st->phase == PHASE_AWAIT_CLOSE)
-				emit(st, OBI_F_NEXT_REQUEST);
-			__u32 copied = begin_request(st, c, peek, now, prefetched);
-			st->last_request_ns = now;
-			http1_note_request_tail(st, c, copied);
-			add_bytes(st, c);
-			return 0;
-		}
-		if (st->phase == PHASE_IDLE && c->in == (st->rec.header.direction == OBI_DIR_SERVER) &&
-		    could_begin_request(peek, c->data_len)) {
-			begin_partial(st, c, now); /* the next request on a kept-alive connection, a few bytes per read */
-			return 0;
-		}
-		if (st->phase != PHASE_IDLE || !code || st->rec.request_index == 0 ||
-		    c->in != (st->rec.header.direction == OBI_DIR_CLIENT))
-			return 0;
-		start_pipelined(st);
-	}
-
-	int request_direction = c->in == (st->rec.header.direction == OBI_DIR_SERVER);
-	if (request_direction) {
-		__u32 copied = 0;
-		if (request && st->phase != PHASE_REQUEST) {
-			emit(st, OBI_F_NEXT_REQUEST);
-			copied = begin_request(st, c, peek, now, 0);
-		} else if (st->phase == PHASE_REQUEST) {
-			copied = append_request_head(st, c->data, c->data_len);
-		}
-		http1_note_request_tail(st, c, copied);
-		st->last_request_ns = now;
-		st->rec.request_end_ns = now;
-		add_bytes(st, c);
-		return 0;
-	}
-
-	if (code && st->phase == PHASE_RESPONSE && st->rec.status >= 200) {
-		/* a new response while the previous one's end was not seen: pipelining or unknown framing */
-		emit(st, OBI_F_NEXT_REQUEST);
-		start_pipelined(st);
-	}
-	if (code && st->phase == PHASE_REQUEST)
-		http1_begin_response(st, c, code, now, head_len);
-	else if (st->phase == PHASE_REQUEST || (st->phase == PHASE_RESPONSE && !st->rec.status)) {
-		st->phase = PHASE_RESPONSE; /* bytes back without a status line: not ours to frame */
-		http1_keep_unframed_head(st, c);
-	}
-	add_bytes(st, c);
-	st->rec.end_ns = now;
-
-	if (http1_response_done(st, c))
-		response_complete(st);
 	return 0;
 }
 

@@ -191,13 +191,31 @@ static __always_inline int defer_close_to_write(struct conn_state *st, __u64 sk,
 }
 
 /*
+ * Bytes a read took from sk that no read's exit has folded yet: TCP can close the socket between
+ * the read's copy and its exit (the peer's FIN waited in the socket's backlog while the read held
+ * the lock, and is processed as it lets go). The kernel's count is over the connection's life, the
+ * state's since it was tracked: a connection tracked late only waits for its close or the scan.
+ * A FIN read counts one. TLS connections count plaintext: not comparable.
+ */
+static __always_inline int read_in_flight(const struct conn_state *st, __u64 sk)
+{
+	const struct tcp_sock *tp = (const void *)sk;
+	__u64 taken = BPF_CORE_READ(tp, bytes_received) - unread_bytes(sk);
+
+	return !st->tls && taken > st->conn_bytes[1] + 1;
+}
+
+/*
  * Our half-close, then the peer's answer and its FIN: TCP closes the socket (time-wait) before the
- * process has read the answer. The close waits for the read that takes the last bytes
- * (close_if_read_out), the process's close (on_tcp_destroy) or, a second at most, the expiry scan.
+ * process has read the answer, or before the read that took it returned. The close waits for the
+ * read that takes the last bytes (close_if_read_out), the process's close (on_tcp_destroy) or, a
+ * second at most, the expiry scan.
  */
 static __always_inline int defer_close_to_read(struct conn_state *st, __u64 sk, __u64 now)
 {
-	if (!exchange_begun(st) || (st->rec.flags & OBI_F_RST_RECEIVED) || unread_bytes(sk) <= 1)
+	if (!exchange_begun(st) || (st->rec.flags & OBI_F_RST_RECEIVED))
+		return 0;
+	if (unread_bytes(sk) <= 1 && !read_in_flight(st, sk))
 		return 0;
 	st->close_deferred_ns = now;
 	st->close_deferred_local = 1;

@@ -48,6 +48,7 @@ class KernelStateMachineIT {
     private static final Path HARNESS = Path.of("..", "bpf", "build", "harness.bpf.o");
     private static final int TCP_ESTABLISHED = 1;
     private static final int TCP_FIN_WAIT1 = 4;
+    private static final int TCP_FIN_WAIT2 = 5;
     private static final int TCP_CLOSE = 7;
     private static final int TCP_CLOSE_WAIT = 8;
     private static final int TCP_LAST_ACK = 9;
@@ -389,6 +390,36 @@ class KernelStateMachineIT {
         assertFalse(v.aborted());
     }
 
+    /**
+     * A client that half-closed, on a busy host: its read took the answer, and the server's FIN,
+     * held in the socket's backlog meanwhile, closed the socket (time-wait) as the read let go of
+     * it, before the read's exit. Nothing is left unread then, yet the answer is that read's.
+     */
+    @Test
+    void theServersFinProcessedBeforeTheExitOfTheReadThatTookTheAnswerWaitsForIt() {
+        int[] pair = connectedPair();
+        long sk = sockOf(pair[0]);
+        try {
+            io(sk, false, REQUEST);
+            byte[] answer = RESPONSE.getBytes(StandardCharsets.ISO_8859_1);
+            assertEquals(answer.length, Sockets.INSTANCE.write(pair[1], answer, answer.length));
+            assertEquals(answer.length, Sockets.INSTANCE.read(pair[0], new byte[256], 256), "the read took it");
+            state(sk, TCP_FIN_WAIT2, TCP_CLOSE);
+            assertEquals(List.of(), drain(), "the close waits for the read's exit");
+            io(sk, true, RESPONSE); // that read's exit
+            ExchangeRecord r = single(drained(ExchangeRecord.class));
+            assertEquals(answer.length, r.bytesIn(), "the read's bytes are in");
+            Verdict v = verdict(r);
+            assertEquals(200, v.status());
+            assertFalse(v.aborted(), r.toString());
+            run("harness_tcp_destroy", sk);
+            assertEquals(1, drained(ConnectionRecord.class).size(), "then the connection's record");
+        } finally {
+            Sockets.INSTANCE.close(pair[0]);
+            Sockets.INSTANCE.close(pair[1]);
+        }
+    }
+
     @Test
     void aWriteThatTheResetAnswersInsideTheCallIsStillCounted() {
         long sk = nextSk.incrementAndGet();
@@ -709,6 +740,10 @@ class KernelStateMachineIT {
         int getsockopt(int fd, int level, int option, int[] value, int[] length);
 
         int close(int fd);
+
+        long write(int fd, byte[] buffer, long count);
+
+        long read(int fd, byte[] buffer, long count);
 
         int sched_getcpu();
 
