@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
@@ -277,6 +278,8 @@ class CaptureVsNginxIT {
         if (!errors.isEmpty()) {
             System.out.printf("   |duration - $request_time|: p50 %.3f ms, p99 %.3f ms, max %.3f ms%n",
                     errors.get(errors.size() / 2), errors.get((int) (errors.size() * 0.99)), errors.get(errors.size() - 1));
+            errorsByKind().forEach((kind, e) -> System.out.printf("     %-6s %5d requests: p50 %.3f ms, p95 %.3f ms, max %.3f ms%n",
+                    kind, e.size(), quantile(e, 0.5), quantile(e, 0.95), quantile(e, 1.0)));
         }
     }
 
@@ -323,20 +326,40 @@ class CaptureVsNginxIT {
 
     /**
      * $request_time is the difference of two readings of nginx's cached millisecond clock, which is
-     * updated once per event-loop iteration: its own error is up to 1 ms of truncation plus how long an
-     * iteration takes under load. Half of the requests agree within half a millisecond; 99% within the
-     * reference's resolution plus a millisecond of its staleness: on a VM where every system call costs
-     * four times more, nginx's iterations are as much longer, and the 99th percentile reached 1.53 ms
-     * (1.1 ms on the VM before), the median staying at 0.33.
+     * updated once per event-loop iteration: each reading trails the true time by up to 1 ms of
+     * truncation plus how long nginx has been busy (or descheduled) since its last epoll_wait. An idle
+     * host puts 99% of the requests within 1.5 ms of the agent's duration; one busy with other work
+     * stretches nginx's iterations (a run with two busy loops beside it: 1% beyond 2 ms, at most 7).
+     * So each kind of request (a static file, a local answer, either backend, a 499) must agree in
+     * its median and in 95% of its requests; the whole run allows the reference's noise a longer tail.
+     * A kind whose duration is measured to the wrong event fails the first check, a few requests off by
+     * more than a busy host explains fail the second.
      */
     @Test
     void durationAgreesWithRequestTimeWithinItsResolution() {
-        List<Double> errors = matches.entrySet().stream().map(e -> durationErrorMs(e.getKey(), e.getValue())).sorted()
+        Map<String, List<Double>> byKind = errorsByKind();
+        List<String> disagreeing = byKind.entrySet().stream()
+                .filter(e -> quantile(e.getValue(), 0.5) > 0.5 || quantile(e.getValue(), 0.95) > 2.0)
+                .map(e -> e.getKey() + String.format(" (%d requests: median %.3f ms, p95 %.3f ms)", e.getValue().size(),
+                        quantile(e.getValue(), 0.5), quantile(e.getValue(), 0.95)))
                 .toList();
-        double median = errors.get(errors.size() / 2);
-        long close = errors.stream().filter(ms -> ms <= 2.0).count();
-        assertTrue(median <= 0.5, "median |duration - $request_time| " + median + " ms");
-        assertTrue(close >= 0.99 * errors.size(), close + " of " + errors.size() + " within 2 ms of $request_time");
+        assertEquals(List.of(), disagreeing, "|duration - $request_time| by kind of request");
+        assertTrue(byKind.keySet().containsAll(Set.of("static", "local", "jdk", "py", "499")), byKind.keySet().toString());
+        List<Double> all = byKind.values().stream().flatMap(List::stream).toList();
+        long close = all.stream().filter(ms -> ms <= 5.0).count();
+        assertTrue(close >= 0.99 * all.size(), close + " of " + all.size() + " within 5 ms of $request_time");
+    }
+
+    /** Each matched request's |duration - $request_time| in ms, by kind: 499, or the path's first segment. */
+    private Map<String, List<Double>> errorsByKind() {
+        return matches.entrySet().stream().collect(Collectors.groupingBy(
+                e -> e.getKey().status() == 499 ? "499" : e.getKey().path().replaceFirst("^/([^/?]*).*", "$1"),
+                TreeMap::new, Collectors.mapping(e -> durationErrorMs(e.getKey(), e.getValue()), Collectors.toList())));
+    }
+
+    private static double quantile(List<Double> values, double q) {
+        List<Double> sorted = values.stream().sorted().toList();
+        return sorted.get(Math.min(sorted.size() - 1, (int) (sorted.size() * q)));
     }
 
     @Test
