@@ -334,12 +334,19 @@ class CaptureVsNginxIT {
      * its median and in 95% of its requests; the whole run allows the reference's noise a longer tail.
      * A kind whose duration is measured to the wrong event fails the first check, a few requests off by
      * more than a busy host explains fail the second.
+     * <p>
+     * A 499 ends differently on each side: the agent's duration at the client's FIN, nginx's
+     * $request_time when its event loop next wakes and finds the connection broken. That wake-up is
+     * added to every 499, and the curls give up together, so one late wake-up shifts a third of the
+     * 499s at once (a CI run: 3 of 46 near 3 ms). A 499 is allowed that latency: 1 ms at the median,
+     * 5 ms at p95, still far below the wrong events (the upstream's answer, 1.5 s later).
      */
     @Test
     void durationAgreesWithRequestTimeWithinItsResolution() {
         Map<String, List<Double>> byKind = errorsByKind();
         List<String> disagreeing = byKind.entrySet().stream()
-                .filter(e -> quantile(e.getValue(), 0.5) > 0.5 || quantile(e.getValue(), 0.95) > 2.0)
+                .filter(e -> quantile(e.getValue(), 0.5) > (e.getKey().equals("499") ? 1.0 : 0.5)
+                        || quantile(e.getValue(), 0.95) > (e.getKey().equals("499") ? 5.0 : 2.0))
                 .map(e -> e.getKey() + String.format(" (%d requests: median %.3f ms, p95 %.3f ms)", e.getValue().size(),
                         quantile(e.getValue(), 0.5), quantile(e.getValue(), 0.95)))
                 .toList();
