@@ -280,6 +280,11 @@ class CaptureVsNginxIT {
                     errors.get(errors.size() / 2), errors.get((int) (errors.size() * 0.99)), errors.get(errors.size() - 1));
             errorsByKind().forEach((kind, e) -> System.out.printf("     %-6s %5d requests: p50 %.3f ms, p95 %.3f ms, max %.3f ms%n",
                     kind, e.size(), quantile(e, 0.5), quantile(e, 0.95), quantile(e, 1.0)));
+            List<Double> lag = lagsOf499s();
+            if (!lag.isEmpty()) {
+                System.out.printf("     499s' $request_time - duration: min %.3f ms, median %.3f ms, max %.3f ms%n",
+                        lag.get(0), quantile(lag, 0.5), lag.get(lag.size() - 1));
+            }
         }
     }
 
@@ -330,31 +335,52 @@ class CaptureVsNginxIT {
      * truncation plus how long nginx has been busy (or descheduled) since its last epoll_wait. An idle
      * host puts 99% of the requests within 1.5 ms of the agent's duration; one busy with other work
      * stretches nginx's iterations (a run with two busy loops beside it: 1% beyond 2 ms, at most 7).
-     * So each kind of request (a static file, a local answer, either backend, a 499) must agree in
+     * So each kind of answered request (a static file, a local answer, either backend) must agree in
      * its median and in 95% of its requests; the whole run allows the reference's noise a longer tail.
      * A kind whose duration is measured to the wrong event fails the first check, a few requests off by
-     * more than a busy host explains fail the second.
-     * <p>
-     * A 499 ends differently on each side: the agent's duration at the client's FIN, nginx's
-     * $request_time when its event loop next wakes and finds the connection broken. That wake-up is
-     * added to every 499, and the curls give up together, so one late wake-up shifts a third of the
-     * 499s at once (a CI run: 3 of 46 near 3 ms). A 499 is allowed that latency: 1 ms at the median,
-     * 5 ms at p95, still far below the wrong events (the upstream's answer, 1.5 s later).
+     * more than a busy host explains fail the second. The 499s have their own test, below.
      */
     @Test
     void durationAgreesWithRequestTimeWithinItsResolution() {
         Map<String, List<Double>> byKind = errorsByKind();
+        byKind.remove("499");
         List<String> disagreeing = byKind.entrySet().stream()
-                .filter(e -> quantile(e.getValue(), 0.5) > (e.getKey().equals("499") ? 1.0 : 0.5)
-                        || quantile(e.getValue(), 0.95) > (e.getKey().equals("499") ? 5.0 : 2.0))
+                .filter(e -> quantile(e.getValue(), 0.5) > 0.5 || quantile(e.getValue(), 0.95) > 2.0)
                 .map(e -> e.getKey() + String.format(" (%d requests: median %.3f ms, p95 %.3f ms)", e.getValue().size(),
                         quantile(e.getValue(), 0.5), quantile(e.getValue(), 0.95)))
                 .toList();
         assertEquals(List.of(), disagreeing, "|duration - $request_time| by kind of request");
-        assertTrue(byKind.keySet().containsAll(Set.of("static", "local", "jdk", "py", "499")), byKind.keySet().toString());
+        assertTrue(byKind.keySet().containsAll(Set.of("static", "local", "jdk", "py")), byKind.keySet().toString());
         List<Double> all = byKind.values().stream().flatMap(List::stream).toList();
         long close = all.stream().filter(ms -> ms <= 5.0).count();
         assertTrue(close >= 0.99 * all.size(), close + " of " + all.size() + " within 5 ms of $request_time");
+    }
+
+    /**
+     * A 499 ends on different events on each side: the agent's duration at the client's close, nginx's
+     * $request_time at the clock its event loop read when it woke and found the connection broken.
+     * How far apart they land is that loop's latency, both ways (a run: -1.25 to +1.07 ms), which a
+     * busy host stretches; and the curls give up together, their exits loading the host just then, so
+     * one late wake-up moves many 499s at once (a CI run: p95 2.96 ms over 46). So a 499 agrees in its
+     * median within 1 ms and in 90% of them within 10 ms: a duration that ran to the upstream's answer
+     * (1.3 s later) or stopped at the request (200 ms earlier) fails both.
+     */
+    @Test
+    void a499sDurationEndsAtTheClientsClose() {
+        List<Double> lagMs = lagsOf499s();
+        List<Double> offMs = lagMs.stream().map(Math::abs).sorted().toList();
+        assertTrue(lagMs.size() >= CURL_ABANDONS, "499s matched: " + lagMs.size());
+        assertTrue(quantile(offMs, 0.5) <= 1.0 && quantile(offMs, 0.9) <= 10.0,
+                String.format("$request_time - duration of the 499s: min %.3f ms, median %.3f ms, max %.3f ms;"
+                        + " |that|: median %.3f ms, p90 %.3f ms", lagMs.get(0), quantile(lagMs, 0.5),
+                        lagMs.get(lagMs.size() - 1), quantile(offMs, 0.5), quantile(offMs, 0.9)));
+    }
+
+    /** $request_time - duration of each matched 499, in ms, sorted. */
+    private List<Double> lagsOf499s() {
+        return matches.entrySet().stream().filter(e -> e.getKey().status() == 499)
+                .map(e -> e.getKey().requestTimeSeconds() * 1000 - e.getValue().path("duration_ns").asLong() / 1e6)
+                .sorted().toList();
     }
 
     /** Each matched request's |duration - $request_time| in ms, by kind: 499, or the path's first segment. */
