@@ -197,28 +197,31 @@ static __always_inline int defer_close_to_write(struct conn_state *st, __u64 sk,
  * state's since it was tracked: a connection tracked late only waits for its close or the scan.
  * A FIN read counts one. TLS connections count plaintext: not comparable.
  */
-static __always_inline int read_in_flight(const struct conn_state *st, __u64 sk)
+static __always_inline int read_in_flight(const struct conn_state *st, __u64 sk, __u32 unread)
 {
+	if (st->tls)
+		return 0;
 	const struct tcp_sock *tp = (const void *)sk;
-	__u64 taken = BPF_CORE_READ(tp, bytes_received) - unread_bytes(sk);
+	__u64 taken = BPF_CORE_READ(tp, bytes_received) - unread;
 
-	return !st->tls && taken > st->conn_bytes[1] + 1;
+	return taken > st->conn_bytes[1] + 1;
 }
 
 /*
  * Our half-close, then the peer's answer and its FIN: TCP closes the socket (time-wait) before the
  * process has read the answer, or before the read that took it returned. The close waits for the
  * read that takes the last bytes (close_if_read_out), the process's close (on_tcp_destroy) or, a
- * second at most, the expiry scan.
+ * second at most, the expiry scan. local: the close is this process's doing (0: the peer's FIN).
  */
-static __always_inline int defer_close_to_read(struct conn_state *st, __u64 sk, __u64 now)
+static __always_inline int defer_close_to_read(struct conn_state *st, __u64 sk, __u64 now, int local)
 {
 	if (!exchange_begun(st) || (st->rec.flags & OBI_F_RST_RECEIVED))
 		return 0;
-	if (unread_bytes(sk) <= 1 && !read_in_flight(st, sk))
+	__u32 unread = unread_bytes(sk);
+	if (unread <= 1 && !read_in_flight(st, sk, unread))
 		return 0;
 	st->close_deferred_ns = now;
-	st->close_deferred_local = 1;
+	st->close_deferred_local = local;
 	return 1;
 }
 

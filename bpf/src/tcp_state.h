@@ -43,6 +43,18 @@ static __always_inline int shutting_down_write(__u64 sk)
 	return tcp_sock_of_fd(PT_REGS_PARM1_SYSCALL(regs), 0) == sk;
 }
 
+/*
+ * After this process's half-close, the peer's FIN: it crossed ours (CLOSING), or came after ours was
+ * acknowledged, and TCP closes the socket (time-wait) while the process still holds it. A server that
+ * answered a half-closed client and closed, or closed without answering. Not a close of this
+ * process's: that one, in FIN_WAIT2, changes no state (an orphan's timer closes it later).
+ */
+static __always_inline int peer_closed_after_half_close(const struct conn_state *st, __u64 sk, int oldstate)
+{
+	return (st->rec.flags & OBI_F_LOCAL_SHUTDOWN) && !(st->rec.flags & OBI_F_RST_RECEIVED) &&
+	       (oldstate == OBI_TCP_FIN_WAIT2 || oldstate == OBI_TCP_CLOSING) && socket_inode(sk);
+}
+
 static __always_inline int awaits_server_after_reset(const struct conn_state *st)
 {
 	return (st->rec.flags & OBI_F_RST_RECEIVED) && st->phase == PHASE_REQUEST &&
@@ -68,7 +80,17 @@ static __always_inline void on_tcp_state_change(__u64 sk, int oldstate, int news
 		else
 			on_connection_end(st, now, 1);
 		break;
+	case OBI_TCP_CLOSING:
+		if (st->rec.flags & OBI_F_LOCAL_SHUTDOWN)
+			on_peer_fin(st, now); /* crossed our half-close's FIN */
+		break;
 	case OBI_TCP_LAST_ACK:
+		/* A client that half-closes after the server's FIN (an answer its close ends, unread
+		 * yet) reads on: TCP_CLOSE waits for that read (defer_close_to_read). */
+		if (st->rec.header.direction == OBI_DIR_CLIENT && shutting_down_write(sk)) {
+			st->rec.flags |= OBI_F_LOCAL_SHUTDOWN;
+			break;
+		}
 		/* After an answer to a peer that had sent FIN, whether it resets or acknowledges tells
 		 * a client that left from one that half-closed and waited: TCP_CLOSE will say. */
 		if (st->phase != PHASE_AWAIT_CLOSE)
@@ -81,9 +103,12 @@ static __always_inline void on_tcp_state_change(__u64 sk, int oldstate, int news
 			st->reset_wait = 1;
 			break;
 		}
-		if (defer_close_to_read(st, sk, now))
+		int peer_closed = peer_closed_after_half_close(st, sk, oldstate);
+		if (peer_closed)
+			on_peer_fin(st, now);
+		if (defer_close_to_read(st, sk, now, !peer_closed))
 			break;
-		finish_connection(st, sk, now, !(st->rec.flags & OBI_F_RST_RECEIVED));
+		finish_connection(st, sk, now, !peer_closed && !(st->rec.flags & OBI_F_RST_RECEIVED));
 		break;
 	}
 }

@@ -201,6 +201,16 @@ def direct_half_close_answered():
     one_request("direct_half_close_answered", "py", "/slow?ms=100", half_close_and_read, 0.02)
 
 
+def direct_half_close_unframed():
+    """The client half-closes; then an answer without a length, which the server's close ends."""
+    one_request("direct_half_close_unframed", "py", "/unframed?ms=50", half_close_and_read, 0)
+
+
+def direct_unframed_then_half_close():
+    """The answer without a length and the server's close come first; then the client half-closes and reads."""
+    one_request("direct_unframed_then_half_close", "py", "/unframed", half_close_and_read, 0.05)
+
+
 def direct_fin_then_answered():
     one_request("direct_fin_then_answered", "jdk", "/slow?ms=300", fin)
 
@@ -226,6 +236,8 @@ SCENARIOS = [
     lambda: keepalive_then_fin("/keep/py/slow?ms=100", "keepalive_then_fin_answered"),
     lambda: keepalive_then_fin("/py/slow?ms=100", "keepalive_then_fin_gives_up"),
     direct_half_close_answered,
+    direct_half_close_unframed,
+    direct_unframed_then_half_close,
     direct_fin_then_answered,
 ]
 

@@ -40,12 +40,15 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(int(query.get("ms", "1000")) / 1000)
         elif url.path == "/bytes":
             body = b"x" * int(query.get("n", "0"))
+        elif url.path == "/unframed":
+            time.sleep(int(query.get("ms", "0")) / 1000)
+            self.close_connection = True  # no length: the close ends the body
         elif url.path == "/status":
             code = int(query.get("code", "200"))
             body = b"" if code in (204, 304) else b"status\n"
         try:
             self.send_response(code)
-            if code not in (204, 304):
+            if code not in (204, 304) and url.path != "/unframed":
                 self.send_header("Content-Length", str(len(body)))
             self.end_headers()  # wfile is unbuffered: the status line is on the wire once this returns
             self.status_written = code

@@ -333,6 +333,38 @@ class VerdictOrdersIT {
         assertEquals(List.of(), wrong);
     }
 
+    /**
+     * The clients that half-closed (shutdown(SHUT_WR) after the request) waited for the server: their
+     * own records end with what it did: its answer (one without a length ends with its close) or its
+     * close without one (aborted, fin), never a close of theirs. The server's FIN reaches them in
+     * FIN_WAIT2, not CLOSE_WAIT; one that came first turns their half-close into LAST_ACK.
+     */
+    @Test
+    void aClientThatHalfClosedEndsWithWhatTheServerDid() {
+        Map<String, Boolean> answeredByScenario = Map.of("half_close_answered", true, "direct_half_close_answered", true,
+                "direct_half_close_unframed", true, "direct_unframed_then_half_close", true, "half_close_unanswered", false,
+                "fin_with_request", false);
+        List<String> wrong = new ArrayList<>();
+        Map<String, Long> checked = new TreeMap<>();
+        for (Sent s : sent) {
+            Boolean answered = answeredByScenario.get(s.scenario());
+            if (answered == null || s.target().equals("lb-tls")) {
+                continue; // Python's SSLSocket.shutdown() drops the TLS session: its client reads ciphertext
+            }
+            List<JsonNode> found = exchanges.stream().filter(r -> r.path("direction").asText().equals("client")
+                    && r.path("local_port").asInt() == s.port() && s.id().equals(id(r.path("route").asText()))).toList();
+            boolean ok = found.size() == 1 && (answered
+                    ? found.get(0).path("status").asInt() == 200 && !found.get(0).path("aborted").asBoolean()
+                    : !found.get(0).has("status") && found.get(0).path("abort_kind").asText().equals("fin"));
+            if (!ok) {
+                wrong.add(s.scenario() + " " + s.target() + " " + s.id() + ": " + found);
+            }
+            checked.merge(s.scenario(), 1L, Long::sum);
+        }
+        assertEquals(List.of(), wrong, "client records of half-closing clients, checked: " + checked);
+        assertEquals(answeredByScenario.keySet(), checked.keySet(), "every half-closing scenario ran");
+    }
+
     @Test
     void httpsIsToldApartInTheLogAndTheMetrics() {
         for (JsonNode r : exchanges) {
