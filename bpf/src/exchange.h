@@ -605,5 +605,7 @@ static __always_inline void finish_deferred_close(__u64 sk)
 		return;
 	if (st->conn_flags & OBI_CF_RST_RECEIVED) /* before it was tracked: the exchange found it reset */
 		on_reset_received(st, st->close_deferred_ns > st->rec.start_ns ? st->close_deferred_ns : st->rec.start_ns);
+	if (st->close_peer_fin)
+		on_peer_fin(st, st->close_deferred_ns);
 	finish_connection(st, sk, st->close_deferred_ns, st->close_deferred_local);
 }

@@ -46,6 +46,8 @@ static long expire_if_waited_too_long(struct bpf_map *map, const void *key, void
 
 	if (close_was_missed(st, scan->now)) {
 		count(OBI_C_CLOSE_MISSED);
+		if (st->close_peer_fin)
+			on_peer_fin(st, st->close_deferred_ns);
 		finish_connection(st, *(const __u64 *)key, st->close_deferred_ns ? st->close_deferred_ns : scan->now,
 				  st->close_deferred_ns ? st->close_deferred_local : 0);
 		return 0;

@@ -211,9 +211,9 @@ static __always_inline int read_in_flight(const struct conn_state *st, __u64 sk,
  * Our half-close, then the peer's answer and its FIN: TCP closes the socket (time-wait) before the
  * process has read the answer, or before the read that took it returned. The close waits for the
  * read that takes the last bytes (close_if_read_out), the process's close (on_tcp_destroy) or, a
- * second at most, the expiry scan. local: the close is this process's doing (0: the peer's FIN).
+ * second at most, the expiry scan.
  */
-static __always_inline int defer_close_to_read(struct conn_state *st, __u64 sk, __u64 now, int local)
+static __always_inline int defer_close_to_read(struct conn_state *st, __u64 sk, __u64 now)
 {
 	if (!exchange_begun(st) || (st->rec.flags & OBI_F_RST_RECEIVED))
 		return 0;
@@ -221,7 +221,7 @@ static __always_inline int defer_close_to_read(struct conn_state *st, __u64 sk, 
 	if (unread <= 1 && !read_in_flight(st, sk, unread))
 		return 0;
 	st->close_deferred_ns = now;
-	st->close_deferred_local = local;
+	st->close_deferred_local = 1;
 	return 1;
 }
 

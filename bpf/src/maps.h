@@ -71,6 +71,7 @@ struct conn_state {
 	__u8 phase;
 	__u8 head_request;   /* the request was HEAD: the response has no body */
 	__u8 close_deferred_local;
+	__u8 close_peer_fin; /* the deferred close is the peer's FIN after our half-close (tcp_state.h) */
 	__u8 tls;            /* read through OpenSSL: the socket calls' bytes are TLS records, not HTTP */
 	__u8 reset_wait;     /* the client reset before the answer: the server's next write or its close ends the exchange */
 };

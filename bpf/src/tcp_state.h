@@ -46,13 +46,26 @@ static __always_inline int shutting_down_write(__u64 sk)
 /*
  * After this process's half-close, the peer's FIN: it crossed ours (CLOSING), or came after ours was
  * acknowledged, and TCP closes the socket (time-wait) while the process still holds it. A server that
- * answered a half-closed client and closed, or closed without answering. Not a close of this
- * process's: that one, in FIN_WAIT2, changes no state (an orphan's timer closes it later).
+ * answered a half-closed client and closed, or closed without answering; or one that reacted to a
+ * close done as shutdown(SHUT_WR) first, the fd's close a moment later (the JDK's SocketChannel
+ * registered with a selector). The process's next move tells them apart (defer_peer_close).
  */
 static __always_inline int peer_closed_after_half_close(const struct conn_state *st, __u64 sk, int oldstate)
 {
 	return (st->rec.flags & OBI_F_LOCAL_SHUTDOWN) && !(st->rec.flags & OBI_F_RST_RECEIVED) &&
 	       (oldstate == OBI_TCP_FIN_WAIT2 || oldstate == OBI_TCP_CLOSING) && socket_inode(sk);
+}
+
+/*
+ * Whose end the peer's FIN after a half-close is waits for the process: its next read (the answer,
+ * or end of file) says it waited, and the close is the peer's (finish_deferred_close); its close
+ * without reading says it had left (on_tcp_destroy); neither within a second, it waited (expiry).
+ */
+static __always_inline void defer_peer_close(struct conn_state *st, __u64 now)
+{
+	st->close_deferred_ns = now;
+	st->close_deferred_local = 0;
+	st->close_peer_fin = 1;
 }
 
 static __always_inline int awaits_server_after_reset(const struct conn_state *st)
@@ -80,10 +93,6 @@ static __always_inline void on_tcp_state_change(__u64 sk, int oldstate, int news
 		else
 			on_connection_end(st, now, 1);
 		break;
-	case OBI_TCP_CLOSING:
-		if (st->rec.flags & OBI_F_LOCAL_SHUTDOWN)
-			on_peer_fin(st, now); /* crossed our half-close's FIN */
-		break;
 	case OBI_TCP_LAST_ACK:
 		/* A client that half-closes after the server's FIN (an answer its close ends, unread
 		 * yet) reads on: TCP_CLOSE waits for that read (defer_close_to_read). */
@@ -103,12 +112,13 @@ static __always_inline void on_tcp_state_change(__u64 sk, int oldstate, int news
 			st->reset_wait = 1;
 			break;
 		}
-		int peer_closed = peer_closed_after_half_close(st, sk, oldstate);
-		if (peer_closed)
-			on_peer_fin(st, now);
-		if (defer_close_to_read(st, sk, now, !peer_closed))
+		if (exchange_begun(st) && peer_closed_after_half_close(st, sk, oldstate)) {
+			defer_peer_close(st, now);
 			break;
-		finish_connection(st, sk, now, !peer_closed && !(st->rec.flags & OBI_F_RST_RECEIVED));
+		}
+		if (defer_close_to_read(st, sk, now))
+			break;
+		finish_connection(st, sk, now, !(st->rec.flags & OBI_F_RST_RECEIVED));
 		break;
 	}
 }
@@ -121,7 +131,9 @@ static __always_inline void on_tcp_destroy(__u64 sk, __u64 now)
 {
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &sk);
 
-	if (st)
+	if (st && st->close_peer_fin)
+		finish_connection(st, sk, st->close_deferred_ns, 1); /* closed without reading after the peer's FIN */
+	else if (st)
 		finish_connection(st, sk, now, !(st->rec.flags & OBI_F_RST_RECEIVED));
 }
 
