@@ -149,6 +149,17 @@ class ProcessResolverTest {
     }
 
     @Test
+    void pidsThatShareASlotOfTheLockFreeCacheKeepTheirOwnNames() throws IOException {
+        process(100, 5, "nginx");
+        process(100 + 256, 5, "wrk");
+        ProcessResolver resolver = new ProcessResolver(proc, 16, 60_000_000_000L);
+        for (int i = 0; i < 3; i++) {
+            assertEquals("nginx", resolver.resolve(100, "kcomm").comm());
+            assertEquals("wrk", resolver.resolve(100 + 256, "kcomm").comm());
+        }
+    }
+
+    @Test
     void aProcessThatExecsAnotherExecutableIsReadAgain() throws IOException {
         Path dir = process(100, 5, "sh");
         Files.createSymbolicLink(dir.resolve("exe"), Path.of("/usr/bin/dash"));
