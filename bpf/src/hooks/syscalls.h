@@ -62,17 +62,16 @@ static __always_inline void read_done(struct pt_regs *regs, long nr, __u8 kind, 
 	int in_openssl = t && t->ssl.ssl;
 	struct io_args a = {};
 
-	if (ret == 0 && !in_openssl) {
-		/* end of file, read by a half-closed client that waited for its server (defer_peer_close) */
-		if (observed_call() && socket_call(regs, nr, kind, 1, &a))
-			close_if_read_out(a.sk);
-		return;
-	}
 	if ((ret < 0 && !in_openssl) || !observed_call() || !socket_call(regs, nr, kind, 1, &a))
-		return; /* nothing moved, or no OpenSSL call to learn its socket from this one */
+		return; /* failed, and no OpenSSL call to learn its socket from this one */
 	if (in_openssl) {
 		io_begin(&a);
 		io_end(nr, ret);
+		return;
+	}
+	if (ret == 0) {
+		/* end of file, read by a half-closed client that waited for its server (defer_peer_close) */
+		close_if_read_out(a.sk);
 		return;
 	}
 	fold_io(&a, ret, 0);

@@ -81,14 +81,14 @@ public final class ProcessResolver {
 
     public ProcessInfo resolve(int pid, String commFallback) {
         long now = System.nanoTime();
-        Cached last = recent[pid & (RECENT_SLOTS - 1)];
+        Cached last = recent[slot(pid)];
         if (last != null && last.info().pid() == pid && now - last.checkedAtNs() < revalidateAfterNs) {
             return last.info();
         }
         synchronized (cache) {
             Cached cached = cache.get(pid);
             if (cached != null && now - cached.checkedAtNs() < revalidateAfterNs) {
-                recent[pid & (RECENT_SLOTS - 1)] = cached;
+                recent[slot(pid)] = cached;
                 return cached.info();
             }
         }
@@ -163,10 +163,14 @@ public final class ProcessResolver {
         }
     }
 
+    private static int slot(int pid) {
+        return pid & (RECENT_SLOTS - 1);
+    }
+
     /** Under the cache's lock. */
     private void remember(int pid, Cached cached) {
         cache.put(pid, cached);
-        recent[pid & (RECENT_SLOTS - 1)] = cached;
+        recent[slot(pid)] = cached;
     }
 
     private ProcessInfo kernelNamed(int pid, String commFallback) {
