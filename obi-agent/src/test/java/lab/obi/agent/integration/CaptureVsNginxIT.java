@@ -262,13 +262,22 @@ class CaptureVsNginxIT {
         return nginxLines.stream().filter(NginxLog.Line::isHttpRequest).toList();
     }
 
-    private static double durationErrorMs(NginxLog.Line line, JsonNode r) {
-        return Math.abs(r.path("duration_ns").asLong() / 1e6 - line.requestTimeSeconds() * 1000);
+    /** $request_time - duration, in ms: positive when nginx counted longer than the agent. */
+    private static double requestTimeMinusDurationMs(NginxLog.Line line, JsonNode r) {
+        return line.requestTimeSeconds() * 1000 - r.path("duration_ns").asLong() / 1e6;
+    }
+
+    private static List<Double> abs(List<Double> values) {
+        return values.stream().map(Math::abs).sorted().toList();
+    }
+
+    private static double mean(List<Double> values) {
+        return values.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
     }
 
     private void printSummary() {
-        List<Double> errors = matches.entrySet().stream().map(e -> durationErrorMs(e.getKey(), e.getValue()))
-                .sorted().toList();
+        List<Double> errors = abs(matches.entrySet().stream()
+                .map(e -> requestTimeMinusDurationMs(e.getKey(), e.getValue())).toList());
         System.out.printf("%n== obi-agent vs nginx: %d access-log lines (%d HTTP), %d matched, %d records in total%n",
                 nginxLines.size(), httpLines().size(), matches.size(), records.size());
         System.out.printf("   nginx 499s: %d, agent 499s on nginx: %d; curl timeouts: %d; Java client timeouts: %d%n",
@@ -278,8 +287,9 @@ class CaptureVsNginxIT {
         if (!errors.isEmpty()) {
             System.out.printf("   |duration - $request_time|: p50 %.3f ms, p99 %.3f ms, max %.3f ms%n",
                     errors.get(errors.size() / 2), errors.get((int) (errors.size() * 0.99)), errors.get(errors.size() - 1));
-            errorsByKind().forEach((kind, e) -> System.out.printf("     %-6s %5d requests: p50 %.3f ms, p95 %.3f ms, max %.3f ms%n",
-                    kind, e.size(), quantile(e, 0.5), quantile(e, 0.95), quantile(e, 1.0)));
+            errorsByKind().forEach((kind, e) -> System.out.printf(
+                    "     %-6s %5d requests: mean %+.3f ms; |that|: p50 %.3f ms, p95 %.3f ms, max %.3f ms%n",
+                    kind, e.size(), mean(e), quantile(abs(e), 0.5), quantile(abs(e), 0.95), quantile(abs(e), 1.0)));
             List<Double> lag = lagsOf499s();
             if (!lag.isEmpty()) {
                 System.out.printf("     499s' $request_time - duration: min %.3f ms, median %.3f ms, max %.3f ms%n",
@@ -332,26 +342,33 @@ class CaptureVsNginxIT {
     /**
      * $request_time is the difference of two readings of nginx's cached millisecond clock, which is
      * updated once per event-loop iteration: each reading trails the true time by up to 1 ms of
-     * truncation plus how long nginx has been busy (or descheduled) since its last epoll_wait. An idle
-     * host puts 99% of the requests within 1.5 ms of the agent's duration; one busy with other work
-     * stretches nginx's iterations (a run with two busy loops beside it: 1% beyond 2 ms, at most 7).
-     * So each kind of answered request (a static file, a local answer, either backend) must agree in
-     * its median and in 95% of its requests; the whole run allows the reference's noise a longer tail.
-     * A kind whose duration is measured to the wrong event fails the first check, a few requests off by
-     * more than a busy host explains fail the second. The 499s have their own test, below.
+     * truncation plus how long nginx has been busy (or descheduled) since its last epoll_wait. The
+     * truncation alone puts a request anywhere within 1 ms of the agent's duration, how far depending
+     * on the fraction of a millisecond its duration has (a backend that answers in 20.5 ms is 0.5 ms off
+     * every time), but it averages out: with the request's start uniform within nginx's millisecond,
+     * it adds nothing to the mean of $request_time - duration whatever the durations are. What stays
+     * in the mean is how much later than its clock's reading nginx reads the request (which makes the
+     * difference positive) and writes the answer (negative): a busy host lengthens the iterations
+     * (a CI run: py -0.27 ms, static -0.15 ms, jdk -0.08 ms). So each kind of answered request (a
+     * static file, a local answer, either backend) must agree on average within 0.5 ms and in 95% of
+     * its requests within 2 ms; an idle host puts 99% of them within 1.5 ms, one busy with other work stretches
+     * nginx's iterations (a run with two busy loops beside it: 1% beyond 2 ms, at most 7), so the whole
+     * run allows the reference's noise a longer tail. A kind whose duration is measured to the wrong
+     * event moves the mean, a few requests off by more than a busy host explains fail the 95%. The
+     * 499s have their own test, below.
      */
     @Test
     void durationAgreesWithRequestTimeWithinItsResolution() {
         Map<String, List<Double>> byKind = errorsByKind();
         byKind.remove("499");
         List<String> disagreeing = byKind.entrySet().stream()
-                .filter(e -> quantile(e.getValue(), 0.5) > 0.5 || quantile(e.getValue(), 0.95) > 2.0)
-                .map(e -> e.getKey() + String.format(" (%d requests: median %.3f ms, p95 %.3f ms)", e.getValue().size(),
-                        quantile(e.getValue(), 0.5), quantile(e.getValue(), 0.95)))
+                .filter(e -> Math.abs(mean(e.getValue())) > 0.5 || quantile(abs(e.getValue()), 0.95) > 2.0)
+                .map(e -> e.getKey() + String.format(" (%d requests: mean %+.3f ms, |that| p95 %.3f ms)",
+                        e.getValue().size(), mean(e.getValue()), quantile(abs(e.getValue()), 0.95)))
                 .toList();
         assertEquals(List.of(), disagreeing, "|duration - $request_time| by kind of request");
         assertTrue(byKind.keySet().containsAll(Set.of("static", "local", "jdk", "py")), byKind.keySet().toString());
-        List<Double> all = byKind.values().stream().flatMap(List::stream).toList();
+        List<Double> all = abs(byKind.values().stream().flatMap(List::stream).toList());
         long close = all.stream().filter(ms -> ms <= 5.0).count();
         assertTrue(close >= 0.99 * all.size(), close + " of " + all.size() + " within 5 ms of $request_time");
     }
@@ -368,7 +385,7 @@ class CaptureVsNginxIT {
     @Test
     void a499sDurationEndsAtTheClientsClose() {
         List<Double> lagMs = lagsOf499s();
-        List<Double> offMs = lagMs.stream().map(Math::abs).sorted().toList();
+        List<Double> offMs = abs(lagMs);
         assertTrue(lagMs.size() >= CURL_ABANDONS, "499s matched: " + lagMs.size());
         assertTrue(quantile(offMs, 0.5) <= 1.0 && quantile(offMs, 0.9) <= 10.0,
                 String.format("$request_time - duration of the 499s: min %.3f ms, median %.3f ms, max %.3f ms;"
@@ -379,15 +396,14 @@ class CaptureVsNginxIT {
     /** $request_time - duration of each matched 499, in ms, sorted. */
     private List<Double> lagsOf499s() {
         return matches.entrySet().stream().filter(e -> e.getKey().status() == 499)
-                .map(e -> e.getKey().requestTimeSeconds() * 1000 - e.getValue().path("duration_ns").asLong() / 1e6)
-                .sorted().toList();
+                .map(e -> requestTimeMinusDurationMs(e.getKey(), e.getValue())).sorted().toList();
     }
 
-    /** Each matched request's |duration - $request_time| in ms, by kind: 499, or the path's first segment. */
+    /** Each matched request's $request_time - duration in ms, by kind: 499, or the path's first segment. */
     private Map<String, List<Double>> errorsByKind() {
         return matches.entrySet().stream().collect(Collectors.groupingBy(
                 e -> e.getKey().status() == 499 ? "499" : e.getKey().path().replaceFirst("^/([^/?]*).*", "$1"),
-                TreeMap::new, Collectors.mapping(e -> durationErrorMs(e.getKey(), e.getValue()), Collectors.toList())));
+                TreeMap::new, Collectors.mapping(e -> requestTimeMinusDurationMs(e.getKey(), e.getValue()), Collectors.toList())));
     }
 
     private static double quantile(List<Double> values, double q) {
