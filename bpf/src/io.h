@@ -90,7 +90,7 @@ static __always_inline void io_begin(const struct io_args *call)
 		struct ssl_key key = ssl_key_of(t->ssl.ssl);
 		bpf_map_update_elem(&ssl_sockets, &key, &call->sk, BPF_ANY);
 	}
-	/* filled in place (call's own is empty) when the write begins a request: no copy on the stack */
+	/* filled in place, only when the write begins a request (else call's own stays): no stack copy */
 	if (!call->in && !t->call.ciphertext && call->kind != IO_SENDFILE)
 		on_request_write_entry(call, &t->call.begun);
 }
