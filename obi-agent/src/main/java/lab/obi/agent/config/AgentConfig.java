@@ -211,6 +211,17 @@ public interface AgentConfig {
             @WithDefault("16384")
             @Positive
             int queueCapacity();
+
+            /** Which spans carry every attribute; the others carry the request's own (method, route, status, peers). */
+            @WithDefault("tail")
+            Detail detail();
+
+            enum Detail {
+                /** The spans of exchanges that went wrong or were slow. */
+                TAIL,
+                /** Every span. */
+                ALL
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 package lab.obi.agent.pipeline;
 
+import lab.obi.agent.config.AgentConfig.Traces.Otlp.Detail;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -67,7 +68,7 @@ class KernelRecordsFuzzTest {
             OptionalLong.empty());
     private static final Path EMPTY_PROC = emptyDirectory();
     /** Span conversion runs on the caller's thread; export is the SDK's, so spans are discarded. */
-    private static final OtlpSpansSink SPANS = new OtlpSpansSink(new Discarding(), 1024, new ProcessResources("fuzz"));
+    private static final OtlpSpansSink SPANS = new OtlpSpansSink(new Discarding(), 1024, Detail.ALL, new ProcessResources("fuzz"));
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Every exchange is slow, so each one goes through the search for its cause. */
     private static final long SLOW_NS = 1;

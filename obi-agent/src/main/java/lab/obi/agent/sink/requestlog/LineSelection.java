@@ -4,15 +4,12 @@ import lab.obi.agent.config.AgentConfig;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.ExchangeReport;
 import lab.obi.agent.report.GeneratedSpanContext;
-import lab.obi.agent.report.HttpExchange;
-import lab.obi.agent.report.TcpEvidence;
-import lab.obi.agent.sink.SemanticConventions;
+import lab.obi.agent.sink.Tail;
 
 /**
  * Which reports get a line (obi.request-log.lines). The tail: every exchange that went wrong or was
- * slow (abandoned, cut short, an error status, TCP retransmits or resets, an interface outage, slow
- * as obi.slow.threshold says, with the cause the log line tells) and a sample of the rest by trace id, so that the exchanges of a
- * trace are in or out together; connections that were reset or retransmitted on; every late
+ * slow ({@link Tail}, with the cause the log line tells) and a sample of the rest by trace id, so
+ * that the exchanges of a trace are in or out together; connections that were reset or retransmitted on; every late
  * retransmit. Writing every line of a busy host costs the agent more than everything else it does
  * per request, and the metrics count every exchange whatever the log keeps.
  */
@@ -44,17 +41,11 @@ final class LineSelection {
     }
 
     boolean keeps(ExchangeReport report) {
-        HttpExchange e = report.exchange();
-        return all || e.aborted() || e.truncated() || !e.requestComplete() || report.slowCause() != null
-                || SemanticConventions.errorType(e) != null || troubled(e.tcp()) || sampled(report);
+        return all || Tail.wentWrongOrSlow(report) || sampled(report);
     }
 
     boolean keeps(ConnectionSummary c) {
         return all || c.resetSent() || c.resetReceived() || c.retransmits() > 0;
-    }
-
-    private static boolean troubled(TcpEvidence t) {
-        return t.retransmits() > 0 || t.resetSent() || t.resetReceived() || !t.interfaceOutages().isEmpty();
     }
 
     /** As the SDK's trace-id ratio sampler decides, from the id's numbers: writing it out in hex cost more. */

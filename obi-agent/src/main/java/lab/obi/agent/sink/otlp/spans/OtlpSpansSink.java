@@ -2,6 +2,7 @@ package lab.obi.agent.sink.otlp.spans;
 
 import io.opentelemetry.sdk.trace.export.SpanExporter;
 import lab.obi.agent.config.AgentConfig;
+import lab.obi.agent.config.AgentConfig.Traces.Otlp.Detail;
 import lab.obi.agent.report.ConnectionSummary;
 import lab.obi.agent.report.ExchangeReport;
 import lab.obi.agent.report.LateRetransmitReport;
@@ -21,9 +22,12 @@ public final class OtlpSpansSink implements Sink {
     private final ExchangeSpans spans;
     private final SpanExport export;
 
-    /** @param exporter where the spans go: OTLP, or a test's exporter */
-    public OtlpSpansSink(SpanExporter exporter, int queueCapacity, ProcessResources processes) {
-        spans = new ExchangeSpans(processes);
+    /**
+     * @param exporter where the spans go: OTLP, or a test's exporter
+     * @param detail which spans carry every attribute
+     */
+    public OtlpSpansSink(SpanExporter exporter, int queueCapacity, Detail detail, ProcessResources processes) {
+        spans = new ExchangeSpans(processes, detail);
         export = new SpanExport(exporter, queueCapacity);
     }
 
@@ -33,7 +37,8 @@ public final class OtlpSpansSink implements Sink {
         if (!config.otlp().enabled() || !otlp.endpointConfigured()) {
             return Optional.empty();
         }
-        return Optional.of(new OtlpSpansSink(otlp.spanExporter(), config.otlp().queueCapacity(), processes));
+        return Optional.of(new OtlpSpansSink(otlp.spanExporter(), config.otlp().queueCapacity(), config.otlp().detail(),
+                processes));
     }
 
     @Override

@@ -1,5 +1,6 @@
 package lab.obi.agent.sink.otlp.spans;
 
+import lab.obi.agent.config.AgentConfig.Traces.Otlp.Detail;
 import lab.obi.agent.report.TcpEvidence;
 
 import io.opentelemetry.api.common.AttributeKey;
@@ -26,7 +27,7 @@ class ExchangeSpansTest {
     private static final String TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     private static final TraceContext CALLER = new TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", true);
     private final SpanIdentities identities = new SpanIdentities();
-    private final ExchangeSpans spans = new ExchangeSpans(new ProcessResources("node-1"));
+    private final ExchangeSpans spans = new ExchangeSpans(new ProcessResources("node-1"), Detail.ALL);
 
     private ExchangeSpan span(HttpExchange e, io.opentelemetry.api.trace.SpanContext threadParent) {
         return spans.toSpan(identities.exchange(e, threadParent));
@@ -55,6 +56,29 @@ class ExchangeSpansTest {
         assertEquals("c0ffee", span.getResource().getAttribute(AttributeKey.stringKey("container.id")));
         assertEquals(8080L, span.getAttributes().get(AttributeKey.longKey("server.port")));
         assertEquals("10.0.0.2", span.getAttributes().get(AttributeKey.stringKey("client.address")));
+    }
+
+    @Test
+    void byDefaultOnlyTheSpansOfTheTailCarryEveryAttribute() {
+        ExchangeSpans tail = new ExchangeSpans(new ProcessResources("node-1"), Detail.TAIL);
+        HttpExchange e = exchange(Direction.SERVER, 200, false, null);
+        HttpExchange timed = new HttpExchange(e.startUnixNs(), 700, e.socket(), e.connId(), e.requestIndex(), e.method(),
+                e.route(), e.host(), e.userAgent(), e.status(), false, null, null, false, true, 1, 1, null, null, null,
+                null, null, TcpEvidence.NONE, false, "1.1", new Phases(null, 300L, 0L, 100, 500, 100));
+        AttributeKey<Double> processing = AttributeKey.doubleKey("obi.phase.processing.duration");
+
+        ExchangeSpan fine = tail.toSpan(identities.exchange(timed, null));
+        assertEquals(List.of("http.request.method", "http.route", "http.response.status_code", "user_agent.original",
+                        "url.scheme", "network.protocol.version", "server.address", "server.port", "client.address",
+                        "client.port", "obi.connection.id", "obi.connection.request_index"),
+                fine.getAttributes().asMap().keySet().stream().map(AttributeKey::getKey).toList());
+        ExchangeSpan slow = tail.toSpan(identities.exchange(timed, null).withSlowCause(SlowCause.PROCESSING));
+        assertEquals(5e-7, slow.getAttributes().get(processing));
+        assertEquals(1L, slow.getAttributes().get(AttributeKey.longKey("obi.bytes_in")));
+        ExchangeSpan failed = tail.toSpan(identities.exchange(exchange(Direction.SERVER, 503, false, null), null));
+        assertEquals(80L, failed.getAttributes().get(AttributeKey.longKey("obi.bytes_in")));
+        assertEquals(5e-7, spans.toSpan(identities.exchange(timed, null)).getAttributes().get(processing),
+                "every span in full with obi.traces.otlp.detail=all");
     }
 
     @Test

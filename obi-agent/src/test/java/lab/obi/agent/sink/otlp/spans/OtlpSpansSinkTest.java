@@ -1,5 +1,6 @@
 package lab.obi.agent.sink.otlp.spans;
 
+import lab.obi.agent.config.AgentConfig.Traces.Otlp.Detail;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -37,7 +38,7 @@ class OtlpSpansSinkTest {
     /** Keeps what was exported when the sink shuts its exporter down (the in-memory one would forget it). */
     private final SpanExporter keeping = exporter(exported::export);
 
-    private final OtlpSpansSink sink = new OtlpSpansSink(keeping, 16, new ProcessResources("node-1"));
+    private final OtlpSpansSink sink = new OtlpSpansSink(keeping, 16, Detail.ALL, new ProcessResources("node-1"));
 
     @Test
     void anAbandonedRequestIsAnErrorSpanWithTheNetworkAndTheAbandonOnItsTimeAxis() {
@@ -117,7 +118,7 @@ class OtlpSpansSinkTest {
             }
             return CompletableResultCode.ofSuccess();
         });
-        OtlpSpansSink oneSlot = new OtlpSpansSink(slow, 1, new ProcessResources("node-1"));
+        OtlpSpansSink oneSlot = new OtlpSpansSink(slow, 1, Detail.ALL, new ProcessResources("node-1"));
         ExchangeReport report = TestReports.traced(TestReports.exchange(TestReports.SERVER, "/", 200));
         oneSlot.exchange(report);
         assertTrue(exporting.await(10, TimeUnit.SECONDS), "the first span is being exported");
@@ -138,7 +139,7 @@ class OtlpSpansSinkTest {
             batches.add(spans.size());
             return CompletableResultCode.ofSuccess();
         });
-        OtlpSpansSink batching = new OtlpSpansSink(counting, 64, new ProcessResources("node-1"));
+        OtlpSpansSink batching = new OtlpSpansSink(counting, 64, Detail.ALL, new ProcessResources("node-1"));
         ExchangeReport report = TestReports.traced(TestReports.exchange(TestReports.SERVER, "/", 200));
         for (int i = 0; i < 40; i++) {
             batching.exchange(report);
@@ -162,7 +163,7 @@ class OtlpSpansSinkTest {
             return answer;
         });
         // a queue of 2 makes every span a batch of its own
-        OtlpSpansSink sending = new OtlpSpansSink(unanswered, 2, new ProcessResources("node-1"));
+        OtlpSpansSink sending = new OtlpSpansSink(unanswered, 2, Detail.ALL, new ProcessResources("node-1"));
         ExchangeReport report = TestReports.traced(TestReports.exchange(TestReports.SERVER, "/", 200));
         for (int i = 1; i <= 4; i++) {
             sending.exchange(report);
