@@ -1,7 +1,6 @@
 package lab.obi.agent.sink.otlp.spans;
 
 import io.opentelemetry.sdk.common.CompletableResultCode;
-import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
 import org.jboss.logging.Logger;
 
@@ -13,6 +12,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
 
 /**
  * Sends spans in batches on its own thread. The queue is bounded: a Collector that is down or slow
@@ -36,7 +36,8 @@ final class SpanExport implements AutoCloseable {
     private static final int MAX_IN_FLIGHT = 4;
 
     private final SpanExporter exporter;
-    private final BlockingQueue<SpanData> queue;
+    private final Function<List<ExchangeSpan>, CompletableResultCode> send;
+    private final BlockingQueue<ExchangeSpan> queue;
     /** Spans queued that make a batch worth sending: half the queue at most, so that waiting never drops. */
     private final int fullBatch;
     private final Thread thread = new Thread(this::run, "obi-span-export");
@@ -49,13 +50,14 @@ final class SpanExport implements AutoCloseable {
 
     SpanExport(SpanExporter exporter, int queueCapacity) {
         this.exporter = exporter;
+        this.send = EncodedSpanSender.of(exporter);
         this.queue = new ArrayBlockingQueue<>(queueCapacity);
         this.fullBatch = Math.max(1, Math.min(MAX_BATCH, queueCapacity / 2));
         thread.setDaemon(true);
         thread.start();
     }
 
-    void offer(SpanData span) {
+    void offer(ExchangeSpan span) {
         if (!queue.offer(span)) {
             dropped.increment();
         }
@@ -81,13 +83,13 @@ final class SpanExport implements AutoCloseable {
         while (running || !queue.isEmpty()) {
             try {
                 inFlight.acquire();
-                SpanData first = queue.poll(1, TimeUnit.SECONDS);
+                ExchangeSpan first = queue.poll(1, TimeUnit.SECONDS);
                 if (first == null) {
                     inFlight.release();
                     continue;
                 }
                 waitToFill();
-                List<SpanData> batch = new ArrayList<>(MAX_BATCH);
+                List<ExchangeSpan> batch = new ArrayList<>(MAX_BATCH);
                 batch.add(first);
                 queue.drainTo(batch, MAX_BATCH - 1);
                 export(batch);
@@ -107,8 +109,8 @@ final class SpanExport implements AutoCloseable {
     }
 
     /** Sends the batch; its answer, or the exporter's own timeout, settles it and frees its slot. */
-    private void export(List<SpanData> batch) {
-        CompletableResultCode result = exporter.export(batch);
+    private void export(List<ExchangeSpan> batch) {
+        CompletableResultCode result = send.apply(batch);
         result.whenComplete(() -> {
             settle(batch.size(), result.isSuccess());
             inFlight.release();
