@@ -47,8 +47,8 @@ NOISY_BASELINE = 0.15
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BPF_STATS = Path("/proc/sys/kernel/bpf_stats_enabled")
 # Quoted from obi-lab issue 17: Coroot's node-agent (tracepoints and OpenSSL uprobes, like obi-agent),
-# measured side by side with obi-agent on this machine, 3 interleaved rounds, nginx small file, its
-# L7 capture on. Not measured by this script.
+# measured side by side with obi-agent on the lab's previous host (Intel), 3 interleaved rounds, nginx
+# small file, its L7 capture on. Not measured by this script.
 PEER = {"name": "Coroot node-agent", "throughput": (0.54, 0.57), "cpu_per_10k": (11, 15), "rss_mib": (123, 127)}
 
 
@@ -722,8 +722,8 @@ agent uses is taken from the others.
 |---|---|
 {chr(10).join(targets)}
 
-The peer's figures are quoted from obi-lab issue 17 (measured on this machine in an earlier run,
-not by this script); ours are this run's.
+The peer's figures are quoted from obi-lab issue 17 (measured side by side with obi-agent in an
+earlier run, on the lab's previous host, an Intel VM; not by this script); ours are this run's.
 
 ## Where the cost is: the kernel side
 
