@@ -260,6 +260,24 @@ class CollectorExportIT {
                 "yes; 1, 1", "1 per state change");
     }
 
+    /** The same spans over OTLP/HTTP: the agent's encoded requests through the SDK's HTTP transport. */
+    @Test
+    @Order(3)
+    void spansGoOverHttpProtobufToo() throws Exception {
+        lab.stopAgent();
+        lab.startAgent(Map.of("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + collector.httpPort,
+                "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"), "-Dobi.request-log.enabled=false");
+        String[] ids = {hex(16), hex(8)};
+        get("/users/7", "traceparent", "00-" + ids[0] + "-" + ids[1] + "-01");
+        awaitServerSpans(1, s -> s.path("traceId").asText().equals(ids[0]));
+        JsonNode span = serverSpans().stream().filter(s -> s.path("traceId").asText().equals(ids[0])).findFirst()
+                .orElseThrow();
+        assertEquals(ids[1], span.path("parentSpanId").asText());
+        assertEquals("GET /users/{id}", span.path("name").asText());
+        assertEquals("200", CollectorServer.attribute(span.path("attributes"), "http.response.status_code"));
+        assertEquals(0, Lab.occurrences(lab.agentLog(), "spans are encoded by the SDK"), "the agent's encoder sent it");
+    }
+
     private static final String SPANS_FAILED = "obi_agent_dropped_total\\{obi_drop_reason=\"span_export_failed\"";
     private static final String METRICS_FAILED = "obi_agent_dropped_total\\{obi_drop_reason=\"metric_export_failed\"";
 }

@@ -21,7 +21,7 @@ final class CollectorServer {
 
     private final Lab lab;
     final int grpcPort = Lab.freePort();
-    private final int httpPort = Lab.freePort();
+    final int httpPort = Lab.freePort();
     private final Path traces;
     private final Path metrics;
     private final ObjectMapper json = new ObjectMapper();

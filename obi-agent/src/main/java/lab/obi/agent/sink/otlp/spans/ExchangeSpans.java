@@ -225,9 +225,9 @@ final class ExchangeSpans {
     /**
      * detailed: every attribute; else the request's own and its place on its connection. At a span
      * per request (JDK backend at saturation, 2-core lab host), decoding ~20 attributes a span took
-     * the Collector 14% of a core; with 12 on the spans of exchanges that went well (their phases,
-     * bytes and RTT are in the metrics' histograms), 10%, the agent used 2 points of a core less and
-     * the backend served 16-21% more requests.
+     * the Collector 14% of a core; with 12 on the spans of exchanges that went well (their bytes and
+     * RTT, and a server's phases, are in the metrics' histograms), 10%, the agent used 2 points of a
+     * core less and the backend served 16-21% more requests.
      */
     private static Attributes attributes(HttpExchange e, boolean server, String errorType, SlowCause slowCause,
                                          boolean detailed) {
