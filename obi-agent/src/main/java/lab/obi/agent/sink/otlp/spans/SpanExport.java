@@ -110,11 +110,21 @@ final class SpanExport implements AutoCloseable {
 
     /** Sends the batch; its answer, or the exporter's own timeout, settles it and frees its slot. */
     private void export(List<ExchangeSpan> batch) {
-        CompletableResultCode result = send.apply(batch);
+        CompletableResultCode result = sendOrFail(batch);
         result.whenComplete(() -> {
             settle(batch.size(), result.isSuccess());
             inFlight.release();
         });
+    }
+
+    /** A batch that cannot be encoded or handed over is lost and counted: the thread goes on. */
+    private CompletableResultCode sendOrFail(List<ExchangeSpan> batch) {
+        try {
+            return send.apply(batch);
+        } catch (RuntimeException e) {
+            LOG.debugf(e, "sending a batch of %d spans failed", batch.size());
+            return CompletableResultCode.ofExceptionalFailure(e);
+        }
     }
 
     private void settle(int spans, boolean success) {

@@ -182,6 +182,27 @@ class OtlpSpansSinkTest {
         assertEquals(0, sending.queueFull());
     }
 
+    @Test
+    void aBatchThatCannotBeSentIsCountedAndTheNextOneStillGoes() throws InterruptedException {
+        List<Integer> sent = new CopyOnWriteArrayList<>();
+        SpanExporter failingOnce = exporter(spans -> {
+            if (sent.isEmpty()) {
+                sent.add(0);
+                throw new IllegalStateException("a bug while encoding");
+            }
+            sent.add(spans.size());
+            return CompletableResultCode.ofSuccess();
+        });
+        OtlpSpansSink sink = new OtlpSpansSink(failingOnce, 2, Detail.ALL, new ProcessResources("node-1"));
+        ExchangeReport report = TestReports.traced(TestReports.exchange(TestReports.SERVER, "/", 200));
+        sink.exchange(report);
+        awaitCount(sink::failed, 1, "spans of the batch that threw, counted as failed");
+        sink.exchange(report);
+        awaitExported(sink, 1);
+        sink.close();
+        assertEquals(List.of(0, 1), sent);
+    }
+
     private static void awaitAnswers(List<CompletableResultCode> answers, int batches) throws InterruptedException {
         awaitCount(answers::size, batches, "batches sent without waiting for the ones before");
     }
