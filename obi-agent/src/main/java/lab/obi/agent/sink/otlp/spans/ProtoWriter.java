@@ -54,11 +54,7 @@ final class ProtoWriter {
 
     void varint32(int value) {
         ensure(5);
-        while ((value & ~0x7F) != 0) {
-            buf[pos++] = (byte) ((value & 0x7F) | 0x80);
-            value >>>= 7;
-        }
-        buf[pos++] = (byte) value;
+        pos = putVarint32(pos, value);
     }
 
     void varint64(long value) {
@@ -107,9 +103,7 @@ final class ProtoWriter {
     /** A length-delimited field's content after its tag: its length, then its bytes. */
     void bytes(byte[] value) {
         varint32(value.length);
-        ensure(value.length);
-        System.arraycopy(value, 0, buf, pos, value.length);
-        pos += value.length;
+        raw(value);
     }
 
     /** An id written in hex (trace and span ids), as its bytes. */
@@ -145,13 +139,17 @@ final class ProtoWriter {
             System.arraycopy(buf, start, buf, lengthAt + needed, length);
             pos += needed - lengthBytes;
         }
-        int at = lengthAt;
-        while ((length & ~0x7F) != 0) {
-            buf[at++] = (byte) ((length & 0x7F) | 0x80);
-            length >>>= 7;
+        return putVarint32(lengthAt, length);
+    }
+
+    /** value as a varint at at, in room made for it; returns where it ends. */
+    private int putVarint32(int at, int value) {
+        while ((value & ~0x7F) != 0) {
+            buf[at++] = (byte) ((value & 0x7F) | 0x80);
+            value >>>= 7;
         }
-        buf[at] = (byte) length;
-        return lengthAt + needed;
+        buf[at++] = (byte) value;
+        return at;
     }
 
     /** Ids are lowercase hex (the API's TraceId and SpanId); Character.digit was 4% of the export's samples. */
