@@ -283,11 +283,18 @@ static __always_inline int call_iovecs(const struct io_args *a, __u64 *iov_ptr, 
 	*iov_ptr = a->ptr;
 	*iov_cnt = a->len;
 	if (a->kind == IO_MSG) {
-		struct user_msghdr msg = {};
-		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)a->ptr))
+		/* msg_iov and msg_iovlen only, adjacent: 16 bytes of the stack, not the whole header's 56 */
+		struct {
+			__u64 iov;
+			__u64 iovlen;
+		} vec = {};
+		_Static_assert(__builtin_offsetof(struct user_msghdr, msg_iovlen) ==
+				       __builtin_offsetof(struct user_msghdr, msg_iov) + sizeof(__u64),
+			       "msg_iovlen follows msg_iov");
+		if (bpf_probe_read_user(&vec, sizeof(vec), (void *)a->ptr + __builtin_offsetof(struct user_msghdr, msg_iov)))
 			return 0;
-		*iov_ptr = (__u64)msg.msg_iov;
-		*iov_cnt = msg.msg_iovlen;
+		*iov_ptr = vec.iov;
+		*iov_cnt = vec.iovlen;
 	}
 	return *iov_cnt != 0;
 }
@@ -337,22 +344,30 @@ __noinline int on_request_write_entry(const struct io_args *a, struct entry_requ
 		     (st->phase == PHASE_RESPONSE && st->rec.header.direction == OBI_DIR_CLIENT))))
 		return 0;
 	resolve_first_buffer(a, &c);
-	peek_bytes(peek, &c);
-	if (!looks_like_request(peek))
+	/* a kept-alive client's next request, its hottest case: one read of its memory, as a server's read */
+	__u32 prefetched = st && st->phase == PHASE_IDLE ? read_request_head_and_peek(st, &c, peek) : 0;
+	if (!prefetched)
+		peek_bytes(peek, &c);
+	if (!looks_like_request(peek)) {
+		if (prefetched)
+			st->rec.req_head_len = 0;
 		return 0;
+	}
 	if (!st) {
 		st = track_connection(a->sk, a->socket_ino, false);
 		if (!st)
 			return 0;
 	}
 	if (client_unwatched()) {
+		if (prefetched)
+			st->rec.req_head_len = 0;
 		set_aside(st);
 		return 0;
 	}
 	if (st->phase != PHASE_IDLE)
 		emit(st, OBI_F_NEXT_REQUEST);
 	__u64 now = bpf_ktime_get_ns();
-	http1_note_request_tail(st, &c, begin_request(st, &c, peek, now, 0));
+	http1_note_request_tail(st, &c, begin_request(st, &c, peek, now, prefetched));
 	st->last_request_ns = now;
 	st->rec.bytes_out += c.data_len;
 	out->conn_id = st->rec.header.conn_id;

@@ -43,28 +43,30 @@ static __always_inline void resolve_buffers(const struct io_args *a, __u64 moved
 		c->tail_end = (const __u8 *)a->ptr + moved;
 		return;
 	}
-	struct iovec iov = {};
-	if (!call_iovecs(a, &iov_ptr, &iov_cnt) || bpf_probe_read_user(&iov, sizeof(iov), (void *)iov_ptr))
+	/* the first two iovecs in one read: a head and a body, as servers write a response */
+	struct iovec iov[2] = {};
+	if (!call_iovecs(a, &iov_ptr, &iov_cnt) ||
+	    bpf_probe_read_user(iov, iov_cnt > 1 ? sizeof(iov) : sizeof(iov[0]), (void *)iov_ptr))
 		return;
-	c->data = iov.iov_base;
-	c->data_len = moved < iov.iov_len ? moved : iov.iov_len;
-	if (moved <= iov.iov_len) {
-		c->tail_end = (const __u8 *)iov.iov_base + moved;
+	c->data = iov[0].iov_base;
+	c->data_len = moved < iov[0].iov_len ? moved : iov[0].iov_len;
+	if (moved <= iov[0].iov_len) {
+		c->tail_end = (const __u8 *)iov[0].iov_base + moved;
 		return;
 	}
-	if (c->in || iov_cnt > OBI_IOV_SCAN)
+	if (c->in || iov_cnt < 2 || iov_cnt > OBI_IOV_SCAN)
 		return;
-	/* A vectored write that moved everything ends at the end of its last iovec (the first is read already). */
-	__u64 sum = iov.iov_len;
-	for (int i = 1; i < OBI_IOV_SCAN; i++) {
+	/* A vectored write that moved everything ends at the end of its last iovec (two are read already). */
+	__u64 sum = iov[0].iov_len + iov[1].iov_len;
+	for (int i = 2; i < OBI_IOV_SCAN; i++) {
 		if (i >= iov_cnt)
 			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(iov_ptr + i * sizeof(iov))))
+		if (bpf_probe_read_user(&iov[1], sizeof(iov[1]), (void *)(iov_ptr + i * sizeof(iov[1]))))
 			return;
-		sum += iov.iov_len;
+		sum += iov[1].iov_len;
 	}
-	if (sum == moved && iov.iov_len >= 5)
-		c->tail_end = (const __u8 *)iov.iov_base + iov.iov_len;
+	if (sum == moved && iov[1].iov_len >= 5)
+		c->tail_end = (const __u8 *)iov[1].iov_base + iov[1].iov_len;
 }
 
 static __always_inline struct ssl_key ssl_key_of(__u64 ssl)
@@ -73,14 +75,24 @@ static __always_inline struct ssl_key ssl_key_of(__u64 ssl)
 	return key;
 }
 
-/* Entry of a call on a TCP socket: remembered until its exit on the same thread. */
-static __always_inline void io_begin(const struct io_args *call)
+/* The current thread's storage, made if it has none yet. */
+static __always_inline struct thread_io *thread_io_made(struct thread_io *known)
 {
-	struct thread_io *t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
-						   BPF_LOCAL_STORAGE_GET_F_CREATE);
+	return known ? known
+		     : bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
+
+/*
+ * Entry of a call on a TCP socket: remembered until its exit on the same thread. t: the thread's
+ * storage if the caller looked it up already (0: looked up here): one lookup per hook, not per step.
+ * Returns the storage, for io_end.
+ */
+static __always_inline struct thread_io *io_begin(struct thread_io *t, const struct io_args *call)
+{
+	t = thread_io_made(t);
 	if (!t) {
 		count(OBI_C_ARGS_TABLE_FULL);
-		return;
+		return 0;
 	}
 	t->call = *call;
 	t->call.pending = 1;
@@ -93,6 +105,7 @@ static __always_inline void io_begin(const struct io_args *call)
 	/* filled in place, only when the write begins a request (else call's own stays): no stack copy */
 	if (!call->in && !t->call.ciphertext && call->kind != IO_SENDFILE)
 		on_request_write_entry(call, &t->call.begun);
+	return t;
 }
 
 /*
@@ -119,7 +132,7 @@ static __always_inline __u32 unread_bytes(__u64 sk)
 /* A read on a socket TCP has closed: the one that takes its last bytes ends the close deferred to it. */
 static __always_inline void close_if_read_out(__u64 sk)
 {
-	if (BPF_CORE_READ((struct sock *)sk, __sk_common.skc_state) == OBI_TCP_CLOSE && unread_bytes(sk) <= 1)
+	if (sock_state(sk) == OBI_TCP_CLOSE && unread_bytes(sk) <= 1) /* every read asks: one plain load */
 		finish_deferred_close(sk);
 }
 
@@ -152,11 +165,12 @@ static __always_inline void fold_io(const struct io_args *a, long ret, const __u
 		close_if_read_out(a->sk);
 }
 
-/* Exit of the call: syscall_nr tells it is the call whose entry was seen, so its buffers describe these bytes. */
-static __always_inline void io_end(__s32 syscall_nr, long ret)
+/*
+ * Exit of the call: syscall_nr tells it is the call whose entry was seen, so its buffers describe
+ * these bytes. t: the thread's storage, as io_begin left it.
+ */
+static __always_inline void io_end(struct thread_io *t, __s32 syscall_nr, long ret)
 {
-	struct thread_io *t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
-
 	if (!t || !t->call.pending)
 		return;
 	/* read in place: a copy on the stack of sys_exit's program took 64 of its 512 bytes */

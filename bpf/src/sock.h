@@ -130,7 +130,7 @@ static __always_inline __u64 socket_inode_unless_known(__u64 skp, __u64 known)
 
 static __always_inline __u8 sock_state(__u64 skp)
 {
-	return BPF_CORE_READ((struct sock *)skp, __sk_common.skc_state);
+	return KERNEL_FIELD(struct sock, skp, __sk_common.skc_state);
 }
 
 /* The peer's FIN has come in (the socket may have been idle, or not tracked yet, when it did). */

@@ -26,7 +26,7 @@ int harness_io_begin(struct bpf_raw_tracepoint_args *ctx)
 		.kind = IO_BUF,
 		.in = ctx->args[3],
 	};
-	io_begin(&call);
+	io_begin(0, &call);
 	return 0;
 }
 
@@ -34,7 +34,9 @@ int harness_io_begin(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp")
 int harness_io_end(struct bpf_raw_tracepoint_args *ctx)
 {
-	io_end(HARNESS_SYSCALL, (long)ctx->args[0]);
+	struct thread_io *t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+
+	io_end(t, HARNESS_SYSCALL, (long)ctx->args[0]);
 	return 0;
 }
 

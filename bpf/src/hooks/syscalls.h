@@ -65,8 +65,7 @@ static __always_inline void read_done(struct pt_regs *regs, long nr, __u8 kind, 
 	if ((ret < 0 && !in_openssl) || !observed_call() || !socket_call(regs, nr, kind, 1, &a))
 		return; /* failed, and no OpenSSL call to learn its socket from this one */
 	if (in_openssl) {
-		io_begin(&a);
-		io_end(nr, ret);
+		io_end(io_begin(t, &a), nr, ret);
 		return;
 	}
 	if (ret == 0) {
@@ -75,8 +74,7 @@ static __always_inline void read_done(struct pt_regs *regs, long nr, __u8 kind, 
 		return;
 	}
 	fold_io(&a, ret, 0);
-	if (!t)
-		t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	t = thread_io_made(t);
 	if (t)
 		t->last_sk = a.sk;
 }
@@ -92,7 +90,7 @@ static __always_inline void write_done(struct pt_regs *regs, long nr, __u8 kind,
 	struct io_args a = {};
 
 	if (t && t->call.pending) {
-		io_end(nr, ret);
+		io_end(t, nr, ret);
 		return;
 	}
 	if (ret <= 0 && ret != -OBI_EPIPE && ret != -OBI_ECONNRESET)
@@ -100,8 +98,7 @@ static __always_inline void write_done(struct pt_regs *regs, long nr, __u8 kind,
 	if (observed_call() && (kind != IO_SENDFILE || ret > 0) && socket_call(regs, nr, kind, 0, &a)) {
 		if (kind == IO_SENDFILE && !bpf_map_lookup_elem(&conns, &a.sk))
 			return; /* sendfile never starts an exchange */
-		io_begin(&a);
-		io_end(nr, ret);
+		io_end(io_begin(t, &a), nr, ret);
 	}
 }
 
@@ -159,7 +156,7 @@ int BPF_PROG(start_socket_write, struct sock *sk, struct msghdr *msg, struct sk_
 	a.len = kind == IO_SENDFILE ? PT_REGS_PARM4_SYSCALL(regs) : PT_REGS_PARM3_SYSCALL(regs);
 	a.syscall_nr = nr;
 	a.kind = kind;
-	io_begin(&a);
+	io_begin(t, &a);
 	return 0;
 }
 

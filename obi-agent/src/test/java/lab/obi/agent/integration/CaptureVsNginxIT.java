@@ -1,6 +1,7 @@
 package lab.obi.agent.integration;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -59,6 +60,7 @@ class CaptureVsNginxIT {
     private long garbageStartUnixNs;
     private int echoPort;
     private int dualStackPort;
+    private JsonNode vectoredPorts;
     private List<Integer> halfClosingPorts;
     private long halfClosingStartUnixNs;
 
@@ -82,6 +84,7 @@ class CaptureVsNginxIT {
         lab.run("curl-ipv6", Duration.ofSeconds(20), "curl", "-sS", "-o", "/dev/null",
                 "http://[::1]:" + lab.nginxPort + "/local?via=ipv6");
         dualStackPort = requestToADualStackServer();
+        vectoredPorts = vectoredCalls();
         echoPort = nonHttpToAnEchoServer();
         halfClosingStartUnixNs = System.currentTimeMillis() * 1_000_000L;
         halfClosingPorts = halfClosingClients();
@@ -178,6 +181,16 @@ class CaptureVsNginxIT {
         } finally {
             server.stop(0);
         }
+    }
+
+    /** sendmsg and recvmsg with several iovecs each (vectored_io.py): the ports of its client and of its server. */
+    private JsonNode vectoredCalls() throws Exception {
+        String name = "vectored-io";
+        int exit = lab.run(name, Duration.ofSeconds(30), "python3", lab.copyResource("vectored_io.py").toString(),
+                Integer.toString(lab.nginxPort));
+        List<String> output = Files.readAllLines(lab.log(name));
+        assertEquals(0, exit, String.join("\n", output));
+        return new ObjectMapper().readTree(output.get(output.size() - 1));
     }
 
     /** An SSH banner and random bytes both ways on a plain TCP echo service. */
@@ -509,6 +522,23 @@ class CaptureVsNginxIT {
         JsonNode sendfile = records(server(lab.nginxPort).and(r -> r.path("route").asText().equals("/static/file.bin")))
                 .get(0);
         assertTrue(sendfile.path("bytes_out").asLong() >= 256 * 1024, "sendfile bytes counted: " + sendfile);
+    }
+
+    @Test
+    void vectoredSendmsgAndRecvmsgAreFollowed() {
+        int clientPort = vectoredPorts.path("client_port").asInt();
+        List<JsonNode> client = records(clientTo(lab.nginxPort).and(r -> r.path("local_port").asInt() == clientPort));
+        assertEquals(List.of(1, 2), client.stream().map(r -> r.path("request_index").asInt()).sorted().toList(),
+                "two keep-alive requests written by sendmsg: " + client);
+        assertTrue(client.stream().allMatch(r -> r.path("status").asInt() == 200 && r.path("route").asText().equals("/local")
+                && !r.path("aborted").asBoolean()), client.toString());
+        List<JsonNode> server = records(server(vectoredPorts.path("server_port").asInt()));
+        assertEquals(1, server.size(), server.toString());
+        JsonNode chunked = server.get(0);
+        assertEquals(200, chunked.path("status").asInt(), chunked.toString());
+        assertFalse(chunked.path("aborted").asBoolean(), chunked.toString());
+        // the server holds the connection 1.5 s after its last chunk: an end found only at the close is that late
+        assertTrue(chunked.path("duration_ns").asLong() < 1_000_000_000L, "ended at the last chunk's iovec: " + chunked);
     }
 
     @Test
