@@ -4,7 +4,7 @@ MVN ?= mvn -B -q
 AGENT_JAR := obi-agent/target/quarkus-app/quarkus-run.jar
 BPF_OBJECT := bpf/build/obi.bpf.o
 
-.PHONY: help deps build bpf agent collector run up down logs incident slow-backend test unit e2e bench fuzz reliability clean
+.PHONY: help deps build bpf agent collector run up down logs incident slow-backend test unit e2e bench bench-peer fuzz reliability clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -81,6 +81,10 @@ e2e: bpf ## the real compose.yaml under a Docker engine of its own: up, incident
 
 bench: build ## overhead vs no agent and vs the OpenTelemetry Java agent -> docs/benchmarks.md, .png (root, ~20 min)
 	bench/run.py
+
+bench-peer: build ## side by side with Coroot's node-agent, built by you: COROOT=path -> docs/benchmarks-peer.md (root, ~4 min)
+	@[[ -n "$(COROOT)" ]] || { echo "make bench-peer COROOT=/path/to/coroot-node-agent"; exit 2; }
+	bench/peer.py --coroot $(COROOT)
 
 FUZZ_SECONDS ?= 60
 
