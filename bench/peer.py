@@ -45,46 +45,11 @@ def join_cgroup(cgroup, pid=None):
     (cgroup / "cgroup.procs").write_text(f"{pid or os.getpid()}\n")
 
 
-class Lab:
-    """nginx alone, in a cgroup Coroot takes for a container, for the whole run."""
-
-    def __init__(self, work, nginx_cgroup):
-        self.work = work
-        self.processes = []
-        self.nginx_port = run.free_port()
-        self.nginx_cgroup = nginx_cgroup
-
-    def spawn(self, name, command, env=None, preexec_fn=None):
-        log = open(self.work / f"{name}.log", "w")
-        p = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                             cwd=self.work, preexec_fn=preexec_fn)
-        self.processes.append(p)
-        return p
-
-    def start(self):
-        (self.work / "www").mkdir()
-        (self.work / "tmp").mkdir()
-        (self.work / "www/index.html").write_text("hello from obi-lab\n")
-        (self.work / "nginx.conf").write_text(f"""
-user root;
-worker_processes 1;
-pid {self.work}/nginx.pid;
-error_log {self.work}/nginx-error.log;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path {self.work}/tmp; proxy_temp_path {self.work}/tmp; fastcgi_temp_path {self.work}/tmp;
-  uwsgi_temp_path {self.work}/tmp; scgi_temp_path {self.work}/tmp;
-  server {{ listen 127.0.0.1:{self.nginx_port}; root {self.work}/www; }}
-}}
-""")
-        self.spawn("nginx", ["nginx", "-p", str(self.work), "-c", str(self.work / "nginx.conf"), "-g", "daemon off;"],
-                   preexec_fn=lambda: join_cgroup(self.nginx_cgroup))
-        run.wait_http(f"http://127.0.0.1:{self.nginx_port}/index.html")
-
-    stop = run.Lab.stop
-    close = run.Lab.close
+def metric_total(port, name, label):
+    """The sum of a Prometheus endpoint's series of one metric that carry the label (name="value")."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    return sum(float(v) for v in re.findall(
+        "^" + re.escape(name) + "{[^}]*" + re.escape(label) + r'[^}]*} ([\d.e+-]+)$', text, re.M))
 
 
 class Coroot:
@@ -112,10 +77,9 @@ class Coroot:
             time.sleep(0.05)
 
     def counters(self):
-        text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10).read().decode()
-        counted = sum(float(v) for v in re.findall(
-            r'^container_http_inbound_requests_total{[^}]*container_id="' + NGINX_CONTAINER + r'"[^}]*} ([\d.e+-]+)$',
-            text, re.M))
+        """As run.measured reads an agent's: nginx's requests it counted (it drops none it would tell of)."""
+        counted = metric_total(self.metrics_port, "container_http_inbound_requests_total",
+                               f'container_id="{NGINX_CONTAINER}"')
         return {"records": counted, "dropped": {}}
 
     def stop(self):
@@ -126,10 +90,8 @@ def nginx_requests_counted(agent, lab):
     """The requests to nginx an agent's own metrics counted: Coroot's inbound counter, obi-agent's server histogram."""
     if isinstance(agent, Coroot):
         return agent.counters()["records"]
-    text = urllib.request.urlopen(f"http://127.0.0.1:{agent.metrics_port}/metrics", timeout=10).read().decode()
-    return sum(float(v) for v in re.findall(
-        r'^http_server_request_duration_seconds_count{[^}]*server_port="' + str(lab.nginx_port) + r'"[^}]*} ([\d.e+-]+)$',
-        text, re.M))
+    return metric_total(agent.metrics_port, "http_server_request_duration_seconds_count",
+                        f'server_port="{lab.nginx_port}"')
 
 
 def rounds(lab, binary, count, seconds, jit_warmup):
@@ -230,10 +192,11 @@ def main():
         c.mkdir()
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="obi-peer-") as work:
-        lab = Lab(Path(work), nginx_cgroup)
+        lab = run.Lab(Path(work))
         join_cgroup(bench_cgroup)  # wrk and both agents inherit it
         try:
-            lab.start()
+            lab.start_nginx(f"  server {{ listen 127.0.0.1:{lab.nginx_port}; root {work}/www; }}",
+                            preexec_fn=lambda: join_cgroup(nginx_cgroup))
             results = rounds(lab, args.coroot, args.rounds, args.seconds, args.jit_warmup)
         finally:
             lab.close()

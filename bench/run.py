@@ -132,21 +132,19 @@ class Lab:
         self.backend_port = free_port()
         self.collector_grpc = free_port()
 
-    def spawn(self, name, command, env=None):
+    def spawn(self, name, command, env=None, preexec_fn=None):
         log = open(self.work / f"{name}.log", "w")
         p = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                             cwd=self.work)
+                             cwd=self.work, preexec_fn=preexec_fn)
         self.processes.append(p)
         return p
 
-    def start(self, collector):
+    def start_nginx(self, http, preexec_fn=None):
+        """nginx with its small static file (1 worker, no access log, endless keep-alive) and the http block's
+        own lines; returns once it serves the file. preexec_fn: run in nginx's process before it starts."""
         (self.work / "www").mkdir()
         (self.work / "tmp").mkdir()
         (self.work / "www/index.html").write_text("hello from obi-lab\n")
-        # A certificate made for this run, never kept.
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                        "-keyout", str(self.work / "key.pem"), "-out", str(self.work / "cert.pem")],
-                       check=True, capture_output=True)
         (self.work / "nginx.conf").write_text(f"""
 user root;
 worker_processes 1;
@@ -158,7 +156,19 @@ http {{
   keepalive_requests 1000000;
   client_body_temp_path {self.work}/tmp; proxy_temp_path {self.work}/tmp; fastcgi_temp_path {self.work}/tmp;
   uwsgi_temp_path {self.work}/tmp; scgi_temp_path {self.work}/tmp;
-  upstream jdk {{ server 127.0.0.1:{self.backend_port}; keepalive 64; }}
+{http}
+}}
+""")
+        self.spawn("nginx", ["nginx", "-p", str(self.work), "-c", str(self.work / "nginx.conf"), "-g", "daemon off;"],
+                   preexec_fn=preexec_fn)
+        wait_http(f"http://127.0.0.1:{self.nginx_port}/index.html")
+
+    def start(self, collector):
+        # A certificate made for this run, never kept.
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                        "-keyout", str(self.work / "key.pem"), "-out", str(self.work / "cert.pem")],
+                       check=True, capture_output=True)
+        self.start_nginx(f"""  upstream jdk {{ server 127.0.0.1:{self.backend_port}; keepalive 64; }}
   server {{
     listen 127.0.0.1:{self.nginx_port};
     listen 127.0.0.1:{self.tls_port} ssl;
@@ -166,10 +176,7 @@ http {{
     ssl_certificate_key {self.work}/key.pem;
     root {self.work}/www;
     location /jdk/ {{ proxy_pass http://jdk/; proxy_http_version 1.1; proxy_set_header Connection ""; }}
-  }}
-}}
-""")
-        self.spawn("nginx", ["nginx", "-p", str(self.work), "-c", str(self.work / "nginx.conf"), "-g", "daemon off;"])
+  }}""")
         classes = self.work / "classes"
         subprocess.run(["javac", "-encoding", "UTF-8", "-d", str(classes), str(REPO / "demo/app/Backend.java")],
                        check=True)
@@ -197,7 +204,6 @@ service:
     logs: {{receivers: [otlp], processors: [batch], exporters: [debug]}}
 """)
         self.spawn("collector", [collector, "--config", str(self.work / "collector.yaml")])
-        wait_http(f"http://127.0.0.1:{self.nginx_port}/index.html")
 
     def backend(self, name, java_options=(), env=None):
         """The demo's JDK backend with no added latency; returns its process once it answers."""
@@ -578,12 +584,11 @@ def peer_run(out):
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def peer_target(out, tput, cpu_with_jit, nginx_rss, target):
-    """Ahead of the peer: from bench/peer.py's side-by-side rounds where there are some, else issue 17's quote."""
+def peer_target(peer, tput, cpu_with_jit, nginx_rss, target):
+    """Ahead of the peer: from bench/peer.py's side-by-side rounds (peer_run) where there are some, else issue 17's quote."""
     quoted = (f"nginx static file kept {PEER['throughput'][0]:.2f}-{PEER['throughput'][1]:.2f}, "
               f"{PEER['cpu_per_10k'][0]}-{PEER['cpu_per_10k'][1]}% of a core per 10k requests/s, "
               f"{PEER['rss_mib'][0]}-{PEER['rss_mib'][1]} MiB")
-    peer = peer_run(out)
     if not peer:
         return target(tput > PEER["throughput"][1] and cpu_with_jit < PEER["cpu_per_10k"][0] and nginx_rss < PEER["rss_mib"][0],
                       f"ahead of {PEER['name']} on all three, in the scenario it was measured in (quoted: {quoted}): "
@@ -604,8 +609,7 @@ def peer_target(out, tput, cpu_with_jit, nginx_rss, target):
     return target(ahead, text)
 
 
-def peer_note(out):
-    peer = peer_run(out)
+def peer_note(peer):
     if peer:
         return (f"The peer's figures come from `make bench-peer` ({peer['date']}, Coroot {peer['coroot_version']}), "
                 f"its own interleaved rounds with obi-agent on this host, not from this run.")
@@ -686,6 +690,7 @@ def report(out, args, runs, elapsed, otel_version, profile):
 
     def target(ok, text, distance=None):
         return f"| {text} | {'met' if ok else 'missed' + (' by ' + distance if distance else '')} |"
+    peer = peer_run(out)
     targets = [
         target(tput >= 0.75, f"nginx static file keeps >= 75% of its throughput with obi-agent: {100 * tput:.1f}%",
                f"{100 * (0.75 - tput):.1f} points; {kernel_says}; the agent's process takes "
@@ -701,7 +706,7 @@ def report(out, args, runs, elapsed, otel_version, profile):
         target(obi_cost < otel_cost and obi_p99 < otel_p99,
                f"JDK backend: throughput cost and p99 increase below the OpenTelemetry Java agent's: obi-agent "
                f"{100 * obi_cost:.1f}% and {100 * obi_p99:+.0f}% vs {100 * otel_cost:.1f}% and {100 * otel_p99:+.0f}%"),
-        peer_target(out, tput, cpu_with_jit, nginx_rss, target),
+        peer_target(peer, tput, cpu_with_jit, nginx_rss, target),
         target(bool(zero_drop) and max(zero_drop) >= 50_000 and drops == 0,
                f"zero drops at 50k records/s: up to {max(zero_drop, default=0):,.0f} records/s with {drops:.0f} dropped "
                f"in all capture rounds"),
@@ -760,7 +765,7 @@ agent uses is taken from the others.
 |---|---|
 {chr(10).join(targets)}
 
-{peer_note(out)}
+{peer_note(peer)}
 
 ## Where the cost is: the kernel side
 
