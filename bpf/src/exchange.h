@@ -28,7 +28,7 @@
  */
 static __always_inline void close_at_call_exit(struct conn_state *st, __u64 sk)
 {
-	struct thread_io *t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	struct thread_io *t = current_thread_io();
 
 	if (!t || t->close_deferred_sk)
 		return;

@@ -43,7 +43,7 @@ struct {
  */
 static __always_inline void note_connecting_request(struct handshake *h)
 {
-	struct thread_io *t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	struct thread_io *t = current_thread_io();
 	const struct conn_state *server = t && t->server.sk ? server_state(&t->server) : 0;
 
 	if (!server || server->phase != PHASE_REQUEST)

@@ -75,13 +75,6 @@ static __always_inline struct ssl_key ssl_key_of(__u64 ssl)
 	return key;
 }
 
-/* The current thread's storage, made if it has none yet. */
-static __always_inline struct thread_io *thread_io_made(struct thread_io *known)
-{
-	return known ? known
-		     : bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-}
-
 /*
  * Entry of a call on a TCP socket: remembered until its exit on the same thread. t: the thread's
  * storage if the caller looked it up already (0: looked up here): one lookup per hook, not per step.
@@ -195,7 +188,7 @@ static __always_inline void io_end(struct thread_io *t, __s32 syscall_nr, long r
  */
 static __always_inline int defer_close_to_write(struct conn_state *st, __u64 sk, __u64 now)
 {
-	struct thread_io *t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	struct thread_io *t = current_thread_io();
 
 	if (!t || !t->call.pending || t->call.in || t->call.sk != sk)
 		return 0;

@@ -62,3 +62,16 @@ struct {
 	__type(key, int);
 	__type(value, struct thread_io);
 } inflight SEC(".maps");
+
+/* The current thread's storage; 0 while it has none. */
+static __always_inline struct thread_io *current_thread_io(void)
+{
+	return bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+}
+
+/* The current thread's storage, made if it has none yet; known: the caller's lookup already (or 0). */
+static __always_inline struct thread_io *thread_io_made(struct thread_io *known)
+{
+	return known ? known
+		     : bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+}

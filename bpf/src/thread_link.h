@@ -44,7 +44,7 @@ static __always_inline void link_to_thread(struct conn_state *st, __u64 sk)
 	struct thread_io *t;
 
 	if (st->rec.header.direction == OBI_DIR_SERVER) {
-		t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		t = thread_io_made(0);
 		if (!t)
 			return;
 		struct thread_server *ts = &t->server;
@@ -64,7 +64,7 @@ static __always_inline void link_to_thread(struct conn_state *st, __u64 sk)
 		st->rec.parent_request_index = st->connect_parent_index;
 		return;
 	}
-	t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	t = current_thread_io();
 	if (!t || !t->server.sk)
 		return;
 	const struct conn_state *server = server_state(&t->server);

@@ -18,8 +18,7 @@
 
 static __always_inline void ssl_call_begin(__u64 ssl, __u64 buf, __u64 count_ptr, __u8 in)
 {
-	struct thread_io *t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
-						   BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct thread_io *t = thread_io_made(0);
 	if (!t) {
 		count(OBI_C_ARGS_TABLE_FULL);
 		return;
@@ -31,7 +30,7 @@ static __always_inline void ssl_call_begin(__u64 ssl, __u64 buf, __u64 count_ptr
 /* ret: what the call returned (bytes for SSL_read/SSL_write, 1 on success for the _ex forms) */
 static __always_inline void ssl_call_end(long ret)
 {
-	struct thread_io *t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	struct thread_io *t = current_thread_io();
 
 	if (!t || !t->ssl.ssl)
 		return;

@@ -34,7 +34,7 @@ int harness_io_begin(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp")
 int harness_io_end(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct thread_io *t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	struct thread_io *t = current_thread_io();
 
 	io_end(t, HARNESS_SYSCALL, (long)ctx->args[0]);
 	return 0;

@@ -47,11 +47,6 @@ static __always_inline int socket_call(struct pt_regs *regs, long nr, __u8 kind,
 	return 1;
 }
 
-static __always_inline struct thread_io *current_thread_io(void)
-{
-	return bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
-}
-
 /*
  * A read, at its exit: folded at once. Inside an OpenSSL call it goes through io_begin/io_end,
  * which tell the call its socket and keep the TLS records out of the exchange.
