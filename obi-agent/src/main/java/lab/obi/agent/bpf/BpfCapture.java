@@ -47,7 +47,6 @@ public final class BpfCapture implements AutoCloseable {
     private static final LibBpf.PrintFn LIBBPF_LOG = BpfCapture::logLibbpf;
 
     private final LibBpf libbpf;
-    private final Memory objectBytes;
     private final Pointer object;
     private final List<Pointer> links = new ArrayList<>();
     private final List<String> programNames = new ArrayList<>();
@@ -56,9 +55,8 @@ public final class BpfCapture implements AutoCloseable {
     private boolean closed;
     private boolean uprobeMultiLinks;
 
-    private BpfCapture(LibBpf libbpf, Memory objectBytes, Pointer object) {
+    private BpfCapture(LibBpf libbpf, Pointer object) {
         this.libbpf = libbpf;
-        this.objectBytes = objectBytes;
         this.object = object;
     }
 
@@ -76,14 +74,20 @@ public final class BpfCapture implements AutoCloseable {
     public static BpfCapture load(byte[] elf, Settings settings) throws BpfException {
         LibBpf libbpf = loadLibrary();
         libbpf.libbpf_set_print(LIBBPF_LOG);
-        Memory bytes = new Memory(elf.length);
-        bytes.write(0, elf, 0, elf.length);
-        Pointer object = libbpf.bpf_object__open_mem(bytes, elf.length, null);
+        Pointer object;
+        int openError;
+        // libbpf is done with the ELF buffer when open returns (it ends with bpf_object__elf_finish, which
+        // drops its reference): holding the buffer for the agent's life would keep its 1-2 MB resident.
+        try (Memory bytes = new Memory(elf.length)) {
+            bytes.write(0, elf, 0, elf.length);
+            object = libbpf.bpf_object__open_mem(bytes, elf.length, null);
+            openError = Native.getLastError();
+        }
         if (object == null) {
-            throw new BpfException("libbpf could not open the BPF object: " + errno(Native.getLastError())
+            throw new BpfException("libbpf could not open the BPF object: " + errno(openError)
                     + " (is it a BPF object built by `make -C bpf`?)");
         }
-        BpfCapture capture = new BpfCapture(libbpf, bytes, object);
+        BpfCapture capture = new BpfCapture(libbpf, object);
         try {
             capture.checkContract();
             capture.configure(settings);
@@ -413,6 +417,5 @@ public final class BpfCapture implements AutoCloseable {
         Detach.all(links.stream().map(link -> (Runnable) () -> libbpf.bpf_link__destroy(link)).toList());
         links.clear();
         libbpf.bpf_object__close(object);
-        objectBytes.close();
     }
 }
