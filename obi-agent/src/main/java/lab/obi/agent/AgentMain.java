@@ -41,13 +41,6 @@ public class AgentMain implements QuarkusApplication {
     private static final Logger LOG = Logger.getLogger("obi-agent");
     private static final String EMBEDDED_OBJECT = "bpf/obi.bpf.o";
     private static final int EXIT_CANNOT_RUN = 2;
-    /**
-     * Hibernate Validator announces its version when it first validates the configuration, before
-     * Quarkus's logging (which hides that line) is set up: an invalid value would be reported after it.
-     * Held here: the logging framework keeps no strong reference to a logger's level.
-     */
-    private static final java.util.logging.Logger VALIDATOR_LOG =
-            java.util.logging.Logger.getLogger("org.hibernate.validator");
 
     @Inject
     AgentConfig config;
@@ -75,7 +68,6 @@ public class AgentMain implements QuarkusApplication {
     });
 
     public static void main(String... args) {
-        VALIDATOR_LOG.setLevel(java.util.logging.Level.WARNING);
         Quarkus.run(AgentMain.class, AgentMain::exit, args);
     }
 

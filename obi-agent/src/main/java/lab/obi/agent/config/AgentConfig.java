@@ -8,7 +8,6 @@ import jakarta.validation.constraints.DecimalMin;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.Positive;
-import org.hibernate.validator.constraints.time.DurationMin;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -89,7 +88,7 @@ public interface AgentConfig {
          */
         @WithName("peer-fin-wait")
         @WithDefault("60s")
-        @DurationMin(nanos = 1)
+        @Positive
         Duration peerFinWait();
 
         /** Records waiting between the ring buffer and the sinks; beyond, records are dropped and counted. */
@@ -246,7 +245,7 @@ public interface AgentConfig {
          * reaches this is slow; the default is the Collector's tail-sampling latency policy.
          */
         @WithDefault("500ms")
-        @DurationMin(nanos = 1)
+        @Positive
         Duration threshold();
     }
 
