@@ -22,8 +22,8 @@ import java.util.Optional;
 
 /**
  * Checks the constraints declared on {@link AgentConfig} when SmallRye Config builds it, in Bean
- * Validation's words ("obi.capture.request-head-bytes must be greater than or equal to 64"): @Min,
- * {@code @Max}, {@code @Positive} (on a Duration: longer than zero), {@code @DecimalMin},
+ * Validation's words ("obi.capture.request-head-bytes must be greater than or equal to 64"):
+ * {@code @Min}, {@code @Max}, {@code @Positive} (on a Duration: longer than zero), {@code @DecimalMin},
  * {@code @DecimalMax} and {@link PowerOfTwo}. Hibernate Validator did this before; its ~400 classes,
  * loaded for these checks at start-up, stayed for the agent's life: 7-8 MiB of its resident memory
  * at saturation (measured with and without it), for a handful of comparisons.
